@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+// m2d-serve: M2D audio embeddings in Swift. Targets form a one-way graph (see DESIGN.md):
+// C shims <- M2DTensor <- M2DOps / M2DCheckpoint / M2DAudio <- M2DModel <- executables.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+let optimized: [SwiftSetting] = strict + [.unsafeFlags(["-Ounchecked"])]
+
+let package = Package(
+    name: "m2d-serve",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "m2d-embed", targets: ["m2d-embed"]),
+        .executable(name: "m2d-bench", targets: ["m2d-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+
+        .target(name: "M2DTensor", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        .target(name: "M2DOps", dependencies: ["M2DTensor"], swiftSettings: optimized),
+        .target(name: "M2DCheckpoint", dependencies: ["M2DTensor"], swiftSettings: optimized),
+        .target(name: "M2DAudio", dependencies: ["M2DTensor", "CSndFile", "CSoxr"], swiftSettings: optimized),
+        .target(name: "M2DModel", dependencies: ["M2DOps", "M2DCheckpoint", "M2DAudio"], swiftSettings: optimized),
+
+        .executableTarget(
+            name: "m2d-embed",
+            dependencies: ["M2DModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "m2d-bench",
+            dependencies: ["M2DModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimized),
+
+        .target(name: "TestSupport", dependencies: ["M2DTensor", "M2DCheckpoint"], path: "Tests/TestSupport"),
+        .testTarget(name: "M2DTensorTests", dependencies: ["M2DTensor", "TestSupport"]),
+        .testTarget(name: "M2DOpsTests", dependencies: ["M2DOps", "TestSupport"]),
+        .testTarget(name: "M2DCheckpointTests", dependencies: ["M2DCheckpoint", "TestSupport"]),
+        .testTarget(name: "M2DAudioTests", dependencies: ["M2DAudio", "TestSupport"]),
+        .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,140 @@
+// AudioDecoder: libsndfile over in-memory bytes through its virtual I/O (no temporary files).
+// The header is read first so over-long audio is refused before any sample is decoded.
+import CSndFile
+import Foundation
+
+public struct AudioDecoder: Sendable {
+    public static let maxChannels = 8
+
+    public init() {}
+
+    /// Facts from the header alone.
+    public struct Header: Sendable {
+        public var frames: Int, sampleRate: Int, channels: Int, format: String
+        public var durationSeconds: Double { sampleRate > 0 ? Double(frames) / Double(sampleRate) : 0 }
+    }
+
+    /// Decodes `bytes`, refusing audio longer than `maxSeconds` before decoding it.
+    public func decode(_ bytes: [UInt8], maxSeconds: Double? = nil) throws(AudioError) -> DecodedAudio {
+        let source = MemorySource(bytes)
+        return try source.withHandle { handle, info throws(AudioError) in
+            let header = Self.header(info, handle)
+            try Self.validate(header, maxSeconds: maxSeconds)
+            let channels = header.channels
+            var samples = [Float]()
+            samples.reserveCapacity(max(0, header.frames) * channels)
+            let block = 8192
+            var chunk = [Float](repeating: 0, count: block * channels)
+            var total = 0
+            while true {
+                let got = chunk.withUnsafeMutableBufferPointer { sf_readf_float(handle, $0.baseAddress, sf_count_t(block)) }
+                if got <= 0 { break }
+                samples.append(contentsOf: chunk[0..<(Int(got) * channels)])
+                total += Int(got)
+                // Formats whose header has no reliable length (MP3) are bounded while decoding.
+                if let maxSeconds, Double(total) / Double(header.sampleRate) > maxSeconds + 1 {
+                    throw .tooLong(seconds: Double(total) / Double(header.sampleRate), limitSeconds: maxSeconds)
+                }
+            }
+            if sf_error(handle) != 0 {
+                let message = String(cString: sf_strerror(handle))
+                if total == 0 { throw .undecodable(reason: message) }
+                throw .truncated(expectedFrames: header.frames, decodedFrames: total)
+            }
+            if total == 0 { throw .empty }
+            if Self.isTruncated(header: header, decoded: total, handle: handle) {
+                throw .truncated(expectedFrames: header.frames, decodedFrames: total)
+            }
+            for s in samples where !s.isFinite { throw .nonFiniteSamples }
+            return DecodedAudio(samples: samples, sampleRate: header.sampleRate, channels: channels, format: header.format)
+        }
+    }
+
+    /// Reads only the header.
+    public func header(of bytes: [UInt8]) throws(AudioError) -> Header {
+        try MemorySource(bytes).withHandle { handle, info throws(AudioError) in Self.header(info, handle) }
+    }
+
+    private static func validate(_ header: Header, maxSeconds: Double?) throws(AudioError) {
+        if header.channels > maxChannels { throw .tooManyChannels(channels: header.channels, limit: maxChannels) }
+        if header.channels < 1 || header.sampleRate < 1 { throw .undecodable(reason: "invalid header") }
+        if let maxSeconds, header.frames > 0, header.durationSeconds > maxSeconds {
+            throw .tooLong(seconds: header.durationSeconds, limitSeconds: maxSeconds)
+        }
+    }
+
+    private static func header(_ info: SF_INFO, _ handle: OpaquePointer) -> Header {
+        Header(frames: Int(info.frames), sampleRate: Int(info.samplerate), channels: Int(info.channels),
+               format: formatName(info.format))
+    }
+
+    /// libsndfile quietly shortens a WAV/AIFF whose data chunk claims more bytes than the file has;
+    /// its log says so. Compressed formats report the decoded length, so a short read means damage.
+    private static func isTruncated(header: Header, decoded: Int, handle: OpaquePointer) -> Bool {
+        if header.frames > 0, decoded < header.frames, !header.format.hasPrefix("MPEG") { return true }
+        var log = [CChar](repeating: 0, count: 4096)
+        _ = sf_command(handle, Int32(SFC_GET_LOG_INFO), &log, Int32(log.count))
+        let text = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).lowercased()
+        return text.contains("file length") && (text.contains("should be") || text.contains("> file"))
+    }
+
+    static func formatName(_ format: Int32) -> String {
+        var container = SF_FORMAT_INFO(format: format & Int32(SF_FORMAT_TYPEMASK), name: nil, extension: nil)
+        var codec = SF_FORMAT_INFO(format: format & Int32(SF_FORMAT_SUBMASK), name: nil, extension: nil)
+        _ = sf_command(nil, Int32(SFC_GET_FORMAT_INFO), &container, Int32(MemoryLayout<SF_FORMAT_INFO>.size))
+        _ = sf_command(nil, Int32(SFC_GET_FORMAT_INFO), &codec, Int32(MemoryLayout<SF_FORMAT_INFO>.size))
+        let major = container.extension.map { String(cString: $0).uppercased() } ?? "?"
+        let minor = codec.name.map { String(cString: $0) } ?? "?"
+        return "\(major)/\(minor)"
+    }
+}
+
+/// The bytes libsndfile reads through SF_VIRTUAL_IO; `self` travels as the user-data pointer.
+private final class MemorySource {
+    let bytes: [UInt8]
+    var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func withHandle<R>(_ body: (OpaquePointer, SF_INFO) throws(AudioError) -> R) throws(AudioError) -> R {
+        if bytes.isEmpty { throw .empty }
+        var io = SF_VIRTUAL_IO(
+            get_filelen: { user in sf_count_t(MemorySource.from(user).bytes.count) },
+            seek: { offset, whence, user in
+                let source = MemorySource.from(user)
+                let target: Int
+                switch whence {
+                case SEEK_SET: target = Int(offset)
+                case SEEK_CUR: target = source.position + Int(offset)
+                default: target = source.bytes.count + Int(offset)
+                }
+                source.position = min(max(0, target), source.bytes.count)
+                return sf_count_t(source.position)
+            },
+            read: { destination, count, user in
+                let source = MemorySource.from(user)
+                let n = max(0, min(Int(count), source.bytes.count - source.position))
+                if n > 0, let destination {
+                    source.bytes.withUnsafeBytes { raw in
+                        destination.copyMemory(from: raw.baseAddress! + source.position, byteCount: n)
+                    }
+                }
+                source.position += n
+                return sf_count_t(n)
+            },
+            write: { _, _, _ in 0 },
+            tell: { user in sf_count_t(MemorySource.from(user).position) })
+        var info = SF_INFO()
+        let user = Unmanaged.passUnretained(self).toOpaque()
+        guard let handle = sf_open_virtual(&io, Int32(SFM_READ), &info, user) else {
+            let reason = String(cString: sf_strerror(nil))
+            throw .undecodable(reason: reason)
+        }
+        defer { sf_close(handle) }
+        return try withExtendedLifetime(self) { () throws(AudioError) -> R in try body(handle, info) }
+    }
+
+    static func from(_ user: UnsafeMutableRawPointer?) -> MemorySource {
+        Unmanaged<MemorySource>.fromOpaque(user!).takeUnretainedValue()
+    }
+}

@@ -1,0 +1,80 @@
+// LogMelFrontEnd: waveform -> ln(mel power + eps), exactly nnAudio's MelSpectrogram as M2D uses it
+// (M2D-SPEC 1.2-1.4): reflect pad n_fft/2, periodic Hann, direct DFT as one GEMM of frames against
+// a windowed [cos | sin] basis, power, Slaney mel, natural log with eps added. Normalisation is
+// separate (`normalize`). Owns its tables; no global caches.
+import Foundation
+import M2DTensor
+
+public final class LogMelFrontEnd: @unchecked Sendable {
+    // SAFETY: tables are written once in init and only read afterwards.
+    public let config: FrontEndConfig
+    /// (nFFT, 2*bins): column k = window * cos_k, column bins + k = window * sin_k.
+    private let basis: FloatBuffer
+    /// (nMels, bins).
+    public let melBasis: FloatBuffer
+    public static let logEpsilon: Float = 1.1920929e-07
+
+    public init(_ config: FrontEndConfig) {
+        self.config = config
+        let n = config.nFFT, bins = config.bins
+        basis = FloatBuffer(count: n * 2 * bins)
+        for s in 0..<n {
+            // scipy get_window('hann', n, fftbins=True): periodic, computed in float64, cast to float32.
+            let window = Float(0.5 - 0.5 * cos(2 * Double.pi * Double(s) / Double(n)))
+            for k in 0..<bins {
+                let angle = 2 * Double.pi * Double(k) * Double(s) / Double(n)
+                basis.pointer[s * 2 * bins + k] = Float(cos(angle)) * window
+                basis.pointer[s * 2 * bins + bins + k] = Float(sin(angle)) * window
+            }
+        }
+        melBasis = MelFilterbank.make(config)
+    }
+
+    /// Log-mel (nMels, T) of mono `samples` at config.sampleRate, T = floor(N/hop) + 1, unnormalised.
+    /// Requires N >= n_fft/2 + 1 (callers pad shorter clips).
+    public func logMel(_ samples: UnsafeBufferPointer<Float>) -> FloatBuffer {
+        let n = config.nFFT, hop = config.hopLength, bins = config.bins, mels = config.nMels
+        let count = samples.count
+        precondition(count >= config.minimumSamples, "front end needs at least \(config.minimumSamples) samples, got \(count)")
+        let pad = n / 2
+        let frames = config.frameCount(samples: count)
+        let padded = FloatBuffer(count: count + 2 * pad)
+        let x = padded.pointer
+        (x + pad).update(from: samples.baseAddress!, count: count)
+        for i in 1...pad {
+            x[pad - i] = samples[i]
+            x[pad + count - 1 + i] = samples[count - 1 - i]
+        }
+        let frameMatrix = FloatBuffer(count: frames * n)
+        for t in 0..<frames { (frameMatrix.pointer + t * n).update(from: x + t * hop, count: n) }
+        let spectrum = FloatBuffer(count: frames * 2 * bins)
+        BLAS.gemm(M: frames, N: 2 * bins, K: n, a: frameMatrix.pointer, lda: n, b: basis.pointer, ldb: 2 * bins,
+                  c: spectrum.pointer, ldc: 2 * bins)
+        // Power into the first half of each row (in place: bin k only reads k and bins + k).
+        for t in 0..<frames {
+            let row = spectrum.pointer + t * 2 * bins
+            for k in 0..<bins {
+                let re = row[k], im = row[bins + k]
+                let magnitude = (re * re + im * im).squareRoot()
+                row[k] = magnitude * magnitude
+            }
+        }
+        let melT = FloatBuffer(count: frames * mels)
+        BLAS.gemm(transB: .transposed, M: frames, N: mels, K: bins, a: spectrum.pointer, lda: 2 * bins,
+                  b: melBasis.pointer, ldb: bins, c: melT.pointer, ldc: mels)
+        let out = FloatBuffer(count: mels * frames)
+        for t in 0..<frames {
+            for m in 0..<mels { out.pointer[m * frames + t] = logf(melT.pointer[t * mels + m] + Self.logEpsilon) }
+        }
+        return out
+    }
+
+    public func logMel(_ samples: [Float]) -> FloatBuffer {
+        samples.withUnsafeBufferPointer { logMel($0) }
+    }
+
+    /// In place: x <- (x - mean) / std over `count` floats (float32 arithmetic, as torch).
+    public static func normalize(_ x: UnsafeMutablePointer<Float>, count: Int, mean: Float, std: Float) {
+        for i in 0..<count { x[i] = (x[i] - mean) / std }
+    }
+}

@@ -1,0 +1,114 @@
+// SafeTensorsFile: reads a memory-mapped .safetensors file (8-byte LE header length, JSON header,
+// raw little-endian data) and widens F16/BF16 to F32 on request. Format: huggingface/safetensors.
+import Foundation
+import M2DTensor
+
+public struct TensorInfo: Sendable, Equatable {
+    public let dtype: DType
+    public let shape: Shape
+    /// Byte range inside the data section.
+    public let begin: Int, end: Int
+}
+
+public final class SafeTensorsFile: @unchecked Sendable {
+    // SAFETY: immutable after init; the mapping is read-only.
+    public let path: String
+    public let tensors: [String: TensorInfo]
+    public let metadata: [String: String]
+    private let file: MappedFile
+    private let dataStart: Int
+
+    public init(path: String) throws {
+        file = try MappedFile(path: path)
+        self.path = path
+        guard file.size >= 8 else { throw CheckpointError.malformed(path: path, reason: "shorter than 8 bytes") }
+        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
+        guard headerLength > 1, headerLength <= file.size - 8, headerLength < 100_000_000 else {
+            throw CheckpointError.malformed(path: path, reason: "header length \(headerLength) does not fit a \(file.size)-byte file")
+        }
+        dataStart = 8 + headerLength
+        let headerData = Data(bytes: file.base + 8, count: headerLength)
+        guard let json = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
+            throw CheckpointError.malformed(path: path, reason: "header is not a JSON object")
+        }
+        var tensors: [String: TensorInfo] = [:]
+        var metadata: [String: String] = [:]
+        var unsupported: [String: String] = [:]
+        let dataSize = file.size - dataStart
+        for (key, value) in json {
+            if key == "__metadata__" {
+                guard let meta = value as? [String: Any] else {
+                    throw CheckpointError.malformed(path: path, reason: "__metadata__ is not an object")
+                }
+                for (k, v) in meta { metadata[k] = (v as? String) ?? "\(v)" }
+                continue
+            }
+            guard let entry = value as? [String: Any], let dtypeName = entry["dtype"] as? String,
+                  let shapeAny = entry["shape"] as? [Any], let offsets = entry["data_offsets"] as? [Any],
+                  offsets.count == 2
+            else { throw CheckpointError.malformed(path: path, reason: "bad entry for '\(key)'") }
+            let dims = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
+            let ends = offsets.compactMap { ($0 as? NSNumber)?.intValue }
+            guard dims.count == shapeAny.count, ends.count == 2, dims.allSatisfy({ $0 >= 0 }) else {
+                throw CheckpointError.malformed(path: path, reason: "bad shape or offsets for '\(key)'")
+            }
+            guard let dtype = DType(rawValue: dtypeName) else {
+                // Recorded, not fatal: only reading such a tensor is an error.
+                unsupported[key] = dtypeName
+                continue
+            }
+            let shape = Shape(dims)
+            guard ends[0] >= 0, ends[1] >= ends[0], ends[1] <= dataSize,
+                  ends[1] - ends[0] == shape.count * dtype.byteSize
+            else {
+                throw CheckpointError.malformed(path: path, reason: "data_offsets of '\(key)' do not match its shape \(shape) and dtype \(dtypeName)")
+            }
+            tensors[key] = TensorInfo(dtype: dtype, shape: shape, begin: ends[0], end: ends[1])
+        }
+        self.tensors = tensors
+        self.metadata = metadata
+        self.unsupported = unsupported
+    }
+
+    private let unsupported: [String: String]
+
+    public var keys: [String] { tensors.keys.sorted() }
+
+    /// Shape of `key`, or nil when absent.
+    public func shape(of key: String) -> Shape? { tensors[key]?.shape }
+
+    /// Widens tensor `key` to F32 into `destination`, verifying its shape first.
+    public func read(_ key: String, expecting expected: Shape, into destination: UnsafeMutablePointer<Float>) throws {
+        if let dtype = unsupported[key] { throw CheckpointError.unsupportedDType(key: key, dtype: dtype) }
+        guard let info = tensors[key] else { throw CheckpointError.missingKey(key: key, expected: expected) }
+        guard info.shape == expected else {
+            throw CheckpointError.shapeMismatch(key: key, expected: expected, actual: info.shape)
+        }
+        let src = file.base + dataStart + info.begin
+        let n = info.shape.count
+        switch info.dtype {
+        case .f32:
+            // SAFETY: byte range checked against the file in init; copy handles any alignment.
+            memcpy(destination, src, n * 4)
+        case .f16:
+            for i in 0..<n {
+                destination[i] = HalfPrecision.floatFromF16(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+            }
+        case .bf16:
+            for i in 0..<n {
+                destination[i] = HalfPrecision.floatFromBF16(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+            }
+        }
+    }
+
+    /// Reads a whole tensor as [Float] (edges: tests, small tables). Shape is taken from the file.
+    public func array(_ key: String) throws -> [Float] {
+        guard let info = tensors[key] else {
+            if let dtype = unsupported[key] { throw CheckpointError.unsupportedDType(key: key, dtype: dtype) }
+            throw CheckpointError.missingKey(key: key, expected: [])
+        }
+        var out = [Float](repeating: 0, count: info.shape.count)
+        try out.withUnsafeMutableBufferPointer { try read(key, expecting: info.shape, into: $0.baseAddress!) }
+        return out
+    }
+}

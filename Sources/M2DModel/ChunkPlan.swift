@@ -1,0 +1,30 @@
+// ChunkPlan: how a (mels, T) log-mel is cut into encoder chunks (M2D-SPEC 3.2, `encode_lms`):
+// n_chunk = ceil(T/U) before padding; pad = (p - T mod U mod p) mod p zero frames at the end of the
+// normalised log-mel; chunk i = frames [iU, (i+1)U); each chunk keeps floor(len/p) time patches.
+
+public struct ChunkPlan: Sendable, Equatable {
+    public struct Chunk: Sendable, Equatable {
+        public let startFrame: Int
+        public let timePatches: Int
+    }
+
+    public let frames: Int
+    public let paddedFrames: Int
+    public let chunks: [Chunk]
+
+    public init(frames T: Int, chunkFrames U: Int, patchWidth p: Int) {
+        precondition(T > 0 && U > 0 && p > 0)
+        let count = (T + U - 1) / U
+        let pad = (p - (T % U) % p) % p
+        frames = T
+        paddedFrames = T + pad
+        chunks = (0..<count).map { i in
+            let start = i * U
+            let length = min(U, T + pad - start)
+            return Chunk(startFrame: start, timePatches: length / p)
+        }
+    }
+
+    /// Output frames: the sum of time patches over chunks.
+    public var outputFrames: Int { chunks.reduce(0) { $0 + $1.timePatches } }
+}

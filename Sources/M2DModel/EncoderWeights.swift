@@ -1,0 +1,115 @@
+// EncoderWeights: every encoder tensor in one FloatBuffer, laid out by `ParameterLayout`, with the
+// official timm/M2D key names (DESIGN.md), loaded with strict shape verification.
+import M2DCheckpoint
+import M2DTensor
+
+/// (name, shape) of each encoder parameter in canonical order; the one name table.
+public struct ParameterLayout: Sendable {
+    public struct Entry: Sendable { public let name: String; public let shape: Shape; public let offset: Int }
+    public let entries: [Entry]
+    public let count: Int
+    private let index: [String: Int]
+
+    public init(_ items: [(String, Shape)]) {
+        var offset = 0
+        var entries: [Entry] = []
+        for (name, shape) in items {
+            entries.append(Entry(name: name, shape: shape, offset: offset))
+            offset += shape.count
+        }
+        self.entries = entries
+        self.count = offset
+        self.index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
+    }
+
+    public func entry(_ name: String) -> Entry {
+        guard let i = index[name] else { preconditionFailure("no parameter named \(name)") }
+        return entries[i]
+    }
+
+    /// The encoder of `config` (M2D-SPEC 4.1, encoder rows).
+    public static func encoder(_ c: ModelConfig, prefix: String = "") -> [(String, Shape)] {
+        let D = c.embedDim, H = c.mlpHidden
+        var items: [(String, Shape)] = [
+            ("cls_token", [1, 1, D]),
+            ("pos_embed", [1, 1 + c.freqPatches * c.gridTimePatches, D]),
+            ("patch_embed.proj.weight", [D, 1, c.patchHeight, c.patchWidth]),
+            ("patch_embed.proj.bias", [D]),
+        ]
+        for i in 0..<c.depth {
+            items += blockItems("\(prefix)blocks.\(i)", D: D, hidden: H)
+        }
+        items += [("\(prefix)norm.weight", [D]), ("\(prefix)norm.bias", [D])]
+        return items
+    }
+
+    public static func blockItems(_ p: String, D: Int, hidden H: Int) -> [(String, Shape)] {
+        [("\(p).norm1.weight", [D]), ("\(p).norm1.bias", [D]),
+         ("\(p).attn.qkv.weight", [3 * D, D]), ("\(p).attn.qkv.bias", [3 * D]),
+         ("\(p).attn.proj.weight", [D, D]), ("\(p).attn.proj.bias", [D]),
+         ("\(p).norm2.weight", [D]), ("\(p).norm2.bias", [D]),
+         ("\(p).mlp.fc1.weight", [H, D]), ("\(p).mlp.fc1.bias", [H]),
+         ("\(p).mlp.fc2.weight", [D, H]), ("\(p).mlp.fc2.bias", [D])]
+    }
+}
+
+/// Views of one transformer block's parameters.
+public struct BlockWeights: Sendable {
+    public let norm1W, norm1B, qkvW, qkvB, projW, projB, norm2W, norm2B, fc1W, fc1B, fc2W, fc2B: Tensor
+
+    init(_ weights: EncoderWeights, _ p: String) {
+        func t(_ n: String) -> Tensor { weights.tensor("\(p).\(n)") }
+        norm1W = t("norm1.weight"); norm1B = t("norm1.bias")
+        qkvW = t("attn.qkv.weight"); qkvB = t("attn.qkv.bias")
+        projW = t("attn.proj.weight"); projB = t("attn.proj.bias")
+        norm2W = t("norm2.weight"); norm2B = t("norm2.bias")
+        fc1W = t("mlp.fc1.weight"); fc1B = t("mlp.fc1.bias")
+        fc2W = t("mlp.fc2.weight"); fc2B = t("mlp.fc2.bias")
+    }
+}
+
+public final class EncoderWeights: @unchecked Sendable {
+    // SAFETY: written during load only; read-only while encoders use it.
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    public let storage: FloatBuffer
+    public private(set) var blocks: [BlockWeights] = []
+
+    /// Zero-filled weights for `config` (fill them, then call `finalize`).
+    public init(config: ModelConfig) {
+        self.config = config
+        layout = ParameterLayout(ParameterLayout.encoder(config))
+        storage = FloatBuffer(count: layout.count)
+        finalize()
+    }
+
+    /// Loads and verifies every encoder tensor from `file`; extra keys are ignored.
+    public convenience init(config: ModelConfig, file: SafeTensorsFile) throws(ModelError) {
+        self.init(config: config)
+        for entry in layout.entries {
+            do {
+                try file.read(entry.name, expecting: entry.shape, into: storage.pointer + entry.offset)
+            } catch let error as CheckpointError {
+                throw .checkpoint(error)
+            } catch {
+                throw .invalidConfig("\(error)")
+            }
+        }
+    }
+
+    func finalize() {
+        blocks = (0..<config.depth).map { BlockWeights(self, "blocks.\($0)") }
+    }
+
+    public func tensor(_ name: String) -> Tensor {
+        let e = layout.entry(name)
+        return storage.view(offset: e.offset, shape: e.shape)
+    }
+
+    public var clsToken: Tensor { tensor("cls_token") }
+    public var posEmbed: Tensor { tensor("pos_embed") }
+    public var patchWeight: Tensor { tensor("patch_embed.proj.weight") }
+    public var patchBias: Tensor { tensor("patch_embed.proj.bias") }
+    public var normWeight: Tensor { tensor("norm.weight") }
+    public var normBias: Tensor { tensor("norm.bias") }
+}

@@ -1,0 +1,59 @@
+// ModelDirectory: loads config.json + model.safetensors (DESIGN.md "Model directory").
+// `norm_stats` stored in the weights wins over config.json (M2D-SPEC 1.4).
+import Foundation
+import M2DCheckpoint
+import M2DTensor
+
+public struct LoadedModel: Sendable {
+    public let directory: String
+    public let config: ModelConfig
+    public let weights: EncoderWeights
+    /// Keys in the weights file the encoder did not use (predictor, target, optimizer...).
+    public let ignoredKeys: [String]
+}
+
+public enum ModelDirectory {
+    public static func load(_ path: String) throws(ModelError) -> LoadedModel {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            throw .notFound(path: path)
+        }
+        let configPath = path + "/config.json", weightsPath = path + "/model.safetensors"
+        guard let data = FileManager.default.contents(atPath: configPath) else { throw .notFound(path: path) }
+        var config: ModelConfig
+        do {
+            config = try JSONDecoder().decode(ModelConfig.self, from: data)
+        } catch {
+            throw .invalidConfig("\(configPath): \(Self.describe(error))")
+        }
+        let file: SafeTensorsFile
+        do {
+            file = try SafeTensorsFile(path: weightsPath)
+        } catch let error as CheckpointError {
+            throw .checkpoint(error)
+        } catch {
+            throw .invalidConfig("\(error)")
+        }
+        if file.shape(of: "norm_stats") != nil {
+            do {
+                let stats = try file.array("norm_stats")
+                if stats.count == 2 { config.normStats = stats }
+            } catch let error as CheckpointError { throw .checkpoint(error) } catch { throw .invalidConfig("\(error)") }
+        }
+        try config.validate()
+        let weights = try EncoderWeights(config: config, file: file)
+        let used = Set(weights.layout.entries.map(\.name) + ["norm_stats"])
+        return LoadedModel(directory: path, config: config, weights: weights,
+                           ignoredKeys: file.keys.filter { !used.contains($0) })
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let DecodingError.keyNotFound(key, _): "missing key '\(key.stringValue)'"
+        case let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx):
+            "wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case let DecodingError.dataCorrupted(ctx): "not valid JSON (\(ctx.debugDescription))"
+        default: "\(error)"
+        }
+    }
+}

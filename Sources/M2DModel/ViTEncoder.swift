@@ -1,0 +1,104 @@
+// ViTEncoder: the M2D/timm ViT forward (M2D-SPEC 2.5; examples/portable_m2d.py LocalViT.forward_encoder,
+// timm vision_transformer Block): patch embed -> + pos_embed (time columns sliced) -> prepend CLS ->
+// pre-norm blocks -> final LayerNorm. Batched over equal-length chunks. Not thread-safe: one
+// encoder (and its workspace) per worker thread.
+import M2DOps
+import M2DTensor
+
+public final class ViTEncoder: @unchecked Sendable {
+    // SAFETY: used by one thread at a time (the inference worker that owns it).
+    public let weights: EncoderWeights
+    public var config: ModelConfig { weights.config }
+    private var workspace: Workspace?
+
+    public init(weights: EncoderWeights) { self.weights = weights }
+
+    /// One chunk of normalized log-mel: `base` points at (mel 0, first frame); rows are `rowStride` apart.
+    public struct ChunkInput: @unchecked Sendable {
+        // SAFETY: a read-only view whose owner outlives the forward call.
+        public let base: UnsafePointer<Float>
+        public let rowStride: Int
+        public init(base: UnsafePointer<Float>, rowStride: Int) {
+            self.base = base
+            self.rowStride = rowStride
+        }
+    }
+
+    /// Tokens per chunk for `timePatches` time patches (CLS included).
+    public func tokenCount(timePatches: Int) -> Int { 1 + config.freqPatches * timePatches }
+
+    /// Encodes `chunks` that all span `timePatches * patchWidth` frames. Returns a view
+    /// (B, 1 + F*Tp, D) of the final-norm output (CLS first, tokens f-major), valid until the next call.
+    public func forward(_ chunks: [ChunkInput], timePatches Tp: Int) -> Tensor {
+        let c = config
+        let B = chunks.count, F = c.freqPatches, D = c.embedDim, H = c.mlpHidden
+        precondition(Tp >= 1 && Tp <= c.gridTimePatches, "time patches \(Tp) outside 1...\(c.gridTimePatches)")
+        let N = 1 + F * Tp, rows = B * N, K = c.patchHeight * c.patchWidth
+        let ws = prepareWorkspace(rows: rows, tokens: N, patchRows: F * Tp, patchK: K)
+        let x = ws.x.pointer
+        let pos = weights.posEmbed.base, cls = weights.clsToken.base
+        for (b, chunk) in chunks.enumerated() {
+            PatchEmbed.im2col(cols: ws.cols.pointer, input: chunk.base, ldInput: chunk.rowStride,
+                              freqPatches: F, timePatches: Tp, patchHeight: c.patchHeight, patchWidth: c.patchWidth)
+            let tokens = x + (b * N + 1) * D
+            Linear.forward(out: tokens, input: ws.cols.pointer, weight: weights.patchWeight.base,
+                           bias: weights.patchBias.base, M: F * Tp, C: K, OC: D)
+            for f in 0..<F {
+                for t in 0..<Tp {
+                    let row = tokens + (f * Tp + t) * D, p = pos + (1 + f * c.gridTimePatches + t) * D
+                    for d in 0..<D { row[d] += p[d] }
+                }
+            }
+            let clsRow = x + b * N * D
+            for d in 0..<D { clsRow[d] = cls[d] + pos[d] }
+        }
+        for blk in weights.blocks {
+            LayerNorm.forward(out: ws.ln.pointer, input: x, weight: blk.norm1W.base, bias: blk.norm1B.base, rows: rows, cols: D)
+            Linear.forward(out: ws.qkv.pointer, input: ws.ln.pointer, weight: blk.qkvW.base, bias: blk.qkvB.base,
+                           M: rows, C: D, OC: 3 * D)
+            Attention.forward(out: ws.attn.pointer, probs: ws.probs.pointer, probsStride: 0, qkv: ws.qkv.pointer,
+                              B: B, N: N, heads: c.numHeads, headDim: c.headDim)
+            Linear.forward(out: x, input: ws.attn.pointer, weight: blk.projW.base, bias: blk.projB.base,
+                           M: rows, C: D, OC: D, accumulate: true)
+            LayerNorm.forward(out: ws.ln.pointer, input: x, weight: blk.norm2W.base, bias: blk.norm2B.base, rows: rows, cols: D)
+            Linear.forward(out: ws.hidden.pointer, input: ws.ln.pointer, weight: blk.fc1W.base, bias: blk.fc1B.base,
+                           M: rows, C: D, OC: H)
+            GELU.forwardInPlace(ws.hidden.pointer, count: rows * H)
+            Linear.forward(out: x, input: ws.hidden.pointer, weight: blk.fc2W.base, bias: blk.fc2B.base,
+                           M: rows, C: H, OC: D, accumulate: true)
+        }
+        LayerNorm.forward(out: ws.ln.pointer, input: x, weight: weights.normWeight.base, bias: weights.normBias.base,
+                          rows: rows, cols: D)
+        return ws.ln.view(shape: [B, N, D])
+    }
+
+    /// Activation buffers, grown (never per layer) when a larger batch arrives.
+    final class Workspace {
+        let rows: Int, tokens: Int, patchRows: Int
+        let x, ln, qkv, attn, hidden, probs, cols: FloatBuffer
+        init(rows: Int, tokens: Int, patchRows: Int, patchK: Int, D: Int, H: Int) {
+            self.rows = rows; self.tokens = tokens; self.patchRows = patchRows
+            x = FloatBuffer(count: rows * D); ln = FloatBuffer(count: rows * D)
+            qkv = FloatBuffer(count: rows * 3 * D); attn = FloatBuffer(count: rows * D)
+            hidden = FloatBuffer(count: rows * H); probs = FloatBuffer(count: tokens * tokens)
+            cols = FloatBuffer(count: patchRows * patchK)
+        }
+    }
+
+    private func prepareWorkspace(rows: Int, tokens: Int, patchRows: Int, patchK: Int) -> Workspace {
+        if let ws = workspace, ws.rows >= rows, ws.tokens >= tokens, ws.patchRows >= patchRows { return ws }
+        let old = workspace
+        let ws = Workspace(rows: max(rows, old?.rows ?? 0), tokens: max(tokens, old?.tokens ?? 0),
+                           patchRows: max(patchRows, old?.patchRows ?? 0), patchK: patchK,
+                           D: config.embedDim, H: config.mlpHidden)
+        workspace = ws
+        return ws
+    }
+
+    /// Pre-allocates the workspace for `batch` full-length chunks so serving never grows it.
+    public func reserve(batch: Int) {
+        let Tp = config.gridTimePatches, N = tokenCount(timePatches: Tp)
+        _ = prepareWorkspace(rows: batch * N, tokens: N, patchRows: config.freqPatches * Tp,
+                             patchK: config.patchHeight * config.patchWidth)
+    }
+}

@@ -1,0 +1,34 @@
+// Linear: y = x W^T + b (torch.nn.Linear, W stored [out, in]).
+import M2DTensor
+
+public enum Linear {
+    /// out (M,OC) = input (M,C) . weight(OC,C)^T + bias (OC). With `accumulate`, adds into out
+    /// instead (used to fuse the residual add: x += proj(h)).
+    public static func forward(
+        out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        M: Int, C: Int, OC: Int, accumulate: Bool = false
+    ) {
+        BLAS.gemm(transB: .transposed, M: M, N: OC, K: C, a: input, lda: C, b: weight, ldb: C,
+                  beta: accumulate ? 1 : 0, c: out, ldc: OC)
+        guard let bias else { return }
+        for m in 0..<M {
+            let row = out + m * OC
+            for o in 0..<OC { row[o] += bias[o] }
+        }
+    }
+
+    /// The same product with plain loops in Double: the correctness reference for `forward`.
+    public static func forwardNaive(
+        out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, M: Int, C: Int, OC: Int
+    ) {
+        for m in 0..<M {
+            for o in 0..<OC {
+                var acc = Double(bias?[o] ?? 0)
+                for c in 0..<C { acc += Double(input[m * C + c]) * Double(weight[o * C + c]) }
+                out[m * OC + o] = Float(acc)
+            }
+        }
+    }
+}

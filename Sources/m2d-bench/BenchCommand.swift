@@ -1,0 +1,95 @@
+// m2d-bench: prints a table of front-end real-time factor, encoder chunks/s and GFLOP/s for
+// ViT-Base dimensions (random weights, 80x608 chunks), next to plain sgemm GFLOP/s on the same
+// shapes measured in the same run. Benchmarks, not tests: the machine is shared and noisy, so
+// ratios against the same-run baseline are what to read.
+import ArgumentParser
+import Foundation
+import M2DAudio
+import M2DModel
+import M2DTensor
+
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "m2d-bench", abstract: "Benchmark the inference core and print a table.")
+
+    @Option(help: "Timed repetitions per measurement (best is reported).") var repeats = 3
+    @Option(help: "Encoder depth (ViT-Base has 12).") var depth = 12
+    @Option(help: "BLAS threads for the encoder (default: all cores).") var threads: Int?
+
+    func run() throws {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let encoderThreads = threads ?? cores
+        print("OpenBLAS core: \(BLAS.coreName)   OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")   cores: \(cores)")
+        print("")
+        frontEnd()
+        print("")
+        BLAS.threads = encoderThreads
+        encoder(threads: encoderThreads)
+    }
+
+    func best(_ body: () -> Void) -> Double {
+        body()  // warm-up
+        var t = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            t = min(t, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return t
+    }
+
+    func frontEnd() {
+        BLAS.threads = 1
+        var rng = Rng(seed: 1)
+        let samples = (0..<160_000).map { _ in rng.uniform(-0.5, 0.5) }
+        let fe = LogMelFrontEnd(.m2d16k)
+        let t = best { _ = fe.logMel(samples) }
+        let rtf = 10.0 / t
+        print("| front end (1 thread) | 10 s clip | \(fmt(t * 1000)) ms | \(fmt(rtf))x real time | target >= 1000x: \(rtf >= 1000 ? "PASS" : "FAIL") |")
+    }
+
+    func encoder(threads: Int) {
+        let config = ModelConfig(name: "bench-vit-base", embedDim: 768, depth: depth, numHeads: 12)
+        let weights = EncoderWeights.random(config: config, seed: 7)
+        let enc = ViTEncoder(weights: weights)
+        let D = 768, Hd = 3072, Tp = 38, N = 1 + 5 * Tp
+        print("| encoder ViT-B depth \(depth), 80x608 chunk, \(threads) threads | batch | chunks/s | ms/batch | encoder GFLOP/s | plain sgemm GFLOP/s | ratio | target >= 0.80 |")
+        print("|---|---|---|---|---|---|---|---|")
+        for batch in [1, 8] {
+            let input = FloatBuffer(count: batch * 80 * 608)
+            var rng = Rng(seed: 3)
+            for i in 0..<input.count { input.pointer[i] = rng.normal() }
+            let chunks = (0..<batch).map { ViTEncoder.ChunkInput(base: input.pointer + $0 * 80 * 608, rowStride: 608) }
+            let t = best { _ = enc.forward(chunks, timePatches: Tp) }
+            let rows = batch * N
+            let linearFlops = 2.0 * Double(rows) * Double(D * 3 * D + D * D + D * Hd + Hd * D) * Double(depth)
+            let attnFlops = 4.0 * Double(batch) * Double(N * N * D) * Double(depth)
+            let patchFlops = 2.0 * Double(batch * 5 * Tp) * 256 * Double(D)
+            let flops = linearFlops + attnFlops + patchFlops
+            let sgemm = plainSgemm(rows: rows, D: D, hidden: Hd)
+            let rate = flops / t / 1e9
+            let ratio = rate / sgemm
+            print("| | \(batch) | \(fmt(Double(batch) / t)) | \(fmt(t * 1000)) | \(fmt(rate)) | \(fmt(sgemm)) | \(fmt(ratio)) | \(ratio >= 0.8 ? "PASS" : "FAIL") |")
+        }
+    }
+
+    /// GFLOP/s of plain sgemm over one block's four linear shapes at `rows` tokens.
+    func plainSgemm(rows: Int, D: Int, hidden: Int) -> Double {
+        let shapes = [(3 * D, D), (D, D), (hidden, D), (D, hidden)]
+        let a = FloatBuffer(count: rows * hidden), w = FloatBuffer(count: hidden * D * 3), c = FloatBuffer(count: rows * 3 * D + rows * hidden)
+        var rng = Rng(seed: 5)
+        for i in 0..<a.count { a.pointer[i] = rng.normal() }
+        for i in 0..<w.count { w.pointer[i] = rng.normal() * 0.02 }
+        var flops = 0.0
+        for (oc, k) in shapes { flops += 2.0 * Double(rows * oc * k) }
+        let t = best {
+            for (oc, k) in shapes {
+                BLAS.gemm(transB: .transposed, M: rows, N: oc, K: k, a: a.pointer, lda: k, b: w.pointer, ldb: k, c: c.pointer, ldc: oc)
+            }
+        }
+        return flops / t / 1e9
+    }
+
+    func fmt(_ x: Double) -> String { String(format: x >= 100 ? "%.0f" : "%.2f", x) }
+}

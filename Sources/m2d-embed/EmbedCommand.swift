@@ -1,0 +1,86 @@
+// m2d-embed: the serving pipeline offline over files and folders (decode -> 16 kHz mono -> log-mel
+// -> ViT -> clip / frame embeddings), written as JSON lines or .npy.
+import ArgumentParser
+import Foundation
+import M2DAudio
+import M2DModel
+import M2DTensor
+
+@main
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "m2d-embed",
+        abstract: "Compute M2D audio embeddings for files and folders.",
+        discussion: """
+            Folders are walked recursively in sorted order (audio extensions only). Output is one JSON
+            line per input on stdout, in input order: {"file": ..., "embedding": [...]}; with --frames
+            also "frames" and "timestamps_ms". With --format npy --out X.npy, writes an (N, E) float32
+            array and X.files.txt (one path per row). A file that fails is reported on stderr and the
+            exit status is 1; the other files are still embedded.
+            """)
+
+    @Option(name: .long, help: "Model directory (config.json + model.safetensors). Env: M2D_MODEL.")
+    var model: String = ProcessInfo.processInfo.environment["M2D_MODEL"] ?? "models/default"
+
+    @Flag(name: .long, help: "Also output frame embeddings and their timestamps.")
+    var frames = false
+
+    @Option(name: .long, help: "Output format: jsonl or npy.")
+    var format: OutputFormat = .jsonl
+
+    @Option(name: .long, help: "Output file (default for jsonl: stdout; required for npy). Written atomically.")
+    var out: String?
+
+    @Option(name: .long, help: "Refuse audio longer than this many seconds.")
+    var maxAudioSeconds: Double = 3600
+
+    @Option(name: .long, help: "Most chunks per encoder call.")
+    var batchChunks: Int = 8
+
+    @Option(name: .long, help: "BLAS threads (default: all cores).")
+    var threads: Int?
+
+    @Argument(help: "Audio files or folders.")
+    var inputs: [String]
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case jsonl, npy }
+
+    func validate() throws {
+        if format == .npy && out == nil { throw ValidationError("--format npy needs --out PATH.npy") }
+        if batchChunks < 1 { throw ValidationError("--batch-chunks must be at least 1") }
+        if maxAudioSeconds <= 0 { throw ValidationError("--max-audio-seconds must be positive") }
+    }
+
+    func run() throws {
+        if let threads { BLAS.threads = threads }
+        let loaded: LoadedModel
+        do { loaded = try ModelDirectory.load(model) } catch {
+            throw ValidationError("\(error)\nPass --model DIR or set M2D_MODEL.")
+        }
+        let embedder = AudioEmbedder(weights: loaded.weights, maxBatchChunks: batchChunks)
+        let files = try InputWalker.files(inputs)
+        if files.isEmpty { throw ValidationError("no audio files found in \(inputs.joined(separator: " "))") }
+        var sink = try OutputSink(format: format, out: out, frames: frames)
+        let progress = ProgressBar(total: files.count)
+        var failures = 0
+        for (i, file) in files.enumerated() {
+            do {
+                let bytes = try InputWalker.read(file)
+                let audio = try AudioPipeline.prepare(bytes, sampleRate: loaded.config.sampleRate, maxSeconds: maxAudioSeconds)
+                let embedding = embedder.embed(audio.samples)
+                try sink.write(file: file, embedding: embedding)
+            } catch {
+                failures += 1
+                progress.clearLine()
+                FileHandle.standardError.write(Data("m2d-embed: \(file): \(error)\n".utf8))
+            }
+            progress.update(done: i + 1)
+        }
+        progress.finish()
+        try sink.close()
+        if failures > 0 {
+            FileHandle.standardError.write(Data("m2d-embed: \(failures) of \(files.count) files failed\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
