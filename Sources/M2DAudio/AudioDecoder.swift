@@ -69,13 +69,24 @@ public struct AudioDecoder: Sendable {
     }
 
     /// libsndfile quietly shortens a WAV/AIFF whose data chunk claims more bytes than the file has;
-    /// its log says so. Compressed formats report the decoded length, so a short read means damage.
+    /// its log says "data : N (should be M)". Streamed WAVs declare 0 or 0xFFFFFFFF: not damage.
+    /// Lossless formats report exact lengths, so a short read there means damage too; MP3 headers
+    /// only estimate the length.
     private static func isTruncated(header: Header, decoded: Int, handle: OpaquePointer) -> Bool {
-        if header.frames > 0, decoded < header.frames, !header.format.hasPrefix("MPEG") { return true }
-        var log = [CChar](repeating: 0, count: 4096)
+        if header.frames > 0, decoded < header.frames, !header.format.hasPrefix("MP3") { return true }
+        var log = [CChar](repeating: 0, count: 8192)
         _ = sf_command(handle, Int32(SFC_GET_LOG_INFO), &log, Int32(log.count))
-        let text = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).lowercased()
-        return text.contains("file length") && (text.contains("should be") || text.contains("> file"))
+        let text = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        for line in text.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("*** Frame count read from") { return true }
+            guard trimmed.hasPrefix("data") || trimmed.hasPrefix("SSND"),
+                  let open = trimmed.range(of: "(should be ") else { continue }
+            let declared = trimmed[..<open.lowerBound].split(separator: ":").last.flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+            let actual = UInt64(trimmed[open.upperBound...].prefix { $0.isNumber })
+            if let declared, let actual, declared > actual, declared != 0, declared < 0x7FFF_0000 { return true }
+        }
+        return false
     }
 
     static func formatName(_ format: Int32) -> String {
@@ -83,7 +94,9 @@ public struct AudioDecoder: Sendable {
         var codec = SF_FORMAT_INFO(format: format & Int32(SF_FORMAT_SUBMASK), name: nil, extension: nil)
         _ = sf_command(nil, Int32(SFC_GET_FORMAT_INFO), &container, Int32(MemoryLayout<SF_FORMAT_INFO>.size))
         _ = sf_command(nil, Int32(SFC_GET_FORMAT_INFO), &codec, Int32(MemoryLayout<SF_FORMAT_INFO>.size))
-        let major = container.extension.map { String(cString: $0).uppercased() } ?? "?"
+        var major = container.extension.map { String(cString: $0).uppercased() } ?? "?"
+        if major == "OGA" { major = "OGG" }
+        if major == "M1A" { major = "MP3" }
         let minor = codec.name.map { String(cString: $0) } ?? "?"
         return "\(major)/\(minor)"
     }

@@ -80,7 +80,7 @@ public final class ViTEncoder: @unchecked Sendable {
             self.rows = rows; self.tokens = tokens; self.patchRows = patchRows
             x = FloatBuffer(count: rows * D); ln = FloatBuffer(count: rows * D)
             qkv = FloatBuffer(count: rows * 3 * D); attn = FloatBuffer(count: rows * D)
-            hidden = FloatBuffer(count: rows * H); probs = FloatBuffer(count: tokens * tokens)
+            hidden = FloatBuffer(count: rows * H); probs = FloatBuffer(count: max(1, BLAS.threads) * tokens * tokens)
             cols = FloatBuffer(count: patchRows * patchK)
         }
     }

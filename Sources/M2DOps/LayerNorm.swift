@@ -1,3 +1,5 @@
+import M2DTensor
+
 // LayerNorm over the last dimension, biased variance (torch.nn.LayerNorm, eps 1e-6 in M2D).
 
 public enum LayerNorm {
@@ -11,7 +13,7 @@ public enum LayerNorm {
         rows: Int, cols: Int, eps: Float = 1e-6
     ) {
         let n = Float(cols)
-        for r in 0..<rows {
+        Parallel.forRanges(rows, grain: 16) { range in for r in range {
             let x = input + r * cols
             var sum: Float = 0
             for c in 0..<cols { sum += x[c] }
@@ -23,6 +25,6 @@ public enum LayerNorm {
             for c in 0..<cols { y[c] = (x[c] - mu) * rs * weight[c] + bias[c] }
             mean?[r] = mu
             rstd?[r] = rs
-        }
+        } }
     }
 }

@@ -12,9 +12,11 @@ public enum Linear {
         BLAS.gemm(transB: .transposed, M: M, N: OC, K: C, a: input, lda: C, b: weight, ldb: C,
                   beta: accumulate ? 1 : 0, c: out, ldc: OC)
         guard let bias else { return }
-        for m in 0..<M {
-            let row = out + m * OC
-            for o in 0..<OC { row[o] += bias[o] }
+        Parallel.forRanges(M, grain: 64) { range in
+            for m in range {
+                let row = out + m * OC
+                for o in 0..<OC { row[o] += bias[o] }
+            }
         }
     }
 

@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed repetitions per measurement (best is reported).") var repeats = 3
     @Option(help: "Encoder depth (ViT-Base has 12).") var depth = 12
     @Option(help: "BLAS threads for the encoder (default: all cores).") var threads: Int?
+    @Flag(help: "Also print a per-op breakdown of one block.") var ops = false
 
     func run() throws {
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -26,6 +27,7 @@ struct BenchCommand: ParsableCommand {
         print("")
         BLAS.threads = encoderThreads
         encoder(threads: encoderThreads)
+        if ops { print(""); OpBreakdown.run(rows: 191, tokens: 191, batch: 1, repeats: repeats) }
     }
 
     func best(_ body: () -> Void) -> Double {

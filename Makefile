@@ -1,0 +1,42 @@
+# m2d-serve. Two set-up commands on a fresh Debian machine: `make serve` and `make test`.
+SHELL := /bin/bash
+APT_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config
+MODEL ?= models/default
+PORT ?= 8080
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build test serve bench clean help
+
+help:
+	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
+	@echo "make test    install deps, build, run every test"
+	@echo "make bench   inference-core benchmark table (OPENBLAS_CORETYPE as set, then unset)"
+
+## Installs the Debian packages that are missing (checked with dpkg -s).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	swift build -c release
+
+test: deps
+	swift build --build-tests
+	swift test
+
+serve: build
+	@test -d "$(MODEL)" || { echo "no model at $(MODEL)"; exit 1; }
+	.build/release/m2d-server --model $(MODEL) --port $(PORT)
+
+bench: deps
+	swift build -c release --product m2d-bench
+	@echo "== OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-(unset)} (environment as is)"
+	.build/release/m2d-bench
+	@echo; echo "== OPENBLAS_CORETYPE unset"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/m2d-bench
+
+clean:
+	rm -rf .build

@@ -1,0 +1,74 @@
+// The definition of correct: every official golden case (three models x five WAVs) through our
+// decoder, front end, encoder and embedder, against the official PyTorch runtime's outputs.
+import Foundation
+import M2DAudio
+import M2DCheckpoint
+import M2DModel
+import Testing
+import TestSupport
+
+struct GoldenCase: CustomTestStringConvertible, Sendable {
+    let model: String
+    let audio: String
+    var testDescription: String { "\(model)/\(audio)" }
+}
+
+let allGoldenCases = Fixtures.goldenCases.flatMap { m in Fixtures.goldenAudio.map { GoldenCase(model: m, audio: $0) } }
+
+@Suite struct GoldenTests {
+    @Test(arguments: allGoldenCases)
+    func matchesOfficialRuntime(_ c: GoldenCase) throws {
+        let dir = Fixtures.golden + "/" + c.model
+        let model = try ModelDirectory.load(dir + "/model")
+        let expected = try SafeTensorsFile(path: dir + "/expected.safetensors")
+        let audio = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/\(c.audio).wav"), sampleRate: 16000)
+        let embedder = AudioEmbedder(weights: model.weights)
+
+        let logMel = embedder.frontEnd.logMel(audio.samples)
+        let refLogMel = try expected.array("logmel.\(c.audio)")
+        #expect(expected.shape(of: "logmel.\(c.audio)") == [80, logMel.count / 80])
+        let lm = Numerics.compare("logmel", logMel.toArray(), refLogMel, atol: 1e-3)
+        #expect(lm.violations == 0, "\(lm)")
+
+        let normalized = embedder.normalizedLogMel(audio.samples)
+        let nm = Numerics.compare("normalized", normalized.toArray(), try expected.array("normalized.\(c.audio)"), atol: 1e-3)
+        #expect(nm.violations == 0, "\(nm)")
+
+        let embedding = embedder.embed(audio.samples)
+        let refFrames = try expected.array("frames.\(c.audio)")
+        let refShape = expected.shape(of: "frames.\(c.audio)")!
+        #expect(refShape == [embedding.frameCount, embedding.dim])
+        let maxRef = refFrames.reduce(0) { max($0, abs($1)) }
+        let fr = Numerics.compare("frames", embedding.frames, refFrames, atol: 1e-3 * Double(max(1, maxRef)))
+        #expect(fr.violations == 0, "\(fr)")
+        for i in 0..<embedding.frameCount {
+            let cos = Numerics.cosine(embedding.frame(i), refFrames[(i * embedding.dim)..<((i + 1) * embedding.dim)])
+            #expect(cos >= 0.99999, "frame \(i) cosine \(cos)")
+        }
+        let refClip = try expected.array("clip.\(c.audio)")
+        let clipMax = refClip.reduce(0) { max($0, abs($1)) }
+        let cl = Numerics.compare("clip", embedding.clip, refClip, atol: 1e-3 * Double(max(1, clipMax)))
+        #expect(cl.violations == 0 && cl.cosine >= 0.99999, "\(cl)")
+
+        if model.config.flatFeatures {
+            #expect(embedding.timestampsMs.isEmpty)
+        } else {
+            let ts = Numerics.compare("timestamps", embedding.timestampsMs, try expected.array("timestamps_ms.\(c.audio)"), atol: 1e-3)
+            #expect(ts.violations == 0, "\(ts)")
+        }
+    }
+
+    @Test func batchingAcrossClipsGivesTheSameResult() throws {
+        let model = try ModelDirectory.load(Fixtures.golden + "/tiny_208/model")
+        let clips = try Fixtures.goldenAudio.map {
+            try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/\($0).wav"), sampleRate: 16000).samples
+        }
+        let batched = AudioEmbedder(weights: model.weights, maxBatchChunks: 16).embed(clips)
+        let single = AudioEmbedder(weights: model.weights, maxBatchChunks: 1)
+        for (clip, b) in zip(clips, batched) {
+            let s = single.embed(clip)
+            let cmp = Numerics.compare("batched vs single", b.frames, s.frames, atol: 1e-5, rtol: 1e-5)
+            #expect(cmp.violations == 0, "\(cmp)")
+        }
+    }
+}

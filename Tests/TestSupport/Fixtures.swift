@@ -1,0 +1,27 @@
+// Fixture paths: everything tests read is committed under Tests/Fixtures (the repo stands alone).
+import Foundation
+
+public enum Fixtures {
+    public static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        url.deleteLastPathComponent()  // TestSupport
+        url.deleteLastPathComponent()  // Tests
+        return url.appendingPathComponent("Fixtures").path
+    }()
+
+    public static var golden: String { root + "/golden" }
+    public static var audio: String { root + "/audio" }
+    public static let goldenCases = ["tiny_208", "wide_608", "tiny_608_flat"]
+    public static let goldenAudio = ["short_chirp", "exact608_noise", "five_sec_tone_noise", "ten_sec_mod", "silence_click"]
+
+    public static func bytes(_ path: String) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { fatalError("missing fixture \(path)") }
+        return [UInt8](data)
+    }
+
+    public static func temporaryDirectory() -> String {
+        let dir = NSTemporaryDirectory() + "m2d-tests-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+}
