@@ -43,5 +43,6 @@ let package = Package(
         .testTarget(name: "M2DCheckpointTests", dependencies: ["M2DCheckpoint", "TestSupport"]),
         .testTarget(name: "M2DAudioTests", dependencies: ["M2DAudio", "TestSupport"]),
         .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "TestSupport"]),
     ]
 )

@@ -68,7 +68,7 @@ import TestSupport
         do {
             _ = try ModelDirectory.load(dir)
             Issue.record("expected a shape error")
-        } catch let error as ModelError {
+        } catch {
             #expect(error == .checkpoint(.shapeMismatch(key: "blocks.0.mlp.fc1.weight", expected: [32, 8], actual: [16, 4])))
             #expect("\(error)".contains("[32, 8]") && "\(error)".contains("[16, 4]"))
         }

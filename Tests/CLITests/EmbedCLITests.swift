@@ -1,0 +1,67 @@
+// m2d-embed end to end: real binary, real files, JSON lines and .npy outputs, failures reported.
+import Foundation
+import M2DAudio
+import M2DCheckpoint
+import M2DModel
+import Testing
+import TestSupport
+
+@Suite struct EmbedCLITests {
+    let model = Fixtures.golden + "/tiny_208/model"
+    let audio = Fixtures.golden + "/audio"
+
+    @Test func jsonLinesMatchTheLibraryInInputOrder() throws {
+        let files = ["\(audio)/ten_sec_mod.wav", "\(audio)/short_chirp.wav"]
+        let result = try CommandRunner.run("m2d-embed", ["--model", model, "--frames"] + files)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdoutText.split(separator: "\n")
+        #expect(lines.count == 2)
+        let loaded = try ModelDirectory.load(model)
+        let embedder = AudioEmbedder(weights: loaded.weights)
+        for (line, file) in zip(lines, files) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(object["file"] as? String == file)
+            let embedding = try #require((object["embedding"] as? [NSNumber])?.map(\.floatValue))
+            let frames = try #require(object["frames"] as? [[NSNumber]])
+            let timestamps = try #require((object["timestamps_ms"] as? [NSNumber])?.map(\.floatValue))
+            let reference = embedder.embed(try AudioPipeline.prepare(Fixtures.bytes(file), sampleRate: 16000).samples)
+            let cmp = Numerics.compare("clip", embedding, reference.clip, atol: 1e-6, rtol: 1e-6)
+            #expect(cmp.violations == 0, "\(cmp)")
+            #expect(frames.count == reference.frameCount && frames[0].count == 960)
+            #expect(timestamps == reference.timestampsMs)
+        }
+    }
+
+    @Test func folderIsWalkedInSortedOrderToNpy() throws {
+        let out = Fixtures.temporaryDirectory() + "/emb.npy"
+        let result = try CommandRunner.run("m2d-embed", ["--model", model, "--format", "npy", "--out", out, audio])
+        #expect(result.status == 0, "\(result.stderr)")
+        let npy = try #require(NpyFile.decode(try Data(contentsOf: URL(fileURLWithPath: out))))
+        #expect(npy.shape == [5, 960])
+        let names = try String(contentsOfFile: out.replacingOccurrences(of: ".npy", with: ".files.txt"), encoding: .utf8)
+            .split(separator: "\n").map { ($0 as NSString).lastPathComponent }
+        #expect(names == ["exact608_noise.wav", "five_sec_tone_noise.wav", "short_chirp.wav", "silence_click.wav", "ten_sec_mod.wav"])
+    }
+
+    @Test func aFailingFileIsReportedAndTheRestStillRun() throws {
+        let dir = Fixtures.temporaryDirectory()
+        try Data("not audio".utf8).write(to: URL(fileURLWithPath: dir + "/broken.wav"))
+        let result = try CommandRunner.run("m2d-embed", ["--model", model, dir + "/broken.wav", "\(audio)/short_chirp.wav"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("broken.wav") && result.stderr.contains("could not be decoded"))
+        #expect(result.stdoutText.split(separator: "\n").count == 1)
+    }
+
+    @Test func missingModelIsAClearError() throws {
+        let result = try CommandRunner.run("m2d-embed", ["--model", "/nonexistent", "\(audio)/short_chirp.wav"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no model at /nonexistent") && result.stderr.contains("--model"))
+    }
+
+    @Test func npyWithoutOutIsRefusedAndHelpWorks() throws {
+        let bad = try CommandRunner.run("m2d-embed", ["--model", model, "--format", "npy", "\(audio)/short_chirp.wav"])
+        #expect(bad.status != 0 && bad.stderr.contains("--out"))
+        let help = try CommandRunner.run("m2d-embed", ["--help"])
+        #expect(help.status == 0 && help.stdoutText.contains("--frames"))
+    }
+}
