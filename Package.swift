@@ -12,9 +12,13 @@ let package = Package(
     products: [
         .executable(name: "m2d-embed", targets: ["m2d-embed"]),
         .executable(name: "m2d-bench", targets: ["m2d-bench"]),
+        .executable(name: "m2d-server", targets: ["m2d-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -28,6 +32,19 @@ let package = Package(
         .target(name: "M2DAudio", dependencies: ["M2DTensor", "CSndFile", "CSoxr"], swiftSettings: optimized),
         .target(name: "M2DModel", dependencies: ["M2DOps", "M2DCheckpoint", "M2DAudio"], swiftSettings: optimized),
 
+        .target(
+            name: "M2DServer",
+            dependencies: [
+                "M2DModel", "CMicroHTTPD",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "m2d-server",
+            dependencies: ["M2DServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
         .executableTarget(
             name: "m2d-embed",
             dependencies: ["M2DModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -44,5 +61,6 @@ let package = Package(
         .testTarget(name: "M2DAudioTests", dependencies: ["M2DAudio", "TestSupport"]),
         .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "TestSupport"]),
+        .testTarget(name: "M2DServerTests", dependencies: ["M2DServer", "m2d-server", "TestSupport"]),
     ]
 )

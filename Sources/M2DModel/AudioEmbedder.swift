@@ -7,29 +7,20 @@ import M2DTensor
 public final class AudioEmbedder: @unchecked Sendable {
     // SAFETY: owns a ViTEncoder workspace; callers serialise use (one worker thread).
     public let config: ModelConfig
-    public let frontEnd: LogMelFrontEnd
+    public let frontEnd: ModelFrontEnd
     public let encoder: ViTEncoder
     /// Largest number of chunks per encoder call.
     public var maxBatchChunks: Int
 
     public init(weights: EncoderWeights, maxBatchChunks: Int = 8) {
         config = weights.config
-        frontEnd = LogMelFrontEnd(weights.config.frontEnd)
+        frontEnd = ModelFrontEnd(config: weights.config)
         encoder = ViTEncoder(weights: weights)
         self.maxBatchChunks = max(1, maxBatchChunks)
     }
 
-    /// Normalised log-mel (mels, T) of mono samples at the model rate. Clips shorter than the
-    /// front end's minimum (n_fft/2 + 1 samples) are zero-padded to it.
-    public func normalizedLogMel(_ samples: [Float]) -> FloatBuffer {
-        var input = samples
-        if input.count < config.frontEnd.minimumSamples {
-            input += [Float](repeating: 0, count: config.frontEnd.minimumSamples - input.count)
-        }
-        let mel = frontEnd.logMel(input)
-        LogMelFrontEnd.normalize(mel.pointer, count: mel.count, mean: config.normStats[0], std: config.normStats[1])
-        return mel
-    }
+    /// Normalised log-mel (mels, T) of mono samples at the model rate.
+    public func normalizedLogMel(_ samples: [Float]) -> FloatBuffer { frontEnd.normalizedLogMel(samples) }
 
     /// Embeds one clip of mono samples at the model rate.
     public func embed(_ samples: [Float]) -> Embedding { embed([samples])[0] }

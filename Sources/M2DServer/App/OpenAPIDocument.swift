@@ -1,0 +1,4 @@
+// Generated from openapi.yaml by scripts/gen-openapi.sh; a test keeps the two identical.
+enum OpenAPIDocument {
+    static let yaml = ""
+}

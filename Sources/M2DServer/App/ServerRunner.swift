@@ -1,0 +1,145 @@
+// ServerRunner: the lifecycle. Bind first (liveness answers at once), then load the model and
+// warm up, then report ready. On drain: readiness 503 "draining", stop accepting, finish in-flight
+// work (bounded by the shutdown timeout), stop.
+import Foundation
+import Logging
+import M2DModel
+import M2DTensor
+
+public final class ServerRunner: @unchecked Sendable {
+    // SAFETY: `daemon` is set in start() before any other thread sees self; loadError under `lock`.
+    public let app: ServerApp
+    private var daemon: MHDDaemon?
+    private let logger: Logger
+    private let lock = NSLock()
+    private var _loadError: String?
+    private let loaded = DispatchSemaphore(value: 0)
+    /// Runs on the loading thread before the model is loaded (tests use it to hold the server in "loading").
+    public var beforeLoad: (@Sendable () -> Void)?
+
+    public init(config: ServerConfig, logger: Logger) {
+        self.logger = logger
+        app = ServerApp(config: config, logger: logger)
+    }
+
+    public var loadError: String? { lock.withLock { _loadError } }
+
+    /// Binds and starts serving, then loads the model in the background. Returns the bound port.
+    @discardableResult
+    public func start() throws -> Int {
+        let config = app.config
+        if let threads = config.threads { BLAS.threads = threads }
+        var options = MHDDaemon.Options()
+        options.host = config.host
+        options.port = config.port
+        options.connectionTimeoutSeconds = config.connectionTimeout
+        options.connectionLimit = config.connectionLimit
+        let daemon = MHDDaemon(handler: app, options: options)
+        let port = try daemon.start()
+        self.daemon = daemon
+        logger.info("listening", metadata: ["host": .string(config.host), "port": .stringConvertible(port)])
+        let thread = Thread { [self] in self.load() }
+        thread.name = "m2d-load"
+        thread.start()
+        return port
+    }
+
+    private func load() {
+        beforeLoad?()
+        let config = app.config
+        let start = Clock.nanos
+        do {
+            let model = try ModelDirectory.load(config.modelPath)
+            let sha = ServerApp.sha256(path: config.modelPath + "/model.safetensors")
+            let service = EmbeddingService(model: model, config: config)
+            service.worker.onBatch = { [metrics = app.metrics] chunks, seconds in
+                metrics.batchChunks.record(Double(chunks))
+                metrics.inferenceDuration.record(seconds)
+            }
+            service.worker.start()
+            if config.warmUp {
+                app.state.set(.loading, reason: "warming up")
+                var timings = ServiceTimings()
+                let noise = (0..<16000).map { i in Float(sin(Double(i) * 0.05) * 0.1) }
+                _ = try service.embed([AudioInput(name: "warm-up", bytes: Self.wav(noise, rate: 16000))], timings: &timings)
+            }
+            app.install(service, sha: sha)
+            app.state.set(.ready, reason: "")
+            logger.info("ready", metadata: ["model": .string(model.config.name), "dim": .stringConvertible(model.config.embeddingDim),
+                                            "load_ms": .string(String(format: "%.0f", Clock.ms(since: start))),
+                                            "blas": .string(BLAS.coreName), "threads": .stringConvertible(BLAS.threads)])
+        } catch {
+            let message = "\(error)"
+            lock.withLock { _loadError = message }
+            app.state.set(.unhealthy, reason: "model failed to load: \(message)")
+            logger.error("model failed to load", metadata: ["error": .string(message)])
+        }
+        loaded.signal()
+    }
+
+    /// Waits until loading finished (successfully or not); true when ready.
+    public func waitUntilLoaded(timeout: Double = 120) -> Bool {
+        if loaded.wait(timeout: .now() + timeout) == .timedOut { return false }
+        loaded.signal()
+        return app.state.phase == .ready
+    }
+
+    /// Drains: readiness 503, stop accepting, wait for in-flight work up to `timeout`, then stop.
+    public func drainAndStop(timeout: Double) {
+        app.state.set(.draining, reason: "shutting down")
+        logger.info("draining", metadata: ["inflight": .stringConvertible(app.state.inflight)])
+        daemon?.quiesce()
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while app.state.inflight > 0 && Date() < deadline { usleep(10_000) }
+        // Let the last responses reach their sockets.
+        usleep(50_000)
+        daemon?.stop()
+        app.service?.worker.stop()
+        logger.info("stopped")
+    }
+
+    /// Blocks until SIGTERM or SIGINT, then drains. A second SIGINT stops at once.
+    public func runUntilSignalled() -> Int32 {
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        let done = DispatchSemaphore(value: 0)
+        let queue = DispatchQueue(label: "m2d-signals")
+        let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: queue)
+        let int = DispatchSource.makeSignalSource(signal: SIGINT, queue: queue)
+        nonisolated(unsafe) var interrupts = 0
+        term.setEventHandler { done.signal() }
+        int.setEventHandler {
+            interrupts += 1
+            if interrupts >= 2 { exit(130) }
+            done.signal()
+        }
+        term.resume()
+        int.resume()
+        let watcher = Thread { [self] in
+            _ = waitUntilLoaded(timeout: .infinity)
+            if loadError != nil { done.signal() }
+        }
+        watcher.start()
+        done.wait()
+        if let error = loadError {
+            logger.critical("exiting: \(error)")
+            daemon?.stop()
+            return 1
+        }
+        drainAndStop(timeout: app.config.shutdownTimeout)
+        return 0
+    }
+
+    /// A 16-bit PCM mono WAV of `samples` (used for the warm-up pass through the real decoder).
+    static func wav(_ samples: [Float], rate: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
+        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { out += $0 } }
+        out += Array("RIFF".utf8); u32(36 + samples.count * 2); out += Array("WAVE".utf8)
+        out += Array("fmt ".utf8); u32(16); u16(1); u16(1); u32(rate); u32(rate * 2); u16(2); u16(16)
+        out += Array("data".utf8); u32(samples.count * 2)
+        for s in samples { withUnsafeBytes(of: Int16(max(-1, min(1, s)) * 32767).littleEndian) { out += $0 } }
+        return out
+    }
+}

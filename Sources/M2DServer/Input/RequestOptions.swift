@@ -1,0 +1,75 @@
+// RequestOptions: the options of /embed, /v1/embeddings and /classify, parsed from whichever form
+// the request used (query string, form fields, JSON keys). Bad values are 422 naming the option.
+import Foundation
+
+public struct RequestOptions: Sendable, Equatable {
+    public enum EncodingFormat: String, Sendable { case float, base64 }
+    public enum Granularity: String, Sendable { case clip, frames }
+    public enum Activation: String, Sendable { case softmax, sigmoid, none }
+
+    public var normalize = false
+    public var encodingFormat = EncodingFormat.float
+    public var granularity = Granularity.clip
+    public var model: String?
+    public var dimensions: Int?
+    public var head: String?
+    public var topK: Int?
+    public var functionToApply: Activation?
+
+    public init() {}
+
+    /// Applies one option given as text (query, form field). Unknown keys are ignored.
+    public mutating func apply(key: String, text: String) throws(ServerError) {
+        switch key {
+        case "normalize":
+            switch text.lowercased() {
+            case "true", "1", "yes": normalize = true
+            case "false", "0", "no", "": normalize = false
+            default: throw .validation("normalize must be true or false, got '\(text)'", param: "normalize")
+            }
+        case "encoding_format":
+            guard let v = EncodingFormat(rawValue: text) else {
+                throw .validation("encoding_format must be 'float' or 'base64', got '\(text)'", param: "encoding_format")
+            }
+            encodingFormat = v
+        case "granularity":
+            guard let v = Granularity(rawValue: text) else {
+                throw .validation("granularity must be 'clip' or 'frames', got '\(text)'", param: "granularity")
+            }
+            granularity = v
+        case "model": model = text
+        case "dimensions":
+            guard let v = Int(text) else { throw .validation("dimensions must be an integer", param: "dimensions") }
+            dimensions = v
+        case "head": head = text
+        case "top_k":
+            guard let v = Int(text), v >= 1 else { throw .validation("top_k must be an integer >= 1, got '\(text)'", param: "top_k") }
+            topK = v
+        case "function_to_apply":
+            guard let v = Activation(rawValue: text) else {
+                throw .validation("function_to_apply must be softmax, sigmoid or none, got '\(text)'", param: "function_to_apply")
+            }
+            functionToApply = v
+        default: break
+        }
+    }
+
+    /// Applies one option given as a JSON value.
+    public mutating func apply(key: String, json value: Any) throws(ServerError) {
+        if value is NSNull { return }
+        if key == "normalize" {
+            if let s = value as? String { try apply(key: key, text: s); return }
+            guard let b = value as? Bool else { throw .validation("normalize must be a boolean", param: key) }
+            normalize = b
+            return
+        }
+        if let s = value as? String {
+            if key == "top_k" || key == "dimensions" { throw .validation("\(key) must be a number, got a string", param: key) }
+            try apply(key: key, text: s)
+        } else if let n = value as? NSNumber {
+            try apply(key: key, text: n.stringValue)
+        } else if ["encoding_format", "granularity", "model", "dimensions", "head", "top_k", "function_to_apply"].contains(key) {
+            throw .validation("\(key) has the wrong type", param: key)
+        }
+    }
+}
