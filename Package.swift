@@ -61,6 +61,6 @@ let package = Package(
         .testTarget(name: "M2DAudioTests", dependencies: ["M2DAudio", "TestSupport"]),
         .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "TestSupport"]),
-        .testTarget(name: "M2DServerTests", dependencies: ["M2DServer", "m2d-server", "TestSupport"]),
+        .testTarget(name: "M2DServerTests", dependencies: ["M2DServer", "m2d-server", "m2d-embed", "TestSupport"]),
     ]
 )

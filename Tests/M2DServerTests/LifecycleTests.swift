@@ -1,0 +1,58 @@
+// The real m2d-server process: SIGTERM drains (readiness 503, in-flight work finishes, exit 0),
+// and a bad --model is a clear error with a non-zero exit.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct LifecycleTests {
+    @Test func sigtermDrainsInFlightWorkAndExitsZero() throws {
+        let process = Process()
+        process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("m2d-server")
+        process.arguments = ["--model", TestServer.tinyModel, "--host", "127.0.0.1", "--port", "0", "--max-batch-delay-ms", "300"]
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // The log says where it listens, then that it is ready.
+        var log = ""
+        var port = 0
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while !log.contains("ready"), Date() < deadline {
+            log += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
+            if port == 0, let r = log.range(of: "port=") { port = Int(log[r.upperBound...].prefix { $0.isNumber }) ?? 0 }
+        }
+        #expect(port > 0 && log.contains("ready"), "\(log)")
+        // An in-flight request (held ~300 ms by the batch delay) while SIGTERM arrives.
+        let result = ResultBox(count: 1)
+        let boundPort = port
+        let inflight = Thread {
+            let r = try? HTTPClient.request(port: boundPort, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"], body: audio("ten_sec_mod"))
+            result.set(0, r.map { ($0.status, []) })
+        }
+        inflight.start()
+        usleep(100_000)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        while !inflight.isFinished { usleep(10_000) }
+        #expect(process.terminationStatus == 0)
+        #expect(result.get(0)?.0 == 200)
+        let rest = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(rest.contains("draining") && rest.contains("stopped"))
+    }
+
+    @Test func readinessIsDrainingDuringShutdown() throws {
+        try TestServer.with { s in
+            s.runner.app.state.set(.draining, reason: "shutting down")
+            let r = try s.get("/health/ready")
+            #expect(r.status == 503 && r.json?["status"] as? String == "draining")
+            #expect(try s.post("/embed", contentType: "audio/wav", body: audio("short_chirp")).status == 503)
+        }
+    }
+
+    @Test func badModelIsAClearErrorAndNonZeroExit() throws {
+        let r = try CommandRunner.run("m2d-server", ["--model", "/nonexistent", "--port", "0"])
+        #expect(r.status != 0 && r.stderr.contains("no model directory at '/nonexistent'"))
+        let help = try CommandRunner.run("m2d-server", ["--help"])
+        #expect(help.status == 0 && help.stdoutText.contains("--max-batch-chunks"))
+    }
+}
