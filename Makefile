@@ -5,12 +5,14 @@ MODEL ?= models/default
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test serve bench clean help
+.PHONY: deps build test serve bench bench-server openapi clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
 	@echo "make test    install deps, build, run every test"
 	@echo "make bench   inference-core benchmark table (OPENBLAS_CORETYPE as set, then unset)"
+	@echo "make bench-server  load benchmark of m2d-server against offline m2d-embed"
+	@echo "make openapi  re-embed openapi.yaml into the server after editing it"
 
 ## Installs the Debian packages that are missing (checked with dpkg -s).
 deps:
@@ -37,6 +39,12 @@ bench: deps
 	.build/release/m2d-bench
 	@echo; echo "== OPENBLAS_CORETYPE unset"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/m2d-bench
+
+bench-server: deps
+	scripts/bench-server.sh
+
+openapi:
+	scripts/gen-openapi.sh
 
 clean:
 	rm -rf .build

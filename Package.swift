@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "m2d-embed", targets: ["m2d-embed"]),
         .executable(name: "m2d-bench", targets: ["m2d-bench"]),
         .executable(name: "m2d-server", targets: ["m2d-server"]),
+        .executable(name: "m2d-train", targets: ["m2d-train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,6 +48,10 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-embed",
+            dependencies: ["M2DModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "m2d-train",
             dependencies: ["M2DModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(

@@ -4,6 +4,35 @@ import Foundation
 import M2DTensor
 
 extension EncoderWeights {
+    /// The official initialisation (M2D-SPEC 5.5): xavier-uniform linear and patch weights, zero
+    /// linear biases, patch bias U(+-1/16), cls_token N(0, 0.02), LayerNorm 1/0, sin-cos positions.
+    public static func initialized(config: ModelConfig, seed: UInt64) -> EncoderWeights {
+        let w = EncoderWeights(config: config)
+        var rng = Rng(seed: seed)
+        for e in w.layout.entries {
+            let t = w.storage.view(offset: e.offset, shape: e.shape)
+            switch e.name {
+            case "pos_embed":
+                PositionEmbedding.fill(t.base, embedDim: config.embedDim, gridHeight: config.freqPatches, gridWidth: config.gridTimePatches)
+            case "cls_token":
+                for i in 0..<t.count { t.base[i] = 0.02 * rng.normal() }
+            case "patch_embed.proj.bias":
+                let bound = 1 / Float(config.patchHeight * config.patchWidth).squareRoot()
+                for i in 0..<t.count { t.base[i] = rng.uniform(-bound, bound) }
+            default:
+                if e.shape.rank >= 2 {
+                    let fanOut = e.shape[0], fanIn = e.shape.count / e.shape[0]
+                    let bound = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
+                    for i in 0..<t.count { t.base[i] = rng.uniform(-bound, bound) }
+                } else if e.name.contains("norm") && e.name.hasSuffix("weight") {
+                    for i in 0..<t.count { t.base[i] = 1 }
+                }
+            }
+        }
+        return w
+    }
+
+    /// Random weights with non-trivial LayerNorm affines and biases, for tests and benchmarks.
     public static func random(config: ModelConfig, seed: UInt64) -> EncoderWeights {
         let w = EncoderWeights(config: config)
         var rng = Rng(seed: seed)

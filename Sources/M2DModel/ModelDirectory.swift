@@ -57,3 +57,21 @@ public enum ModelDirectory {
         }
     }
 }
+
+extension ModelDirectory {
+    /// Writes a model directory (config.json + model.safetensors, norm_stats included), each file
+    /// atomically. `dtype` F16 halves the size; BF16 keeps the F32 range.
+    public static func write(_ weights: EncoderWeights, to path: String, dtype: DType = .f32,
+                             metadata: [String: String] = [:]) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        var writer = SafeTensorsWriter(metadata: metadata.merging(["format": "pt"]) { a, _ in a })
+        for e in weights.layout.entries {
+            writer.add(e.name, shape: e.shape, values: weights.storage.pointer + e.offset, dtype: dtype)
+        }
+        writer.add("norm_stats", shape: [2], array: weights.config.normStats)
+        try writer.write(to: path + "/model.safetensors")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(try encoder.encode(weights.config) + Data("\n".utf8), to: path + "/config.json")
+    }
+}

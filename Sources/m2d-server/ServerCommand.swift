@@ -22,14 +22,14 @@ struct ServerCommand: ParsableCommand {
     var model: String = env["M2D_MODEL"] ?? "models/default"
     @Option(help: "Address to bind. [HOST]") var host: String = env["HOST"] ?? "0.0.0.0"
     @Option(help: "Port (0 picks a free one). [PORT]") var port: Int = Int(env["PORT"] ?? "") ?? 8080
-    @Option(help: "Compute threads (default: all cores). [M2D_THREADS]") var threads: Int? = Int(env["M2D_THREADS"] ?? "")
+    @Option(help: "Compute threads; 0 = all cores. [M2D_THREADS]") var threads: Int = Int(env["M2D_THREADS"] ?? "") ?? 0
     @Option(help: "Largest request body in bytes. [PAYLOAD_LIMIT]") var payloadLimit: Int = Int(env["PAYLOAD_LIMIT"] ?? "") ?? 26_214_400
     @Option(help: "Longest audio per input in seconds. [MAX_AUDIO_SECONDS]") var maxAudioSeconds: Double = Double(env["MAX_AUDIO_SECONDS"] ?? "") ?? 600
     @Option(help: "Most inputs per request. [MAX_CLIENT_BATCH_SIZE]") var maxClientBatchSize: Int = Int(env["MAX_CLIENT_BATCH_SIZE"] ?? "") ?? 32
     @Option(help: "Requests in flight before 429. [MAX_CONCURRENT_REQUESTS]") var maxConcurrentRequests: Int = Int(env["MAX_CONCURRENT_REQUESTS"] ?? "") ?? 64
     @Option(help: "Most chunks per encoder call. [MAX_BATCH_CHUNKS]") var maxBatchChunks: Int = Int(env["MAX_BATCH_CHUNKS"] ?? "") ?? 32
     @Option(help: "Longest wait to fill a batch, ms. [MAX_BATCH_DELAY_MS]") var maxBatchDelayMs: Double = Double(env["MAX_BATCH_DELAY_MS"] ?? "") ?? 2
-    @Option(help: "Require 'Authorization: Bearer KEY' on inference and info routes. [API_KEY]") var apiKey: String? = env["API_KEY"]
+    @Option(help: "Require 'Authorization: Bearer KEY' on inference and info routes; empty = no key. [API_KEY]") var apiKey: String = env["API_KEY"] ?? ""
     @Option(help: "Seconds to finish in-flight work on SIGTERM. [SHUTDOWN_TIMEOUT]") var shutdownTimeout: Double = Double(env["SHUTDOWN_TIMEOUT"] ?? "") ?? 30
     @Option(help: "Idle seconds before a slow connection is closed. [CONNECTION_TIMEOUT]") var connectionTimeout: Int = Int(env["CONNECTION_TIMEOUT"] ?? "") ?? 30
     @Flag(help: "Log JSON lines instead of text. [JSON_LOGS=1]") var jsonLogs = ["1", "true"].contains(env["JSON_LOGS"] ?? "")
@@ -43,7 +43,7 @@ struct ServerCommand: ParsableCommand {
             throw ValidationError("--max-client-batch-size, --max-concurrent-requests and --max-batch-chunks must be at least 1")
         }
         if maxBatchDelayMs < 0 { throw ValidationError("--max-batch-delay-ms must be >= 0") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if threads < 0 { throw ValidationError("--threads must be 0 (all cores) or more") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: model, isDirectory: &isDir) || !isDir.boolValue {
@@ -63,14 +63,14 @@ struct ServerCommand: ParsableCommand {
         config.modelPath = model
         config.host = host
         config.port = port
-        config.threads = threads
+        config.threads = threads > 0 ? threads : nil
         config.payloadLimit = payloadLimit
         config.maxAudioSeconds = maxAudioSeconds
         config.maxClientBatchSize = maxClientBatchSize
         config.maxConcurrentRequests = maxConcurrentRequests
         config.maxBatchChunks = maxBatchChunks
         config.maxBatchDelayMs = maxBatchDelayMs
-        config.apiKey = apiKey.flatMap { $0.isEmpty ? nil : $0 }
+        config.apiKey = apiKey.isEmpty ? nil : apiKey
         config.jsonLogs = jsonLogs
         config.shutdownTimeout = shutdownTimeout
         config.connectionTimeout = connectionTimeout

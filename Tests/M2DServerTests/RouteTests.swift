@@ -135,3 +135,22 @@ final class ResultBox: @unchecked Sendable {
     func set(_ i: Int, _ v: (Int, [Float])?) { lock.withLock { values[i] = v } }
     func get(_ i: Int) -> (Int, [Float])? { lock.withLock { values[i] } }
 }
+
+@Suite struct OpenAPISpecTests {
+    @Test func servedSpecIsTheRepositoryFile() throws {
+        let root = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
+        let file = try String(contentsOf: root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+        try TestServer.with { s in
+            let served = try s.get("/openapi.yaml")
+            #expect(served.headers["content-type"] == "application/yaml")
+            // A multi-line Swift string drops the file's final newline.
+            #expect(served.text == file || served.text + "\n" == file, "run scripts/gen-openapi.sh after editing openapi.yaml")
+        }
+    }
+
+    @Test func specListsEveryRoute() throws {
+        let root = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
+        let file = try String(contentsOf: root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+        for route in Route.allCases { #expect(file.contains("\n  \(route.rawValue):"), "\(route.rawValue) missing from openapi.yaml") }
+    }
+}

@@ -73,56 +73,65 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
     public func handle(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
         let route = Route.match(request.head.path) ?? .live
         let requestID = request.head.headers["x-request-id"] ?? UUID().uuidString.lowercased()
-        var audioSeconds = 0.0
-        var timings: ServiceTimings?
-        var response: HTTPResponse
+        let bytes = request.body.count + request.parts.reduce(0) { $0 + $1.data.count }
+        let reply: @Sendable (HTTPResponse, Double, ServiceTimings?) -> Void = { [self] response, audioSeconds, timings in
+            var response = response
+            if request.head.method == "HEAD" { response.body = [] }
+            response.headers.append(("x-request-id", requestID))
+            finish(head: request.head, route: route.rawValue, response: response, start: request.receivedNanos,
+                   bytes: bytes, audioSeconds: audioSeconds, timings: timings, requestID: requestID)
+            respond(response)
+        }
         switch route {
-        case .live: response = .json(200, #"{"status":"ok"}"#)
-        case .ready, .health: response = readiness()
+        case .live: reply(.json(200, #"{"status":"ok"}"#), 0, nil)
+        case .ready, .health: reply(readiness(), 0, nil)
         case .metrics:
             let depth = service?.worker.queueDepth ?? 0
-            response = HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                                    body: metrics.scrape(queueDepth: depth, inflight: state.inflight, ready: state.phase == .ready))
-        case .openapi: response = .text(200, OpenAPIDocument.yaml, contentType: "application/yaml")
-        case .info: response = .json(200, info())
-        case .openAIModels: response = .json(200, models())
+            reply(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                               body: metrics.scrape(queueDepth: depth, inflight: state.inflight, ready: state.phase == .ready)), 0, nil)
+        case .openapi: reply(.text(200, OpenAPIDocument.yaml, contentType: "application/yaml"), 0, nil)
+        case .info: reply(.json(200, info()), 0, nil)
+        case .openAIModels: reply(.json(200, models()), 0, nil)
         case .embed, .openAIEmbeddings, .classify:
-            if !state.admit() {
-                metrics.rejected("overloaded")
-                response = ErrorBody.response(.overloaded, openAI: route.isOpenAI)
-                break
-            }
-            defer { state.release() }
-            var t = ServiceTimings()
-            do {
-                let (body, seconds) = try infer(route: route, request: request, timings: &t)
-                audioSeconds = seconds
-                response = .json(200, body)
-                response.headers += [
-                    ("x-total-time", String(format: "%.1f", Clock.ms(since: request.receivedNanos))),
-                    ("x-decode-time", String(format: "%.1f", Double(t.decodeNanos) / 1e6)),
-                    ("x-queue-time", String(format: "%.1f", Double(t.queueNanos) / 1e6)),
-                    ("x-inference-time", String(format: "%.1f", Double(t.inferenceNanos) / 1e6)),
-                    ("x-audio-seconds", String(format: "%.3f", seconds)),
-                ]
-                state.recordInference(success: true)
-            } catch {
+            let fail: @Sendable (ServerError, ServiceTimings?) -> Void = { [self] error, timings in
                 if let reason = error.rejectionReason { metrics.rejected(reason) }
                 if case .backend = error { state.recordInference(success: false) }
-                response = ErrorBody.response(error, openAI: route.isOpenAI)
+                reply(ErrorBody.response(error, openAI: route.isOpenAI), 0, timings)
             }
-            timings = t
+            guard state.admit() else { return fail(.overloaded, nil) }
+            do {
+                try infer(route: route, request: request) { [self] result in
+                    defer { state.release() }
+                    switch result {
+                    case let .success((body, seconds, t)):
+                        var response = HTTPResponse.json(200, body)
+                        response.headers += [
+                            ("x-total-time", String(format: "%.1f", Clock.ms(since: request.receivedNanos))),
+                            ("x-decode-time", String(format: "%.1f", Double(t.decodeNanos) / 1e6)),
+                            ("x-queue-time", String(format: "%.1f", Double(t.queueNanos) / 1e6)),
+                            ("x-inference-time", String(format: "%.1f", Double(t.inferenceNanos) / 1e6)),
+                            ("x-audio-seconds", String(format: "%.3f", seconds)),
+                        ]
+                        state.recordInference(success: true)
+                        reply(response, seconds, t)
+                    case let .failure(failure):
+                        fail(failure.error, failure.timings)
+                    }
+                }
+            } catch {
+                state.release()
+                fail(error, nil)
+            }
         }
-        if request.head.method == "HEAD" { response.body = [] }
-        response.headers.append(("x-request-id", requestID))
-        finish(head: request.head, route: route.rawValue, response: response, start: request.receivedNanos,
-               bytes: request.body.count + request.parts.reduce(0) { $0 + $1.data.count }, audioSeconds: audioSeconds, timings: timings, requestID: requestID)
-        respond(response)
     }
 
     // MARK: routes
 
-    private func infer(route: Route, request: HTTPRequest, timings: inout ServiceTimings) throws(ServerError) -> (String, Double) {
+    struct InferenceFailure: Error { let error: ServerError; let timings: ServiceTimings }
+
+    /// Parses and validates synchronously (throws for bad requests), then embeds asynchronously.
+    private func infer(route: Route, request: HTTPRequest,
+                       completion: @escaping @Sendable (Result<(String, Double, ServiceTimings), InferenceFailure>) -> Void) throws(ServerError) {
         guard let service else { throw .unavailable(status: "loading", reason: state.reason) }
         if route == .classify {
             throw .notFound("this model has no probe heads; add heads/<name>.safetensors to the model directory")
@@ -140,17 +149,23 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
         } else if let m = options.model, m != model.name {
             throw .validation("model '\(m)' is not served; this server serves '\(model.name)'", param: "model")
         }
-        let items = try service.embed(inputs, timings: &timings)
-        let seconds = items.reduce(0) { $0 + $1.prepared.durationSeconds }
-        for item in items { metrics.audioInputSeconds.record(item.prepared.durationSeconds) }
-        metrics.audioSecondsTotal.increment(by: seconds)
-        metrics.decode(format: items.first.map { String($0.prepared.format.split(separator: "/")[0]).lowercased() } ?? "unknown",
-                       seconds: Double(timings.decodeNanos) / 1e9)
-        metrics.queueDuration.record(Double(timings.queueNanos) / 1e9)
-        let body = route == .openAIEmbeddings
-            ? EmbedResponses.openAI(items, options: options, model: model)
-            : EmbedResponses.native(items, options: options, model: model)
-        return (body, seconds)
+        service.embed(inputs) { [self] result, timings in
+            switch result {
+            case let .failure(error):
+                completion(.failure(InferenceFailure(error: error, timings: timings)))
+            case let .success(items):
+                let seconds = items.reduce(0) { $0 + $1.prepared.durationSeconds }
+                for item in items { metrics.audioInputSeconds.record(item.prepared.durationSeconds) }
+                metrics.audioSecondsTotal.increment(by: seconds)
+                metrics.decode(format: items.first.map { String($0.prepared.format.split(separator: "/")[0]).lowercased() } ?? "unknown",
+                               seconds: Double(timings.decodeNanos) / 1e9)
+                metrics.queueDuration.record(Double(timings.queueNanos) / 1e9)
+                let body = route == .openAIEmbeddings
+                    ? EmbedResponses.openAI(items, options: options, model: model)
+                    : EmbedResponses.native(items, options: options, model: model)
+                completion(.success((body, seconds, timings)))
+            }
+        }
     }
 
     private func readiness() -> HTTPResponse {

@@ -59,9 +59,8 @@ public final class ServerRunner: @unchecked Sendable {
             service.worker.start()
             if config.warmUp {
                 app.state.set(.loading, reason: "warming up")
-                var timings = ServiceTimings()
                 let noise = (0..<16000).map { i in Float(sin(Double(i) * 0.05) * 0.1) }
-                _ = try service.embed([AudioInput(name: "warm-up", bytes: Self.wav(noise, rate: 16000))], timings: &timings)
+                _ = try service.embedBlocking([AudioInput(name: "warm-up", bytes: Self.wav(noise, rate: 16000))])
             }
             app.install(service, sha: sha)
             app.state.set(.ready, reason: "")

@@ -22,7 +22,8 @@ public final class EmbeddingService: @unchecked Sendable {
     public let model: LoadedModel
     public let worker: InferenceWorker
     private let frontEnd: ModelFrontEnd
-    private let preprocessSlots: DispatchSemaphore
+    /// Decoding and the front end: as wide as the cores, never on the daemon or worker threads.
+    private let preprocess: OperationQueue
     private let maxAudioSeconds: Double
 
     public init(model: LoadedModel, config: ServerConfig) {
@@ -31,43 +32,60 @@ public final class EmbeddingService: @unchecked Sendable {
         worker = InferenceWorker(embedder: AudioEmbedder(weights: model.weights), maxBatchChunks: config.maxBatchChunks,
                                  maxBatchDelayMs: config.maxBatchDelayMs, capacity: config.maxConcurrentRequests)
         frontEnd = ModelFrontEnd(config: model.config)
-        preprocessSlots = DispatchSemaphore(value: max(1, cores))
+        preprocess = OperationQueue()
+        preprocess.name = "m2d-preprocess"
+        preprocess.maxConcurrentOperationCount = max(1, cores)
         maxAudioSeconds = config.maxAudioSeconds
     }
 
     public var config: ModelConfig { model.config }
 
-    /// Decodes and embeds `inputs`; blocks the calling (non-daemon) thread until done.
-    public func embed(_ inputs: [AudioInput], timings: inout ServiceTimings) throws(ServerError) -> [EmbeddedInput] {
-        let decodeStart = Clock.nanos
-        var prepared: [PreparedAudio] = []
-        var mels: [FloatBuffer] = []
-        preprocessSlots.wait()
-        defer { preprocessSlots.signal() }
-        for (i, input) in inputs.enumerated() {
-            do {
-                let audio = try AudioPipeline.prepare(input.bytes, sampleRate: config.sampleRate, maxSeconds: maxAudioSeconds)
-                prepared.append(audio)
-                mels.append(frontEnd.normalizedLogMel(audio.samples))
-            } catch {
-                let mapped = ServerError.from(error)
-                let prefix = inputs.count > 1 || !input.name.hasPrefix("input") ? "input \(i) (\(input.name)): " : ""
-                throw Self.prefixed(mapped, prefix)
+    public typealias Completion = @Sendable (Result<[EmbeddedInput], ServerError>, ServiceTimings) -> Void
+
+    /// Decodes and embeds `inputs` without blocking the caller: decoding runs on the preprocessing
+    /// queue, the encoder on the inference worker; `completion` runs once, on a global queue.
+    public func embed(_ inputs: [AudioInput], completion: @escaping Completion) {
+        let model = config, limit = maxAudioSeconds, frontEnd = self.frontEnd, worker = self.worker
+        preprocess.addOperation {
+            var timings = ServiceTimings()
+            let decodeStart = Clock.nanos
+            var prepared: [PreparedAudio] = []
+            var mels: [FloatBuffer] = []
+            for (i, input) in inputs.enumerated() {
+                do {
+                    let audio = try AudioPipeline.prepare(input.bytes, sampleRate: model.sampleRate, maxSeconds: limit)
+                    prepared.append(audio)
+                    mels.append(frontEnd.normalizedLogMel(audio.samples))
+                } catch {
+                    let prefix = inputs.count > 1 || !input.name.hasPrefix("input") ? "input \(i) (\(input.name)): " : ""
+                    completion(.failure(Self.prefixed(ServerError.from(error), prefix)), timings)
+                    return
+                }
             }
+            timings.decodeNanos = Clock.nanos &- decodeStart
+            let decoded = prepared, decodeTimings = timings
+            let accepted = worker.submit(mels: mels, durations: decoded.map(\.durationSeconds)) { result in
+                var t = decodeTimings
+                t.queueNanos = result.queueNanos
+                t.inferenceNanos = result.inferenceNanos
+                let items = (0..<inputs.count).map { EmbeddedInput(input: inputs[$0], prepared: decoded[$0], embedding: result.embeddings[$0]) }
+                completion(.success(items), t)
+            }
+            if !accepted { completion(.failure(.overloaded), timings) }
         }
-        timings.decodeNanos = Clock.nanos &- decodeStart
+    }
+
+    /// Blocking form for threads that may block (start-up warm-up, tools); never call it on a
+    /// dispatch queue that the completion needs.
+    public func embedBlocking(_ inputs: [AudioInput]) throws(ServerError) -> [EmbeddedInput] {
         let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var outcome: InferenceWorker.Result?
-        let accepted = worker.submit(mels: mels, durations: prepared.map(\.durationSeconds)) { result in
+        nonisolated(unsafe) var outcome: Result<[EmbeddedInput], ServerError> = .failure(.backend("no result"))
+        embed(inputs) { result, _ in
             outcome = result
             done.signal()
         }
-        if !accepted { throw .overloaded }
         done.wait()
-        guard let outcome else { throw .backend("inference produced no result") }
-        timings.queueNanos = outcome.queueNanos
-        timings.inferenceNanos = outcome.inferenceNanos
-        return (0..<inputs.count).map { EmbeddedInput(input: inputs[$0], prepared: prepared[$0], embedding: outcome.embeddings[$0]) }
+        return try outcome.get()
     }
 
     static func prefixed(_ e: ServerError, _ p: String) -> ServerError {

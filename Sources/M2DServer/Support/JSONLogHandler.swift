@@ -14,9 +14,10 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
-                    file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
+        let level = event.level, message = event.message
         var fields = metadata
+        let extra = event.metadata
         if let extra { fields.merge(extra) { $1 } }
         var out = #"{"ts":\#(JSON.string(ISO8601DateFormatter().string(from: Date()))),"level":"\#(level.rawValue)","logger":\#(JSON.string(label)),"msg":\#(JSON.string(message.description))"#
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) { out += ",\(JSON.string(k)):\(JSON.string(v.description))" }

@@ -1,0 +1,44 @@
+// m2d-train: model-making commands. `init` writes a randomly initialised model directory.
+import ArgumentParser
+import Foundation
+import M2DCheckpoint
+import M2DModel
+
+@main
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "m2d-train",
+        abstract: "Make M2D model directories.",
+        subcommands: [InitCommand.self])
+}
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Write a randomly initialised (untrained) M2D encoder as a model directory.",
+        discussion: "The weights follow the official initialisation (xavier-uniform linears, fixed sin-cos positions). Useful as a placeholder and as the random-init baseline of evaluations.")
+
+    @Option(help: "Output model directory.") var out: String
+    @Option(help: "Model name (config.json 'name').") var name: String = "m2d_vit-80x608p16x16-untrained"
+    @Option(help: "Embedding width D (the embedding is D x 5).") var embedDim = 768
+    @Option(help: "Transformer blocks.") var depth = 12
+    @Option(help: "Attention heads.") var heads = 12
+    @Option(help: "Frames per chunk (input_size[1]).") var chunkFrames = 608
+    @Option(help: "Weight dtype: F32, F16 or BF16.") var dtype: String = "F32"
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+
+    func run() throws {
+        guard let type = DType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be F32, F16 or BF16") }
+        let provenance: JSONValue = .object([
+            "trained": .bool(false),
+            "note": .string("UNTRAINED placeholder: random initialisation written by m2d-train init; its embeddings carry no learned meaning"),
+            "seed": .number(Double(seed)),
+        ])
+        let config = ModelConfig(name: name, embedDim: embedDim, depth: depth, numHeads: heads, inputSize: [80, chunkFrames],
+                                 provenance: provenance)
+        do { try config.validate() } catch { throw ValidationError("\(error)") }
+        let weights = EncoderWeights.initialized(config: config, seed: seed)
+        try ModelDirectory.write(weights, to: out, dtype: type)
+        print("wrote \(out) (\(weights.layout.count) parameters, \(type.rawValue))")
+    }
+}
