@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
 
+        .target(name: "CProcess"),
         .target(name: "M2DTensor", dependencies: ["COpenBLAS"], swiftSettings: optimized),
         .target(name: "M2DOps", dependencies: ["M2DTensor"], swiftSettings: optimized),
         .target(name: "M2DCheckpoint", dependencies: ["M2DTensor"], swiftSettings: optimized),
@@ -44,7 +45,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-server",
-            dependencies: ["M2DServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["M2DServer", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-embed",

@@ -1,5 +1,6 @@
 // m2d-server: parse flags (each with an environment-variable fallback) into ServerConfig and run.
 import ArgumentParser
+import CProcess
 import Foundation
 import Logging
 import M2DServer
@@ -52,6 +53,10 @@ struct ServerCommand: ParsableCommand {
     }
 
     func run() throws {
+        // glibc raises its mmap threshold after large frees, so later activation buffers land in
+        // per-thread arenas and RSS creeps up under load. A fixed threshold keeps big buffers
+        // mmap'd (returned on free) and two arenas bound the rest (see make bench-server).
+        _ = m2d_tune_malloc(256 * 1024, 2)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = jsonLogs
         LoggingSystem.bootstrap { label in

@@ -112,3 +112,35 @@ func expectError(_ r: TestResponse, _ status: Int, _ type: String, contains text
         }
     }
 }
+
+/// Regressions found by schemathesis against the live server.
+@Suite(.serialized) struct FuzzRegressionTests {
+    @Test func malformedFormBodiesGetA400NotADroppedConnection() throws {
+        try TestServer.with { (s: TestServer) throws in
+            let r = try s.post("/embed", contentType: "application/x-www-form-urlencoded", body: Array("=null".utf8))
+            #expect(r.status == 400, "\(r.text)")
+            let v1 = try s.post("/v1/embeddings", contentType: "multipart/form-data", body: Array("abc".utf8), headers: ["x-request-id": "r1"])
+            #expect(v1.status == 400)
+            #expect((v1.json?["error"] as? [String: Any])?["type"] as? String == "invalid_request_error")
+            #expect(v1.headers["x-request-id"] == "r1")
+        }
+    }
+
+    @Test func emptyRequestIDIsReplaced() throws {
+        try TestServer.with { (s: TestServer) throws in
+            let r = try s.get("/health/live", headers: ["x-request-id": ""])
+            #expect((r.headers["x-request-id"] ?? "").count >= 16)
+        }
+    }
+
+    @Test func jsonOptionTypesAreChecked() throws {
+        try TestServer.with { (s: TestServer) throws in
+            let wav = Data(audio("short_chirp")).base64EncodedString()
+            #expect(try s.postJSON("/embed", ["inputs": wav, "normalize": 1]).status == 422)
+            #expect(try s.postJSON("/embed", ["inputs": wav, "normalize": true]).status == 200)
+            #expect(try s.postJSON("/v1/embeddings", ["input": wav, "dimensions": true]).status == 422)
+            #expect(try s.postJSON("/v1/embeddings", ["input": wav, "modality": 5]).status == 422)
+            #expect(try s.postJSON("/v1/embeddings", ["input": wav, "dimensions": 960]).status == 200)
+        }
+    }
+}

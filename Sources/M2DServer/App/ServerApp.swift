@@ -40,7 +40,7 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
         let start = Clock.nanos
         func reject(_ error: ServerError, route: String, openAI: Bool = false) -> HTTPResponse {
             if let reason = error.rejectionReason { metrics.rejected(reason) }
-            let response = ErrorBody.response(error, openAI: openAI, requestID: head.headers["x-request-id"])
+            let response = ErrorBody.response(error, openAI: openAI, requestID: head.requestID)
             finish(head: head, route: route, response: response, start: start, bytes: 0, audioSeconds: 0, timings: nil)
             return response
         }
@@ -64,15 +64,23 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
     public func bodyTooLarge(_ head: RequestHead, limit: Int) -> HTTPResponse {
         let route = Route.match(head.path)
         metrics.rejected("payload_too_large")
-        let response = ErrorBody.response(.payloadTooLarge("request body exceeds \(limit) bytes (--payload-limit); send large files as multipart"),
-                                          openAI: route?.isOpenAI ?? false, requestID: head.headers["x-request-id"])
+        let hint = head.mediaType == "application/json" ? "; base64 in JSON adds 33%, multipart or a raw body does not" : ""
+        let response = ErrorBody.response(.payloadTooLarge("request body exceeds \(limit) bytes (--payload-limit)\(hint)"),
+                                          openAI: route?.isOpenAI ?? false, requestID: head.requestID)
         finish(head: head, route: route?.rawValue ?? "unknown", response: response, start: Clock.nanos, bytes: limit, audioSeconds: 0, timings: nil)
+        return response
+    }
+
+    public func malformedBody(_ head: RequestHead, reason: String) -> HTTPResponse {
+        let route = Route.match(head.path)
+        let response = ErrorBody.response(.invalidRequest(reason), openAI: route?.isOpenAI ?? false, requestID: head.requestID ?? UUID().uuidString.lowercased())
+        finish(head: head, route: route?.rawValue ?? "unknown", response: response, start: Clock.nanos, bytes: 0, audioSeconds: 0, timings: nil)
         return response
     }
 
     public func handle(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
         let route = Route.match(request.head.path) ?? .live
-        let requestID = request.head.headers["x-request-id"] ?? UUID().uuidString.lowercased()
+        let requestID = request.head.requestID ?? UUID().uuidString.lowercased()
         let bytes = request.body.count + request.parts.reduce(0) { $0 + $1.data.count }
         let reply: @Sendable (HTTPResponse, Double, ServiceTimings?) -> Void = { [self] response, audioSeconds, timings in
             var response = response
@@ -231,7 +239,7 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
         let seconds = Double(Clock.nanos &- start) / 1e9
         metrics.request(route: route, status: response.status, seconds: seconds, bytes: bytes)
         var meta: Logger.Metadata = [
-            "id": .string(requestID ?? head.headers["x-request-id"] ?? "-"), "method": .string(head.method), "route": .string(route),
+            "id": .string(requestID ?? head.requestID ?? "-"), "method": .string(head.method), "route": .string(route),
             "status": .stringConvertible(response.status), "ms": .string(String(format: "%.1f", seconds * 1000)),
         ]
         if audioSeconds > 0 { meta["audio_s"] = .string(String(format: "%.2f", audioSeconds)) }

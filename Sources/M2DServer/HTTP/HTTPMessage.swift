@@ -18,6 +18,8 @@ public struct RequestHead: Sendable {
     }
 
     public var contentType: String? { headers["content-type"] }
+    /// The client's x-request-id, if it sent a non-empty one.
+    public var requestID: String? { headers["x-request-id"].flatMap { $0.isEmpty ? nil : $0 } }
     /// The media type without parameters, lowercased ("audio/wav").
     public var mediaType: String? {
         contentType.map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() }
@@ -91,4 +93,6 @@ public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void)
     /// The response sent when the body outgrows `maxBodyBytes` while streaming.
     func bodyTooLarge(_ head: RequestHead, limit: Int) -> HTTPResponse
+    /// The response sent when a form body cannot be parsed.
+    func malformedBody(_ head: RequestHead, reason: String) -> HTTPResponse
 }

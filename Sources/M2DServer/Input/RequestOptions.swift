@@ -54,22 +54,26 @@ public struct RequestOptions: Sendable, Equatable {
         }
     }
 
-    /// Applies one option given as a JSON value.
+    /// Applies one option given as a JSON value, with JSON types checked (no 1 for true).
     public mutating func apply(key: String, json value: Any) throws(ServerError) {
         if value is NSNull { return }
-        if key == "normalize" {
-            if let s = value as? String { try apply(key: key, text: s); return }
-            guard let b = value as? Bool else { throw .validation("normalize must be a boolean", param: key) }
-            normalize = b
-            return
-        }
-        if let s = value as? String {
-            if key == "top_k" || key == "dimensions" { throw .validation("\(key) must be a number, got a string", param: key) }
-            try apply(key: key, text: s)
-        } else if let n = value as? NSNumber {
-            try apply(key: key, text: n.stringValue)
-        } else if ["encoding_format", "granularity", "model", "dimensions", "head", "top_k", "function_to_apply"].contains(key) {
-            throw .validation("\(key) has the wrong type", param: key)
+        let number = value as? NSNumber
+        // JSONSerialization hands booleans over as NSNumber with the C type "c".
+        let isBool = number.map { String(cString: $0.objCType) == "c" } ?? false
+        switch key {
+        case "normalize":
+            guard isBool, let number else { throw .validation("normalize must be true or false", param: key) }
+            normalize = number.boolValue
+        case "top_k", "dimensions":
+            guard let number, !isBool, number.doubleValue == number.doubleValue.rounded() else {
+                throw .validation("\(key) must be an integer", param: key)
+            }
+            try apply(key: key, text: String(number.intValue))
+        case "encoding_format", "granularity", "model", "head", "function_to_apply", "modality":
+            guard let text = value as? String else { throw .validation("\(key) must be a string", param: key) }
+            if key != "modality" { try apply(key: key, text: text) }
+        default:
+            break
         }
     }
 }

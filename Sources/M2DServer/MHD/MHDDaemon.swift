@@ -90,6 +90,8 @@ public final class MHDDaemon: @unchecked Sendable {
         /// Set once the streamed body passed the limit: the rest is discarded and 413 sent at the end
         /// (MHD accepts a response mid-upload only before the body starts).
         var overLimit = false
+        /// Set when the form parser rejected the body; 400 is sent once the upload ends.
+        var malformed: String?
         let lock = NSLock()
         var response: HTTPResponse?
 
@@ -146,7 +148,7 @@ public final class MHDDaemon: @unchecked Sendable {
                 conn.postProcessor = MHD_create_post_processor(connection, 64 * 1024, Self.postIterator, opaque)
                 if conn.postProcessor == nil {
                     Unmanaged<Connection>.fromOpaque(opaque).release()
-                    return Self.queue(connection, .json(400, #"{"error":"malformed form body (missing boundary?)","error_type":"invalid_request","code":400}"#))
+                    return Self.queue(connection, handler.malformedBody(head, reason: "malformed form body (multipart without a boundary?)"))
                 }
             }
             state.pointee = opaque
@@ -164,9 +166,11 @@ public final class MHDDaemon: @unchecked Sendable {
                 // Far beyond the limit: stop reading and drop the connection.
                 return conn.received > conn.limit &+ 64 << 20 ? .NO : .YES
             }
+            if conn.malformed != nil { return .YES }
             if let pp = conn.postProcessor {
                 if MHD_post_process(pp, upload, size) != .YES {
-                    return Self.queue(connection, .json(400, #"{"error":"malformed form body","error_type":"invalid_request","code":400}"#))
+                    conn.malformed = "malformed form body"
+                    conn.parts = []
                 }
             } else if let upload {
                 upload.withMemoryRebound(to: UInt8.self, capacity: size) { conn.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: size)) }
@@ -179,6 +183,7 @@ public final class MHDDaemon: @unchecked Sendable {
         conn.lock.unlock()
         if let ready { return Self.queue(connection, ready) }
         if conn.overLimit { return Self.queue(connection, handler.bodyTooLarge(conn.head, limit: conn.limit)) }
+        if let reason = conn.malformed { return Self.queue(connection, handler.malformedBody(conn.head, reason: reason)) }
         if conn.dispatched { return .YES }
         conn.dispatched = true
         let request = HTTPRequest(head: conn.head, body: conn.body, parts: conn.parts, receivedNanos: conn.receivedNanos)
