@@ -5,7 +5,7 @@ MODEL ?= models/default
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test serve bench bench-server openapi clean help
+.PHONY: deps build test serve bench bench-server fuzz-server openapi clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
@@ -42,6 +42,9 @@ bench: deps
 
 bench-server: deps
 	scripts/bench-server.sh
+
+fuzz-server: deps
+	scripts/fuzz-server.sh
 
 openapi:
 	scripts/gen-openapi.sh
