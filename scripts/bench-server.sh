@@ -37,8 +37,8 @@ LUA
 calc() { awk "BEGIN { print $* }"; }
 rss() { awk '/VmRSS/ {print $2}' /proc/$server/status; }
 
-# Warm: 200 requests, then RSS.
-wrk -t1 -c4 -d60s -s "$work/post.lua" --timeout 60s "http://127.0.0.1:$PORT/embed" >/dev/null 2>&1 & w=$!
+# Warm up at the steady-state concurrency (16): 200 requests, then RSS.
+wrk -t2 -c16 -d60s -s "$work/post.lua" --timeout 60s "http://127.0.0.1:$PORT/embed" >/dev/null 2>&1 & w=$!
 for _ in $(seq 1 600); do n=$(curl -fs "127.0.0.1:$PORT/metrics" | awk -F' ' '/^m2d_requests_total\{route="\/embed",code="200"\}/ {print $2}'); [ "${n:-0}" -ge 200 ] && break; sleep 0.2; done
 kill $w 2>/dev/null || true; wait $w 2>/dev/null || true
 rss200=$(rss)
