@@ -49,31 +49,30 @@ public final class AudioEmbedder: @unchecked Sendable {
         var results = plans.map { plan in
             FrameSink(frameCount: c.flatFeatures ? plan.outputFrames * c.freqPatches : plan.outputFrames, dim: c.embeddingDim)
         }
-        // Group chunk jobs by time-patch count; equal lengths share one batched forward.
+        // Chunks of every clip and length share forwards of up to maxBatchChunks (ragged batching).
         struct Job { let clip: Int; let chunk: ChunkPlan.Chunk; let outputOffset: Int }
-        var groups: [Int: [Job]] = [:]
+        var jobs: [Job] = []
         for (i, plan) in plans.enumerated() {
             var offset = 0
             for chunk in plan.chunks {
-                groups[chunk.timePatches, default: []].append(Job(clip: i, chunk: chunk, outputOffset: offset))
+                jobs.append(Job(clip: i, chunk: chunk, outputOffset: offset))
                 offset += chunk.timePatches
             }
         }
-        for Tp in groups.keys.sorted() {
-            let jobs = groups[Tp]!
-            var start = 0
-            while start < jobs.count {
-                let batch = jobs[start..<min(jobs.count, start + maxBatchChunks)]
-                let inputs = batch.map { job in
-                    let stride = plans[job.clip].paddedFrames
-                    return ViTEncoder.ChunkInput(base: padded[job.clip].pointer + job.chunk.startFrame, rowStride: stride)
-                }
-                let out = encoder.forward(inputs, timePatches: Tp)
-                for (b, job) in batch.enumerated() {
-                    scatter(tokens: out.row(b), timePatches: Tp, into: &results[job.clip], at: job.outputOffset)
-                }
-                start += maxBatchChunks
+        var start = 0
+        while start < jobs.count {
+            let batch = jobs[start..<min(jobs.count, start + maxBatchChunks)]
+            let inputs = batch.map { job in
+                ViTEncoder.ChunkInput(base: padded[job.clip].pointer + job.chunk.startFrame,
+                                      rowStride: plans[job.clip].paddedFrames, timePatches: job.chunk.timePatches)
             }
+            let out = encoder.forward(inputs)
+            for (b, job) in batch.enumerated() {
+                let tokens = Tensor(base: out.tokens.base + out.rowStarts[b] * c.embedDim,
+                                    shape: [encoder.tokenCount(timePatches: job.chunk.timePatches), c.embedDim])
+                scatter(tokens: tokens, timePatches: job.chunk.timePatches, into: &results[job.clip], at: job.outputOffset)
+            }
+            start += maxBatchChunks
         }
         return zip(results, durations).map { sink, duration in sink.finish(durationSeconds: duration, flat: c.flatFeatures) }
     }

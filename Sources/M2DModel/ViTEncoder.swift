@@ -13,34 +13,53 @@ public final class ViTEncoder: @unchecked Sendable {
 
     public init(weights: EncoderWeights) { self.weights = weights }
 
-    /// One chunk of normalized log-mel: `base` points at (mel 0, first frame); rows are `rowStride` apart.
+    /// One chunk of normalized log-mel: `base` points at (mel 0, first frame); rows are `rowStride`
+    /// apart; the chunk spans `timePatches * patchWidth` frames.
     public struct ChunkInput: @unchecked Sendable {
         // SAFETY: a read-only view whose owner outlives the forward call.
         public let base: UnsafePointer<Float>
         public let rowStride: Int
-        public init(base: UnsafePointer<Float>, rowStride: Int) {
+        public let timePatches: Int
+        public init(base: UnsafePointer<Float>, rowStride: Int, timePatches: Int) {
             self.base = base
             self.rowStride = rowStride
+            self.timePatches = timePatches
         }
+    }
+
+    /// The encoder output of one forward: chunk c's tokens (CLS first, then f-major patches) are
+    /// rows [rowStarts[c], rowStarts[c] + 1 + F*Tp_c) of `tokens` (rows, D). Valid until the next call.
+    public struct Output {
+        public let tokens: Tensor
+        public let rowStarts: [Int]
     }
 
     /// Tokens per chunk for `timePatches` time patches (CLS included).
     public func tokenCount(timePatches: Int) -> Int { 1 + config.freqPatches * timePatches }
 
-    /// Encodes `chunks` that all span `timePatches * patchWidth` frames. Returns a view
-    /// (B, 1 + F*Tp, D) of the final-norm output (CLS first, tokens f-major), valid until the next call.
-    public func forward(_ chunks: [ChunkInput], timePatches Tp: Int) -> Tensor {
+    /// Encodes chunks of any lengths in one pass: token-wise layers run over all chunks' rows at
+    /// once (bigger GEMMs), attention stays within each chunk, so results equal encoding each alone.
+    public func forward(_ chunks: [ChunkInput]) -> Output {
         let c = config
-        let B = chunks.count, F = c.freqPatches, D = c.embedDim, H = c.mlpHidden
-        precondition(Tp >= 1 && Tp <= c.gridTimePatches, "time patches \(Tp) outside 1...\(c.gridTimePatches)")
-        let N = 1 + F * Tp, rows = B * N, K = c.patchHeight * c.patchWidth
-        let ws = prepareWorkspace(rows: rows, tokens: N, patchRows: F * Tp, patchK: K)
+        let F = c.freqPatches, D = c.embedDim, H = c.mlpHidden, K = c.patchHeight * c.patchWidth
+        var starts: [Int] = [], lengths: [Int] = []
+        var rows = 0
+        for chunk in chunks {
+            precondition(chunk.timePatches >= 1 && chunk.timePatches <= c.gridTimePatches,
+                         "time patches \(chunk.timePatches) outside 1...\(c.gridTimePatches)")
+            starts.append(rows)
+            lengths.append(tokenCount(timePatches: chunk.timePatches))
+            rows += lengths.last!
+        }
+        let maxTp = chunks.map(\.timePatches).max() ?? 1
+        let ws = prepareWorkspace(rows: rows, tokens: lengths.max() ?? 1, patchRows: F * maxTp, patchK: K)
         let x = ws.x.pointer
         let pos = weights.posEmbed.base, cls = weights.clsToken.base
-        for (b, chunk) in chunks.enumerated() {
+        for (i, chunk) in chunks.enumerated() {
+            let Tp = chunk.timePatches
             PatchEmbed.im2col(cols: ws.cols.pointer, input: chunk.base, ldInput: chunk.rowStride,
                               freqPatches: F, timePatches: Tp, patchHeight: c.patchHeight, patchWidth: c.patchWidth)
-            let tokens = x + (b * N + 1) * D
+            let tokens = x + (starts[i] + 1) * D
             Linear.forward(out: tokens, input: ws.cols.pointer, weight: weights.patchWeight.base,
                            bias: weights.patchBias.base, M: F * Tp, C: K, OC: D)
             for f in 0..<F {
@@ -49,7 +68,7 @@ public final class ViTEncoder: @unchecked Sendable {
                     for d in 0..<D { row[d] += p[d] }
                 }
             }
-            let clsRow = x + b * N * D
+            let clsRow = x + starts[i] * D
             for d in 0..<D { clsRow[d] = cls[d] + pos[d] }
         }
         for blk in weights.blocks {
@@ -57,7 +76,7 @@ public final class ViTEncoder: @unchecked Sendable {
             Linear.forward(out: ws.qkv.pointer, input: ws.ln.pointer, weight: blk.qkvW.base, bias: blk.qkvB.base,
                            M: rows, C: D, OC: 3 * D)
             Attention.forward(out: ws.attn.pointer, probs: ws.probs.pointer, probsStride: 0, qkv: ws.qkv.pointer,
-                              B: B, N: N, heads: c.numHeads, headDim: c.headDim)
+                              starts: starts, lengths: lengths, heads: c.numHeads, headDim: c.headDim)
             Linear.forward(out: x, input: ws.attn.pointer, weight: blk.projW.base, bias: blk.projB.base,
                            M: rows, C: D, OC: D, accumulate: true)
             LayerNorm.forward(out: ws.ln.pointer, input: x, weight: blk.norm2W.base, bias: blk.norm2B.base, rows: rows, cols: D)
@@ -69,7 +88,7 @@ public final class ViTEncoder: @unchecked Sendable {
         }
         LayerNorm.forward(out: ws.ln.pointer, input: x, weight: weights.normWeight.base, bias: weights.normBias.base,
                           rows: rows, cols: D)
-        return ws.ln.view(shape: [B, N, D])
+        return Output(tokens: ws.ln.view(shape: [rows, D]), rowStarts: starts)
     }
 
     /// Activation buffers, grown (never per layer) when a larger batch arrives.
@@ -100,5 +119,11 @@ public final class ViTEncoder: @unchecked Sendable {
         let Tp = config.gridTimePatches, N = tokenCount(timePatches: Tp)
         _ = prepareWorkspace(rows: batch * N, tokens: N, patchRows: config.freqPatches * Tp,
                              patchK: config.patchHeight * config.patchWidth)
+    }
+
+    /// Uniform-batch convenience: every chunk spans `timePatches` patches; output (B, N, D).
+    public func forward(_ chunks: [ChunkInput], timePatches Tp: Int) -> Tensor {
+        let out = forward(chunks.map { ChunkInput(base: $0.base, rowStride: $0.rowStride, timePatches: Tp) })
+        return out.tokens.reshaped([chunks.count, tokenCount(timePatches: Tp), config.embedDim])
     }
 }
