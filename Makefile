@@ -35,10 +35,14 @@ serve: build
 
 bench: deps
 	swift build -c release --product m2d-bench
-	@echo "== OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-(unset)} (environment as is)"
-	.build/release/m2d-bench
-	@echo; echo "== OPENBLAS_CORETYPE unset"
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/m2d-bench
+	swift build -c release --product m2d-embed
+	@echo "== inference core, OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-(unset)} (environment as is)"
+	.build/release/m2d-bench core --backend openblas
+	.build/release/m2d-bench core --backend onednn
+	@echo; echo "== inference core, OPENBLAS_CORETYPE unset"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/m2d-bench core --backend openblas
+	@echo; echo "== 10 s clip vs PyTorch (needs ~/.venvs/ref with torch+timm: python3 -m venv ~/.venvs/ref && ~/.venvs/ref/bin/pip install torch timm)"
+	.build/release/m2d-bench compare
 
 bench-server: deps
 	scripts/bench-server.sh

@@ -28,7 +28,8 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
 
         .target(name: "CProcess"),
-        .target(name: "M2DTensor", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "M2DTensor", dependencies: ["COpenBLAS", "CDNNL"], swiftSettings: optimized),
         .target(name: "M2DOps", dependencies: ["M2DTensor"], swiftSettings: optimized),
         .target(name: "M2DCheckpoint", dependencies: ["M2DTensor"], swiftSettings: optimized),
         .target(name: "M2DAudio", dependencies: ["M2DTensor", "CSndFile", "CSoxr"], swiftSettings: optimized),
@@ -45,7 +46,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-server",
-            dependencies: ["M2DServer", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["M2DServer", "M2DTensor", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-embed",

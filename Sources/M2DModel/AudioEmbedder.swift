@@ -12,10 +12,10 @@ public final class AudioEmbedder: @unchecked Sendable {
     /// Largest number of chunks per encoder call.
     public var maxBatchChunks: Int
 
-    public init(weights: EncoderWeights, maxBatchChunks: Int = 8) {
+    public init(weights: EncoderWeights, maxBatchChunks: Int = 8, engine: GEMMEngine = GEMMEngine()) {
         config = weights.config
         frontEnd = ModelFrontEnd(config: weights.config)
-        encoder = ViTEncoder(weights: weights)
+        encoder = ViTEncoder(weights: weights, engine: engine)
         self.maxBatchChunks = max(1, maxBatchChunks)
     }
 

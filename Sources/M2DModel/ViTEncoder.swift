@@ -8,10 +8,14 @@ import M2DTensor
 public final class ViTEncoder: @unchecked Sendable {
     // SAFETY: used by one thread at a time (the inference worker that owns it).
     public let weights: EncoderWeights
+    public let engine: GEMMEngine
     public var config: ModelConfig { weights.config }
     private var workspace: Workspace?
 
-    public init(weights: EncoderWeights) { self.weights = weights }
+    public init(weights: EncoderWeights, engine: GEMMEngine = GEMMEngine()) {
+        self.weights = weights
+        self.engine = engine
+    }
 
     /// One chunk of normalized log-mel: `base` points at (mel 0, first frame); rows are `rowStride`
     /// apart; the chunk spans `timePatches * patchWidth` frames.
@@ -74,17 +78,17 @@ public final class ViTEncoder: @unchecked Sendable {
         for blk in weights.blocks {
             LayerNorm.forward(out: ws.ln.pointer, input: x, weight: blk.norm1W.base, bias: blk.norm1B.base, rows: rows, cols: D)
             Linear.forward(out: ws.qkv.pointer, input: ws.ln.pointer, weight: blk.qkvW.base, bias: blk.qkvB.base,
-                           M: rows, C: D, OC: 3 * D)
+                           M: rows, C: D, OC: 3 * D, engine: engine)
             Attention.forward(out: ws.attn.pointer, probs: ws.probs.pointer, probsStride: 0, qkv: ws.qkv.pointer,
                               starts: starts, lengths: lengths, heads: c.numHeads, headDim: c.headDim)
             Linear.forward(out: x, input: ws.attn.pointer, weight: blk.projW.base, bias: blk.projB.base,
-                           M: rows, C: D, OC: D, accumulate: true)
+                           M: rows, C: D, OC: D, accumulate: true, engine: engine)
             LayerNorm.forward(out: ws.ln.pointer, input: x, weight: blk.norm2W.base, bias: blk.norm2B.base, rows: rows, cols: D)
             Linear.forward(out: ws.hidden.pointer, input: ws.ln.pointer, weight: blk.fc1W.base, bias: blk.fc1B.base,
-                           M: rows, C: D, OC: H)
+                           M: rows, C: D, OC: H, engine: engine)
             GELU.forwardInPlace(ws.hidden.pointer, count: rows * H)
             Linear.forward(out: x, input: ws.hidden.pointer, weight: blk.fc2W.base, bias: blk.fc2B.base,
-                           M: rows, C: H, OC: D, accumulate: true)
+                           M: rows, C: H, OC: D, accumulate: true, engine: engine)
         }
         LayerNorm.forward(out: ws.ln.pointer, input: x, weight: weights.normWeight.base, bias: weights.normBias.base,
                           rows: rows, cols: D)

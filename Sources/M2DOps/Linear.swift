@@ -3,12 +3,15 @@ import M2DTensor
 
 public enum Linear {
     /// out (M,OC) = input (M,C) . weight(OC,C)^T + bias (OC). With `accumulate`, adds into out
-    /// instead (used to fuse the residual add: x += proj(h)).
+    /// instead (used to fuse the residual add: x += proj(h)). `engine` picks oneDNN or OpenBLAS.
     public static func forward(
         out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        M: Int, C: Int, OC: Int, accumulate: Bool = false
+        M: Int, C: Int, OC: Int, accumulate: Bool = false, engine: GEMMEngine? = nil
     ) {
+        if let engine, engine.linear(out: out, input: input, weight: weight, bias: bias, M: M, C: C, OC: OC, accumulate: accumulate) {
+            return
+        }
         BLAS.gemm(transB: .transposed, M: M, N: OC, K: C, a: input, lda: C, b: weight, ldb: C,
                   beta: accumulate ? 1 : 0, c: out, ldc: OC)
         guard let bias else { return }

@@ -1,3 +1,5 @@
+import M2DTensor
+
 // ServerConfig: every server setting, typed, with its documented default (PEERS-AND-API.md 3.7).
 
 public struct ServerConfig: Sendable {
@@ -27,6 +29,9 @@ public struct ServerConfig: Sendable {
     /// Idle seconds before a connection is closed (slow clients).
     public var connectionTimeout = 30
     public var connectionLimit = 256
+    /// GEMM backend (auto = oneDNN when libdnnl loads) and precision.
+    public var backend = GEMMEngine.Backend.auto
+    public var precision = GEMMEngine.Precision.fp32
     /// Run one forward pass before reporting ready.
     public var warmUp = true
 

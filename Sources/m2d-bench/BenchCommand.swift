@@ -11,12 +11,21 @@ import M2DTensor
 @main
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "m2d-bench", abstract: "Benchmark the inference core and print a table.")
+        commandName: "m2d-bench", abstract: "Benchmarks that print tables (make bench).",
+        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self], defaultSubcommand: CoreBench.self)
+}
+
+struct CoreBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "core", abstract: "Front-end real-time factor and encoder GFLOP/s next to plain sgemm on the same shapes.")
 
     @Option(help: "Timed repetitions per measurement (best is reported).") var repeats = 3
     @Option(help: "Encoder depth (ViT-Base has 12).") var depth = 12
     @Option(help: "BLAS threads for the encoder (default: all cores).") var threads: Int?
     @Flag(help: "Also print a per-op breakdown of one block.") var ops = false
+    @Option(help: "Chunks per block in the op breakdown.") var opsBatch = 1
+    @Option(help: "GEMM backend: auto, onednn or openblas.") var backend: String = "openblas"
+    @Option(help: "Precision: fp32 or bf16 (bf16 needs onednn).") var precision: String = "fp32"
 
     func run() throws {
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -27,7 +36,7 @@ struct BenchCommand: ParsableCommand {
         print("")
         BLAS.threads = encoderThreads
         encoder(threads: encoderThreads)
-        if ops { print(""); OpBreakdown.run(rows: 191, tokens: 191, batch: 1, repeats: repeats) }
+        if ops { print(""); OpBreakdown.run(rows: 191 * opsBatch, tokens: 191, batch: opsBatch, repeats: repeats) }
     }
 
     func best(_ body: () -> Void) -> Double {
@@ -54,7 +63,9 @@ struct BenchCommand: ParsableCommand {
     func encoder(threads: Int) {
         let config = ModelConfig(name: "bench-vit-base", embedDim: 768, depth: depth, numHeads: 12)
         let weights = EncoderWeights.random(config: config, seed: 7)
-        let enc = ViTEncoder(weights: weights)
+        let engine = try! GEMMEngine(backend: GEMMEngine.Backend(rawValue: backend) ?? .auto,
+                                     precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32)
+        let enc = ViTEncoder(weights: weights, engine: engine)
         let D = 768, Hd = 3072, Tp = 38, N = 1 + 5 * Tp
         print("| encoder ViT-B depth \(depth), 80x608 chunk, \(threads) threads | batch | chunks/s | ms/batch | encoder GFLOP/s | plain sgemm GFLOP/s | ratio | target >= 0.80 |")
         print("|---|---|---|---|---|---|---|---|")
@@ -72,7 +83,7 @@ struct BenchCommand: ParsableCommand {
             let sgemm = plainSgemm(rows: rows, D: D, hidden: Hd)
             let rate = flops / t / 1e9
             let ratio = rate / sgemm
-            print("| | \(batch) | \(fmt(Double(batch) / t)) | \(fmt(t * 1000)) | \(fmt(rate)) | \(fmt(sgemm)) | \(fmt(ratio)) | \(ratio >= 0.8 ? "PASS" : "FAIL") |")
+            print("| \(engine.summary) | \(batch) | \(fmt(Double(batch) / t)) | \(fmt(t * 1000)) | \(fmt(rate)) | \(fmt(sgemm)) | \(fmt(ratio)) | \(ratio >= 0.8 ? "PASS" : "FAIL") |")
         }
     }
 

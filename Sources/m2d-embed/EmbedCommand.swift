@@ -40,10 +40,22 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: "BLAS threads (default: all cores).")
     var threads: Int?
 
+    @Option(name: .long, help: "GEMM backend: auto (oneDNN when libdnnl loads), onednn or openblas.")
+    var backend: GEMMEngine.Backend = .auto
+
+    @Option(name: .long, help: "Precision of the GEMMs: fp32 or bf16 (bf16 needs onednn).")
+    var precision: GEMMEngine.Precision = .fp32
+
     @Argument(help: "Audio files or folders.")
     var inputs: [String]
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case jsonl, npy }
+}
+
+extension GEMMEngine.Backend: ExpressibleByArgument {}
+extension GEMMEngine.Precision: ExpressibleByArgument {}
+
+extension EmbedCommand {
 
     func validate() throws {
         if format == .npy && out == nil { throw ValidationError("--format npy needs --out PATH.npy") }
@@ -57,7 +69,9 @@ struct EmbedCommand: ParsableCommand {
         do { loaded = try ModelDirectory.load(model) } catch {
             throw ValidationError("\(error)\nPass --model DIR or set M2D_MODEL.")
         }
-        let embedder = AudioEmbedder(weights: loaded.weights, maxBatchChunks: batchChunks)
+        let engine: GEMMEngine
+        do { engine = try GEMMEngine(backend: backend, precision: precision) } catch { throw ValidationError("\(error)") }
+        let embedder = AudioEmbedder(weights: loaded.weights, maxBatchChunks: batchChunks, engine: engine)
         let files = try InputWalker.files(inputs)
         if files.isEmpty { throw ValidationError("no audio files found in \(inputs.joined(separator: " "))") }
         var sink = try OutputSink(format: format, out: out, frames: frames)

@@ -4,6 +4,7 @@ import CProcess
 import Foundation
 import Logging
 import M2DServer
+import M2DTensor
 
 @main
 struct ServerCommand: ParsableCommand {
@@ -33,6 +34,8 @@ struct ServerCommand: ParsableCommand {
     @Option(help: "Require 'Authorization: Bearer KEY' on inference and info routes; empty = no key. [API_KEY]") var apiKey: String = env["API_KEY"] ?? ""
     @Option(help: "Seconds to finish in-flight work on SIGTERM. [SHUTDOWN_TIMEOUT]") var shutdownTimeout: Double = Double(env["SHUTDOWN_TIMEOUT"] ?? "") ?? 30
     @Option(help: "Idle seconds before a slow connection is closed. [CONNECTION_TIMEOUT]") var connectionTimeout: Int = Int(env["CONNECTION_TIMEOUT"] ?? "") ?? 30
+    @Option(help: "GEMM backend: auto (oneDNN when libdnnl loads), onednn, openblas. [M2D_BACKEND]") var backend: String = env["M2D_BACKEND"] ?? "auto"
+    @Option(help: "GEMM precision: fp32 or bf16 (bf16 needs onednn). [M2D_PRECISION]") var precision: String = env["M2D_PRECISION"] ?? "fp32"
     @Flag(help: "Log JSON lines instead of text. [JSON_LOGS=1]") var jsonLogs = ["1", "true"].contains(env["JSON_LOGS"] ?? "")
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [LOG_LEVEL]") var logLevel: String = env["LOG_LEVEL"] ?? "info"
 
@@ -45,6 +48,8 @@ struct ServerCommand: ParsableCommand {
         }
         if maxBatchDelayMs < 0 { throw ValidationError("--max-batch-delay-ms must be >= 0") }
         if threads < 0 { throw ValidationError("--threads must be 0 (all cores) or more") }
+        if GEMMEngine.Backend(rawValue: backend) == nil { throw ValidationError("--backend must be auto, onednn or openblas") }
+        if GEMMEngine.Precision(rawValue: precision) == nil { throw ValidationError("--precision must be fp32 or bf16") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: model, isDirectory: &isDir) || !isDir.boolValue {
@@ -78,6 +83,8 @@ struct ServerCommand: ParsableCommand {
         config.apiKey = apiKey.isEmpty ? nil : apiKey
         config.jsonLogs = jsonLogs
         config.shutdownTimeout = shutdownTimeout
+        config.backend = GEMMEngine.Backend(rawValue: backend) ?? .auto
+        config.precision = GEMMEngine.Precision(rawValue: precision) ?? .fp32
         config.connectionTimeout = connectionTimeout
         let runner = ServerRunner(config: config, logger: Logger(label: "m2d-server"))
         do { try runner.start() } catch {

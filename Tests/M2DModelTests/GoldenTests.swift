@@ -4,16 +4,20 @@ import Foundation
 import M2DAudio
 import M2DCheckpoint
 import M2DModel
+import M2DTensor
 import Testing
 import TestSupport
 
 struct GoldenCase: CustomTestStringConvertible, Sendable {
     let model: String
     let audio: String
-    var testDescription: String { "\(model)/\(audio)" }
+    let backend: GEMMEngine.Backend
+    var testDescription: String { "\(model)/\(audio)/\(backend.rawValue)" }
 }
 
-let allGoldenCases = Fixtures.goldenCases.flatMap { m in Fixtures.goldenAudio.map { GoldenCase(model: m, audio: $0) } }
+let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
+    Fixtures.goldenCases.flatMap { m in Fixtures.goldenAudio.map { GoldenCase(model: m, audio: $0, backend: b) } }
+}
 
 @Suite struct GoldenTests {
     @Test(arguments: allGoldenCases)
@@ -22,7 +26,7 @@ let allGoldenCases = Fixtures.goldenCases.flatMap { m in Fixtures.goldenAudio.ma
         let model = try ModelDirectory.load(dir + "/model")
         let expected = try SafeTensorsFile(path: dir + "/expected.safetensors")
         let audio = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/\(c.audio).wav"), sampleRate: 16000)
-        let embedder = AudioEmbedder(weights: model.weights)
+        let embedder = AudioEmbedder(weights: model.weights, engine: try GEMMEngine(backend: c.backend))
 
         let logMel = embedder.frontEnd.logMel(audio.samples)
         let refLogMel = try expected.array("logmel.\(c.audio)")
@@ -56,6 +60,16 @@ let allGoldenCases = Fixtures.goldenCases.flatMap { m in Fixtures.goldenAudio.ma
             let ts = Numerics.compare("timestamps", embedding.timestampsMs, try expected.array("timestamps_ms.\(c.audio)"), atol: 1e-3)
             #expect(ts.violations == 0, "\(ts)")
         }
+    }
+
+    @Test func bf16StaysCloseToFP32() throws {
+        let model = try ModelDirectory.load(Fixtures.golden + "/wide_608/model")
+        let samples = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/ten_sec_mod.wav"), sampleRate: 16000).samples
+        let fp32 = AudioEmbedder(weights: model.weights).embed(samples)
+        let bf16 = AudioEmbedder(weights: model.weights, engine: try GEMMEngine(backend: .onednn, precision: .bf16)).embed(samples)
+        let cos = Numerics.cosine(bf16.clip[...], fp32.clip[...])
+        #expect(cos > 0.999 && cos < 1, "bf16 vs fp32 clip cosine \(cos)")
+        #expect(throws: GEMMEngineError.self) { try GEMMEngine(backend: .openblas, precision: .bf16) }
     }
 
     @Test func batchingAcrossClipsGivesTheSameResult() throws {

@@ -209,7 +209,7 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
             #""max_concurrent_requests":\#(config.maxConcurrentRequests)"#, #""max_client_batch_size":\#(config.maxClientBatchSize)"#,
             #""max_batch_chunks":\#(config.maxBatchChunks)"#, #""max_batch_delay_ms":\#(JSON.number(config.maxBatchDelayMs))"#,
             #""payload_limit":\#(config.payloadLimit)"#, #""max_audio_seconds":\#(JSON.number(config.maxAudioSeconds))"#,
-            #""backend":{"blas":"openblas","core":\#(JSON.string(BLAS.coreName)),"threads":\#(BLAS.threads)}"#,
+            #""backend":{"engine":\#(JSON.string(service?.engineSummary ?? "loading")),"openblas_core":\#(JSON.string(BLAS.coreName)),"threads":\#(BLAS.threads)}"#,
             #""version":"\#(Self.version)""#, #""sha":\#(JSON.string(env["M2D_BUILD_SHA"] ?? "unknown"))"#,
             #""docker_label":\#(env["M2D_DOCKER_LABEL"].map(JSON.string) ?? "null")"#,
         ]

@@ -51,7 +51,7 @@ public final class ServerRunner: @unchecked Sendable {
         do {
             let model = try ModelDirectory.load(config.modelPath)
             let sha = ServerApp.sha256(path: config.modelPath + "/model.safetensors")
-            let service = EmbeddingService(model: model, config: config)
+            let service = try EmbeddingService(model: model, config: config)
             service.worker.onBatch = { [metrics = app.metrics] chunks, seconds in
                 metrics.batchChunks.record(Double(chunks))
                 metrics.inferenceDuration.record(seconds)
@@ -66,7 +66,7 @@ public final class ServerRunner: @unchecked Sendable {
             app.state.set(.ready, reason: "")
             logger.info("ready", metadata: ["model": .string(model.config.name), "dim": .stringConvertible(model.config.embeddingDim),
                                             "load_ms": .string(String(format: "%.0f", Clock.ms(since: start))),
-                                            "blas": .string(BLAS.coreName), "threads": .stringConvertible(BLAS.threads)])
+                                            "engine": .string(service.engineSummary), "threads": .stringConvertible(BLAS.threads)])
         } catch {
             let message = "\(error)"
             lock.withLock { _loadError = message }

@@ -26,10 +26,12 @@ public final class EmbeddingService: @unchecked Sendable {
     private let preprocess: OperationQueue
     private let maxAudioSeconds: Double
 
-    public init(model: LoadedModel, config: ServerConfig) {
+    public init(model: LoadedModel, config: ServerConfig) throws(ServerError) {
         self.model = model
         let cores = config.threads ?? ProcessInfo.processInfo.activeProcessorCount
-        worker = InferenceWorker(embedder: AudioEmbedder(weights: model.weights), maxBatchChunks: config.maxBatchChunks,
+        let engine: GEMMEngine
+        do { engine = try GEMMEngine(backend: config.backend, precision: config.precision) } catch { throw .backend(error.description) }
+        worker = InferenceWorker(embedder: AudioEmbedder(weights: model.weights, engine: engine), maxBatchChunks: config.maxBatchChunks,
                                  maxBatchDelayMs: config.maxBatchDelayMs, capacity: config.maxConcurrentRequests)
         frontEnd = ModelFrontEnd(config: model.config)
         preprocess = OperationQueue()
@@ -39,6 +41,8 @@ public final class EmbeddingService: @unchecked Sendable {
     }
 
     public var config: ModelConfig { model.config }
+    /// e.g. "onednn 2.6.3 brg:avx512_core fp32".
+    public var engineSummary: String { worker.engineSummary }
 
     public typealias Completion = @Sendable (Result<[EmbeddedInput], ServerError>, ServiceTimings) -> Void
 

@@ -70,6 +70,8 @@ public final class InferenceWorker: @unchecked Sendable {
         return true
     }
 
+    public var engineSummary: String { embedder.encoder.engine.summary }
+
     public var queueDepth: Int { condition.lock(); defer { condition.unlock() }; return queue.count }
 
     /// Seconds since the worker last finished a batch, if it has work waiting (for health).

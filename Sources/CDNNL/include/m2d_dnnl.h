@@ -1,0 +1,26 @@
+#pragma once
+// oneDNN matmul backend for Linear layers: y (M,N) = x (M,K) . W^T (+ bias) (+ y), W stored (N,K)
+// row-major as in torch.nn.Linear. libdnnl is loaded at run time (dlopen), so binaries work on
+// machines without it; primitives are created once per shape and cached, and each weight is
+// reordered once into the layout oneDNN prefers. A context is used by one thread at a time.
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct m2d_dnnl m2d_dnnl;
+
+/// Opens libdnnl and creates a CPU engine. `bf16` runs the products in bfloat16 (weights kept
+/// in bf16 only, activations converted per call, results in f32). NULL when unavailable; the
+/// reason is written to `error`.
+m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t error_length);
+void m2d_dnnl_close(m2d_dnnl *ctx);
+
+/// y = x . W^T + bias (+ y when accumulate). Returns 0 on success.
+int m2d_dnnl_linear(m2d_dnnl *ctx, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
+                    const float *bias, float *y, int accumulate);
+
+/// The implementation oneDNN chose for the last primitive created (e.g. "brg:avx512_core").
+const char *m2d_dnnl_impl(m2d_dnnl *ctx);
+/// "major.minor.patch".
+const char *m2d_dnnl_version(m2d_dnnl *ctx);
+/// Bytes held by reordered weights.
+size_t m2d_dnnl_weight_bytes(m2d_dnnl *ctx);

@@ -1,0 +1,254 @@
+#include "m2d_dnnl.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if __has_include(<oneapi/dnnl/dnnl.h>)
+#include <oneapi/dnnl/dnnl.h>
+
+#define FN(name) typeof(&dnnl_##name) name
+typedef struct {
+    FN(engine_create); FN(engine_destroy); FN(stream_create); FN(stream_destroy); FN(stream_wait);
+    FN(memory_desc_init_by_tag); FN(matmul_desc_init); FN(primitive_attr_create); FN(primitive_attr_destroy);
+    FN(post_ops_create); FN(post_ops_destroy); FN(post_ops_append_sum); FN(primitive_attr_set_post_ops);
+    FN(primitive_desc_create); FN(primitive_desc_destroy); FN(primitive_desc_query_md); FN(primitive_desc_query);
+    FN(primitive_create); FN(primitive_destroy); FN(primitive_execute); FN(memory_create); FN(memory_destroy);
+    FN(memory_set_data_handle); FN(reorder_primitive_desc_create); FN(memory_desc_equal); FN(memory_desc_get_size);
+    FN(version);
+} api_t;
+#undef FN
+
+typedef struct {
+    int64_t M, N, K;
+    int accumulate, has_bias;
+    dnnl_primitive_t prim;
+    dnnl_primitive_desc_t pd;
+    dnnl_memory_t src, dst, bias, src_bf16;
+    dnnl_primitive_t src_reorder;
+    void *src_bf16_buffer;
+} matmul_entry;
+
+typedef struct {
+    const float *W;
+    int64_t N, K;
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+} weight_entry;
+
+struct m2d_dnnl {
+    api_t api;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    int bf16;
+    matmul_entry *matmuls;
+    size_t n_matmuls, cap_matmuls;
+    weight_entry *weights;
+    size_t n_weights, cap_weights;
+    size_t weight_bytes;
+    char impl[128];
+    char version[32];
+};
+
+// The library is loaded once per process (pthread_once): setenv and dlopen must not race with
+// other threads' getenv, and the function table is read-only afterwards.
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static api_t loaded_api;
+static int load_ok;
+static char load_error[256];
+
+static void load_library(void) {
+    // OpenMP workers must sleep between regions, or they spin while OpenBLAS and our own threads run.
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    void *lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) lib = dlopen("libdnnl.so", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) { snprintf(load_error, sizeof load_error, "libdnnl.so.2 not found (install libdnnl2): %s", dlerror()); return; }
+    api_t *api = &loaded_api;
+#define LOAD(name) do { *(void **)&api->name = dlsym(lib, "dnnl_" #name); \
+        if (!api->name) { snprintf(load_error, sizeof load_error, "libdnnl lacks dnnl_" #name); return; } } while (0)
+    LOAD(engine_create); LOAD(engine_destroy); LOAD(stream_create); LOAD(stream_destroy); LOAD(stream_wait);
+    LOAD(memory_desc_init_by_tag); LOAD(matmul_desc_init); LOAD(primitive_attr_create); LOAD(primitive_attr_destroy);
+    LOAD(post_ops_create); LOAD(post_ops_destroy); LOAD(post_ops_append_sum); LOAD(primitive_attr_set_post_ops);
+    LOAD(primitive_desc_create); LOAD(primitive_desc_destroy); LOAD(primitive_desc_query_md); LOAD(primitive_desc_query);
+    LOAD(primitive_create); LOAD(primitive_destroy); LOAD(primitive_execute); LOAD(memory_create); LOAD(memory_destroy);
+    LOAD(memory_set_data_handle); LOAD(reorder_primitive_desc_create); LOAD(memory_desc_equal); LOAD(memory_desc_get_size);
+    LOAD(version);
+#undef LOAD
+    load_ok = 1;
+}
+
+m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t error_length) {
+    pthread_once(&load_once, load_library);
+    if (!load_ok) { snprintf(error, error_length, "%s", load_error); return NULL; }
+    m2d_dnnl *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->bf16 = bf16;
+    c->api = loaded_api;
+    if (c->api.engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
+        c->api.stream_create(&c->stream, c->engine, dnnl_stream_default_flags) != dnnl_success) {
+        snprintf(error, error_length, "oneDNN could not create a CPU engine");
+        m2d_dnnl_close(c);
+        return NULL;
+    }
+    const dnnl_version_t *v = c->api.version();
+    snprintf(c->version, sizeof c->version, "%d.%d.%d", v->major, v->minor, v->patch);
+    return c;
+}
+
+void m2d_dnnl_close(m2d_dnnl *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->n_matmuls; i++) {
+        matmul_entry *e = &c->matmuls[i];
+        c->api.primitive_destroy(e->prim);
+        c->api.primitive_desc_destroy(e->pd);
+        c->api.memory_destroy(e->src);
+        c->api.memory_destroy(e->dst);
+        if (e->bias) c->api.memory_destroy(e->bias);
+        if (e->src_bf16) c->api.memory_destroy(e->src_bf16);
+        if (e->src_reorder) c->api.primitive_destroy(e->src_reorder);
+        free(e->src_bf16_buffer);
+    }
+    for (size_t i = 0; i < c->n_weights; i++) c->api.memory_destroy(c->weights[i].mem);
+    free(c->matmuls);
+    free(c->weights);
+    if (c->stream) c->api.stream_destroy(c->stream);
+    if (c->engine) c->api.engine_destroy(c->engine);
+    free(c);
+}
+
+static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, int accumulate, int has_bias) {
+    for (size_t i = 0; i < c->n_matmuls; i++) {
+        matmul_entry *e = &c->matmuls[i];
+        if (e->M == M && e->N == N && e->K == K && e->accumulate == accumulate && e->has_bias == has_bias) return e;
+    }
+    if (c->n_matmuls == c->cap_matmuls) {
+        size_t cap = c->cap_matmuls ? 2 * c->cap_matmuls : 16;
+        matmul_entry *grown = realloc(c->matmuls, cap * sizeof *grown);
+        if (!grown) return NULL;
+        c->matmuls = grown;
+        c->cap_matmuls = cap;
+    }
+    dnnl_data_type_t t = c->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t src, src_f32, wany, dst, bias;
+    dnnl_dims_t sd = {M, K}, wd = {K, N}, dd = {M, N}, bd = {1, N};
+    c->api.memory_desc_init_by_tag(&src, 2, sd, t, dnnl_ab);
+    c->api.memory_desc_init_by_tag(&src_f32, 2, sd, dnnl_f32, dnnl_ab);
+    c->api.memory_desc_init_by_tag(&wany, 2, wd, t, dnnl_format_tag_any);
+    c->api.memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab);
+    c->api.memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab);
+    dnnl_matmul_desc_t md;
+    if (c->api.matmul_desc_init(&md, &src, &wany, has_bias ? &bias : NULL, &dst) != dnnl_success) return NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    c->api.primitive_attr_create(&attr);
+    if (accumulate) {
+        c->api.post_ops_create(&ops);
+        c->api.post_ops_append_sum(ops, 1.0f);
+        c->api.primitive_attr_set_post_ops(attr, ops);
+    }
+    matmul_entry e = {.M = M, .N = N, .K = K, .accumulate = accumulate, .has_bias = has_bias};
+    dnnl_status_t s = c->api.primitive_desc_create(&e.pd, &md, attr, c->engine, NULL);
+    if (ops) c->api.post_ops_destroy(ops);
+    c->api.primitive_attr_destroy(attr);
+    if (s != dnnl_success) return NULL;
+    const char *impl = NULL;
+    c->api.primitive_desc_query(e.pd, dnnl_query_impl_info_str, 0, &impl);
+    snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
+    if (c->api.primitive_create(&e.prim, e.pd) != dnnl_success) return NULL;
+    // Handles are rebound per call (set_data_handle); created with no buffer of their own.
+    c->api.memory_create(&e.dst, &dst, c->engine, DNNL_MEMORY_NONE);
+    if (has_bias) c->api.memory_create(&e.bias, &bias, c->engine, DNNL_MEMORY_NONE);
+    if (c->bf16) {
+        c->api.memory_create(&e.src, &src_f32, c->engine, DNNL_MEMORY_NONE);
+        e.src_bf16_buffer = aligned_alloc(64, ((size_t)(M * K * 2) + 63) / 64 * 64);
+        c->api.memory_create(&e.src_bf16, &src, c->engine, e.src_bf16_buffer);
+        dnnl_primitive_desc_t rpd;
+        if (c->api.reorder_primitive_desc_create(&rpd, &src_f32, c->engine, &src, c->engine, NULL) != dnnl_success) return NULL;
+        c->api.primitive_create(&e.src_reorder, rpd);
+        c->api.primitive_desc_destroy(rpd);
+    } else {
+        c->api.memory_create(&e.src, &src, c->engine, DNNL_MEMORY_NONE);
+    }
+    c->matmuls[c->n_matmuls] = e;
+    return &c->matmuls[c->n_matmuls++];
+}
+
+static dnnl_memory_t weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t K, const dnnl_memory_desc_t *want) {
+    for (size_t i = 0; i < c->n_weights; i++) {
+        weight_entry *w = &c->weights[i];
+        if (w->W == W && w->N == N && w->K == K && c->api.memory_desc_equal(&w->md, want)) return w->mem;
+    }
+    if (c->n_weights == c->cap_weights) {
+        size_t cap = c->cap_weights ? 2 * c->cap_weights : 64;
+        weight_entry *grown = realloc(c->weights, cap * sizeof *grown);
+        if (!grown) return NULL;
+        c->weights = grown;
+        c->cap_weights = cap;
+    }
+    // W (N,K) row-major is the (K,N) matrix in "ba" order.
+    dnnl_memory_desc_t plain;
+    dnnl_dims_t wd = {K, N};
+    c->api.memory_desc_init_by_tag(&plain, 2, wd, dnnl_f32, dnnl_ba);
+    dnnl_memory_t from, to;
+    if (c->api.memory_create(&from, &plain, c->engine, (void *)W) != dnnl_success) return NULL;
+    if (c->api.memory_create(&to, want, c->engine, DNNL_MEMORY_ALLOCATE) != dnnl_success) return NULL;
+    dnnl_primitive_desc_t rpd;
+    dnnl_primitive_t reorder;
+    if (c->api.reorder_primitive_desc_create(&rpd, &plain, c->engine, want, c->engine, NULL) != dnnl_success) return NULL;
+    c->api.primitive_create(&reorder, rpd);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    c->api.primitive_execute(reorder, c->stream, 2, args);
+    c->api.stream_wait(c->stream);
+    c->api.primitive_destroy(reorder);
+    c->api.primitive_desc_destroy(rpd);
+    c->api.memory_destroy(from);
+    weight_entry w = {.W = W, .N = N, .K = K, .md = *want, .mem = to};
+    c->weights[c->n_weights++] = w;
+    c->weight_bytes += c->api.memory_desc_get_size(want);
+    return to;
+}
+
+int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
+                    const float *bias, float *y, int accumulate) {
+    if (M == 0 || N == 0) return 0;
+    matmul_entry *e = matmul_for(c, M, N, K, accumulate != 0, bias != NULL);
+    if (!e) return 1;
+    const dnnl_memory_desc_t *want = c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
+    dnnl_memory_t w = weight_for(c, W, N, K, want);
+    if (!w) return 2;
+    c->api.memory_set_data_handle(e->src, (void *)x);
+    c->api.memory_set_data_handle(e->dst, y);
+    if (e->bias) c->api.memory_set_data_handle(e->bias, (void *)bias);
+    if (c->bf16) {
+        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, e->src}, {DNNL_ARG_TO, e->src_bf16}};
+        if (c->api.primitive_execute(e->src_reorder, c->stream, 2, r) != dnnl_success) return 3;
+    }
+    dnnl_exec_arg_t args[4] = {
+        {DNNL_ARG_SRC, c->bf16 ? e->src_bf16 : e->src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, e->dst}, {DNNL_ARG_BIAS, e->bias}};
+    if (c->api.primitive_execute(e->prim, c->stream, e->bias ? 4 : 3, args) != dnnl_success) return 4;
+    return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
+}
+
+const char *m2d_dnnl_impl(m2d_dnnl *c) { return c->impl; }
+const char *m2d_dnnl_version(m2d_dnnl *c) { return c->version; }
+size_t m2d_dnnl_weight_bytes(m2d_dnnl *c) { return c->weight_bytes; }
+
+#else  // built without oneDNN headers: the backend reports itself unavailable.
+
+m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t n) {
+    (void)bf16;
+    snprintf(error, n, "built without oneDNN headers (install libdnnl-dev and rebuild)");
+    return NULL;
+}
+void m2d_dnnl_close(m2d_dnnl *c) { (void)c; }
+int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
+                    const float *bias, float *y, int accumulate) {
+    (void)c; (void)x; (void)M; (void)K; (void)W; (void)N; (void)bias; (void)y; (void)accumulate;
+    return 1;
+}
+const char *m2d_dnnl_impl(m2d_dnnl *c) { (void)c; return "none"; }
+const char *m2d_dnnl_version(m2d_dnnl *c) { (void)c; return "none"; }
+size_t m2d_dnnl_weight_bytes(m2d_dnnl *c) { (void)c; return 0; }
+#endif

@@ -1,0 +1,80 @@
+// GEMMEngine: which library runs the Linear-layer GEMMs and in what precision. OpenBLAS is the
+// portable backend (everywhere, fp32); oneDNN's matmul primitive (loaded at run time) is the fast
+// one, with shape-cached primitives and weights reordered once into its preferred layout. One
+// engine belongs to one encoder (one thread at a time); the small attention GEMMs stay on BLAS.
+import CDNNL
+
+public enum GEMMEngineError: Error, CustomStringConvertible, Equatable {
+    case unavailable(String)
+    case unsupported(String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(reason): "oneDNN backend unavailable: \(reason); use --backend openblas"
+        case let .unsupported(reason): reason
+        }
+    }
+}
+
+public final class GEMMEngine: @unchecked Sendable {
+    // SAFETY: the oneDNN context (primitive and weight caches) is used by the one thread that owns
+    // the encoder; OpenBLAS engines hold no state.
+    public enum Backend: String, CaseIterable, Sendable { case auto, onednn, openblas }
+    public enum Precision: String, CaseIterable, Sendable { case fp32, bf16 }
+
+    /// The resolved backend (never `.auto`).
+    public let backend: Backend
+    public let precision: Precision
+    private let dnnl: OpaquePointer?
+
+    /// OpenBLAS, fp32.
+    public init() {
+        backend = .openblas
+        precision = .fp32
+        dnnl = nil
+    }
+
+    /// `.auto` picks oneDNN when libdnnl loads, else OpenBLAS (fp32 only).
+    public init(backend requested: Backend, precision: Precision = .fp32) throws(GEMMEngineError) {
+        self.precision = precision
+        if requested == .openblas {
+            if precision == .bf16 { throw .unsupported("--precision bf16 needs the oneDNN backend (--backend onednn)") }
+            backend = .openblas
+            dnnl = nil
+            return
+        }
+        var error = [CChar](repeating: 0, count: 256)
+        let ctx = m2d_dnnl_open(precision == .bf16 ? 1 : 0, &error, error.count)
+        if let ctx {
+            backend = .onednn
+            dnnl = ctx
+            return
+        }
+        let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if requested == .onednn || precision == .bf16 { throw .unavailable(reason) }
+        backend = .openblas
+        dnnl = nil
+    }
+
+    deinit { if let dnnl { m2d_dnnl_close(dnnl) } }
+
+    /// out (M,OC) = input (M,C) . weight (OC,C)^T + bias (+ out when accumulating). `weight` must
+    /// stay at the same address and unchanged while this engine lives (oneDNN caches a reordered copy).
+    @inline(__always)
+    public func linear(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                       bias: UnsafePointer<Float>?, M: Int, C: Int, OC: Int, accumulate: Bool) -> Bool {
+        guard let dnnl else { return false }
+        let rc = m2d_dnnl_linear(dnnl, input, Int64(M), Int64(C), weight, Int64(OC), bias, out, accumulate ? 1 : 0)
+        precondition(rc == 0, "oneDNN matmul failed (code \(rc)) for M=\(M) K=\(C) N=\(OC)")
+        return true
+    }
+
+    /// e.g. "onednn 2.6.3 brg:avx512_core fp32" or "openblas SkylakeX fp32".
+    public var summary: String {
+        guard let dnnl else { return "openblas \(BLAS.coreName) fp32" }
+        return "onednn \(String(cString: m2d_dnnl_version(dnnl))) \(String(cString: m2d_dnnl_impl(dnnl))) \(precision.rawValue)"
+    }
+
+    /// Bytes of weights oneDNN holds in its own layout.
+    public var reorderedWeightBytes: Int { dnnl.map { Int(m2d_dnnl_weight_bytes($0)) } ?? 0 }
+}
