@@ -19,7 +19,7 @@ struct EmbedCommand: ParsableCommand {
             exit status is 1; the other files are still embedded.
             """)
 
-    @Option(name: .long, help: "Model directory (config.json + model.safetensors). Env: M2D_MODEL.")
+    @Option(name: .long, help: "Model directory (config.json + model.safetensors) or an official M2D .pth checkpoint. Env: M2D_MODEL.")
     var model: String = ProcessInfo.processInfo.environment["M2D_MODEL"] ?? "models/default"
 
     @Flag(name: .long, help: "Also output frame embeddings and their timestamps.")
@@ -66,7 +66,7 @@ extension EmbedCommand {
     func run() throws {
         if let threads { BLAS.threads = threads }
         let loaded: LoadedModel
-        do { loaded = try ModelDirectory.load(model) } catch {
+        do { loaded = try ModelDirectory.loadAny(model) } catch {
             throw ValidationError("\(error)\nPass --model DIR or set M2D_MODEL.")
         }
         let engine: GEMMEngine

@@ -20,7 +20,7 @@ struct ServerCommand: ParsableCommand {
 
     static let env = ProcessInfo.processInfo.environment
 
-    @Option(help: "Model directory (config.json + model.safetensors). [M2D_MODEL]")
+    @Option(help: "Model directory (config.json + model.safetensors) or official .pth checkpoint. [M2D_MODEL]")
     var model: String = env["M2D_MODEL"] ?? "models/default"
     @Option(help: "Address to bind. [HOST]") var host: String = env["HOST"] ?? "0.0.0.0"
     @Option(help: "Port (0 picks a free one). [PORT]") var port: Int = Int(env["PORT"] ?? "") ?? 8080
@@ -52,8 +52,9 @@ struct ServerCommand: ParsableCommand {
         if GEMMEngine.Precision(rawValue: precision) == nil { throw ValidationError("--precision must be fp32 or bf16") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         var isDir: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: model, isDirectory: &isDir) || !isDir.boolValue {
-            throw ValidationError("no model directory at '\(model)'; pass --model DIR or set M2D_MODEL (a directory with config.json and model.safetensors)")
+        let exists = FileManager.default.fileExists(atPath: model, isDirectory: &isDir)
+        if !exists || (!isDir.boolValue && !model.hasSuffix(".pth")) {
+            throw ValidationError("no model directory at '\(model)'; pass --model DIR or set M2D_MODEL (a directory with config.json and model.safetensors, or an official .pth checkpoint)")
         }
     }
 

@@ -9,7 +9,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "m2d-train",
         abstract: "Make M2D model directories.",
-        subcommands: [InitCommand.self])
+        subcommands: [InitCommand.self, ImportCommand.self])
 }
 
 struct InitCommand: ParsableCommand {
@@ -40,5 +40,31 @@ struct InitCommand: ParsableCommand {
         let weights = EncoderWeights.initialized(config: config, seed: seed)
         try ModelDirectory.write(weights, to: out, dtype: type)
         print("wrote \(out) (\(weights.layout.count) parameters, \(type.rawValue))")
+    }
+}
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Convert an official M2D PyTorch checkpoint (.pth) into a model directory, no Python needed.",
+        discussion: """
+            Reads the zip/pickle checkpoint with a restricted unpickler (nothing is executed), keeps the
+            encoder (predictor, target encoder, optimizer state and args are dropped), and takes input
+            and patch size from the checkpoint's directory name, e.g.
+            m2d_vit_base-80x608p16x16-221006-mr7/checkpoint-300.pth.
+            """)
+
+    @Argument(help: "The .pth checkpoint.") var checkpoint: String
+    @Option(help: "Output model directory.") var out: String
+    @Option(help: "Attention heads (default: embed_dim / 64, as every official model).") var heads: Int?
+    @Option(help: "Weight dtype: F32, F16 or BF16.") var dtype: String = "F32"
+
+    func run() throws {
+        guard let type = DType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be F32, F16 or BF16") }
+        let loaded: LoadedModel
+        do { loaded = try OfficialCheckpoint.load(checkpoint, options: .init(heads: heads)) } catch { throw ValidationError("\(error)") }
+        try ModelDirectory.write(loaded.weights, to: out, dtype: type)
+        let c = loaded.config
+        print("wrote \(out): \(c.name), D=\(c.embedDim) depth=\(c.depth) heads=\(c.numHeads) input \(c.inputSize) patch \(c.patchSize) \(c.sampleRate) Hz, norm_stats \(c.normStats); dropped \(loaded.ignoredKeys.count) non-encoder tensors")
     }
 }

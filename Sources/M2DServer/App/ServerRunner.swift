@@ -49,8 +49,8 @@ public final class ServerRunner: @unchecked Sendable {
         let config = app.config
         let start = Clock.nanos
         do {
-            let model = try ModelDirectory.load(config.modelPath)
-            let sha = ServerApp.sha256(path: config.modelPath + "/model.safetensors")
+            let model = try ModelDirectory.loadAny(config.modelPath)
+            let sha = ServerApp.sha256(path: config.modelPath.hasSuffix(".pth") ? config.modelPath : config.modelPath + "/model.safetensors")
             let service = try EmbeddingService(model: model, config: config)
             service.worker.onBatch = { [metrics = app.metrics] chunks, seconds in
                 metrics.batchChunks.record(Double(chunks))

@@ -1,0 +1,85 @@
+// PyTorchCheckpoint: a torch.save zip file (data.pkl + data/<storage> entries) read without Python:
+// the restricted Unpickler rebuilds the object tree, tensors stay references into the mmap'd file
+// until `read` widens one (F32/F16/BF16/F64, any strides and storage offset) to Float.
+import Foundation
+import M2DTensor
+
+public final class PyTorchCheckpoint: @unchecked Sendable {
+    // SAFETY: immutable after init; the mapping is read-only.
+    public let path: String
+    public let root: PickleValue
+    private let file: MappedFile
+    private let archive: ZipArchive
+    private let prefix: String
+
+    public init(path: String) throws(CheckpointError) {
+        self.path = path
+        do { file = try MappedFile(path: path) } catch let e as CheckpointError { throw e } catch {
+            throw .cannotOpen(path: path, reason: "\(error)")
+        }
+        archive = try ZipArchive(bytes: UnsafeRawBufferPointer(start: file.base, count: file.size), path: path)
+        guard let pkl = archive.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
+            throw .malformed(path: path, reason: "zip archive has no data.pkl: not a torch.save checkpoint")
+        }
+        prefix = String(pkl.dropLast("data.pkl".count))
+        if archive.entries[prefix + "byteorder"] != nil {
+            let text = String(decoding: try archive.data(prefix + "byteorder"), as: UTF8.self)
+            if text.trimmingCharacters(in: .whitespacesAndNewlines) != "little" {
+                throw .malformed(path: path, reason: "checkpoint byte order is '\(text)'; only little-endian is supported")
+            }
+        }
+        do { root = try Unpickler.load(try archive.data(pkl)) } catch let e as Unpickler.Failure {
+            throw .malformed(path: path, reason: e.description)
+        } catch let e as CheckpointError { throw e } catch {
+            throw .malformed(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Every (name, tensor) of a state dict, in file order (non-tensor values skipped).
+    public static func tensors(of dict: PickleValue) -> [(String, TensorReference)] {
+        (dict.dictItems ?? []).compactMap { item in
+            guard let key = item.key.string, case let .tensor(t) = item.value else { return nil }
+            return (key, t)
+        }
+    }
+
+    /// Widens tensor `t` (row-major order of its shape) into `destination`.
+    public func read(_ t: TensorReference, name: String, into destination: UnsafeMutablePointer<Float>) throws(CheckpointError) {
+        guard t.dtype.isFloatingPoint else {
+            throw .unsupportedDType(key: name, dtype: t.dtype.rawValue)
+        }
+        let storage = try archive.data(prefix + "data/" + t.storageKey)
+        let (needed, overflow) = t.storageNumel.multipliedReportingOverflow(by: t.dtype.byteSize)
+        guard !overflow, storage.count >= needed else {
+            throw .malformed(path: path, reason: "storage '\(t.storageKey)' of '\(name)' holds \(storage.count) bytes, needs \(needed)")
+        }
+        let count = t.shape.reduce(1, *)
+        let rank = t.shape.count
+        var index = [Int](repeating: 0, count: rank)
+        var offset = t.offset
+        for i in 0..<count {
+            destination[i] = Self.element(storage, offset, t.dtype)
+            // Advance the multi-index (last dimension fastest) and the storage offset with it.
+            var d = rank - 1
+            while d >= 0 {
+                index[d] += 1
+                offset += t.strides[d]
+                if index[d] < t.shape[d] { break }
+                offset -= t.strides[d] * t.shape[d]
+                index[d] = 0
+                d -= 1
+            }
+        }
+    }
+
+    @inline(__always)
+    static func element(_ s: UnsafeRawBufferPointer, _ i: Int, _ dtype: TorchDType) -> Float {
+        switch dtype {
+        case .float32: return Float(bitPattern: UInt32(littleEndian: s.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        case .float16: return HalfPrecision.floatFromF16(UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+        case .bfloat16: return HalfPrecision.floatFromBF16(UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+        case .float64: return Float(Double(bitPattern: UInt64(littleEndian: s.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+        default: return 0
+        }
+    }
+}
