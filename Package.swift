@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "M2DOpsTests", dependencies: ["M2DOps", "TestSupport"]),
         .testTarget(name: "M2DCheckpointTests", dependencies: ["M2DCheckpoint", "TestSupport"]),
         .testTarget(name: "M2DAudioTests", dependencies: ["M2DAudio", "TestSupport"]),
-        .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "TestSupport"]),
+        .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "m2d-train", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "TestSupport"]),
         .testTarget(name: "M2DServerTests", dependencies: ["M2DServer", "m2d-server", "m2d-embed", "TestSupport"]),
     ]

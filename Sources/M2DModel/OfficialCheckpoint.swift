@@ -21,6 +21,11 @@ public enum OfficialCheckpoint {
         public var inputSize: [Int]
         public var patchSize: [Int]
         public var sampleRate: Int
+        public init(inputSize: [Int], patchSize: [Int], sampleRate: Int) {
+            self.inputSize = inputSize
+            self.patchSize = patchSize
+            self.sampleRate = sampleRate
+        }
     }
 
     public static func parseSizes(_ name: String) -> NameSizes? {

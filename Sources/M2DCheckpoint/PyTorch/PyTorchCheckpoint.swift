@@ -8,16 +8,30 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
     // SAFETY: immutable after init; the mapping is read-only.
     public let path: String
     public let root: PickleValue
-    private let file: MappedFile
+    /// Keeps the bytes alive: a MappedFile, or an in-memory buffer.
+    private let owner: AnyObject
     private let archive: ZipArchive
     private let prefix: String
 
-    public init(path: String) throws(CheckpointError) {
-        self.path = path
+    /// Memory-maps and parses the checkpoint at `path`.
+    public convenience init(path: String) throws(CheckpointError) {
+        let file: MappedFile
         do { file = try MappedFile(path: path) } catch let e as CheckpointError { throw e } catch {
             throw .cannotOpen(path: path, reason: "\(error)")
         }
-        archive = try ZipArchive(bytes: UnsafeRawBufferPointer(start: file.base, count: file.size), path: path)
+        try self.init(owner: file, bytes: UnsafeRawBufferPointer(start: file.base, count: file.size), path: path)
+    }
+
+    /// Parses a checkpoint held in memory (`name` is used in error messages).
+    public convenience init(bytes: [UInt8], name: String) throws(CheckpointError) {
+        let box = ByteBox(bytes)
+        try self.init(owner: box, bytes: UnsafeRawBufferPointer(start: box.pointer, count: bytes.count), path: name)
+    }
+
+    private init(owner: AnyObject, bytes: UnsafeRawBufferPointer, path: String) throws(CheckpointError) {
+        self.path = path
+        self.owner = owner
+        archive = try ZipArchive(bytes: bytes, path: path)
         guard let pkl = archive.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
             throw .malformed(path: path, reason: "zip archive has no data.pkl: not a torch.save checkpoint")
         }
@@ -82,4 +96,14 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         default: return 0
         }
     }
+}
+
+/// An owned copy of bytes with a stable address.
+private final class ByteBox {
+    let pointer: UnsafeMutableRawPointer
+    init(_ bytes: [UInt8]) {
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 64)
+        bytes.withUnsafeBytes { if let b = $0.baseAddress { pointer.copyMemory(from: b, byteCount: bytes.count) } }
+    }
+    deinit { pointer.deallocate() }
 }
