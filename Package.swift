@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -34,6 +35,7 @@ let package = Package(
         .target(name: "M2DCheckpoint", dependencies: ["M2DTensor"], swiftSettings: optimized),
         .target(name: "M2DAudio", dependencies: ["M2DTensor", "CSndFile", "CSoxr"], swiftSettings: optimized),
         .target(name: "M2DModel", dependencies: ["M2DOps", "M2DCheckpoint", "M2DAudio"], swiftSettings: optimized),
+        .target(name: "M2DTraining", dependencies: ["M2DModel", .product(name: "SwiftCSV", package: "SwiftCSV")], swiftSettings: optimized),
 
         .target(
             name: "M2DServer",
@@ -54,7 +56,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-train",
-            dependencies: ["M2DModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["M2DModel", "M2DTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-bench",
@@ -67,6 +69,7 @@ let package = Package(
         .testTarget(name: "M2DCheckpointTests", dependencies: ["M2DCheckpoint", "TestSupport"]),
         .testTarget(name: "M2DAudioTests", dependencies: ["M2DAudio", "TestSupport"]),
         .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "m2d-train", "TestSupport"]),
+        .testTarget(name: "M2DTrainingTests", dependencies: ["M2DTraining", "m2d-train", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "TestSupport"]),
         .testTarget(name: "M2DServerTests", dependencies: ["M2DServer", "m2d-server", "m2d-embed", "TestSupport"]),
     ]

@@ -37,3 +37,26 @@ public enum Linear {
         }
     }
 }
+
+extension Linear {
+    /// Backward of `forward` (accumulates, llm.c style): given dOut (M,OC),
+    /// dWeight (OC,C) += dOut^T . input, dBias (OC) += column sums of dOut, dInput (M,C) += dOut . weight.
+    /// Any of dInput/dWeight/dBias may be nil when not needed.
+    public static func backward(
+        dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
+        dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, M: Int, C: Int, OC: Int
+    ) {
+        if let dWeight {
+            BLAS.gemm(transA: .transposed, M: OC, N: C, K: M, a: dOut, lda: OC, b: input, ldb: C, beta: 1, c: dWeight, ldc: C)
+        }
+        if let dBias {
+            for m in 0..<M {
+                let row = dOut + m * OC
+                for o in 0..<OC { dBias[o] += row[o] }
+            }
+        }
+        if let dInput {
+            BLAS.gemm(M: M, N: C, K: OC, a: dOut, lda: OC, b: weight, ldb: C, beta: 1, c: dInput, ldc: C)
+        }
+    }
+}

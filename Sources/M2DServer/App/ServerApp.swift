@@ -17,6 +17,7 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
     let logger: Logger
     private let lock = NSLock()
     private var _service: EmbeddingService?
+    private var _heads: [String: ProbeHead] = [:]
     private var modelSHA = ""
 
     public init(config: ServerConfig, logger: Logger) {
@@ -31,6 +32,11 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
     func install(_ service: EmbeddingService, sha: String) {
         lock.withLock { _service = service; modelSHA = sha }
     }
+
+    public var heads: [String: ProbeHead] { lock.withLock { _heads } }
+
+    /// Replaces the probe heads (start-up and SIGHUP); requests in flight keep the set they took.
+    public func installHeads(_ heads: [String: ProbeHead]) { lock.withLock { _heads = heads } }
 
     // MARK: HTTPHandler
 
@@ -141,8 +147,9 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
     private func infer(route: Route, request: HTTPRequest,
                        completion: @escaping @Sendable (Result<(String, Double, ServiceTimings), InferenceFailure>) -> Void) throws(ServerError) {
         guard let service else { throw .unavailable(status: "loading", reason: state.reason) }
-        if route == .classify {
-            throw .notFound("this model has no probe heads; add heads/<name>.safetensors to the model directory")
+        let heads = self.heads
+        if route == .classify, heads.isEmpty {
+            throw .notFound("this model has no probe heads; add heads/<name>.safetensors to the model directory (m2d-train probe) and send SIGHUP")
         }
         let (inputs, options) = try InputParser.parse(request, jsonInputKey: route == .openAIEmbeddings ? "input" : "inputs",
                                                       maxItems: config.maxClientBatchSize)
@@ -157,6 +164,19 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
         } else if let m = options.model, m != model.name {
             throw .validation("model '\(m)' is not served; this server serves '\(model.name)'", param: "model")
         }
+        var head: ProbeHead?
+        if route == .classify {
+            let names = heads.keys.sorted()
+            if let name = options.head {
+                guard let h = heads[name] else { throw .notFound("unknown head '\(name)'; heads: \(names.joined(separator: ", "))") }
+                head = h
+            } else if names.count == 1 {
+                head = heads[names[0]]
+            } else {
+                throw .validation("several heads are loaded; choose one with 'head': \(names.joined(separator: ", "))", param: "head")
+            }
+        }
+        let chosenHead = head
         service.embed(inputs) { [self] result, timings in
             switch result {
             case let .failure(error):
@@ -168,9 +188,15 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
                 metrics.decode(format: items.first.map { String($0.prepared.format.split(separator: "/")[0]).lowercased() } ?? "unknown",
                                seconds: Double(timings.decodeNanos) / 1e9)
                 metrics.queueDuration.record(Double(timings.queueNanos) / 1e9)
-                let body = route == .openAIEmbeddings
-                    ? EmbedResponses.openAI(items, options: options, model: model)
-                    : EmbedResponses.native(items, options: options, model: model)
+                let body: String
+                if let chosenHead {
+                    metrics.classification(head: chosenHead.name)
+                    body = EmbedResponses.classification(items, head: chosenHead, options: options)
+                } else if route == .openAIEmbeddings {
+                    body = EmbedResponses.openAI(items, options: options, model: model)
+                } else {
+                    body = EmbedResponses.native(items, options: options, model: model)
+                }
                 completion(.success((body, seconds, timings)))
             }
         }
@@ -205,7 +231,7 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
             ]
         }
         fields += [
-            #""status":"\#(state.phase.rawValue)""#, #""heads":[]"#,
+            #""status":"\#(state.phase.rawValue)""#, #""heads":\#(headsJSON())"#,
             #""max_concurrent_requests":\#(config.maxConcurrentRequests)"#, #""max_client_batch_size":\#(config.maxClientBatchSize)"#,
             #""max_batch_chunks":\#(config.maxBatchChunks)"#, #""max_batch_delay_ms":\#(JSON.number(config.maxBatchDelayMs))"#,
             #""payload_limit":\#(config.payloadLimit)"#, #""max_audio_seconds":\#(JSON.number(config.maxAudioSeconds))"#,
@@ -214,6 +240,14 @@ public final class ServerApp: HTTPHandler, @unchecked Sendable {
             #""docker_label":\#(env["M2D_DOCKER_LABEL"].map(JSON.string) ?? "null")"#,
         ]
         return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    private func headsJSON() -> String {
+        "[" + heads.values.sorted { $0.name < $1.name }.map { h in
+            let metric = h.report["metric"] ?? "accuracy"
+            let score = h.report["test_\(metric)"].flatMap(Double.init).map { JSON.number($0) } ?? "null"
+            return #"{"name":\#(JSON.string(h.name)),"labels":[\#(h.labels.map(JSON.string).joined(separator: ","))],"multi_label":\#(h.multiLabel),"default_function":"\#(h.defaultActivation.rawValue)","metric":\#(JSON.string(metric)),"reported_score":\#(score),"task":\#(h.report["task"].map(JSON.string) ?? "null")}"#
+        }.joined(separator: ",") + "]"
     }
 
     private func models() -> String {

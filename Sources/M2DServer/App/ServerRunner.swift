@@ -63,6 +63,7 @@ public final class ServerRunner: @unchecked Sendable {
                 _ = try service.embedBlocking([AudioInput(name: "warm-up", bytes: Self.wav(noise, rate: 16000))])
             }
             app.install(service, sha: sha)
+            try reloadHeads()
             app.state.set(.ready, reason: "")
             logger.info("ready", metadata: ["model": .string(model.config.name), "dim": .stringConvertible(model.config.embeddingDim),
                                             "load_ms": .string(String(format: "%.0f", Clock.ms(since: start))),
@@ -74,6 +75,16 @@ public final class ServerRunner: @unchecked Sendable {
             logger.error("model failed to load", metadata: ["error": .string(message)])
         }
         loaded.signal()
+    }
+
+    /// (Re)loads `<model>/heads/*.safetensors`; a bad head keeps the previous set and is logged.
+    public func reloadHeads() throws(ModelError) {
+        let path = app.config.modelPath
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue, let service = app.service else { return }
+        let heads = try ProbeHead.loadAll(modelDirectory: path, dim: service.config.embeddingDim)
+        app.installHeads(heads)
+        logger.info("heads loaded", metadata: ["heads": .string(heads.keys.sorted().joined(separator: ","))])
     }
 
     /// Waits until loading finished (successfully or not); true when ready.
@@ -113,8 +124,14 @@ public final class ServerRunner: @unchecked Sendable {
             if interrupts >= 2 { exit(130) }
             done.signal()
         }
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        signal(SIGHUP, SIG_IGN)
+        hup.setEventHandler { [self] in
+            do { try reloadHeads() } catch { logger.error("head reload failed; keeping the previous heads", metadata: ["error": .string("\(error)")]) }
+        }
         term.resume()
         int.resume()
+        hup.resume()
         let watcher = Thread { [self] in
             _ = waitUntilLoaded(timeout: .infinity)
             if loadError != nil { done.signal() }

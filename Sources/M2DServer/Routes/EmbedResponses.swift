@@ -55,4 +55,15 @@ enum EmbedResponses {
         }
         return #"{"object":"list","data":[\#(data.joined(separator: ","))],"model":\#(JSON.string(model.name)),"usage":{"prompt_tokens":\#(tokenCount),"total_tokens":\#(tokenCount)}}"#
     }
+
+    /// POST /classify: one input -> [{label, score}] sorted by score; several -> a list of those.
+    static func classification(_ items: [EmbeddedInput], head: ProbeHead, options: RequestOptions) -> String {
+        let activation = options.functionToApply.flatMap { ProbeHead.Activation(rawValue: $0.rawValue) }
+        let lists = items.map { item -> String in
+            let scores = head.scores(item.embedding.clip, activation: activation)
+            let ranked = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(options.topK ?? scores.count)
+            return "[" + ranked.map { #"{"label":\#(JSON.string(head.labels[$0])),"score":\#(JSON.floats([scores[$0]]).dropFirst().dropLast())}"# }.joined(separator: ",") + "]"
+        }
+        return lists.count == 1 ? lists[0] : "[" + lists.joined(separator: ",") + "]"
+    }
 }
