@@ -55,3 +55,39 @@ import TestSupport
         }
     }
 }
+
+/// Checkpoints written by tools/reference/make_pth_fixtures.py in the official layouts: full
+/// training checkpoint (predictor, target, AdamW state, argparse Namespace, strided and shared
+/// storages, F16/BF16 tensors), encoder-only, EVAR fine-tune prefixes, RuntimeM2D 'backbone.' keys.
+@Suite struct ReferencePthTests {
+    static let cases: [(String, String)] = [
+        ("training", "m2d_vit_tiny-80x64p16x16-fixture/checkpoint-300.pth"),
+        ("enconly", "m2d_vit_tiny-80x64p16x16-enconly/checkpoint-300.pth"),
+        ("evar", "evar_finetune-80x64p16x16/weights_ep10.pth"),
+        ("runtime", "runtime_backbone-80x64p16x16/model.pth"),
+    ]
+
+    @Test(arguments: cases.map(\.0))
+    func loadsOnlyTheEncoderWithOfficialKeyHandling(_ name: String) throws {
+        let file = Self.cases.first { $0.0 == name }!.1
+        let model = try OfficialCheckpoint.load(Fixtures.root + "/pth/" + file)
+        let expected = try SafeTensorsFile(path: Fixtures.root + "/pth/expected.safetensors")
+        #expect(model.config.embedDim == 32 && model.config.depth == 2 && model.config.inputSize == [80, 64])
+        #expect(model.config.normStats == (try expected.array("\(name)/norm_stats")))
+        for e in model.weights.layout.entries {
+            let ours = Array(UnsafeBufferPointer(start: model.weights.storage.pointer + e.offset, count: e.shape.count))
+            #expect(ours == (try expected.array("\(name)/\(e.name)")), "\(name): \(e.name)")
+        }
+        if name == "training" {
+            #expect(model.ignoredKeys.contains("decoder_embed.weight") && model.ignoredKeys.contains("target_norm.weight"))
+        }
+    }
+
+    @Test func legacyFormatIsRefusedClearly() {
+        #expect {
+            try OfficialCheckpoint.load(Fixtures.root + "/pth/legacy_tar.pth")
+        } throws: { error in
+            "\(error)".contains("legacy")
+        }
+    }
+}
