@@ -159,7 +159,7 @@ final class ResultBox: @unchecked Sendable {
     @Test func serverServesAnOfficialPthDirectly() throws {
         let pth = Fixtures.golden + "/tiny_208/official_pth/m2d_vit_base-80x208p16x16-golden/checkpoint-300.pth"
         let direct = try TestServer.with { s in embeddings(try s.post("/embed", contentType: "audio/wav", body: audio("ten_sec_mod"))) }
-        try TestServer.with(model: pth) { s in
+        try TestServer.with(model: pth) { (s: TestServer) throws in
             #expect(try s.get("/info").json?["model_id"] as? String == "m2d_vit_base-80x208p16x16-golden")
             #expect(embeddings(try s.post("/embed", contentType: "audio/wav", body: audio("ten_sec_mod"))) == direct)
         }
