@@ -118,8 +118,9 @@ paths:
         input. `head` picks the head (default: the only one); `top_k` keeps the best k;
         `function_to_apply` overrides the head's activation.
 
-        The current server loads no heads: after the auth and readiness checks every request is answered
-        404 `not_found` ("this model has no probe heads; ..."), before the body is parsed.
+        Heads are loaded from `<model>/heads/*.safetensors` at start (made by `m2d-train probe`);
+        SIGHUP reloads them without dropping requests. With no heads the answer is 404 `not_found`;
+        with several heads and no `head` option it is 422 listing them; an unknown `head` is 404.
       security:
         - bearerAuth: []
       parameters:
@@ -1606,10 +1607,32 @@ components:
           enum: [loading, ready, draining, unhealthy]
         heads:
           type: array
-          description: Probe heads (none are loaded by this version).
+          description: Probe heads loaded from `<model>/heads/` (reloaded on SIGHUP).
           items:
             type: object
-            additionalProperties: true
+            required: [name, labels, multi_label, default_function, metric, reported_score, task]
+            properties:
+              name:
+                type: string
+              labels:
+                type: array
+                items:
+                  type: string
+              multi_label:
+                type: boolean
+              default_function:
+                type: string
+                enum: [softmax, sigmoid, none]
+              metric:
+                type: string
+                description: accuracy (single-label) or mAP (multi-label).
+              reported_score:
+                type: number
+                nullable: true
+                description: The test metric `m2d-train probe` reported for this head.
+              task:
+                type: string
+                nullable: true
         max_concurrent_requests:
           type: integer
         max_client_batch_size:
@@ -1624,13 +1647,14 @@ components:
           type: number
         backend:
           type: object
-          required: [blas, core, threads]
+          required: [engine, openblas_core, threads]
           properties:
-            blas:
+            engine:
               type: string
-              enum: [openblas]
-            core:
+              description: GEMM backend, version, kernel and precision, e.g. "onednn 2.6.3 brg:avx512_core fp32" or "openblas SkylakeX fp32" ("loading" before the model is ready).
+            openblas_core:
               type: string
+              description: openblas_get_corename()
             threads:
               type: integer
         version:
