@@ -11,7 +11,7 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Train a linear probe head on a labelled task and write it for /classify.",
         discussion: """
             The CSV has columns file,label,split (split: train, valid or test; several labels separated
-            by ';' make a multi-label task). Embeddings are cached in OUT.cache.safetensors, so a re-run
+            by ";" make a multi-label task). Embeddings are cached in OUT.embeddings-cache, so a re-run
             costs nothing. Writes OUT.safetensors (the head; put it in <model>/heads/) and OUT.report.txt.
             """)
 
@@ -32,7 +32,7 @@ struct ProbeCommand: ParsableCommand {
         let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: engine))
         let path = out.hasSuffix(".safetensors") ? String(out.dropLast(".safetensors".count)) : out
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let (vectors, failures) = try ProbeRunner.extract(task, features: features, cachePath: path + ".cache.safetensors",
+        let (vectors, failures) = try ProbeRunner.extract(task, features: features, cachePath: path + ".embeddings-cache",
                                                           progress: Progress.line("embedding"))
         for (f, e) in failures.sorted(by: { $0.key < $1.key }) { FileHandle.standardError.write(Data("skipped \(f): \(e)\n".utf8)) }
         var config = LinearProbe.Config()

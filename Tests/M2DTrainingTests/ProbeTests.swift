@@ -86,7 +86,9 @@ import TestSupport
         let r2 = try CommandRunner.run("m2d-train", ["probe", "--model", model, "--labels", csv, "--out", dir + "/heads/again", "--learning-rate", "1e-3"])
         #expect(r2.status == 0)
         #expect(try ProbeHead.load(dir + "/heads/again.safetensors").weight == head.weight)
-        #expect(FileManager.default.fileExists(atPath: dir + "/heads/tones.cache.safetensors"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/heads/tones.embeddings-cache"))
+        // The heads folder then loads as heads (the cache and report are not heads).
+        #expect(try ProbeHead.loadAll(modelDirectory: dir, dim: 960).keys.sorted() == ["again", "tones"])
     }
 
     @Test func evalCLIPrintsATableWithTheBaseline() throws {
