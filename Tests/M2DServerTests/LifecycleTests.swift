@@ -1,6 +1,7 @@
 // The real m2d-server process: SIGTERM drains (readiness 503, in-flight work finishes, exit 0),
 // and a bad --model is a clear error with a non-zero exit.
 import Foundation
+import M2DModel
 import Testing
 import TestSupport
 
@@ -54,5 +55,39 @@ import TestSupport
         #expect(r.status != 0 && r.stderr.contains("no model directory at '/nonexistent'"))
         let help = try CommandRunner.run("m2d-server", ["--help"])
         #expect(help.status == 0 && help.stdoutText.contains("--max-batch-chunks"))
+    }
+}
+
+@Suite(.serialized) struct SighupTests {
+    @Test func sighupReloadsHeadsInTheRunningProcess() throws {
+        let model = Fixtures.temporaryDirectory() + "/model"
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        for f in ["config.json", "model.safetensors"] { try FileManager.default.copyItem(atPath: TestServer.tinyModel + "/" + f, toPath: model + "/" + f) }
+        let process = Process()
+        process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("m2d-server")
+        process.arguments = ["--model", model, "--host", "127.0.0.1", "--port", "0"]
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        var log = "", port = 0
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while !log.contains("heads loaded"), Date() < deadline {
+            log += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
+            if port == 0, let r = log.range(of: "port=") { port = Int(log[r.upperBound...].prefix { $0.isNumber }) ?? 0 }
+        }
+        #expect(port > 0)
+        let wav = audio("short_chirp")
+        #expect(try HTTPClient.request(port: port, method: "POST", path: "/classify", headers: ["Content-Type": "audio/wav"], body: wav).status == 404)
+        try ProbeHead(name: "two", labels: ["a", "b"], multiLabel: false, weight: [Float](repeating: 0.01, count: 2 * 960), bias: [0, 1],
+                      mean: [Float](repeating: 0, count: 960), scale: [Float](repeating: 1, count: 960)).write(to: model + "/heads/two.safetensors")
+        kill(process.processIdentifier, SIGHUP)
+        var status = 0
+        for _ in 0..<100 where status != 200 {
+            usleep(50_000)
+            status = (try? HTTPClient.request(port: port, method: "POST", path: "/classify", headers: ["Content-Type": "audio/wav"], body: wav).status) ?? 0
+        }
+        #expect(status == 200)
+        #expect(process.isRunning)
     }
 }
