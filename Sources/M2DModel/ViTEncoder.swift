@@ -99,11 +99,11 @@ public final class ViTEncoder: @unchecked Sendable {
     final class Workspace {
         let rows: Int, tokens: Int, patchRows: Int
         let x, ln, qkv, attn, hidden, probs, cols: FloatBuffer
-        init(rows: Int, tokens: Int, patchRows: Int, patchK: Int, D: Int, H: Int) {
+        init(rows: Int, tokens: Int, patchRows: Int, patchK: Int, D: Int, H: Int, heads: Int) {
             self.rows = rows; self.tokens = tokens; self.patchRows = patchRows
             x = FloatBuffer(count: rows * D); ln = FloatBuffer(count: rows * D)
             qkv = FloatBuffer(count: rows * 3 * D); attn = FloatBuffer(count: rows * D)
-            hidden = FloatBuffer(count: rows * H); probs = FloatBuffer(count: max(1, BLAS.threads) * tokens * tokens)
+            hidden = FloatBuffer(count: rows * H); probs = FloatBuffer(count: heads * tokens * tokens)
             cols = FloatBuffer(count: patchRows * patchK)
         }
     }
@@ -113,7 +113,7 @@ public final class ViTEncoder: @unchecked Sendable {
         let old = workspace
         let ws = Workspace(rows: max(rows, old?.rows ?? 0), tokens: max(tokens, old?.tokens ?? 0),
                            patchRows: max(patchRows, old?.patchRows ?? 0), patchK: patchK,
-                           D: config.embedDim, H: config.mlpHidden)
+                           D: config.embedDim, H: config.mlpHidden, heads: config.numHeads)
         workspace = ws
         return ws
     }

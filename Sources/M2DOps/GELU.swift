@@ -1,3 +1,4 @@
+import Foundation
 import M2DTensor
 
 // GELU, exact erf form (torch.nn.GELU default): 0.5 * x * (1 + erf(x / sqrt 2)).
@@ -16,5 +17,21 @@ public enum GELU {
     public static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int) {
         if UnsafePointer(out) != input { out.update(from: input, count: count) }
         forwardInPlace(out, count: count)
+    }
+}
+
+extension GELU {
+    /// Backward of the exact GELU (accumulates): dInput += dOut * (Phi(x) + x * phi(x)),
+    /// Phi the normal CDF 0.5 (1 + erf(x / sqrt 2)), phi the normal density. Shapes: (n).
+    public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int) {
+        let invSqrt2Pi: Float = 0.3989422804014327
+        Parallel.forRanges(count, grain: 32768) { range in
+            for i in range {
+                let x = input[i]
+                let cdf = 0.5 * (1 + erff(x * 0.70710678118654752))
+                let pdf = invSqrt2Pi * expf(-0.5 * x * x)
+                dInput[i] += dOut[i] * (cdf + x * pdf)
+            }
+        }
     }
 }

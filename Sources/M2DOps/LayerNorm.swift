@@ -28,3 +28,36 @@ public enum LayerNorm {
         } }
     }
 }
+
+extension LayerNorm {
+    /// Backward of `forward` (accumulates): with xhat = (x - mean) * rstd and g = dOut * weight,
+    /// dInput += rstd * (g - mean(g) - xhat * mean(g * xhat)), dWeight += sum_rows dOut * xhat,
+    /// dBias += sum_rows dOut. Shapes: dOut/input/dInput (R,C), weight/dWeight/dBias (C), mean/rstd (R).
+    public static func backward(
+        dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
+        dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, cols: Int
+    ) {
+        for r in 0..<rows {
+            let x = input + r * cols, dy = dOut + r * cols
+            let mu = mean[r], rs = rstd[r]
+            var meanG: Float = 0, meanGX: Float = 0
+            for c in 0..<cols {
+                let xhat = (x[c] - mu) * rs, g = dy[c] * weight[c]
+                meanG += g
+                meanGX += g * xhat
+                dWeight?[c] += dy[c] * xhat
+                dBias?[c] += dy[c]
+            }
+            meanG /= Float(cols)
+            meanGX /= Float(cols)
+            if let dInput {
+                let dx = dInput + r * cols
+                for c in 0..<cols {
+                    let xhat = (x[c] - mu) * rs
+                    dx[c] += rs * (dy[c] * weight[c] - meanG - xhat * meanGX)
+                }
+            }
+        }
+    }
+}

@@ -19,23 +19,10 @@ public enum Parallel {
         }
     }
 
-    /// Runs `body(index, worker)` for every index in 0..<count on up to BLAS.threads workers, with
-    /// BLAS single-threaded inside (each worker's small GEMMs run on its own core).
-    public static func forEachWithSerialBLAS(_ count: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
-        let threads = BLAS.threads
-        let workers = min(threads, count)
-        if workers <= 1 { for i in 0..<count { body(i, 0) }; return }
-        BLAS.threads = 1
-        defer { BLAS.threads = threads }
-        withoutActuallyEscaping(body) { body in
-            let task = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var i = w
-                while i < count { task.value(i, w); i += workers }
-            }
-        }
-    }
 }
+
+// The global OpenBLAS thread count is never changed at run time: changing it while another thread
+// is inside a GEMM (the server's front end, a second encoder) corrupts OpenBLAS's thread pool.
 
 /// Carries a closure into concurrentPerform. SAFETY: every caller hands each worker disjoint
 /// output ranges, and the closure does not outlive the call.

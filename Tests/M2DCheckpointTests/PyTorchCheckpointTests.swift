@@ -107,7 +107,9 @@ func expectMalformed(_ bytes: [UInt8], _ text: String, sourceLocation: SourceLoc
                 let ckpt = try PyTorchCheckpoint(bytes: bytes, name: "fuzz.pth")
                 loaded += 1
                 for (name, t) in PyTorchCheckpoint.tensors(of: ckpt.root["model"] ?? ckpt.root) {
-                    var out = [Float](repeating: 0, count: max(1, t.shape.reduce(1, *)))
+                    let n = t.shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+                    guard n <= 1 << 24 else { continue }
+                    var out = [Float](repeating: 0, count: max(1, n))
                     try? out.withUnsafeMutableBufferPointer { try ckpt.read(t, name: name, into: $0.baseAddress!) }
                 }
             } catch {

@@ -35,3 +35,87 @@ import TestSupport
         #expect(zip(dw.toArray(), before).allSatisfy { abs($0 - 2 * $1) <= 1e-5 * max(1, abs($1)) })
     }
 }
+
+/// Central differences of a scalar function of one buffer (Float forward, Double loss).
+func numericGradient(_ param: FloatBuffer, eps: Float = 1e-2, _ loss: () -> Double) -> [Float] {
+    (0..<param.count).map { i in
+        let keep = param.pointer[i]
+        param.pointer[i] = keep + eps; let up = loss()
+        param.pointer[i] = keep - eps; let down = loss()
+        param.pointer[i] = keep
+        return Float((up - down) / Double(2 * eps))
+    }
+}
+
+func dotLoss(_ out: FloatBuffer, _ r: FloatBuffer) -> Double {
+    (0..<out.count).reduce(0.0) { $0 + Double(out.pointer[$1]) * Double(r.pointer[$1]) }
+}
+
+@Suite struct MoreBackwardTests {
+    @Test func layerNormBackward() {
+        let R = 3, C = 6
+        let x = randomBuffer(R * C, seed: 31), w = randomBuffer(C, seed: 32), b = randomBuffer(C, seed: 33), r = randomBuffer(R * C, seed: 34)
+        func loss() -> Double {
+            let out = FloatBuffer(count: R * C)
+            LayerNorm.forward(out: out.pointer, input: x.pointer, weight: w.pointer, bias: b.pointer, rows: R, cols: C)
+            return dotLoss(out, r)
+        }
+        let out = FloatBuffer(count: R * C), mean = FloatBuffer(count: R), rstd = FloatBuffer(count: R)
+        LayerNorm.forward(out: out.pointer, mean: mean.pointer, rstd: rstd.pointer, input: x.pointer, weight: w.pointer, bias: b.pointer, rows: R, cols: C)
+        let dx = FloatBuffer(count: R * C), dw = FloatBuffer(count: C), db = FloatBuffer(count: C)
+        LayerNorm.backward(dInput: dx.pointer, dWeight: dw.pointer, dBias: db.pointer, dOut: r.pointer, input: x.pointer, weight: w.pointer,
+                           mean: mean.pointer, rstd: rstd.pointer, rows: R, cols: C)
+        for (name, p, g) in [("x", x, dx), ("w", w, dw), ("b", b, db)] {
+            let cmp = Numerics.compare("layernorm d\(name)", g.toArray(), numericGradient(p, eps: 1e-3, loss), atol: 2e-3, rtol: 2e-2)
+            #expect(cmp.violations == 0, "\(cmp)")
+        }
+    }
+
+    @Test func geluBackward() {
+        let n = 40
+        let x = randomBuffer(n, seed: 41, scale: 2), r = randomBuffer(n, seed: 42)
+        func loss() -> Double {
+            let out = FloatBuffer(count: n)
+            GELU.forward(out: out.pointer, input: x.pointer, count: n)
+            return dotLoss(out, r)
+        }
+        let dx = FloatBuffer(count: n)
+        GELU.backward(dInput: dx.pointer, dOut: r.pointer, input: x.pointer, count: n)
+        let cmp = Numerics.compare("gelu dx", dx.toArray(), numericGradient(x, eps: 1e-3, loss), atol: 1e-3, rtol: 1e-2)
+        #expect(cmp.violations == 0, "\(cmp)")
+    }
+
+    @Test func attentionBackward() {
+        let B = 2, N = 5, H = 2, hd = 3, D = H * hd
+        let qkv = randomBuffer(B * N * 3 * D, seed: 51), r = randomBuffer(B * N * D, seed: 52)
+        let probs = FloatBuffer(count: B * H * N * N)
+        func loss() -> Double {
+            let out = FloatBuffer(count: B * N * D)
+            Attention.forward(out: out.pointer, probs: probs.pointer, probsStride: N * N, qkv: qkv.pointer, B: B, N: N, heads: H, headDim: hd)
+            return dotLoss(out, r)
+        }
+        _ = loss()
+        let dqkv = FloatBuffer(count: qkv.count), scratch = FloatBuffer(count: N * N)
+        Attention.backward(dQKV: dqkv.pointer, dOut: r.pointer, qkv: qkv.pointer, probs: probs.pointer, probsStride: N * N,
+                           scratch: scratch.pointer, B: B, N: N, heads: H, headDim: hd)
+        let cmp = Numerics.compare("attention dqkv", dqkv.toArray(), numericGradient(qkv, eps: 1e-3, loss), atol: 2e-3, rtol: 2e-2)
+        #expect(cmp.violations == 0, "\(cmp)")
+    }
+
+    @Test func m2dLossForwardAndBackward() {
+        let T = 4, D = 7
+        let p = randomBuffer(T * D, seed: 61), y = randomBuffer(T * D, seed: 62)
+        let yn = FloatBuffer(count: T * D)
+        // Perfectly aligned prediction (the standardized target itself) gives loss 0.
+        _ = M2DLoss.forward(pred: p.pointer, target: y.pointer, normalizedTarget: yn.pointer, tokens: T, dim: D)
+        let scratch = FloatBuffer(count: T * D)
+        #expect(abs(M2DLoss.forward(pred: yn.pointer, target: y.pointer, normalizedTarget: scratch.pointer, tokens: T, dim: D)) < 1e-6)
+        func loss() -> Double {
+            withExtendedLifetime(scratch) { M2DLoss.forward(pred: p.pointer, target: y.pointer, normalizedTarget: scratch.pointer, tokens: T, dim: D) }
+        }
+        let dp = FloatBuffer(count: T * D)
+        M2DLoss.backward(dPred: dp.pointer, pred: p.pointer, normalizedTarget: yn.pointer, tokens: T, dim: D)
+        let cmp = Numerics.compare("m2d loss dpred", dp.toArray(), numericGradient(p, eps: 1e-3, loss), atol: 1e-3, rtol: 1e-2)
+        #expect(cmp.violations == 0, "\(cmp)")
+    }
+}

@@ -72,7 +72,7 @@ import TestSupport
         defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
         var log = "", port = 0
         let deadline = Date(timeIntervalSinceNow: 60)
-        while !log.contains("heads loaded"), Date() < deadline {
+        while !log.contains("] ready"), Date() < deadline {
             log += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
             if port == 0, let r = log.range(of: "port=") { port = Int(log[r.upperBound...].prefix { $0.isNumber }) ?? 0 }
         }

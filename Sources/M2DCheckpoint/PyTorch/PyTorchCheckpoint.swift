@@ -67,11 +67,20 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         guard !overflow, storage.count >= needed else {
             throw .malformed(path: path, reason: "storage '\(t.storageKey)' of '\(name)' holds \(storage.count) bytes, needs \(needed)")
         }
-        let count = t.shape.reduce(1, *)
+        var count = 1
+        for n in t.shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: n)
+            guard !overflow, product <= 1 << 34 else { throw .malformed(path: path, reason: "tensor '\(name)' is implausibly large \(t.shape)") }
+            count = product
+        }
         let rank = t.shape.count
         var index = [Int](repeating: 0, count: rank)
         var offset = t.offset
         for i in 0..<count {
+            // Damaged headers must not read outside the storage, whatever the strides claim.
+            guard offset >= 0, offset < t.storageNumel else {
+                throw .malformed(path: path, reason: "tensor '\(name)' reads outside its storage")
+            }
             destination[i] = Self.element(storage, offset, t.dtype)
             // Advance the multi-index (last dimension fastest) and the storage offset with it.
             var d = rank - 1

@@ -268,6 +268,12 @@ public struct Unpickler {
                 last = sum
             }
             if !shape.contains(0), last >= numel { throw fail("tensor view exceeds its storage (\(last) >= \(numel))") }
+            var elements = 1
+            for n in shape {
+                let (p, o) = elements.multipliedReportingOverflow(by: n)
+                guard !o, p <= 1 << 34 else { throw fail("tensor shape \(shape) is implausibly large") }
+                elements = p
+            }
             return .tensor(TensorReference(storageKey: key, dtype: dtype, storageNumel: numel, offset: Int(offset), shape: shape, strides: strides))
         case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
             guard let first = argList.first else { throw fail("malformed parameter rebuild") }
