@@ -63,7 +63,7 @@ let package = Package(
             dependencies: ["M2DModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimized),
 
-        .target(name: "TestSupport", dependencies: ["M2DTensor", "M2DCheckpoint"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["M2DTensor", "M2DCheckpoint", "M2DAudio"], path: "Tests/TestSupport"),
         .testTarget(name: "M2DTensorTests", dependencies: ["M2DTensor", "TestSupport"]),
         .testTarget(name: "M2DOpsTests", dependencies: ["M2DOps", "TestSupport"]),
         .testTarget(name: "M2DCheckpointTests", dependencies: ["M2DCheckpoint", "TestSupport"]),

@@ -5,6 +5,7 @@
 // embedding of m2d-embed on a ViT-Base model directory.
 import ArgumentParser
 import Foundation
+import M2DAudio
 import M2DCheckpoint
 import M2DModel
 import M2DTensor
@@ -85,7 +86,7 @@ struct CompareBench: ParsableCommand {
         var samples = [Float](repeating: 0, count: 160_000)
         var rng = Rng(seed: 2)
         for i in samples.indices { samples[i] = 0.1 * rng.normal() }
-        try Data(ClipBench.wav(samples)).write(to: URL(fileURLWithPath: dir + "/clip.wav"))
+        try Data(WavEncoder.pcm16(samples, sampleRate: 16000)).write(to: URL(fileURLWithPath: dir + "/clip.wav"))
         let embed = me.deletingLastPathComponent().appendingPathComponent("m2d-embed").path
         guard FileManager.default.isExecutableFile(atPath: embed) else { return nil }
         let start = Date()
@@ -131,16 +132,5 @@ struct ClipBench: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print(#"{"b1":\#(b1),"b8":\#(b8),"rssMiB":\#(Double(usage.ru_maxrss) / 1024),"engine":"\#(engine.summary)"}"#)
-    }
-
-    static func wav(_ samples: [Float]) -> [UInt8] {
-        var out: [UInt8] = []
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
-        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { out += $0 } }
-        out += Array("RIFF".utf8); u32(36 + samples.count * 2); out += Array("WAVE".utf8)
-        out += Array("fmt ".utf8); u32(16); u16(1); u16(1); u32(16000); u32(32000); u16(2); u16(16)
-        out += Array("data".utf8); u32(samples.count * 2)
-        for s in samples { withUnsafeBytes(of: Int16(max(-1, min(1, s)) * 32767).littleEndian) { out += $0 } }
-        return out
     }
 }

@@ -1,16 +1,10 @@
 // Small synthetic audio for tests: 16-bit PCM WAV bytes and labelled tone tasks on disk.
 import Foundation
+import M2DAudio
 
 public enum TestAudio {
     public static func wav16(_ samples: [Float], rate: Int = 16000) -> [UInt8] {
-        var out: [UInt8] = []
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
-        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { out += $0 } }
-        out += Array("RIFF".utf8); u32(36 + samples.count * 2); out += Array("WAVE".utf8)
-        out += Array("fmt ".utf8); u32(16); u16(1); u16(1); u32(rate); u32(rate * 2); u16(2); u16(16)
-        out += Array("data".utf8); u32(samples.count * 2)
-        for s in samples { withUnsafeBytes(of: Int16(max(-1, min(1, s)) * 32767).littleEndian) { out += $0 } }
-        return out
+        WavEncoder.pcm16(samples, sampleRate: rate)
     }
 
     /// A task folder with `task.csv`: class k is a tone at frequencies[k] plus noise; per class

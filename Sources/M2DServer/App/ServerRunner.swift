@@ -3,6 +3,7 @@
 // work (bounded by the shutdown timeout), stop.
 import Foundation
 import Logging
+import M2DAudio
 import M2DModel
 import M2DTensor
 
@@ -60,7 +61,7 @@ public final class ServerRunner: @unchecked Sendable {
             if config.warmUp {
                 app.state.set(.loading, reason: "warming up")
                 let noise = (0..<16000).map { i in Float(sin(Double(i) * 0.05) * 0.1) }
-                _ = try service.embedBlocking([AudioInput(name: "warm-up", bytes: Self.wav(noise, rate: 16000))])
+                _ = try service.embedBlocking([AudioInput(name: "warm-up", bytes: WavEncoder.pcm16(noise, sampleRate: 16000))])
             }
             app.install(service, sha: sha)
             try reloadHeads()
@@ -145,17 +146,5 @@ public final class ServerRunner: @unchecked Sendable {
         }
         drainAndStop(timeout: app.config.shutdownTimeout)
         return 0
-    }
-
-    /// A 16-bit PCM mono WAV of `samples` (used for the warm-up pass through the real decoder).
-    static func wav(_ samples: [Float], rate: Int) -> [UInt8] {
-        var out: [UInt8] = []
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
-        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { out += $0 } }
-        out += Array("RIFF".utf8); u32(36 + samples.count * 2); out += Array("WAVE".utf8)
-        out += Array("fmt ".utf8); u32(16); u16(1); u16(1); u32(rate); u32(rate * 2); u16(2); u16(16)
-        out += Array("data".utf8); u32(samples.count * 2)
-        for s in samples { withUnsafeBytes(of: Int16(max(-1, min(1, s)) * 32767).littleEndian) { out += $0 } }
-        return out
     }
 }
