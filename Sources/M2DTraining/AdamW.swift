@@ -23,6 +23,8 @@ public struct AdamW: Sendable {
 
     public static func decays(_ name: String, _ shape: Shape) -> Bool { shape.rank > 1 && !name.hasSuffix(".bias") }
 
+    mutating func setStep(_ s: Int) { step = s }
+
     /// One update of `params` from `grads` (both the layout's size) at learning rate `lr`.
     public mutating func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
         step += 1

@@ -9,7 +9,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "m2d-train",
         abstract: "Make M2D model directories.",
-        subcommands: [InitCommand.self, ImportCommand.self, ProbeCommand.self, EvalCommand.self])
+        subcommands: [PretrainCommand.self, ExportCommand.self, ProbeCommand.self, EvalCommand.self, ImportCommand.self, InitCommand.self])
 }
 
 struct InitCommand: ParsableCommand {

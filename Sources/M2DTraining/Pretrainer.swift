@@ -1,0 +1,145 @@
+// Pretrainer: the M2D pre-training loop (M2D-SPEC 5): per step, a batch of random crops from a
+// shuffled epoch order, one random mask per sample, forward + backward, optional gradient clipping,
+// AdamW at the scheduled lr, EMA at the scheduled tau. Every random draw derives from (seed, epoch)
+// or (seed, step), so a resumed run repeats an uninterrupted one bit for bit. Checkpoints are
+// atomic safetensors with every tensor, the AdamW moments and the run state.
+import Foundation
+import M2DCheckpoint
+import M2DModel
+import M2DTensor
+
+public struct PretrainConfig: Codable, Sendable, Equatable {
+    public var network: M2DNetworkConfig
+    public var epochs = 300
+    public var batchSize = 512
+    public var learningRate = 2.4e-3
+    public var minLearningRate = 0.0
+    public var warmupEpochs = 20.0
+    public var clipGrad: Double?
+    public var emaStart = 0.99995
+    public var emaEnd = 0.99999
+    public var seed: UInt64 = 3
+    public var normDraws = 5000
+
+    public init(network: M2DNetworkConfig) { self.network = network }
+}
+
+public struct StepRecord: Sendable {
+    public var step: Int, epoch: Int, loss: Double, lr: Double, tau: Double, gradNorm: Double, seconds: Double
+}
+
+public final class Pretrainer {
+    public let config: PretrainConfig
+    public let data: PretrainData
+    public let network: M2DNetwork
+    public private(set) var optimizer: AdamW
+    public private(set) var step = 0
+    public var normStats: (mean: Float, std: Float)
+    public let stepsPerEpoch: Int
+
+    public init(config: PretrainConfig, data: PretrainData) {
+        self.config = config
+        self.data = data
+        network = M2DNetwork(config: config.network)
+        network.initialize(seed: config.seed)
+        optimizer = AdamW(layout: network.trainable)
+        stepsPerEpoch = max(1, max(data.files.count, config.batchSize) / config.batchSize)
+        var rng = Rng(seed: config.seed ^ 0x6E6F726D)
+        normStats = data.normStats(draws: config.normDraws, length: config.network.encoder.chunkFrames, rng: &rng)
+    }
+
+    public var totalSteps: Int { stepsPerEpoch * config.epochs }
+
+    /// The file indices of an epoch: a seeded shuffle, repeated to fill at least one batch; drop_last.
+    func epochOrder(_ epoch: Int) -> [Int] {
+        var rng = Rng(seed: config.seed &+ 0x9E37_79B9 &* UInt64(epoch + 1))
+        var order: [Int] = []
+        while order.count < config.batchSize { order += Array(0..<data.files.count) }
+        order.shuffle(using: &rng)
+        return Array(order.prefix(stepsPerEpoch * config.batchSize))
+    }
+
+    /// Runs one optimizer step; returns its record.
+    public func trainStep() -> StepRecord {
+        let start = Date()
+        let epoch = step / stepsPerEpoch, it = step % stepsPerEpoch
+        let e = config.network.encoder, B = config.batchSize, U = e.chunkFrames
+        let order = epochOrder(epoch)
+        var rng = Rng(seed: config.seed ^ (0xA5A5_5A5A_1234 &+ UInt64(step) &* 0x100_0000_01B3))
+        let batch = FloatBuffer(count: B * e.nMels * U)
+        for b in 0..<B {
+            data.crop(order[it * B + b], length: U, rng: &rng, mean: normStats.mean, std: normStats.std, into: batch.pointer + b * e.nMels * U)
+        }
+        let masks = RandomMasking.draw(batch: B, patches: config.network.patches, ratio: config.network.maskRatio, rng: &rng)
+        network.grads.zero()
+        let loss = network.lossAndGradients(input: batch.pointer, batch: B, masks: masks)
+        var norm = 0.0
+        for i in 0..<network.grads.count { norm += Double(network.grads.pointer[i]) * Double(network.grads.pointer[i]) }
+        norm = norm.squareRoot()
+        if let clip = config.clipGrad, norm > clip {
+            let s = Float(clip / (norm + 1e-6))
+            for i in 0..<network.grads.count { network.grads.pointer[i] *= s }
+        }
+        let fractionalEpoch = Double(epoch) + Double(it) / Double(stepsPerEpoch)
+        let lr = Schedules.learningRate(epoch: fractionalEpoch, peak: config.learningRate, minLR: config.minLearningRate,
+                                        warmupEpochs: config.warmupEpochs, epochs: Double(config.epochs))
+        optimizer.update(params: network.params.pointer, grads: network.grads.pointer, lr: Float(lr))
+        let tau = Schedules.ema(step: step, totalSteps: totalSteps, start: config.emaStart, end: config.emaEnd)
+        network.updateTarget(tau: Float(tau))
+        step += 1
+        return StepRecord(step: step, epoch: epoch, loss: loss, lr: lr, tau: tau, gradNorm: norm, seconds: Date().timeIntervalSince(start))
+    }
+
+    // MARK: checkpoints
+
+    public static let formatVersion = "m2d-train-checkpoint-1"
+
+    public func save(to path: String) throws {
+        var w = SafeTensorsWriter()
+        for e in network.trainable.entries {
+            w.add(e.name, shape: e.shape, values: network.params.pointer + e.offset)
+            w.add("optim.exp_avg." + e.name, shape: e.shape, values: optimizer.m.pointer + e.offset)
+            w.add("optim.exp_avg_sq." + e.name, shape: e.shape, values: optimizer.v.pointer + e.offset)
+        }
+        for e in network.frozen.entries { w.add(e.name, shape: e.shape, values: network.frozenValues.pointer + e.offset) }
+        for e in network.target.entries { w.add(e.name, shape: e.shape, values: network.targetValues.pointer + e.offset) }
+        w.add("norm_stats", shape: [2], array: [normStats.mean, normStats.std])
+        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        w.metadata = ["format": Self.formatVersion, "step": "\(step)", "optimizer_step": "\(optimizer.step)", "config": configJSON,
+                      "files": "\(data.files.count)"]
+        try w.write(to: path)
+    }
+
+    /// Restores a checkpoint written by `save` with the same config.
+    public func restore(from path: String) throws {
+        let file = try SafeTensorsFile(path: path)
+        guard file.metadata["format"] == Self.formatVersion, let step = file.metadata["step"].flatMap(Int.init),
+              let optimizerStep = file.metadata["optimizer_step"].flatMap(Int.init) else {
+            throw CheckpointError.malformed(path: path, reason: "not an m2d-train checkpoint (format \(file.metadata["format"] ?? "none"))")
+        }
+        if let json = file.metadata["config"], let saved = try? JSONDecoder().decode(PretrainConfig.self, from: Data(json.utf8)), saved != config {
+            throw CheckpointError.malformed(path: path, reason: "the checkpoint was made with different settings; resume with the same flags (or none)")
+        }
+        for e in network.trainable.entries {
+            try file.read(e.name, expecting: e.shape, into: network.params.pointer + e.offset)
+            try file.read("optim.exp_avg." + e.name, expecting: e.shape, into: optimizer.m.pointer + e.offset)
+            try file.read("optim.exp_avg_sq." + e.name, expecting: e.shape, into: optimizer.v.pointer + e.offset)
+        }
+        for e in network.target.entries { try file.read(e.name, expecting: e.shape, into: network.targetValues.pointer + e.offset) }
+        let stats = try file.array("norm_stats")
+        normStats = (stats[0], stats[1])
+        self.step = step
+        optimizer.restoreStep(optimizerStep)
+    }
+
+    /// The saved run configuration of a checkpoint.
+    public static func savedConfig(_ path: String) throws -> PretrainConfig {
+        let file = try SafeTensorsFile(path: path)
+        guard let json = file.metadata["config"] else { throw CheckpointError.malformed(path: path, reason: "no run config in metadata") }
+        return try JSONDecoder().decode(PretrainConfig.self, from: Data(json.utf8))
+    }
+}
+
+extension AdamW {
+    mutating func restoreStep(_ step: Int) { self.setStep(step) }
+}

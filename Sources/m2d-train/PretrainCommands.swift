@@ -1,0 +1,179 @@
+// m2d-train pretrain / export.
+import ArgumentParser
+import Foundation
+import M2DAudio
+import M2DCheckpoint
+import M2DModel
+import M2DTensor
+import M2DTraining
+
+struct PretrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pretrain",
+        abstract: "M2D self-supervised pre-training (online encoder + predictor + EMA target on masked patches).",
+        discussion: """
+            Writes into --run: checkpoint-latest.safetensors (atomic, every --save-every steps, at the end and on
+            Ctrl-C/SIGTERM), metrics.csv (step, loss, lr, tau, grad norm, seconds), loss.png and the log-mel cache.
+            --resume continues the same schedule, masks and data order (the same result as an uninterrupted run).
+            """)
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Audio folders, CSVs (file_name or file column) or files.") var data: [String]
+    @Option(name: .customLong("run"), help: "Run directory.") var runDir: String
+    @Option(help: "Preset: m2d_vit_base (768/12/12, predictor 512/8/16), small (768/4/12, 256/2/8) or tiny (64/2/2, 32/1/2).") var preset: String = "small"
+    @Option(help: "Encoder width (overrides the preset).") var embedDim: Int?
+    @Option(help: "Encoder depth.") var depth: Int?
+    @Option(help: "Encoder heads.") var heads: Int?
+    @Option(help: "Predictor width.") var decoderDim: Int?
+    @Option(help: "Predictor depth.") var decoderDepth: Int?
+    @Option(help: "Predictor heads.") var decoderHeads: Int?
+    @Option(help: "Frames per crop (input_size[1]).") var frames: Int = 608
+    @Option(help: "Mask ratio.") var maskRatio: Double = 0.7
+    @Option(help: "Epochs.") var epochs: Int = 100
+    @Option(help: "Batch size.") var batchSize: Int = 16
+    @Option(help: "Peak learning rate (default 3e-4 * batch / 256, as the official blr).") var lr: Double?
+    @Option(help: "Warm-up epochs.") var warmupEpochs: Double = 5
+    @Option(help: "Clip the global gradient norm (official V2: 3.0).") var clipGrad: Double?
+    @Option(help: "Random seed.") var seed: UInt64 = 3
+    @Option(help: "Save a checkpoint every N steps.") var saveEvery: Int = 200
+    @Option(help: "Print and log every N steps.") var logEvery: Int = 10
+    @Option(help: "Random crops for the normalization statistics.") var normDraws: Int = 5000
+    @Option(help: "Stop after this many steps in this invocation (for staged runs).") var maxSteps: Int?
+    @Flag(help: "Continue from RUN/checkpoint-latest.safetensors.") var resume = false
+
+    func network() -> M2DNetworkConfig {
+        let (d, dp, h, dd, ddp, dh): (Int, Int, Int, Int, Int, Int) = switch preset {
+        case "m2d_vit_base": (768, 12, 12, 512, 8, 16)
+        case "tiny": (64, 2, 2, 32, 1, 2)
+        default: (768, 4, 12, 256, 2, 8)
+        }
+        let encoder = ModelConfig(name: "m2d_vit-80x\(frames)p16x16", embedDim: embedDim ?? d, depth: depth ?? dp, numHeads: heads ?? h,
+                                  inputSize: [80, frames])
+        return M2DNetworkConfig(encoder: encoder, decoderDim: decoderDim ?? dd, decoderDepth: decoderDepth ?? ddp,
+                                decoderHeads: decoderHeads ?? dh, maskRatio: maskRatio)
+    }
+
+    func run() throws {
+        guard ["m2d_vit_base", "small", "tiny"].contains(preset) else { throw ValidationError("--preset must be m2d_vit_base, small or tiny") }
+        var config = PretrainConfig(network: network())
+        do { try config.network.encoder.validate() } catch { throw ValidationError("\(error)") }
+        config.epochs = epochs
+        config.batchSize = batchSize
+        config.learningRate = lr ?? 3e-4 * Double(batchSize) / 256
+        config.warmupEpochs = warmupEpochs
+        config.clipGrad = clipGrad
+        config.seed = seed
+        config.normDraws = normDraws
+        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        let checkpoint = runDir + "/checkpoint-latest.safetensors"
+        if resume {
+            guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("--resume: no \(checkpoint)") }
+            config = try Pretrainer.savedConfig(checkpoint)
+        } else if FileManager.default.fileExists(atPath: checkpoint) {
+            throw ValidationError("\(runDir) already holds a run; pass --resume to continue it or choose another --run")
+        }
+        let files = try PretrainData.list(data)
+        if files.isEmpty { throw ValidationError("no audio files in \(data.joined(separator: " "))") }
+        let audio = try PretrainData(files: files, frontEnd: config.network.encoder.frontEnd, cacheDir: runDir + "/logmel-cache",
+                                     progress: ProgressLine.line("decoding"))
+        for s in audio.skipped.prefix(20) { FileHandle.standardError.write(Data("skipped \(s.file): \(s.reason)\n".utf8)) }
+        if !audio.skipped.isEmpty {
+            try Data(audio.skipped.map { "\($0.file)\t\($0.reason)" }.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: runDir + "/skipped.txt"))
+            FileHandle.standardError.write(Data("\(audio.skipped.count) unreadable files skipped (listed in \(runDir)/skipped.txt)\n".utf8))
+        }
+        if audio.files.isEmpty { throw ValidationError("none of the \(files.count) files could be decoded") }
+        let trainer = Pretrainer(config: config, data: audio)
+        if resume { try trainer.restore(from: checkpoint) }
+        let stop = StopFlag()
+        print("run \(runDir): \(audio.files.count) clips, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, norm stats \(trainer.normStats), resuming at step \(trainer.step)")
+        let metricsPath = runDir + "/metrics.csv"
+        if !FileManager.default.fileExists(atPath: metricsPath) { try Data("step,epoch,loss,lr,tau,grad_norm,seconds\n".utf8).write(to: URL(fileURLWithPath: metricsPath)) }
+        let metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
+        try metrics.seekToEnd()
+        let start = Date(), startStep = trainer.step
+        var window: [Double] = []
+        while trainer.step < trainer.totalSteps && !stop.isSet {
+            if let maxSteps, trainer.step - startStep >= maxSteps { break }
+            let r = trainer.trainStep()
+            window.append(r.loss)
+            try metrics.write(contentsOf: Data(String(format: "%d,%d,%.6f,%.8f,%.8f,%.6f,%.3f\n", r.step, r.epoch, r.loss, r.lr, r.tau, r.gradNorm, r.seconds).utf8))
+            if r.step % logEvery == 0 || r.step == trainer.totalSteps {
+                let elapsed = Date().timeIntervalSince(start), done = trainer.step - startStep
+                let eta = Double(trainer.totalSteps - trainer.step) * elapsed / Double(max(done, 1))
+                let clipsPerSecond = Double(done * config.batchSize) / max(elapsed, 1e-9)
+                print(String(format: "epoch %d step %d/%d loss %.4f lr %.2e tau %.6f %.1f clips/s ETA %@", r.epoch, r.step, trainer.totalSteps,
+                             window.reduce(0, +) / Double(window.count), r.lr, r.tau, clipsPerSecond, ProgressLine.clock(eta)))
+                window = []
+            }
+            if r.step % saveEvery == 0 { try saveAll(trainer, checkpoint) }
+        }
+        try metrics.close()
+        try saveAll(trainer, checkpoint)
+        print(stop.isSet ? "interrupted: saved \(checkpoint) at step \(trainer.step)" : "saved \(checkpoint) at step \(trainer.step)")
+    }
+
+    func saveAll(_ trainer: Pretrainer, _ checkpoint: String) throws {
+        try trainer.save(to: checkpoint)
+        if let text = try? String(contentsOfFile: runDir + "/metrics.csv", encoding: .utf8) {
+            let losses = text.split(separator: "\n").dropFirst().compactMap { Double($0.split(separator: ",")[2]) }
+            try AtomicFile.write(LossPlot.png(values: losses), to: runDir + "/loss.png")
+        }
+    }
+}
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a model directory (config.json + encoder-only model.safetensors) from a run or a checkpoint.")
+
+    @Argument(help: "A run directory or a checkpoint .safetensors.") var source: String
+    @Option(help: "Output model directory.") var out: String
+    @Option(help: "Model name (default: from the run config).") var name: String?
+    @Option(help: "Weight dtype: F32, F16 or BF16.") var dtype: String = "F32"
+
+    func run() throws {
+        guard let type = DType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be F32, F16 or BF16") }
+        var isDir: ObjCBool = false
+        FileManager.default.fileExists(atPath: source, isDirectory: &isDir)
+        let checkpoint = isDir.boolValue ? source + "/checkpoint-latest.safetensors" : source
+        let config = try Pretrainer.savedConfig(checkpoint)
+        let file = try SafeTensorsFile(path: checkpoint)
+        var encoder = config.network.encoder
+        let stats = try file.array("norm_stats")
+        encoder.normStats = stats
+        encoder.name = name ?? encoder.name
+        encoder.provenance = .object(["trained_by": .string("m2d-train pretrain"), "checkpoint": .string(checkpoint),
+                                      "step": .string(file.metadata["step"] ?? "?"), "trained": .bool(true)])
+        let weights: EncoderWeights
+        do { weights = try EncoderWeights(config: encoder, file: file) } catch { throw ValidationError("\(error)") }
+        try ModelDirectory.write(weights, to: out, dtype: type)
+        print("wrote \(out) (\(encoder.name), step \(file.metadata["step"] ?? "?"), norm stats \(stats))")
+    }
+}
+
+/// Set by SIGINT/SIGTERM; the loop saves and exits at the end of the current step.
+final class StopFlag: @unchecked Sendable {
+    // SAFETY: a single Bool written by the signal queue and read by the loop, guarded by a lock.
+    private let lock = NSLock()
+    private var value = false
+    private var sources: [any DispatchSourceSignal] = []
+
+    init() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in self?.lock.withLock { self?.value = true } }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var isSet: Bool { lock.withLock { value } }
+}
+
+enum ProgressLine {
+    static func line(_ what: String) -> (Int, Int) -> Void { Progress.line(what) }
+    static func clock(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}

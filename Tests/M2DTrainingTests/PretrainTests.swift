@@ -1,0 +1,64 @@
+// Pre-training runs end to end: resume reproduces an uninterrupted run bit for bit, checkpoints
+// and exports load, metrics and the loss curve are written, bad data is skipped, not fatal.
+import Foundation
+import M2DCheckpoint
+import M2DModel
+import M2DTraining
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct PretrainTests {
+    func audioFolder() throws -> String {
+        let dir = Fixtures.temporaryDirectory() + "/audio"
+        _ = try TestAudio.toneTask(in: dir, frequencies: [300, 900, 2500], train: 3, valid: false)
+        try Data("not audio".utf8).write(to: URL(fileURLWithPath: dir + "/broken.wav"))
+        return dir
+    }
+
+    let common = ["--preset", "tiny", "--frames", "64", "--epochs", "3", "--batch-size", "4", "--norm-draws", "50",
+                  "--lr", "1e-3", "--warmup-epochs", "1", "--log-every", "5", "--save-every", "1000"]
+
+    @Test func resumeReproducesAnUninterruptedRun() throws {
+        let audio = try audioFolder()
+        let root = Fixtures.temporaryDirectory()
+        let full = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/full"] + common)
+        #expect(full.status == 0, "\(full.stderr)")
+        #expect(full.stderr.contains("broken.wav") && full.stderr.contains("1 unreadable"))
+        let first = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--max-steps", "7"] + common)
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--resume"])
+        #expect(second.status == 0, "\(second.stderr)")
+        let a = try SafeTensorsFile(path: root + "/full/checkpoint-latest.safetensors")
+        let b = try SafeTensorsFile(path: root + "/split/checkpoint-latest.safetensors")
+        #expect(a.metadata["step"] == b.metadata["step"] && a.metadata["step"] != nil)
+        for key in ["blocks.0.attn.qkv.weight", "decoder_pred.weight", "target_norm.weight", "optim.exp_avg_sq.cls_token"] {
+            #expect(try a.array(key) == b.array(key), "\(key) differs after resume")
+        }
+        let metrics = try String(contentsOfFile: root + "/split/metrics.csv", encoding: .utf8).split(separator: "\n")
+        #expect(metrics.count == 1 + Int(a.metadata["step"]!)!)
+        #expect(FileManager.default.fileExists(atPath: root + "/full/loss.png"))
+        // A second pretrain into the same run without --resume is refused.
+        let again = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/full"] + common)
+        #expect(again.status != 0 && again.stderr.contains("--resume"))
+        // Export gives a model directory the embedder loads, with the run's norm stats.
+        let export = try CommandRunner.run("m2d-train", ["export", root + "/full", "--out", root + "/model", "--dtype", "F16"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let model = try ModelDirectory.load(root + "/model")
+        #expect(model.config.embedDim == 64 && model.config.inputSize == [80, 64])
+        #expect(model.config.normStats == (try a.array("norm_stats")))
+        let embedding = AudioEmbedder(weights: model.weights).embed([Float](repeating: 0.1, count: 16000))
+        #expect(embedding.dim == 320 && embedding.clip.allSatisfy(\.isFinite))
+    }
+
+    @Test func lossFallsOnATinyRun() throws {
+        let audio = try audioFolder()
+        let run = Fixtures.temporaryDirectory() + "/run"
+        let r = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", run, "--preset", "tiny", "--frames", "64",
+                                                    "--epochs", "12", "--batch-size", "4", "--norm-draws", "50", "--lr", "2e-3", "--warmup-epochs", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let losses = try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .compactMap { Double($0.split(separator: ",")[2]) }
+        let head = losses.prefix(5).reduce(0, +) / 5, tail = losses.suffix(5).reduce(0, +) / 5
+        #expect(tail < head * 0.8, "loss \(head) -> \(tail)")
+    }
+}
