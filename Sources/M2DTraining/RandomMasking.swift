@@ -8,6 +8,11 @@ public struct PatchMask: Sendable, Equatable {
     /// Patch indices in shuffled order: visible first (len_keep), then masked.
     public var shuffle: [Int]
     public var keep: Int
+
+    public init(shuffle: [Int], keep: Int) {
+        self.shuffle = shuffle
+        self.keep = keep
+    }
     public var visible: ArraySlice<Int> { shuffle[..<keep] }
     public var masked: ArraySlice<Int> { shuffle[keep...] }
     /// restore[patch] = position of `patch` in `shuffle` (argsort of shuffle).
