@@ -49,7 +49,8 @@ import TestSupport
         var rng = Rng(seed: 10)
         let mel = FloatBuffer(count: 80 * 64)
         for i in 0..<mel.count { mel.pointer[i] = rng.normal() }
-        let inference = ViTEncoder(weights: weights).forward([ViTEncoder.ChunkInput(base: mel.pointer, rowStride: 64, timePatches: 4)])
+        let encoder = ViTEncoder(weights: weights)  // owns the workspace the output points into
+        let inference = encoder.forward([ViTEncoder.ChunkInput(base: mel.pointer, rowStride: 64, timePatches: 4)])
         // The same encoder assembled from the training block.
         let D = 16, F = 5, T = 4, N = 1 + F * T
         let cols = FloatBuffer(count: F * T * 256), x = FloatBuffer(count: N * D)
@@ -62,7 +63,7 @@ import TestSupport
             BlockTraining.forward(x.pointer, BlockParameters(base: weights.storage.pointer + e.offset, D: D, hidden: 64), acts)
         }
         LayerNorm.forward(out: x.pointer, input: x.pointer, weight: weights.normWeight.base, bias: weights.normBias.base, rows: N, cols: D)
-        let cmp = Numerics.compare("training vs inference", x.toArray(), inference.tokens.toArray(), atol: 1e-5, rtol: 1e-5)
+        let cmp = withExtendedLifetime(encoder) { Numerics.compare("training vs inference", x.toArray(), inference.tokens.toArray(), atol: 1e-5, rtol: 1e-5) }
         #expect(cmp.violations == 0, "\(cmp)")
     }
 }
