@@ -12,7 +12,7 @@ import M2DTensor
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "m2d-bench", abstract: "Benchmarks that print tables (make bench).",
-        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self], defaultSubcommand: CoreBench.self)
+        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self, TrainBench.self], defaultSubcommand: CoreBench.self)
 }
 
 struct CoreBench: ParsableCommand {

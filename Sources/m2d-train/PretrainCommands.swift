@@ -84,7 +84,7 @@ struct PretrainCommand: ParsableCommand {
         let trainer = Pretrainer(config: config, data: audio)
         if resume { try trainer.restore(from: checkpoint) }
         let stop = StopFlag()
-        print("run \(runDir): \(audio.files.count) clips, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, norm stats \(trainer.normStats), resuming at step \(trainer.step)")
+        say("run \(runDir): \(audio.files.count) clips, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, norm stats \(trainer.normStats), resuming at step \(trainer.step)")
         let metricsPath = runDir + "/metrics.csv"
         if !FileManager.default.fileExists(atPath: metricsPath) { try Data("step,epoch,loss,lr,tau,grad_norm,seconds\n".utf8).write(to: URL(fileURLWithPath: metricsPath)) }
         let metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
@@ -100,7 +100,7 @@ struct PretrainCommand: ParsableCommand {
                 let elapsed = Date().timeIntervalSince(start), done = trainer.step - startStep
                 let eta = Double(trainer.totalSteps - trainer.step) * elapsed / Double(max(done, 1))
                 let clipsPerSecond = Double(done * config.batchSize) / max(elapsed, 1e-9)
-                print(String(format: "epoch %d step %d/%d loss %.4f lr %.2e tau %.6f %.1f clips/s ETA %@", r.epoch, r.step, trainer.totalSteps,
+                say(String(format: "epoch %d step %d/%d loss %.4f lr %.2e tau %.6f %.1f clips/s ETA %@", r.epoch, r.step, trainer.totalSteps,
                              window.reduce(0, +) / Double(window.count), r.lr, r.tau, clipsPerSecond, ProgressLine.clock(eta)))
                 window = []
             }
@@ -108,7 +108,7 @@ struct PretrainCommand: ParsableCommand {
         }
         try metrics.close()
         try saveAll(trainer, checkpoint)
-        print(stop.isSet ? "interrupted: saved \(checkpoint) at step \(trainer.step)" : "saved \(checkpoint) at step \(trainer.step)")
+        say(stop.isSet ? "interrupted: saved \(checkpoint) at step \(trainer.step)" : "saved \(checkpoint) at step \(trainer.step)")
     }
 
     func saveAll(_ trainer: Pretrainer, _ checkpoint: String) throws {
@@ -149,6 +149,10 @@ struct ExportCommand: ParsableCommand {
         print("wrote \(out) (\(encoder.name), step \(file.metadata["step"] ?? "?"), norm stats \(stats))")
     }
 }
+
+/// Writes a line to stdout at once (progress must reach a log file as it happens, not when a
+/// buffer fills).
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
 /// Set by SIGINT/SIGTERM; the loop saves and exits at the end of the current step.
 final class StopFlag: @unchecked Sendable {

@@ -62,3 +62,42 @@ import TestSupport
         #expect(tail < head * 0.8, "loss \(head) -> \(tail)")
     }
 }
+
+@Suite(.serialized) struct PretrainInterruptTests {
+    /// SIGINT in the middle of a run saves a checkpoint; resuming gives the same weights as an
+    /// uninterrupted run.
+    @Test func interruptAndResumeEqualsUninterrupted() throws {
+        let audio = Fixtures.temporaryDirectory() + "/audio"
+        _ = try TestAudio.toneTask(in: audio, frequencies: [300, 900, 2500], train: 3, valid: false)
+        let root = Fixtures.temporaryDirectory()
+        let args = ["--data", audio, "--preset", "tiny", "--frames", "64", "--epochs", "400", "--batch-size", "4", "--norm-draws", "50",
+                    "--lr", "1e-3", "--warmup-epochs", "1", "--save-every", "100000"]
+        let full = try CommandRunner.run("m2d-train", ["pretrain", "--run", root + "/full"] + args)
+        #expect(full.status == 0, "\(full.stderr)")
+        let process = Process()
+        process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("m2d-train")
+        process.arguments = ["pretrain", "--run", root + "/cut"] + args
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Interrupt once some steps are logged.
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline {
+            let lines = (try? String(contentsOfFile: root + "/cut/metrics.csv", encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if lines > 20 { break }
+            usleep(5000)
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let interrupted = try SafeTensorsFile(path: root + "/cut/checkpoint-latest.safetensors")
+        let total = try SafeTensorsFile(path: root + "/full/checkpoint-latest.safetensors")
+        #expect(Int(interrupted.metadata["step"] ?? "0")! < Int(total.metadata["step"] ?? "0")!, "the interrupt came too late to test anything")
+        let resumed = try CommandRunner.run("m2d-train", ["pretrain", "--run", root + "/cut", "--data", audio, "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let b = try SafeTensorsFile(path: root + "/cut/checkpoint-latest.safetensors")
+        for key in ["blocks.1.mlp.fc2.weight", "decoder_blocks.0.attn.qkv.weight", "target_blocks.0.norm1.bias", "optim.exp_avg.mask_token"] {
+            #expect(try total.array(key) == b.array(key), "\(key) differs after interrupt + resume")
+        }
+    }
+}

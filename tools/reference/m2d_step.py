@@ -126,31 +126,39 @@ def sincos_2d(dim, gh, gw):
 
 
 class M2D(nn.Module):
-    def __init__(self):
+    """Defaults = the fixture config (CFG). The keyword arguments exist only so that
+    tools/reference/bench_train.py can build larger models (same code, same construction order)."""
+    def __init__(self, embed_dim=D, depth=CFG["depth"], num_heads=CFG["num_heads"],
+                 decoder_embed_dim=DD, decoder_depth=CFG["decoder_depth"],
+                 decoder_num_heads=CFG["decoder_num_heads"],
+                 grid=(CFG["grid_freq"], CFG["grid_time"]), len_keep=LEN_KEEP):
         super().__init__()
         c = CFG
+        D, DD = embed_dim, decoder_embed_dim
+        self.grid, self.L, self.len_keep = grid, grid[0] * grid[1], len_keep
+        L = self.L
         # Construction order = official state_dict order (own params first, then submodules).
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + L, D), requires_grad=False)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, DD))
         self.decoder_pos_embed = nn.Parameter(torch.zeros(1, 1 + L, DD), requires_grad=False)
         self.patch_embed = PatchEmbed(D, c["patch"])
-        self.blocks = nn.ModuleList([Block(D, c["num_heads"]) for _ in range(c["depth"])])
+        self.blocks = nn.ModuleList([Block(D, num_heads) for _ in range(depth)])
         self.norm = LN(D)
         self.decoder_embed = nn.Linear(D, DD)
-        self.decoder_blocks = nn.ModuleList([Block(DD, c["decoder_num_heads"]) for _ in range(c["decoder_depth"])])
+        self.decoder_blocks = nn.ModuleList([Block(DD, decoder_num_heads) for _ in range(decoder_depth)])
         self.decoder_norm = LN(DD)
         self.decoder_pred = nn.Linear(DD, D)
-        self.target_blocks = nn.ModuleList([Block(D, c["num_heads"]) for _ in range(c["depth"])])
+        self.target_blocks = nn.ModuleList([Block(D, num_heads) for _ in range(depth)])
         self.target_norm = LN(D)
         for p in list(self.target_blocks.parameters()) + list(self.target_norm.parameters()):
             p.requires_grad = False
 
     # spec 5.5, then the fixture's perturbation
     def initialize(self):
-        gh, gw = CFG["grid_freq"], CFG["grid_time"]
-        self.pos_embed.data.copy_(sincos_2d(D, gh, gw))
-        self.decoder_pos_embed.data.copy_(sincos_2d(DD, gh, gw))
+        gh, gw = self.grid
+        self.pos_embed.data.copy_(sincos_2d(self.pos_embed.shape[-1], gh, gw))
+        self.decoder_pos_embed.data.copy_(sincos_2d(self.decoder_pos_embed.shape[-1], gh, gw))
         w = self.patch_embed.proj.weight.data
         nn.init.xavier_uniform_(w.view([w.shape[0], -1]))
         # patch_embed.proj.bias keeps the Conv2d default U(-1/16, 1/16) drawn at construction
@@ -176,6 +184,7 @@ class M2D(nn.Module):
         finite-difference check, because the target branch is a stop-gradient: perturbing the shared
         cls_token / patch_embed also moves the target, which autograd (by design) ignores."""
         ids_restore = torch.argsort(ids_shuffle, dim=1)
+        L, LEN_KEEP = self.L, self.len_keep
         x = self.patch_embed(imgs) + self.pos_embed[:, 1:, :]
         d = x.shape[-1]
         ids_keep, ids_mask = ids_shuffle[:, :LEN_KEEP], ids_shuffle[:, LEN_KEEP:]
