@@ -2,6 +2,7 @@
 // clear error and never crash or execute anything.
 import Foundation
 import M2DCheckpoint
+import M2DTensor
 import Testing
 import TestSupport
 
@@ -81,7 +82,8 @@ func expectMalformed(_ bytes: [UInt8], _ text: String, sourceLocation: SourceLoc
     @Test func fuzzMutatedCheckpoints() throws {
         let original = Fixtures.bytes(goldenPth)
         let pickleStart = original.firstRange(of: Array("data.pkl".utf8)).map { $0.upperBound } ?? 0
-        var rng = SystemRandomNumberGenerator()
+        // Seeded, so CI is reproducible; change the seed locally to explore further.
+        var rng = Rng(seed: 20_261_122)
         var loaded = 0, rejected = 0
         for i in 0..<2500 {
             var bytes = original
