@@ -28,10 +28,7 @@ public enum VectorMath {
 
     @inline(__always)
     static func clamp(_ x: V, _ lo: Float, _ hi: Float) -> V {
-        var y = x
-        y.replace(with: V(repeating: lo), where: x .< lo)
-        y.replace(with: V(repeating: hi), where: x .> hi)
-        return y
+        pointwiseMin(pointwiseMax(x, V(repeating: lo)), V(repeating: hi))
     }
 
     /// erf(x), the rational approximation used by Eigen/XLA (clamped to [-4, 4], a few ulp).
