@@ -4,29 +4,16 @@ import Foundation
 import M2DTensor
 
 extension EncoderWeights {
-    /// The official initialisation (M2D-SPEC 5.5): xavier-uniform linear and patch weights, zero
-    /// linear biases, patch bias U(+-1/16), cls_token N(0, 0.02), LayerNorm 1/0, sin-cos positions.
+    /// The official initialization (M2D-SPEC 5.5), sin-cos positions included.
     public static func initialized(config: ModelConfig, seed: UInt64) -> EncoderWeights {
         let w = EncoderWeights(config: config)
         var rng = Rng(seed: seed)
         for e in w.layout.entries {
-            let t = w.storage.view(offset: e.offset, shape: e.shape)
-            switch e.name {
-            case "pos_embed":
-                PositionEmbedding.fill(t.base, embedDim: config.embedDim, gridHeight: config.freqPatches, gridWidth: config.gridTimePatches)
-            case "cls_token":
-                for i in 0..<t.count { t.base[i] = 0.02 * rng.normal() }
-            case "patch_embed.proj.bias":
-                let bound = 1 / Float(config.patchHeight * config.patchWidth).squareRoot()
-                for i in 0..<t.count { t.base[i] = rng.uniform(-bound, bound) }
-            default:
-                if e.shape.rank >= 2 {
-                    let fanOut = e.shape[0], fanIn = e.shape.count / e.shape[0]
-                    let bound = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
-                    for i in 0..<t.count { t.base[i] = rng.uniform(-bound, bound) }
-                } else if e.name.contains("norm") && e.name.hasSuffix("weight") {
-                    for i in 0..<t.count { t.base[i] = 1 }
-                }
+            let p = w.storage.pointer + e.offset
+            if e.name == "pos_embed" {
+                PositionEmbedding.fill(p, embedDim: config.embedDim, gridHeight: config.freqPatches, gridWidth: config.gridTimePatches)
+            } else {
+                OfficialInitialization.fill(e.name, e.shape, p, patchArea: config.patchHeight * config.patchWidth, rng: &rng)
             }
         }
         return w
@@ -76,6 +63,29 @@ public enum PositionEmbedding {
                     }
                 }
             }
+        }
+    }
+}
+
+/// One tensor's official initialization (M2D-SPEC 5.5, MAE initialize_weights + M2D additions):
+/// xavier-uniform for Linear and patch weights (the patch weight on its [D, ph*pw] view), zero
+/// Linear biases, patch bias U(+-1/sqrt(ph*pw)) (the Conv2d default), cls_token / mask_token
+/// N(0, 0.02), LayerNorm weight 1 and bias 0. Shared by inference-model init and the trainer.
+public enum OfficialInitialization {
+    public static func fill(_ name: String, _ shape: Shape, _ p: UnsafeMutablePointer<Float>, patchArea: Int, rng: inout Rng) {
+        let n = shape.count
+        if name == "cls_token" || name == "mask_token" {
+            for i in 0..<n { p[i] = 0.02 * rng.normal() }
+        } else if name == "patch_embed.proj.bias" {
+            let bound = 1 / Float(patchArea).squareRoot()
+            for i in 0..<n { p[i] = rng.uniform(-bound, bound) }
+        } else if shape.rank >= 2 {
+            let fanOut = shape[0], fanIn = n / shape[0]
+            let bound = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
+            for i in 0..<n { p[i] = rng.uniform(-bound, bound) }
+        } else {
+            let isNormWeight = name.hasSuffix("norm1.weight") || name.hasSuffix("norm2.weight") || name.hasSuffix("norm.weight")
+            for i in 0..<n { p[i] = isNormWeight ? 1 : 0 }
         }
     }
 }

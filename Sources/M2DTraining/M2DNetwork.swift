@@ -102,8 +102,7 @@ public final class M2DNetwork: @unchecked Sendable {
         let nv = 1 + K
         let xv = FloatBuffer(count: B * nv * D)
         for b in 0..<B {
-            for d in 0..<D { xv.pointer[b * nv * D + d] = cls[d] + pos[d] }
-            for (k, p) in masks[b].visible.enumerated() { (xv.pointer + (b * nv + 1 + k) * D).update(from: x0.pointer + (b * L + p) * D, count: D) }
+            gatherWithCLS(into: xv.pointer + b * nv * D, cls: cls, pos: pos, tokens: x0.pointer + b * L * D, picks: masks[b].visible, dim: D)
         }
         let encActs = (0..<e.depth).map { _ in BlockActivations(B: B, N: nv, D: D, hidden: e.mlpHidden, heads: e.numHeads) }
         for i in 0..<e.depth { BlockTraining.forward(xv.pointer, block("blocks", i), encActs[i]) }
@@ -140,8 +139,7 @@ public final class M2DNetwork: @unchecked Sendable {
         let nt = 1 + M
         let xt = FloatBuffer(count: B * nt * D)
         for b in 0..<B {
-            for d in 0..<D { xt.pointer[b * nt * D + d] = cls[d] + pos[d] }
-            for (j, p) in masks[b].masked.enumerated() { (xt.pointer + (b * nt + 1 + j) * D).update(from: x0.pointer + (b * L + p) * D, count: D) }
+            gatherWithCLS(into: xt.pointer + b * nt * D, cls: cls, pos: pos, tokens: x0.pointer + b * L * D, picks: masks[b].masked, dim: D)
         }
         let tActs = BlockActivations(B: B, N: nt, D: D, hidden: e.mlpHidden, heads: e.numHeads)
         for i in 0..<e.depth { BlockTraining.forward(xt.pointer, block("target_blocks", i), tActs) }
@@ -196,5 +194,13 @@ public final class M2DNetwork: @unchecked Sendable {
         withExtendedLifetime((cols, x0, xv, latent, latentMean, latentRstd, emb, z, zn, znMean, znRstd, pred, pm, xt, tm, normalizedTarget)) {}
         withExtendedLifetime((dpm, dpred, dzn, dz, demb, dlatent, dxv, dx0, encActs, decActs, tActs)) {}
         return loss
+    }
+
+    /// out (1 + picks, D): the CLS row (cls_token + pos_embed[0]) then tokens[picks] in pick order
+    /// (the online encoder's visible and the target's masked sequences).
+    private func gatherWithCLS(into out: UnsafeMutablePointer<Float>, cls: UnsafePointer<Float>, pos: UnsafePointer<Float>,
+                               tokens: UnsafePointer<Float>, picks: ArraySlice<Int>, dim D: Int) {
+        for d in 0..<D { out[d] = cls[d] + pos[d] }
+        for (k, p) in picks.enumerated() { (out + (1 + k) * D).update(from: tokens + p * D, count: D) }
     }
 }

@@ -74,7 +74,7 @@ struct PretrainCommand: ParsableCommand {
         let files = try PretrainData.list(data)
         if files.isEmpty { throw ValidationError("no audio files in \(data.joined(separator: " "))") }
         let audio = try PretrainData(files: files, frontEnd: config.network.encoder.frontEnd, cacheDir: runDir + "/logmel-cache",
-                                     progress: ProgressLine.line("decoding"))
+                                     progress: Progress.line("decoding"))
         for s in audio.skipped.prefix(20) { FileHandle.standardError.write(Data("skipped \(s.file): \(s.reason)\n".utf8)) }
         if !audio.skipped.isEmpty {
             try Data(audio.skipped.map { "\($0.file)\t\($0.reason)" }.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: runDir + "/skipped.txt"))
@@ -175,7 +175,6 @@ final class StopFlag: @unchecked Sendable {
 }
 
 enum ProgressLine {
-    static func line(_ what: String) -> (Int, Int) -> Void { Progress.line(what) }
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
