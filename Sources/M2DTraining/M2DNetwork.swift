@@ -7,23 +7,46 @@ import M2DModel
 import M2DOps
 import M2DTensor
 
+/// What the predictor learns to predict (issue "training variants"): M2D's EMA target features, or
+/// MSM-MAE's standardized log-mel patches (an MAE on spectrograms, no target network).
+public enum PretrainMethod: String, Codable, Sendable, CaseIterable {
+    case m2d
+    case msmMAE = "msm-mae"
+}
+
+/// The target encoder's input: M2D's masked patches only, or all patches (the data2vec-style
+/// conventional setting of the M2D paper's Table 3; the loss is still on the masked ones).
+public enum TargetInput: String, Codable, Sendable, CaseIterable {
+    case masked
+    case all
+}
+
 public struct M2DNetworkConfig: Sendable, Codable, Equatable {
     public var encoder: ModelConfig
     public var decoderDim = 512
     public var decoderDepth = 8
     public var decoderHeads = 16
     public var maskRatio = 0.7
+    public var method = PretrainMethod.m2d
+    public var targetInput = TargetInput.masked
 
-    public init(encoder: ModelConfig, decoderDim: Int = 512, decoderDepth: Int = 8, decoderHeads: Int = 16, maskRatio: Double = 0.7) {
+    public init(encoder: ModelConfig, decoderDim: Int = 512, decoderDepth: Int = 8, decoderHeads: Int = 16, maskRatio: Double = 0.7,
+                method: PretrainMethod = .m2d, targetInput: TargetInput = .masked) {
         self.encoder = encoder
         self.decoderDim = decoderDim
         self.decoderDepth = decoderDepth
         self.decoderHeads = decoderHeads
         self.maskRatio = maskRatio
+        self.method = method
+        self.targetInput = targetInput
     }
 
     public var patches: Int { encoder.freqPatches * encoder.gridTimePatches }
     public var keep: Int { RandomMasking.keepCount(patches: patches, ratio: maskRatio) }
+    /// Features the predictor outputs per patch: the encoder width (M2D) or the patch's values (MSM-MAE).
+    public var predictionDim: Int { method == .msmMAE ? encoder.patchHeight * encoder.patchWidth : encoder.embedDim }
+    /// A readable name of the variant for logs and checkpoints.
+    public var variantName: String { method == .msmMAE ? "msm-mae" : "m2d (target input: \(targetInput.rawValue))" }
 }
 
 public final class M2DNetwork: @unchecked Sendable {
@@ -45,12 +68,15 @@ public final class M2DNetwork: @unchecked Sendable {
         for i in 0..<e.depth { t += ParameterLayout.blockItems("blocks.\(i)", D: D, hidden: e.mlpHidden) }
         t += [("norm.weight", [D]), ("norm.bias", [D]), ("mask_token", [1, 1, Dd]), ("decoder_embed.weight", [Dd, D]), ("decoder_embed.bias", [Dd])]
         for i in 0..<config.decoderDepth { t += ParameterLayout.blockItems("decoder_blocks.\(i)", D: Dd, hidden: 4 * Dd) }
-        t += [("decoder_norm.weight", [Dd]), ("decoder_norm.bias", [Dd]), ("decoder_pred.weight", [D, Dd]), ("decoder_pred.bias", [D])]
+        let P = config.predictionDim
+        t += [("decoder_norm.weight", [Dd]), ("decoder_norm.bias", [Dd]), ("decoder_pred.weight", [P, Dd]), ("decoder_pred.bias", [P])]
         trainable = ParameterLayout(t)
         frozen = ParameterLayout([("pos_embed", [1, 1 + L, D]), ("decoder_pos_embed", [1, 1 + L, Dd])])
         var g: [(String, Shape)] = []
-        for i in 0..<e.depth { g += ParameterLayout.blockItems("target_blocks.\(i)", D: D, hidden: e.mlpHidden) }
-        g += [("target_norm.weight", [D]), ("target_norm.bias", [D])]
+        if config.method == .m2d {
+            for i in 0..<e.depth { g += ParameterLayout.blockItems("target_blocks.\(i)", D: D, hidden: e.mlpHidden) }
+            g += [("target_norm.weight", [D]), ("target_norm.bias", [D])]
+        }
         target = ParameterLayout(g)
         params = FloatBuffer(count: trainable.count)
         grads = FloatBuffer(count: trainable.count)
@@ -130,36 +156,36 @@ public final class M2DNetwork: @unchecked Sendable {
         let zn = FloatBuffer(count: B * nd * Dd), znMean = FloatBuffer(count: B * nd), znRstd = FloatBuffer(count: B * nd)
         LayerNorm.forward(out: zn.pointer, mean: znMean.pointer, rstd: znRstd.pointer, input: z.pointer,
                           weight: pointer("decoder_norm.weight"), bias: pointer("decoder_norm.bias"), rows: B * nd, cols: Dd)
-        let pred = FloatBuffer(count: B * nd * D)
+        let P = config.predictionDim
+        let pred = FloatBuffer(count: B * nd * P)
         Linear.forward(out: pred.pointer, input: zn.pointer, weight: pointer("decoder_pred.weight"), bias: pointer("decoder_pred.bias"),
-                       M: B * nd, C: Dd, OC: D)
-        let pm = FloatBuffer(count: B * M * D)
-        for b in 0..<B { for (j, p) in masks[b].masked.enumerated() { (pm.pointer + (b * M + j) * D).update(from: pred.pointer + (b * nd + 1 + p) * D, count: D) } }
-        // 4. Target encoder on CLS + masked tokens, no gradient.
-        let nt = 1 + M
-        let xt = FloatBuffer(count: B * nt * D)
-        for b in 0..<B {
-            gatherWithCLS(into: xt.pointer + b * nt * D, cls: cls, pos: pos, tokens: x0.pointer + b * L * D, picks: masks[b].masked, dim: D)
+                       M: B * nd, C: Dd, OC: P)
+        let pm = FloatBuffer(count: B * M * P)
+        for b in 0..<B { for (j, p) in masks[b].masked.enumerated() { (pm.pointer + (b * M + j) * P).update(from: pred.pointer + (b * nd + 1 + p) * P, count: P) } }
+        // 4-5. Targets of the masked patches and the loss.
+        let normalizedTarget = FloatBuffer(count: B * M * P), dpm = FloatBuffer(count: B * M * P)
+        let loss: Double
+        switch config.method {
+        case .m2d:
+            let tm = targetFeatures(x0: x0.pointer, batch: B, masks: masks)
+            if let fixedTarget { tm.pointer.update(from: fixedTarget, count: B * M * D) }
+            targetOut?.update(from: tm.pointer, count: B * M * D)
+            loss = M2DLoss.forward(pred: pm.pointer, target: tm.pointer, normalizedTarget: normalizedTarget.pointer, tokens: B * M, dim: D)
+            M2DLoss.backward(dPred: dpm.pointer, pred: pm.pointer, normalizedTarget: normalizedTarget.pointer, tokens: B * M, dim: D)
+        case .msmMAE:
+            let patches = FloatBuffer(count: B * M * P)
+            for b in 0..<B { for (j, p) in masks[b].masked.enumerated() { (patches.pointer + (b * M + j) * P).update(from: cols.pointer + (b * L + p) * P, count: P) } }
+            loss = NormPixelLoss.forward(pred: pm.pointer, patches: patches.pointer, normalizedTarget: normalizedTarget.pointer, tokens: B * M, dim: P)
+            targetOut?.update(from: normalizedTarget.pointer, count: B * M * P)
+            NormPixelLoss.backward(dPred: dpm.pointer, pred: pm.pointer, normalizedTarget: normalizedTarget.pointer, tokens: B * M, dim: P)
         }
-        let tActs = BlockActivations(B: B, N: nt, D: D, hidden: e.mlpHidden, heads: e.numHeads)
-        for i in 0..<e.depth { BlockTraining.forward(xt.pointer, block("target_blocks", i), tActs) }
-        LayerNorm.forward(out: xt.pointer, input: xt.pointer, weight: pointer("target_norm.weight"), bias: pointer("target_norm.bias"), rows: B * nt, cols: D)
-        let tm = FloatBuffer(count: B * M * D)
-        for b in 0..<B { (tm.pointer + b * M * D).update(from: xt.pointer + (b * nt + 1) * D, count: M * D) }
-        if let fixedTarget { tm.pointer.update(from: fixedTarget, count: B * M * D) }
-        targetOut?.update(from: tm.pointer, count: B * M * D)
-        // 5. Loss.
-        let normalizedTarget = FloatBuffer(count: B * M * D)
-        let loss = M2DLoss.forward(pred: pm.pointer, target: tm.pointer, normalizedTarget: normalizedTarget.pointer, tokens: B * M, dim: D)
 
         // Backward.
-        let dpm = FloatBuffer(count: B * M * D)
-        M2DLoss.backward(dPred: dpm.pointer, pred: pm.pointer, normalizedTarget: normalizedTarget.pointer, tokens: B * M, dim: D)
-        let dpred = FloatBuffer(count: B * nd * D)
-        for b in 0..<B { for (j, p) in masks[b].masked.enumerated() { (dpred.pointer + (b * nd + 1 + p) * D).update(from: dpm.pointer + (b * M + j) * D, count: D) } }
+        let dpred = FloatBuffer(count: B * nd * P)
+        for b in 0..<B { for (j, p) in masks[b].masked.enumerated() { (dpred.pointer + (b * nd + 1 + p) * P).update(from: dpm.pointer + (b * M + j) * P, count: P) } }
         let dzn = FloatBuffer(count: B * nd * Dd), dz = FloatBuffer(count: B * nd * Dd)
         Linear.backward(dInput: dzn.pointer, dWeight: gradient("decoder_pred.weight"), dBias: gradient("decoder_pred.bias"), dOut: dpred.pointer,
-                        input: zn.pointer, weight: pointer("decoder_pred.weight"), M: B * nd, C: Dd, OC: D)
+                        input: zn.pointer, weight: pointer("decoder_pred.weight"), M: B * nd, C: Dd, OC: P)
         LayerNorm.backward(dInput: dz.pointer, dWeight: gradient("decoder_norm.weight"), dBias: gradient("decoder_norm.bias"), dOut: dzn.pointer,
                            input: z.pointer, weight: pointer("decoder_norm.weight"), mean: znMean.pointer, rstd: znRstd.pointer, rows: B * nd, cols: Dd)
         for i in (0..<config.decoderDepth).reversed() {
@@ -191,9 +217,35 @@ public final class M2DNetwork: @unchecked Sendable {
         }
         Linear.backward(dInput: nil, dWeight: gradient("patch_embed.proj.weight"), dBias: gradient("patch_embed.proj.bias"), dOut: dx0.pointer,
                         input: cols.pointer, weight: pointer("patch_embed.proj.weight"), M: B * L, C: patchK, OC: D)
-        withExtendedLifetime((cols, x0, xv, latent, latentMean, latentRstd, emb, z, zn, znMean, znRstd, pred, pm, xt, tm, normalizedTarget)) {}
-        withExtendedLifetime((dpm, dpred, dzn, dz, demb, dlatent, dxv, dx0, encActs, decActs, tActs)) {}
+        withExtendedLifetime((cols, x0, xv, latent, latentMean, latentRstd, emb, z, zn, znMean, znRstd, pred, pm, normalizedTarget)) {}
+        withExtendedLifetime((dpm, dpred, dzn, dz, demb, dlatent, dxv, dx0, encActs, decActs)) {}
         return loss
+    }
+
+    /// The target encoder's features of the masked patches (B*M, D), in mask order, no gradient: its
+    /// input is CLS + the masked tokens (M2D) or CLS + all tokens in patch order (conventional).
+    private func targetFeatures(x0: UnsafePointer<Float>, batch B: Int, masks: [PatchMask]) -> FloatBuffer {
+        let e = config.encoder, D = e.embedDim, L = config.patches, M = L - config.keep
+        let everyPatch = (0..<L).map { $0 }[...]
+        let nt = 1 + (config.targetInput == .all ? L : M)
+        let xt = FloatBuffer(count: B * nt * D)
+        for b in 0..<B {
+            gatherWithCLS(into: xt.pointer + b * nt * D, cls: pointer("cls_token"), pos: pointer("pos_embed"), tokens: x0 + b * L * D,
+                          picks: config.targetInput == .all ? everyPatch : masks[b].masked, dim: D)
+        }
+        let acts = BlockActivations(B: B, N: nt, D: D, hidden: e.mlpHidden, heads: e.numHeads)
+        for i in 0..<e.depth { BlockTraining.forward(xt.pointer, block("target_blocks", i), acts) }
+        LayerNorm.forward(out: xt.pointer, input: xt.pointer, weight: pointer("target_norm.weight"), bias: pointer("target_norm.bias"), rows: B * nt, cols: D)
+        let tm = FloatBuffer(count: B * M * D)
+        for b in 0..<B {
+            if config.targetInput == .all {
+                for (j, p) in masks[b].masked.enumerated() { (tm.pointer + (b * M + j) * D).update(from: xt.pointer + (b * nt + 1 + p) * D, count: D) }
+            } else {
+                (tm.pointer + b * M * D).update(from: xt.pointer + (b * nt + 1) * D, count: M * D)
+            }
+        }
+        withExtendedLifetime(acts) {}
+        return tm
     }
 
     /// out (1 + picks, D): the CLS row (cls_token + pos_embed[0]) then tokens[picks] in pick order

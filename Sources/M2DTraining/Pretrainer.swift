@@ -20,6 +20,7 @@ public struct PretrainConfig: Codable, Sendable, Equatable {
     public var emaEnd = 0.99999
     public var seed: UInt64 = 3
     public var normDraws = 5000
+    public var masking = MaskingConfig()
 
     public init(network: M2DNetworkConfig) { self.network = network }
 }
@@ -70,7 +71,9 @@ public final class Pretrainer {
         for b in 0..<B {
             data.crop(order[it * B + b], length: U, rng: &rng, mean: normStats.mean, std: normStats.std, into: batch.pointer + b * e.nMels * U)
         }
-        let masks = RandomMasking.draw(batch: B, patches: config.network.patches, ratio: config.network.maskRatio, rng: &rng)
+        let masks = Masking.draw(config.masking, input: batch.pointer, batch: B, freqPatches: e.freqPatches, timePatches: e.gridTimePatches,
+                                 patchSize: (e.patchHeight, e.patchWidth), ratio: config.network.maskRatio, epoch: epoch,
+                                 epochs: config.epochs, rng: &rng)
         network.grads.zero()
         let loss = network.lossAndGradients(input: batch.pointer, batch: B, masks: masks)
         var norm = 0.0
@@ -105,7 +108,8 @@ public final class Pretrainer {
         for e in network.target.entries { w.add(e.name, shape: e.shape, values: network.targetValues.pointer + e.offset) }
         w.add("norm_stats", shape: [2], array: [normStats.mean, normStats.std])
         let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        w.metadata = ["format": Self.formatVersion, "step": "\(step)", "optimizer_step": "\(optimizer.step)", "config": configJSON,
+        w.metadata = ["format": Self.formatVersion, "step": "\(step)", "optimizer_step": "\(optimizer.step)", "config": configJSON, "variant": config.network.variantName,
+                      "masking": config.masking.strategy.rawValue,
                       "files": "\(data.files.count)"]
         try w.write(to: path)
     }

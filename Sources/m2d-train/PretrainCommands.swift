@@ -7,6 +7,10 @@ import M2DModel
 import M2DTensor
 import M2DTraining
 
+extension PretrainMethod: ExpressibleByArgument {}
+extension TargetInput: ExpressibleByArgument {}
+extension MaskingStrategy: ExpressibleByArgument {}
+
 struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
@@ -28,11 +32,23 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Predictor heads.") var decoderHeads: Int?
     @Option(help: "Frames per crop (input_size[1]).") var frames: Int = 608
     @Option(help: "Mask ratio.") var maskRatio: Double = 0.7
+    @Option(help: "Method: m2d (EMA target features) or msm-mae (reconstruct standardized log-mel patches; predictor 384/4/6 unless set).")
+    var method: PretrainMethod = .m2d
+    @Option(help: "M2D target encoder input: masked (M2D) or all (the conventional data2vec-style setting; loss still on masked patches).")
+    var targetInput: TargetInput = .masked
+    @Option(help: "Masking: random, inverse-block (data2vec 2.0 IBM) or dwm (dispersion-weighted).") var masking: MaskingStrategy = .random
+    @Option(help: "Hint schedule exponent k: h(e) = 1 - (e/E)^k from --masking-start-epoch on.") var maskingHintK: Double = 2
+    @Option(help: "Epochs of random masking before inverse-block or dwm starts.") var maskingStartEpoch: Int = 50
+    @Option(help: "A constant hint ratio in [0, 1] instead of the schedule (0 = pure strategy, 1 = random).") var hintRatio: Double?
+    @Option(help: "Wall-clock budget in minutes: times a few steps, then sets --epochs so the run fits (recorded for --resume).")
+    var minutes: Double?
     @Option(help: "Epochs.") var epochs: Int = 100
     @Option(help: "Batch size.") var batchSize: Int = 16
     @Option(help: "Peak learning rate (default 3e-4 * batch / 256, as the official blr).") var lr: Double?
     @Option(help: "Warm-up epochs.") var warmupEpochs: Double = 5
     @Option(help: "Clip the global gradient norm (official V2: 3.0).") var clipGrad: Double?
+    @Option(help: "EMA decay of the target encoder at the first step (official 0.99995; lower for short runs).") var emaStart: Double = 0.99995
+    @Option(help: "EMA decay at the last step, reached linearly (official 0.99999).") var emaEnd: Double = 0.99999
     @Option(help: "Random seed.") var seed: UInt64 = 3
     @Option(help: "Save a checkpoint every N steps.") var saveEvery: Int = 200
     @Option(help: "Print and log every N steps.") var logEvery: Int = 10
@@ -46,10 +62,12 @@ struct PretrainCommand: ParsableCommand {
         case "tiny": (64, 2, 2, 32, 1, 2)
         default: (768, 4, 12, 256, 2, 8)
         }
+        // The M2D paper's MSM-MAE decoder: 4 layers, width 384, 6 heads.
+        let (pd, pdp, ph) = method == .msmMAE && preset != "tiny" ? (384, 4, 6) : (dd, ddp, dh)
         let encoder = ModelConfig(name: "m2d_vit-80x\(frames)p16x16", embedDim: embedDim ?? d, depth: depth ?? dp, numHeads: heads ?? h,
                                   inputSize: [80, frames])
-        return M2DNetworkConfig(encoder: encoder, decoderDim: decoderDim ?? dd, decoderDepth: decoderDepth ?? ddp,
-                                decoderHeads: decoderHeads ?? dh, maskRatio: maskRatio)
+        return M2DNetworkConfig(encoder: encoder, decoderDim: decoderDim ?? pd, decoderDepth: decoderDepth ?? pdp,
+                                decoderHeads: decoderHeads ?? ph, maskRatio: maskRatio, method: method, targetInput: targetInput)
     }
 
     func run() throws {
@@ -61,8 +79,16 @@ struct PretrainCommand: ParsableCommand {
         config.learningRate = lr ?? 3e-4 * Double(batchSize) / 256
         config.warmupEpochs = warmupEpochs
         config.clipGrad = clipGrad
+        guard (0...1).contains(emaStart), (0...1).contains(emaEnd) else { throw ValidationError("--ema-start and --ema-end must lie in [0, 1]") }
+        config.emaStart = emaStart
+        config.emaEnd = emaEnd
         config.seed = seed
         config.normDraws = normDraws
+        if method == .msmMAE && targetInput == .all { throw ValidationError("--target-input applies to --method m2d only (MSM-MAE has no target encoder)") }
+        if let hintRatio, !(0...1).contains(hintRatio) { throw ValidationError("--hint-ratio must lie in [0, 1]") }
+        guard maskingHintK > 0, maskingStartEpoch >= 0 else { throw ValidationError("--masking-hint-k must be > 0 and --masking-start-epoch >= 0") }
+        config.masking = MaskingConfig(strategy: masking, hintK: maskingHintK, startEpoch: maskingStartEpoch, constantHintRatio: hintRatio)
+        if let minutes, minutes <= 0 { throw ValidationError("--minutes must be positive") }
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         let checkpoint = runDir + "/checkpoint-latest.safetensors"
         if resume {
@@ -81,10 +107,11 @@ struct PretrainCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\(audio.skipped.count) unreadable files skipped (listed in \(runDir)/skipped.txt)\n".utf8))
         }
         if audio.files.isEmpty { throw ValidationError("none of the \(files.count) files could be decoded") }
+        if let minutes, !resume { config.epochs = try budgetEpochs(config, audio, minutes: minutes) }
         let trainer = Pretrainer(config: config, data: audio)
         if resume { try trainer.restore(from: checkpoint) }
         let stop = StopFlag()
-        say("run \(runDir): \(audio.files.count) clips, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, norm stats \(trainer.normStats), resuming at step \(trainer.step)")
+        say("run \(runDir): \(config.network.variantName), masking \(config.masking.strategy.rawValue), \(audio.files.count) clips, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, norm stats \(trainer.normStats), resuming at step \(trainer.step)")
         let metricsPath = runDir + "/metrics.csv"
         if !FileManager.default.fileExists(atPath: metricsPath) { try Data("step,epoch,loss,lr,tau,grad_norm,seconds\n".utf8).write(to: URL(fileURLWithPath: metricsPath)) }
         let metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
@@ -111,6 +138,19 @@ struct PretrainCommand: ParsableCommand {
         say(stop.isSet ? "interrupted: saved \(checkpoint) at step \(trainer.step)" : "saved \(checkpoint) at step \(trainer.step)")
     }
 
+    /// Epochs that fit `minutes`: times a few steps of a throwaway trainer (the real one starts from
+    /// the same seed, so the budget changes only the schedule's length).
+    func budgetEpochs(_ config: PretrainConfig, _ audio: PretrainData, minutes: Double) throws -> Int {
+        let probe = Pretrainer(config: config, data: audio)
+        _ = probe.trainStep()
+        let trials = 3, start = Date()
+        for _ in 0..<trials { _ = probe.trainStep() }
+        let stepSeconds = Date().timeIntervalSince(start) / Double(trials)
+        let epochs = max(1, Int(minutes * 60 / stepSeconds) / probe.stepsPerEpoch)
+        say(String(format: "budget %.1f min: %.2f s/step, %d steps/epoch -> %d epochs", minutes, stepSeconds, probe.stepsPerEpoch, epochs))
+        return epochs
+    }
+
     func saveAll(_ trainer: Pretrainer, _ checkpoint: String) throws {
         try trainer.save(to: checkpoint)
         if let text = try? String(contentsOfFile: runDir + "/metrics.csv", encoding: .utf8) {
@@ -133,7 +173,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         guard let type = DType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be F32, F16 or BF16") }
         var isDir: ObjCBool = false
-        FileManager.default.fileExists(atPath: source, isDirectory: &isDir)
+        _ = FileManager.default.fileExists(atPath: source, isDirectory: &isDir)
         let checkpoint = isDir.boolValue ? source + "/checkpoint-latest.safetensors" : source
         let config = try Pretrainer.savedConfig(checkpoint)
         let file = try SafeTensorsFile(path: checkpoint)

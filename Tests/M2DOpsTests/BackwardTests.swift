@@ -118,4 +118,22 @@ func dotLoss(_ out: FloatBuffer, _ r: FloatBuffer) -> Double {
         let cmp = Numerics.compare("m2d loss dpred", dp.toArray(), numericGradient(p, eps: 1e-3, loss), atol: 1e-3, rtol: 1e-2)
         #expect(cmp.violations == 0, "\(cmp)")
     }
+
+    @Test func normPixelLossForwardAndBackward() {
+        let T = 3, P = 9
+        let p = randomBuffer(T * P, seed: 71), y = randomBuffer(T * P, seed: 72)
+        let yn = FloatBuffer(count: T * P), scratch = FloatBuffer(count: T * P)
+        _ = NormPixelLoss.forward(pred: p.pointer, patches: y.pointer, normalizedTarget: yn.pointer, tokens: T, dim: P)
+        // The standardized target has mean 0 and unbiased variance ~1 per patch, and predicting it costs 0.
+        let first = (0..<P).map { Double(yn.pointer[$0]) }, mean = first.reduce(0, +) / Double(P)
+        #expect(abs(mean) < 1e-6 && abs(first.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(P - 1) - 1) < 1e-4)
+        #expect(abs(NormPixelLoss.forward(pred: yn.pointer, patches: y.pointer, normalizedTarget: scratch.pointer, tokens: T, dim: P)) < 1e-12)
+        func loss() -> Double {
+            withExtendedLifetime(scratch) { NormPixelLoss.forward(pred: p.pointer, patches: y.pointer, normalizedTarget: scratch.pointer, tokens: T, dim: P) }
+        }
+        let dp = FloatBuffer(count: T * P)
+        NormPixelLoss.backward(dPred: dp.pointer, pred: p.pointer, normalizedTarget: yn.pointer, tokens: T, dim: P)
+        let cmp = Numerics.compare("norm pixel loss dpred", dp.toArray(), numericGradient(p, eps: 1e-3, loss), atol: 1e-4, rtol: 1e-2)
+        #expect(cmp.violations == 0, "\(cmp)")
+    }
 }

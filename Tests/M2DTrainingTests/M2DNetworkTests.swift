@@ -1,4 +1,5 @@
-// The whole M2D step: gradients against finite differences on a tiny network.
+// The whole M2D step, and its variants (all-patch targets, MSM-MAE): gradients against finite
+// differences on a tiny network.
 import M2DModel
 import M2DTensor
 import M2DTraining
@@ -6,14 +7,16 @@ import Testing
 import TestSupport
 
 @Suite struct M2DNetworkTests {
-    func tiny() -> (M2DNetwork, FloatBuffer, [PatchMask]) {
+    func tiny(_ method: PretrainMethod = .m2d, _ targetInput: TargetInput = .masked) -> (M2DNetwork, FloatBuffer, [PatchMask]) {
         let enc = ModelConfig(name: "t-80x32p16x16", embedDim: 16, depth: 1, numHeads: 2, inputSize: [80, 32])
-        let net = M2DNetwork(config: M2DNetworkConfig(encoder: enc, decoderDim: 8, decoderDepth: 1, decoderHeads: 2, maskRatio: 0.6))
+        let net = M2DNetwork(config: M2DNetworkConfig(encoder: enc, decoderDim: 8, decoderDepth: 1, decoderHeads: 2, maskRatio: 0.6,
+                                                      method: method, targetInput: targetInput))
         var rng = Rng(seed: 7)
         for i in 0..<net.params.count { net.params.pointer[i] = 0.2 * rng.normal() }
         for i in 0..<net.targetValues.count { net.targetValues.pointer[i] = 0.2 * rng.normal() }
         for name in ["blocks.0.norm1.weight", "blocks.0.norm2.weight", "norm.weight", "decoder_blocks.0.norm1.weight",
-                     "decoder_blocks.0.norm2.weight", "decoder_norm.weight", "target_blocks.0.norm1.weight", "target_blocks.0.norm2.weight", "target_norm.weight"] {
+                     "decoder_blocks.0.norm2.weight", "decoder_norm.weight", "target_blocks.0.norm1.weight", "target_blocks.0.norm2.weight", "target_norm.weight"]
+            where method == .m2d || !name.hasPrefix("target") {
             let n = name.hasPrefix("decoder") ? 8 : 16
             for i in 0..<n { net.pointer(name)[i] += 1 }
         }
@@ -23,13 +26,15 @@ import TestSupport
         return (net, input, masks)
     }
 
-    @Test func gradientsMatchFiniteDifferences() {
-        let (net, input, masks) = tiny()
+    @Test(arguments: [(PretrainMethod.m2d, TargetInput.masked), (.m2d, .all), (.msmMAE, .masked)])
+    func gradientsMatchFiniteDifferences(method: PretrainMethod, targetInput: TargetInput) {
+        let (net, input, masks) = tiny(method, targetInput)
         net.grads.zero()
-        // The target branch runs under no_grad: hold its output fixed while probing.
-        let target = FloatBuffer(count: 2 * 6 * 16)
+        // The target branch runs under no_grad: hold its output fixed while probing (MSM-MAE's
+        // pixel targets depend on no parameter).
+        let target = FloatBuffer(count: 2 * 6 * net.config.predictionDim)
         let loss = net.lossAndGradients(input: input.pointer, batch: 2, masks: masks, targetOut: target.pointer)
-        #expect(loss > 0 && loss < 4)
+        #expect(loss > 0 && loss < (method == .m2d ? 4 : 100))
         var rng = Rng(seed: 8)
         var probed: [Int] = [], numeric: [Float] = []
         for e in net.trainable.entries {
@@ -37,9 +42,10 @@ import TestSupport
                 let i = e.offset + Int(rng.next() % UInt64(e.shape.count))
                 let keep = net.params.pointer[i]
                 net.params.pointer[i] = keep + 1e-2
-                let up = net.lossAndGradients(input: input.pointer, batch: 2, masks: masks, fixedTarget: target.pointer)
+                let fixed = method == .m2d ? UnsafePointer(target.pointer) : nil
+                let up = net.lossAndGradients(input: input.pointer, batch: 2, masks: masks, fixedTarget: fixed)
                 net.params.pointer[i] = keep - 1e-2
-                let down = net.lossAndGradients(input: input.pointer, batch: 2, masks: masks, fixedTarget: target.pointer)
+                let down = net.lossAndGradients(input: input.pointer, batch: 2, masks: masks, fixedTarget: fixed)
                 net.params.pointer[i] = keep
                 numeric.append(Float((up - down) / 2e-2))
                 probed.append(i)
@@ -54,7 +60,7 @@ import TestSupport
             let entry = net.trainable.entries.last { $0.offset <= idx }!
             detail += "\(entry.name)[\(idx - entry.offset)]: \(picked[k]) vs \(numeric[k]); "
         }
-        let cmp = Numerics.compare("m2d grads", picked, numeric, atol: 3e-3, rtol: 5e-2)
+        let cmp = Numerics.compare("\(net.config.variantName) grads", picked, numeric, atol: 3e-3, rtol: 5e-2)
         #expect(cmp.violations == 0 && cmp.cosine > 0.999, "\(cmp) \(detail)")
     }
 
@@ -67,5 +73,19 @@ import TestSupport
         net.updateTarget(tau: 0.9)
         let online = net.pointer("norm.bias")[0], target = net.pointer("target_norm.bias")[0]
         #expect(abs(target - (0.9 * before[net.target.entry("target_norm.bias").offset] + 0.1 * online)) < 1e-6)
+    }
+
+    @Test func allPatchTargetsDifferFromMaskedOnlyTargets() {
+        // Same weights, input and masks: the target encoder sees other tokens, so its features differ,
+        // while MSM-MAE has no target network at all.
+        let (masked, input, masks) = tiny(.m2d, .masked)
+        let (all, _, _) = tiny(.m2d, .all)
+        let a = FloatBuffer(count: 2 * 6 * 16), b = FloatBuffer(count: 2 * 6 * 16)
+        _ = masked.lossAndGradients(input: input.pointer, batch: 2, masks: masks, targetOut: a.pointer)
+        _ = all.lossAndGradients(input: input.pointer, batch: 2, masks: masks, targetOut: b.pointer)
+        #expect(masked.params.toArray() == all.params.toArray())
+        let diff = zip(a.toArray(), b.toArray()).map { abs($0 - $1) }.max() ?? 0
+        #expect(diff > 1e-3)
+        #expect(tiny(.msmMAE).0.target.entries.isEmpty)
     }
 }

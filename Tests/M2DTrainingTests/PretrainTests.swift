@@ -63,6 +63,54 @@ import TestSupport
     }
 }
 
+/// Every variant trains from the CLI, records itself in the checkpoint, resumes bit for bit with DWM
+/// masks, and exports an encoder the embedder loads; contradictory flags are refused.
+@Suite(.serialized) struct PretrainVariantTests {
+    let common = ["--preset", "tiny", "--frames", "64", "--epochs", "3", "--batch-size", "4", "--norm-draws", "50",
+                  "--lr", "1e-3", "--warmup-epochs", "1", "--log-every", "5", "--save-every", "1000"]
+
+    @Test(arguments: [["--method", "msm-mae"], ["--target-input", "all"], ["--masking", "inverse-block", "--hint-ratio", "0"],
+                      ["--masking", "dwm", "--masking-start-epoch", "1", "--masking-hint-k", "1"]])
+    func variantTrainsResumesAndExports(flags: [String]) throws {
+        let audio = Fixtures.temporaryDirectory() + "/audio"
+        _ = try TestAudio.toneTask(in: audio, frequencies: [300, 900, 2500], train: 3, valid: false)
+        let root = Fixtures.temporaryDirectory()
+        let full = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/full"] + common + flags)
+        #expect(full.status == 0, "\(full.stderr)")
+        let first = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--max-steps", "4"] + common + flags)
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--resume"])
+        #expect(second.status == 0, "\(second.stderr)")
+        let a = try SafeTensorsFile(path: root + "/full/checkpoint-latest.safetensors")
+        let b = try SafeTensorsFile(path: root + "/split/checkpoint-latest.safetensors")
+        #expect(try a.array("blocks.0.attn.qkv.weight") == b.array("blocks.0.attn.qkv.weight"))
+        let config = try Pretrainer.savedConfig(root + "/full/checkpoint-latest.safetensors")
+        switch flags[1] {
+        case "msm-mae":
+            #expect(config.network.method == .msmMAE && a.metadata["variant"] == "msm-mae")
+            #expect(a.shape(of: "decoder_pred.weight") == [256, 32])
+            #expect((try? a.array("target_norm.weight")) == nil)
+        case "all": #expect(config.network.targetInput == .all && a.metadata["variant"]?.contains("all") == true)
+        default: #expect(config.masking.strategy.rawValue == flags[1] && a.metadata["masking"] == flags[1])
+        }
+        let export = try CommandRunner.run("m2d-train", ["export", root + "/full", "--out", root + "/model"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let model = try ModelDirectory.load(root + "/model")
+        let clip = AudioEmbedder(weights: model.weights).embed([Float](repeating: 0.1, count: 16000)).clip
+        #expect(clip.count == 320 && clip.allSatisfy { $0.isFinite })
+    }
+
+    @Test func contradictoryFlagsAreRefused() throws {
+        let run = Fixtures.temporaryDirectory() + "/run"
+        let r = try CommandRunner.run("m2d-train", ["pretrain", "--data", run, "--run", run, "--method", "msm-mae", "--target-input", "all"])
+        #expect(r.status != 0 && r.stderr.contains("--target-input"))
+        let h = try CommandRunner.run("m2d-train", ["pretrain", "--data", run, "--run", run, "--masking", "dwm", "--hint-ratio", "2"])
+        #expect(h.status != 0 && h.stderr.contains("--hint-ratio"))
+        let m = try CommandRunner.run("m2d-train", ["pretrain", "--data", run, "--run", run, "--masking", "blocks"])
+        #expect(m.status != 0 && m.stderr.contains("random"))
+    }
+}
+
 @Suite(.serialized) struct PretrainInterruptTests {
     /// SIGINT in the middle of a run saves a checkpoint; resuming gives the same weights as an
     /// uninterrupted run.
