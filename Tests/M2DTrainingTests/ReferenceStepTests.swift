@@ -1,6 +1,7 @@
 // One M2D step against our PyTorch reference (tools/reference/m2d_step.py, written from the spec):
 // the same weights, masks and batch give the same loss, every gradient, the AdamW update, the EMA
-// target after the step, and the losses of 10 consecutive steps.
+// target after the step, and the losses of 10 consecutive steps. The same for the variants: all
+// patches into the target encoder (all_targets.safetensors) and MSM-MAE (msm_mae.safetensors).
 import Foundation
 import M2DCheckpoint
 import M2DModel
@@ -9,24 +10,32 @@ import M2DTraining
 import Testing
 import TestSupport
 
-@Suite struct ReferenceStepTests {
-    let file: SafeTensorsFile
-    let network: M2DNetwork
-    let masks: [[PatchMask]]
-    let input: [Float]
+enum ReferenceVariant: String, CaseIterable, Sendable {
+    case m2d = "step", allTargets = "all_targets", msmMAE = "msm_mae"
+}
 
-    init() throws {
-        file = try SafeTensorsFile(path: Fixtures.root + "/m2d_step/step.safetensors")
-        let encoder = ModelConfig(name: "ref-80x64p16x16", embedDim: 32, depth: 2, numHeads: 2, inputSize: [80, 64])
-        network = M2DNetwork(config: M2DNetworkConfig(encoder: encoder, decoderDim: 16, decoderDepth: 1, decoderHeads: 2, maskRatio: 0.6))
-        for layout in [network.trainable, network.frozen, network.target] {
-            for e in layout.entries {
-                try file.read("init." + e.name, expecting: e.shape, into: network.pointer(e.name))
+@Suite struct ReferenceStepTests {
+    struct Reference {
+        let file: SafeTensorsFile
+        let network: M2DNetwork
+        let masks: [[PatchMask]]
+        let input: [Float]
+
+        init(_ variant: ReferenceVariant) throws {
+            file = try SafeTensorsFile(path: Fixtures.root + "/m2d_step/\(variant.rawValue).safetensors")
+            let encoder = ModelConfig(name: "ref-80x64p16x16", embedDim: 32, depth: 2, numHeads: 2, inputSize: [80, 64])
+            network = M2DNetwork(config: M2DNetworkConfig(encoder: encoder, decoderDim: 16, decoderDepth: 1, decoderHeads: 2, maskRatio: 0.6,
+                                                          method: variant == .msmMAE ? .msmMAE : .m2d,
+                                                          targetInput: variant == .allTargets ? .all : .masked))
+            for layout in [network.trainable, network.frozen, network.target] {
+                for e in layout.entries {
+                    try file.read("init." + e.name, expecting: e.shape, into: network.pointer(e.name))
+                }
             }
+            let ids = try file.array("ids_shuffle")
+            masks = (0..<10).map { s in (0..<3).map { b in PatchMask(shuffle: (0..<20).map { Int(ids[(s * 3 + b) * 20 + $0]) }, keep: 8) } }
+            input = try file.array("input")
         }
-        let ids = try file.array("ids_shuffle")
-        masks = (0..<10).map { s in (0..<3).map { b in PatchMask(shuffle: (0..<20).map { Int(ids[(s * 3 + b) * 20 + $0]) }, keep: 8) } }
-        input = try file.array("input")
     }
 
     func expectClose(_ name: String, _ ours: [Float], _ ref: [Float], sourceLocation: SourceLocation = #_sourceLocation) {
@@ -35,7 +44,10 @@ import TestSupport
         #expect(cmp.violations == 0 && (cmp.cosine >= 0.9999 || scale == 0), "\(cmp)", sourceLocation: sourceLocation)
     }
 
-    @Test func lossGradientsUpdateAndTarget() throws {
+    @Test(arguments: ReferenceVariant.allCases)
+    func lossGradientsUpdateAndTarget(variant: ReferenceVariant) throws {
+        let reference = try Reference(variant)
+        let (file, network, masks, input) = (reference.file, reference.network, reference.masks, reference.input)
         network.grads.zero()
         let loss = input.withUnsafeBufferPointer { network.lossAndGradients(input: $0.baseAddress!, batch: 3, masks: masks[0]) }
         let ref = Double(try file.array("loss0")[0])
@@ -65,7 +77,10 @@ import TestSupport
         }
     }
 
-    @Test func tenConsecutiveSteps() throws {
+    @Test(arguments: ReferenceVariant.allCases)
+    func tenConsecutiveSteps(variant: ReferenceVariant) throws {
+        let reference = try Reference(variant)
+        let (file, network, masks, input) = (reference.file, reference.network, reference.masks, reference.input)
         var optimizer = AdamW(layout: network.trainable)
         let ref = try file.array("losses")
         for s in 0..<10 {
