@@ -73,34 +73,13 @@ struct EvalCommand: ParsableCommand {
         }
         let seedList = seeds.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
         if seedList.isEmpty { throw ValidationError("--seeds needs at least one integer") }
-        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         let label = baseline.map { "baseline \($0)" } ?? loaded.config.name
-        var rows: [(String, String, Double, Double)] = []
-        for csv in tasks {
-            let task: ProbeTask
-            do { task = try ProbeTask(csv: csv) } catch { throw ValidationError("\(error)") }
-            let key = (features.identity + csv).utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
-            let (vectors, failures) = try ProbeRunner.extract(task, features: features, cachePath: cache + "/\(task.name)-\(String(key, radix: 16)).safetensors",
-                                                              progress: Progress.line("embedding \(task.name)"))
-            if !failures.isEmpty { FileHandle.standardError.write(Data("\(task.name): skipped \(failures.count) unreadable files\n".utf8)) }
-            var scores: [Double] = []
-            var metric = "accuracy"
-            for seed in seedList {
-                let r = try ProbeRunner.run(task, vectors: vectors, seed: seed, name: task.name)
-                scores.append(r.testMetric)
-                metric = r.metricName
-            }
-            let mean = scores.reduce(0, +) / Double(scores.count)
-            let std = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, scores.count - 1))).squareRoot()
-            rows.append((task.name, metric, mean, std))
-        }
-        print("| features | task | metric | mean +- std (\(seedList.count) seeds) |")
-        print("|---|---|---|---|")
-        for (name, metric, mean, std) in rows {
-            print("| \(label) | \(name) | \(metric) | \(String(format: "%.2f +- %.2f", 100 * mean, 100 * std)) |")
-        }
-        let average = rows.map(\.2).reduce(0, +) / Double(max(1, rows.count))
-        print("| \(label) | average | | \(String(format: "%.2f", 100 * average)) |")
+        let rows: [EvaluationRow]
+        do {
+            rows = try LinearEvaluation.run(features: features, label: label, tasks: tasks, seeds: seedList, cacheDir: cache,
+                                            progress: Progress.line, warn: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        } catch let error as ProbeTask.Failure { throw ValidationError("\(error)") }
+        print(LinearEvaluation.table(rows, seeds: seedList.count), terminator: "")
     }
 }
 

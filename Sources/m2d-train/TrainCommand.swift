@@ -9,7 +9,8 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "m2d-train",
         abstract: "Make M2D model directories.",
-        subcommands: [PretrainCommand.self, ExportCommand.self, ProbeCommand.self, EvalCommand.self, ImportCommand.self, InitCommand.self])
+        subcommands: [PretrainCommand.self, ExportCommand.self, ProbeCommand.self, EvalCommand.self, AblateCommand.self, ImportCommand.self,
+                      InitCommand.self])
 }
 
 struct InitCommand: ParsableCommand {
@@ -26,16 +27,21 @@ struct InitCommand: ParsableCommand {
     @Option(help: "Frames per chunk (input_size[1]).") var chunkFrames = 608
     @Option(help: "Weight dtype: F32, F16 or BF16.") var dtype: String = "F32"
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Input normalization 'MEAN,STD' (use a trained model's to compare it with its random initialisation).")
+    var normStats: String = "-7.1,4.2"
 
     func run() throws {
         guard let type = DType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be F32, F16 or BF16") }
+        let stats = normStats.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard stats.count == 2, stats[1] > 0 else { throw ValidationError("--norm-stats must be 'MEAN,STD' with STD > 0, e.g. -7.1,4.2") }
         let provenance: JSONValue = .object([
             "trained": .bool(false),
             "note": .string("UNTRAINED placeholder: random initialisation written by m2d-train init; its embeddings carry no learned meaning"),
             "seed": .number(Double(seed)),
         ])
-        let config = ModelConfig(name: name, embedDim: embedDim, depth: depth, numHeads: heads, inputSize: [80, chunkFrames],
+        var config = ModelConfig(name: name, embedDim: embedDim, depth: depth, numHeads: heads, inputSize: [80, chunkFrames],
                                  provenance: provenance)
+        config.normStats = stats
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let weights = EncoderWeights.initialized(config: config, seed: seed)
         try ModelDirectory.write(weights, to: out, dtype: type)

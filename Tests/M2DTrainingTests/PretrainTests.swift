@@ -149,3 +149,30 @@ import TestSupport
         }
     }
 }
+
+/// `m2d-train ablate` trains each chosen variant on the same data and budget, evaluates it next to
+/// the random-init and log-mel baselines, writes the table, CSV and charts, and skips finished
+/// variants on a rerun.
+@Suite(.serialized) struct AblateTests {
+    @Test func ablationWritesOneTableAndSkipsFinishedRuns() throws {
+        let root = Fixtures.temporaryDirectory()
+        let task = try TestAudio.toneTask(in: root + "/task", frequencies: [300, 900, 2500], train: 4)
+        let args = ["ablate", "--data", root + "/task", "--tasks", task, "--out", root + "/ablation", "--minutes", "0.03",
+                    "--variants", "m2d,msm-mae", "--seeds", "1,2",
+                    "--pretrain-args", "--preset tiny --frames 64 --batch-size 4 --norm-draws 20 --warmup-epochs 1"]
+        let first = try CommandRunner.run("m2d-train", args)
+        #expect(first.status == 0, "\(first.stderr)")
+        let table = try String(contentsOfFile: root + "/ablation/ablation.md", encoding: .utf8)
+        for row in ["| m2d |", "| msm-mae |", "| random-init |", "| log-mel |"] { #expect(table.contains(row), "\(table)") }
+        let csv = try String(contentsOfFile: root + "/ablation/ablation.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 1 + 4)
+        for png in ["ablation.png", "losses.png"] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: root + "/ablation/" + png))
+            #expect(data.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+        }
+        let again = try CommandRunner.run("m2d-train", args)
+        #expect(again.status == 0 && !again.stdoutText.contains("== m2d:"), "\(again.stdoutText)")
+        let bad = try CommandRunner.run("m2d-train", ["ablate", "--data", root, "--tasks", task, "--out", root + "/x", "--variants", "mae"])
+        #expect(bad.status != 0 && bad.stderr.contains("unknown variant"))
+    }
+}
