@@ -41,6 +41,18 @@ public struct M2DNetworkConfig: Sendable, Codable, Equatable {
         self.targetInput = targetInput
     }
 
+    /// Checkpoints written before the variants existed have no `method` or `targetInput`: M2D.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        encoder = try c.decode(ModelConfig.self, forKey: .encoder)
+        decoderDim = try c.decode(Int.self, forKey: .decoderDim)
+        decoderDepth = try c.decode(Int.self, forKey: .decoderDepth)
+        decoderHeads = try c.decode(Int.self, forKey: .decoderHeads)
+        maskRatio = try c.decode(Double.self, forKey: .maskRatio)
+        method = try c.decodeIfPresent(PretrainMethod.self, forKey: .method) ?? .m2d
+        targetInput = try c.decodeIfPresent(TargetInput.self, forKey: .targetInput) ?? .masked
+    }
+
     public var patches: Int { encoder.freqPatches * encoder.gridTimePatches }
     public var keep: Int { RandomMasking.keepCount(patches: patches, ratio: maskRatio) }
     /// Features the predictor outputs per patch: the encoder width (M2D) or the patch's values (MSM-MAE).

@@ -23,6 +23,23 @@ public struct PretrainConfig: Codable, Sendable, Equatable {
     public var masking = MaskingConfig()
 
     public init(network: M2DNetworkConfig) { self.network = network }
+
+    /// Checkpoints written before masking strategies existed have no `masking`: random.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        network = try c.decode(M2DNetworkConfig.self, forKey: .network)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+        minLearningRate = try c.decode(Double.self, forKey: .minLearningRate)
+        warmupEpochs = try c.decode(Double.self, forKey: .warmupEpochs)
+        clipGrad = try c.decodeIfPresent(Double.self, forKey: .clipGrad)
+        emaStart = try c.decode(Double.self, forKey: .emaStart)
+        emaEnd = try c.decode(Double.self, forKey: .emaEnd)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        normDraws = try c.decode(Int.self, forKey: .normDraws)
+        masking = try c.decodeIfPresent(MaskingConfig.self, forKey: .masking) ?? MaskingConfig()
+    }
 }
 
 public struct StepRecord: Sendable {

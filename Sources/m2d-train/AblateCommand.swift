@@ -15,6 +15,7 @@ struct AblateCommand: ParsableCommand {
         abstract: "Pre-train training variants on the same data, seed and time budget, evaluate each, and write one table and a chart.",
         discussion: """
             Variants: \(Variant.all.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")).
+            Variants share one log-mel cache (OUT/logmel-cache unless --pretrain-args has --cache).
             Writes OUT/<variant>/run (the pre-training run), OUT/<variant>/model, OUT/ablation.md (variant x task,
             mean +- std over the probe seeds, plus the random-init and log-mel baselines), OUT/ablation.csv,
             OUT/ablation.png (bars: tasks left to right, variants in table order, +- one std) and OUT/losses.png.
@@ -54,6 +55,8 @@ struct AblateCommand: ParsableCommand {
         for task in tasks where !FileManager.default.fileExists(atPath: task) { throw ValidationError("no task CSV at \(task)") }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let extra = pretrainArgs.split(separator: " ").map(String.init)
+        let cacheArgs = extra.firstIndex(of: "--cache").flatMap { $0 + 1 < extra.count ? ["--cache", extra[$0 + 1]] : nil }
+            ?? ["--cache", out + "/logmel-cache"]
         var results: [(String, [EvaluationRow])] = [], losses: [[Double]] = []
         var reference: (config: PretrainConfig, normStats: [Float])?
         for v in chosen {
@@ -61,8 +64,9 @@ struct AblateCommand: ParsableCommand {
             if try !finished(checkpoint) {
                 let resume = FileManager.default.fileExists(atPath: checkpoint)
                 say("== \(v.name): \(v.summary)\(resume ? " (resuming)" : "")")
-                let args = resume ? ["pretrain", "--data"] + data + ["--run", runDir, "--resume"]
+                let args = resume ? ["pretrain", "--data"] + data + ["--run", runDir, "--resume"] + cacheArgs
                     : ["pretrain", "--data"] + data + ["--run", runDir, "--minutes", "\(minutes)", "--seed", "\(seed)"] + v.flags + extra
+                        + (extra.contains("--cache") ? [] : cacheArgs)
                 try runSelf(args)
             }
             let model = out + "/\(v.name)/model"

@@ -54,6 +54,7 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Print and log every N steps.") var logEvery: Int = 10
     @Option(help: "Random crops for the normalization statistics.") var normDraws: Int = 5000
     @Option(help: "Stop after this many steps in this invocation (for staged runs).") var maxSteps: Int?
+    @Option(help: "Log-mel cache folder (default RUN/logmel-cache; runs on the same audio can share one).") var cache: String?
     @Flag(help: "Continue from RUN/checkpoint-latest.safetensors.") var resume = false
 
     func network() -> M2DNetworkConfig {
@@ -99,7 +100,7 @@ struct PretrainCommand: ParsableCommand {
         }
         let files = try PretrainData.list(data)
         if files.isEmpty { throw ValidationError("no audio files in \(data.joined(separator: " "))") }
-        let audio = try PretrainData(files: files, frontEnd: config.network.encoder.frontEnd, cacheDir: runDir + "/logmel-cache",
+        let audio = try PretrainData(files: files, frontEnd: config.network.encoder.frontEnd, cacheDir: cache ?? runDir + "/logmel-cache",
                                      progress: Progress.line("decoding"))
         for s in audio.skipped.prefix(20) { FileHandle.standardError.write(Data("skipped \(s.file): \(s.reason)\n".utf8)) }
         if !audio.skipped.isEmpty {
