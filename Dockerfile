@@ -26,8 +26,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home /nonexistent --shell /usr/sbin/nologin m2d
 COPY --from=build /out/m2d-server /out/m2d-embed /usr/local/bin/
-COPY models/default /models/default
-ENV M2D_MODEL=/models/default \
+COPY models/m2d-small-debian /models/m2d-small-debian
+ENV M2D_MODEL=/models/m2d-small-debian \
     PORT=8080 \
     M2D_BUILD_SHA=${M2D_BUILD_SHA} \
     M2D_DOCKER_LABEL=m2d-serve

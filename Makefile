@@ -1,7 +1,7 @@
 # m2d-serve. Two set-up commands on a fresh Debian machine: `make serve` and `make test`.
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config
-MODEL ?= models/default
+MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -5,7 +5,7 @@
 # Targets: concurrency 16 >= 90% of offline throughput; RSS growth after the first 200 < 5%; no errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${MODEL:-models/default}
+MODEL=${MODEL:-models/m2d-small-debian}
 SECONDS_PER_LEVEL=${SECONDS_PER_LEVEL:-15}
 PORT=${PORT:-18089}
 command -v wrk >/dev/null || { echo "installing wrk"; ${SUDO:-} apt-get install -y -qq wrk >/dev/null; }

@@ -7,7 +7,7 @@
 # Never uses the MuseScore General soundfonts, hydrogen-drumkits, tuxpaint-stamps-default or
 # hedgewars-data (reserved), nor the system default soundfont: FluidR3_GM.sf2 is named explicitly.
 #   scripts/make-instrument-task.sh [OUT_DIR]    (default ~/.cache/m2d/tasks/instruments)
-# Then: m2d-train eval --model models/default OUT_DIR/instruments.csv
+# Then: m2d-train eval --model models/m2d-small-debian OUT_DIR/instruments.csv
 set -euo pipefail
 OUT=${1:-$HOME/.cache/m2d/tasks/instruments}
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)

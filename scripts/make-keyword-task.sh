@@ -3,7 +3,7 @@
 # 10 keywords spoken by many voice/variant/speed/pitch combinations, resampled to 16 kHz WAV.
 # Test voices (accents and variants) are never seen in train or valid.
 #   scripts/make-keyword-task.sh [OUT_DIR]    (default ~/.cache/m2d/tasks/keywords)
-# Then: m2d-train probe --model models/default --labels OUT_DIR/keywords.csv --out models/default/heads/keywords
+# Then: m2d-train probe --model models/m2d-small-debian --labels OUT_DIR/keywords.csv --out models/m2d-small-debian/heads/keywords
 set -euo pipefail
 OUT=${1:-$HOME/.cache/m2d/tasks/keywords}
 command -v espeak-ng >/dev/null || { ${SUDO:-} apt-get install -y -qq espeak-ng >/dev/null; }

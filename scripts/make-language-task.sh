@@ -5,7 +5,7 @@
 # variants, so test voices are never heard in train or valid. Per language: 5 train variants x 12,
 # 1 valid variant x 12, 3 test variants x 8 clips. Random choices use fixed seeds.
 #   scripts/make-language-task.sh [OUT_DIR]    (default ~/.cache/m2d/tasks/languages)
-# Then: m2d-train eval --model models/default OUT_DIR/languages.csv
+# Then: m2d-train eval --model models/m2d-small-debian OUT_DIR/languages.csv
 set -euo pipefail
 OUT=${1:-$HOME/.cache/m2d/tasks/languages}
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)

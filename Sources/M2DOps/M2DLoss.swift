@@ -12,15 +12,9 @@ public enum M2DLoss {
         var total = 0.0
         for t in 0..<T {
             let p = pred + t * D, y = target + t * D, yn = normalizedTarget + t * D
-            var mean = 0.0
-            for d in 0..<D { mean += Double(y[d]) }
-            mean /= Double(D)
-            var variance = 0.0
-            for d in 0..<D { let e = Double(y[d]) - mean; variance += e * e }
-            variance /= Double(D - 1)
-            let inv = 1 / (variance + 1e-6).squareRoot()
+            TargetStandardization.row(y, into: yn, count: D)
             var norm = 0.0
-            for d in 0..<D { let v = (Double(y[d]) - mean) * inv; yn[d] = Float(v); norm += v * v }
+            for d in 0..<D { norm += Double(yn[d]) * Double(yn[d]) }
             let yNorm = max(norm.squareRoot(), 1e-12)
             var pNorm = 0.0, dot = 0.0
             for d in 0..<D {

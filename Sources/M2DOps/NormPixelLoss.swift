@@ -12,19 +12,9 @@ public enum NormPixelLoss {
         var total = 0.0
         for t in 0..<T {
             let p = pred + t * P, y = patches + t * P, yn = normalizedTarget + t * P
-            var mean = 0.0
-            for d in 0..<P { mean += Double(y[d]) }
-            mean /= Double(P)
-            var variance = 0.0
-            for d in 0..<P { let e = Double(y[d]) - mean; variance += e * e }
-            variance /= Double(P - 1)
-            let inv = 1 / (variance + 1e-6).squareRoot()
+            TargetStandardization.row(y, into: yn, count: P)
             var squared = 0.0
-            for d in 0..<P {
-                yn[d] = Float((Double(y[d]) - mean) * inv)
-                let e = Double(p[d]) - Double(yn[d])
-                squared += e * e
-            }
+            for d in 0..<P { let e = Double(p[d]) - Double(yn[d]); squared += e * e }
             total += squared / Double(P)
         }
         return total / Double(T)

@@ -4,7 +4,7 @@ import M2DTensor
 
 public struct ServerConfig: Sendable {
     /// Model directory to serve.
-    public var modelPath = "models/default"
+    public var modelPath = "models/m2d-small-debian"
     public var host = "0.0.0.0"
     public var port = 8080
     /// BLAS/compute threads (default: all cores).

@@ -14,9 +14,19 @@ public enum ProbeFeatures {
 
     public var identity: String {
         switch self {
-        case let .model(e): "model:\(e.config.name):\(e.config.embeddingDim)"
+        case let .model(e): "model:\(e.config.name):\(e.config.embeddingDim):\(Self.fingerprint(e.encoder.weights))"
         case let .logMel(f): "logmel:\(f.config.nMels):\(f.config.normStats)"
         }
+    }
+
+    /// A hash of every 1009th weight and the normalization, so two models that share a name never
+    /// share cached embeddings.
+    static func fingerprint(_ w: EncoderWeights) -> String {
+        var h: UInt64 = 1469598103934665603
+        var i = 0
+        while i < w.storage.count { h = (h ^ UInt64(w.storage.pointer[i].bitPattern)) &* 1099511628211; i += 1009 }
+        for s in w.config.normStats { h = (h ^ UInt64(s.bitPattern)) &* 1099511628211 }
+        return String(h, radix: 16)
     }
 
     func vector(_ samples: [Float]) -> [Float] {

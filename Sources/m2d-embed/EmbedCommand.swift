@@ -20,7 +20,7 @@ struct EmbedCommand: ParsableCommand {
             """)
 
     @Option(name: .long, help: "Model directory (config.json + model.safetensors) or an official M2D .pth checkpoint. Env: M2D_MODEL.")
-    var model: String = ProcessInfo.processInfo.environment["M2D_MODEL"] ?? "models/default"
+    var model: String = ProcessInfo.processInfo.environment["M2D_MODEL"] ?? "models/m2d-small-debian"
 
     @Flag(name: .long, help: "Also output frame embeddings and their timestamps.")
     var frames = false

@@ -21,7 +21,7 @@ struct ServerCommand: ParsableCommand {
     static let env = ProcessInfo.processInfo.environment
 
     @Option(help: "Model directory (config.json + model.safetensors) or official .pth checkpoint. [M2D_MODEL]")
-    var model: String = env["M2D_MODEL"] ?? "models/default"
+    var model: String = env["M2D_MODEL"] ?? "models/m2d-small-debian"
     @Option(help: "Address to bind. [HOST]") var host: String = env["HOST"] ?? "0.0.0.0"
     @Option(help: "Port (0 picks a free one). [PORT]") var port: Int = Int(env["PORT"] ?? "") ?? 8080
     @Option(help: "Compute threads; 0 = all cores. [M2D_THREADS]") var threads: Int = Int(env["M2D_THREADS"] ?? "") ?? 0

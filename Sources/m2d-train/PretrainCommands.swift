@@ -147,7 +147,12 @@ struct PretrainCommand: ParsableCommand {
         let trials = 3, start = Date()
         for _ in 0..<trials { _ = probe.trainStep() }
         let stepSeconds = Date().timeIntervalSince(start) / Double(trials)
-        let epochs = max(1, Int(minutes * 60 / stepSeconds) / probe.stepsPerEpoch)
+        let steps = Int(minutes * 60 / stepSeconds)
+        guard steps >= probe.stepsPerEpoch else {
+            throw ValidationError(String(format: "--minutes %g fits about %d steps (%.2f s each), less than one epoch of %d steps: give more minutes or fewer files (e.g. a CSV of a subset)",
+                                         minutes, steps, stepSeconds, probe.stepsPerEpoch))
+        }
+        let epochs = steps / probe.stepsPerEpoch
         say(String(format: "budget %.1f min: %.2f s/step, %d steps/epoch -> %d epochs", minutes, stepSeconds, probe.stepsPerEpoch, epochs))
         return epochs
     }

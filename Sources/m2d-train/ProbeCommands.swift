@@ -17,7 +17,7 @@ struct ProbeCommand: ParsableCommand {
 
     @Option(help: "Model directory or official .pth checkpoint.") var model: String
     @Option(help: "Task CSV (file,label,split).") var labels: String
-    @Option(help: "Output path without extension, e.g. models/default/heads/keywords.") var out: String
+    @Option(help: "Output path without extension, e.g. models/m2d-small-debian/heads/keywords.") var out: String
     @Option(help: "Random seed.") var seed: UInt64 = 42
     @Option(help: "Largest number of epochs.") var maxEpochs = 200
     @Option(help: "Early-stopping patience in epochs.") var patience = 20
