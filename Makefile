@@ -5,12 +5,13 @@ MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test serve bench bench-server fuzz-server openapi clean help
+.PHONY: deps build test serve bench bench-train bench-server fuzz-server openapi clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
 	@echo "make test    install deps, build, run every test"
 	@echo "make bench   inference-core benchmark table (OPENBLAS_CORETYPE as set, then unset)"
+	@echo "make bench-train  one pre-training step vs the PyTorch reference step (kernel as set, then auto-detected)"
 	@echo "make bench-server  load benchmark of m2d-server against offline m2d-embed"
 	@echo "make openapi  re-embed openapi.yaml into the server after editing it"
 
@@ -43,6 +44,13 @@ bench: deps
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/m2d-bench core --backend openblas
 	@echo; echo "== 10 s clip vs PyTorch (needs ~/.venvs/ref with torch+timm: python3 -m venv ~/.venvs/ref && ~/.venvs/ref/bin/pip install torch timm)"
 	.build/release/m2d-bench compare
+
+bench-train: deps
+	swift build -c release --product m2d-bench
+	@echo "== training step, OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-(unset)} (environment as is)"
+	.build/release/m2d-bench train --repeats 3
+	@echo; echo "== training step, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS picks the kernel for this CPU)"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/m2d-bench train --repeats 3
 
 bench-server: deps
 	scripts/bench-server.sh

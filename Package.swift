@@ -56,11 +56,11 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-train",
-            dependencies: ["M2DModel", "M2DTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["M2DModel", "M2DTraining", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-bench",
-            dependencies: ["M2DModel", "M2DTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["M2DModel", "M2DTraining", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimized),
 
         .target(name: "TestSupport", dependencies: ["M2DTensor", "M2DCheckpoint", "M2DAudio"], path: "Tests/TestSupport"),

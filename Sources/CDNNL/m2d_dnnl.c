@@ -17,7 +17,7 @@ typedef struct {
     FN(primitive_desc_create); FN(primitive_desc_destroy); FN(primitive_desc_query_md); FN(primitive_desc_query);
     FN(primitive_create); FN(primitive_destroy); FN(primitive_execute); FN(memory_create); FN(memory_destroy);
     FN(memory_set_data_handle); FN(reorder_primitive_desc_create); FN(memory_desc_equal); FN(memory_desc_get_size);
-    FN(version);
+    FN(version); FN(memory_desc_init_by_strides); FN(primitive_attr_set_output_scales);
 } api_t;
 #undef FN
 
@@ -30,6 +30,17 @@ typedef struct {
     dnnl_primitive_t src_reorder;
     void *src_bf16_buffer;
 } matmul_entry;
+
+// A general product on plain strided memory (no reordered copies): for weights that change between
+// calls, as in training.
+typedef struct {
+    int transA, transB;
+    int64_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    dnnl_primitive_t prim;
+    dnnl_primitive_desc_t pd;
+    dnnl_memory_t a, b, c;
+} gemm_entry;
 
 typedef struct {
     const float *W;
@@ -47,6 +58,8 @@ struct m2d_dnnl {
     size_t n_matmuls, cap_matmuls;
     weight_entry *weights;
     size_t n_weights, cap_weights;
+    gemm_entry *gemms;
+    size_t n_gemms, cap_gemms;
     size_t weight_bytes;
     char impl[128];
     char version[32];
@@ -74,7 +87,7 @@ static void load_library(void) {
     LOAD(primitive_desc_create); LOAD(primitive_desc_destroy); LOAD(primitive_desc_query_md); LOAD(primitive_desc_query);
     LOAD(primitive_create); LOAD(primitive_destroy); LOAD(primitive_execute); LOAD(memory_create); LOAD(memory_destroy);
     LOAD(memory_set_data_handle); LOAD(reorder_primitive_desc_create); LOAD(memory_desc_equal); LOAD(memory_desc_get_size);
-    LOAD(version);
+    LOAD(version); LOAD(memory_desc_init_by_strides); LOAD(primitive_attr_set_output_scales);
 #undef LOAD
     load_ok = 1;
 }
@@ -111,6 +124,15 @@ void m2d_dnnl_close(m2d_dnnl *c) {
         free(e->src_bf16_buffer);
     }
     for (size_t i = 0; i < c->n_weights; i++) c->api.memory_destroy(c->weights[i].mem);
+    for (size_t i = 0; i < c->n_gemms; i++) {
+        gemm_entry *g = &c->gemms[i];
+        c->api.primitive_destroy(g->prim);
+        c->api.primitive_desc_destroy(g->pd);
+        c->api.memory_destroy(g->a);
+        c->api.memory_destroy(g->b);
+        c->api.memory_destroy(g->c);
+    }
+    free(c->gemms);
     free(c->matmuls);
     free(c->weights);
     if (c->stream) c->api.stream_destroy(c->stream);
@@ -231,6 +253,69 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
     return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
 }
 
+static gemm_entry *gemm_for(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                            int64_t lda, int64_t ldb, float beta, int64_t ldc) {
+    for (size_t i = 0; i < c->n_gemms; i++) {
+        gemm_entry *g = &c->gemms[i];
+        if (g->transA == transA && g->transB == transB && g->M == M && g->N == N && g->K == K && g->lda == lda &&
+            g->ldb == ldb && g->ldc == ldc && g->alpha == alpha && g->beta == beta) return g;
+    }
+    if (c->n_gemms == c->cap_gemms) {
+        size_t cap = c->cap_gemms ? 2 * c->cap_gemms : 32;
+        gemm_entry *grown = realloc(c->gemms, cap * sizeof *grown);
+        if (!grown) return NULL;
+        c->gemms = grown;
+        c->cap_gemms = cap;
+    }
+    // op(A) (M,K), op(B) (K,N), C (M,N), all row-major with leading dimensions; a transposed operand
+    // is the same matrix read with swapped strides.
+    dnnl_memory_desc_t amd, bmd, cmd;
+    dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {M, N};
+    dnnl_dims_t as = {transA ? 1 : lda, transA ? lda : 1}, bs = {transB ? 1 : ldb, transB ? ldb : 1}, cs = {ldc, 1};
+    if (c->api.memory_desc_init_by_strides(&amd, 2, ad, dnnl_f32, as) != dnnl_success ||
+        c->api.memory_desc_init_by_strides(&bmd, 2, bd, dnnl_f32, bs) != dnnl_success ||
+        c->api.memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs) != dnnl_success) return NULL;
+    dnnl_matmul_desc_t md;
+    if (c->api.matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success) return NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    c->api.primitive_attr_create(&attr);
+    if (alpha != 1.0f) c->api.primitive_attr_set_output_scales(attr, 1, 0, &alpha);
+    if (beta != 0.0f) {
+        c->api.post_ops_create(&ops);
+        c->api.post_ops_append_sum(ops, beta);
+        c->api.primitive_attr_set_post_ops(attr, ops);
+    }
+    gemm_entry g = {.transA = transA, .transB = transB, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
+                    .alpha = alpha, .beta = beta};
+    dnnl_status_t s = c->api.primitive_desc_create(&g.pd, &md, attr, c->engine, NULL);
+    if (ops) c->api.post_ops_destroy(ops);
+    c->api.primitive_attr_destroy(attr);
+    if (s != dnnl_success) return NULL;
+    const char *impl = NULL;
+    c->api.primitive_desc_query(g.pd, dnnl_query_impl_info_str, 0, &impl);
+    snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
+    if (c->api.primitive_create(&g.prim, g.pd) != dnnl_success) { c->api.primitive_desc_destroy(g.pd); return NULL; }
+    c->api.memory_create(&g.a, &amd, c->engine, DNNL_MEMORY_NONE);
+    c->api.memory_create(&g.b, &bmd, c->engine, DNNL_MEMORY_NONE);
+    c->api.memory_create(&g.c, &cmd, c->engine, DNNL_MEMORY_NONE);
+    c->gemms[c->n_gemms] = g;
+    return &c->gemms[c->n_gemms++];
+}
+
+int m2d_dnnl_gemm(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M == 0 || N == 0) return 0;
+    gemm_entry *g = gemm_for(c, transA != 0, transB != 0, M, N, K, alpha, lda, ldb, beta, ldc);
+    if (!g) return 1;
+    c->api.memory_set_data_handle(g->a, (void *)A);
+    c->api.memory_set_data_handle(g->b, (void *)B);
+    c->api.memory_set_data_handle(g->c, C);
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, g->a}, {DNNL_ARG_WEIGHTS, g->b}, {DNNL_ARG_DST, g->c}};
+    if (c->api.primitive_execute(g->prim, c->stream, 3, args) != dnnl_success) return 4;
+    return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
+}
+
 const char *m2d_dnnl_impl(m2d_dnnl *c) { return c->impl; }
 const char *m2d_dnnl_version(m2d_dnnl *c) { return c->version; }
 size_t m2d_dnnl_weight_bytes(m2d_dnnl *c) { return c->weight_bytes; }
@@ -246,6 +331,12 @@ void m2d_dnnl_close(m2d_dnnl *c) { (void)c; }
 int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
                     const float *bias, float *y, int accumulate) {
     (void)c; (void)x; (void)M; (void)K; (void)W; (void)N; (void)bias; (void)y; (void)accumulate;
+    return 1;
+}
+int m2d_dnnl_gemm(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    (void)c; (void)transA; (void)transB; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda; (void)B; (void)ldb;
+    (void)beta; (void)C; (void)ldc;
     return 1;
 }
 const char *m2d_dnnl_impl(m2d_dnnl *c) { (void)c; return "none"; }

@@ -12,8 +12,8 @@ public enum Linear {
         if let engine, engine.linear(out: out, input: input, weight: weight, bias: bias, M: M, C: C, OC: OC, accumulate: accumulate) {
             return
         }
-        BLAS.gemm(transB: .transposed, M: M, N: OC, K: C, a: input, lda: C, b: weight, ldb: C,
-                  beta: accumulate ? 1 : 0, c: out, ldc: OC)
+        (engine ?? .openBLAS).gemm(transB: .transposed, M: M, N: OC, K: C, a: input, lda: C, b: weight, ldb: C,
+                                   beta: accumulate ? 1 : 0, c: out, ldc: OC)
         guard let bias else { return }
         Parallel.forRanges(M, grain: 64) { range in
             for m in range {
@@ -44,10 +44,12 @@ extension Linear {
     /// Any of dInput/dWeight/dBias may be nil when not needed.
     public static func backward(
         dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
-        dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, M: Int, C: Int, OC: Int
+        dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, M: Int, C: Int, OC: Int,
+        engine: GEMMEngine? = nil
     ) {
+        let engine = engine ?? .openBLAS
         if let dWeight {
-            BLAS.gemm(transA: .transposed, M: OC, N: C, K: M, a: dOut, lda: OC, b: input, ldb: C, beta: 1, c: dWeight, ldc: C)
+            engine.gemm(transA: .transposed, M: OC, N: C, K: M, a: dOut, lda: OC, b: input, ldb: C, beta: 1, c: dWeight, ldc: C)
         }
         if let dBias {
             for m in 0..<M {
@@ -56,7 +58,7 @@ extension Linear {
             }
         }
         if let dInput {
-            BLAS.gemm(M: M, N: C, K: OC, a: dOut, lda: OC, b: weight, ldb: C, beta: 1, c: dInput, ldc: C)
+            engine.gemm(M: M, N: C, K: OC, a: dOut, lda: OC, b: weight, ldb: C, beta: 1, c: dInput, ldc: C)
         }
     }
 }

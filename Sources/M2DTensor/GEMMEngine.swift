@@ -1,7 +1,8 @@
 // GEMMEngine: which library runs the Linear-layer GEMMs and in what precision. OpenBLAS is the
 // portable backend (everywhere, fp32); oneDNN's matmul primitive (loaded at run time) is the fast
-// one, with shape-cached primitives and weights reordered once into its preferred layout. One
-// engine belongs to one encoder (one thread at a time); the small attention GEMMs stay on BLAS.
+// one, with shape-cached primitives and weights reordered once into its preferred layout (or, for
+// training, whose weights change every step, run on the weights in place). One engine belongs to one
+// encoder or trainer (one thread at a time); the small attention GEMMs stay on BLAS.
 import CDNNL
 
 public enum GEMMEngineError: Error, CustomStringConvertible, Equatable {
@@ -25,18 +26,27 @@ public final class GEMMEngine: @unchecked Sendable {
     /// The resolved backend (never `.auto`).
     public let backend: Backend
     public let precision: Precision
+    /// Weights change between calls (training): no reordered copies, every product on plain memory.
+    public let weightsChange: Bool
     private let dnnl: OpaquePointer?
+
+    /// The stateless OpenBLAS engine that ops use when given none.
+    public static let openBLAS = GEMMEngine()
 
     /// OpenBLAS, fp32.
     public init() {
         backend = .openblas
         precision = .fp32
+        weightsChange = false
         dnnl = nil
     }
 
-    /// `.auto` picks oneDNN when libdnnl loads, else OpenBLAS (fp32 only).
-    public init(backend requested: Backend, precision: Precision = .fp32) throws(GEMMEngineError) {
+    /// `.auto` picks oneDNN when libdnnl loads, else OpenBLAS (fp32 only). `weightsChange` is for
+    /// training: oneDNN then never caches a reordered weight (fp32 only).
+    public init(backend requested: Backend, precision: Precision = .fp32, weightsChange: Bool = false) throws(GEMMEngineError) {
         self.precision = precision
+        self.weightsChange = weightsChange
+        if weightsChange && precision == .bf16 { throw .unsupported("training runs in fp32 (--precision bf16 is for inference)") }
         if requested == .openblas {
             if precision == .bf16 { throw .unsupported("--precision bf16 needs the oneDNN backend (--backend onednn)") }
             backend = .openblas
@@ -63,10 +73,29 @@ public final class GEMMEngine: @unchecked Sendable {
     @inline(__always)
     public func linear(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                        bias: UnsafePointer<Float>?, M: Int, C: Int, OC: Int, accumulate: Bool) -> Bool {
-        guard let dnnl else { return false }
+        guard let dnnl, !weightsChange else { return false }
         let rc = m2d_dnnl_linear(dnnl, input, Int64(M), Int64(C), weight, Int64(OC), bias, out, accumulate ? 1 : 0)
         precondition(rc == 0, "oneDNN matmul failed (code \(rc)) for M=\(M) K=\(C) N=\(OC)")
         return true
+    }
+
+    /// C (M,N) = alpha * op(A) (M,K) . op(B) (K,N) + beta * C, row-major (see `BLAS.gemm`): oneDNN on
+    /// the operands as they are in memory, or OpenBLAS.
+    @inline(__always)
+    public func gemm(
+        transA: Transpose = .none, transB: Transpose = .none, M: Int, N: Int, K: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard let dnnl else {
+            BLAS.gemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        precondition(M >= 0 && N >= 0 && K >= 0 && lda >= max(1, transA == .none ? K : M) && ldb >= max(1, transB == .none ? N : K)
+                     && ldc >= max(1, N), "gemm: bad dimensions M=\(M) N=\(N) K=\(K) lda=\(lda) ldb=\(ldb) ldc=\(ldc)")
+        let rc = m2d_dnnl_gemm(dnnl, transA == .none ? 0 : 1, transB == .none ? 0 : 1, Int64(M), Int64(N), Int64(K), alpha,
+                               a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+        precondition(rc == 0, "oneDNN gemm failed (code \(rc)) for M=\(M) N=\(N) K=\(K)")
     }
 
     /// e.g. "onednn 2.6.3 brg:avx512_core fp32" or "openblas SkylakeX fp32".

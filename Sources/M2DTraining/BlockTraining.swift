@@ -37,39 +37,40 @@ public final class BlockActivations {
 
 public enum BlockTraining {
     /// x (B*N, D) <- block(x), saving what backward needs in `a`.
-    public static func forward(_ x: UnsafeMutablePointer<Float>, _ w: BlockParameters, _ a: BlockActivations) {
+    public static func forward(_ x: UnsafeMutablePointer<Float>, _ w: BlockParameters, _ a: BlockActivations, engine: GEMMEngine? = nil) {
         let R = a.B * a.N, D = a.D, H = a.H
         a.input.pointer.update(from: x, count: R * D)
         LayerNorm.forward(out: a.ln1.pointer, mean: a.ln1Mean.pointer, rstd: a.ln1Rstd.pointer, input: x, weight: w.norm1W, bias: w.norm1B, rows: R, cols: D)
-        Linear.forward(out: a.qkv.pointer, input: a.ln1.pointer, weight: w.qkvW, bias: w.qkvB, M: R, C: D, OC: 3 * D)
+        Linear.forward(out: a.qkv.pointer, input: a.ln1.pointer, weight: w.qkvW, bias: w.qkvB, M: R, C: D, OC: 3 * D, engine: engine)
         Attention.forward(out: a.attn.pointer, probs: a.probs.pointer, probsStride: a.N * a.N, qkv: a.qkv.pointer,
                           B: a.B, N: a.N, heads: a.heads, headDim: D / a.heads)
-        Linear.forward(out: x, input: a.attn.pointer, weight: w.projW, bias: w.projB, M: R, C: D, OC: D, accumulate: true)
+        Linear.forward(out: x, input: a.attn.pointer, weight: w.projW, bias: w.projB, M: R, C: D, OC: D, accumulate: true, engine: engine)
         a.mid.pointer.update(from: x, count: R * D)
         LayerNorm.forward(out: a.ln2.pointer, mean: a.ln2Mean.pointer, rstd: a.ln2Rstd.pointer, input: x, weight: w.norm2W, bias: w.norm2B, rows: R, cols: D)
-        Linear.forward(out: a.fc1.pointer, input: a.ln2.pointer, weight: w.fc1W, bias: w.fc1B, M: R, C: D, OC: H)
+        Linear.forward(out: a.fc1.pointer, input: a.ln2.pointer, weight: w.fc1W, bias: w.fc1B, M: R, C: D, OC: H, engine: engine)
         GELU.forward(out: a.gelu.pointer, input: a.fc1.pointer, count: R * H)
-        Linear.forward(out: x, input: a.gelu.pointer, weight: w.fc2W, bias: w.fc2B, M: R, C: H, OC: D, accumulate: true)
+        Linear.forward(out: x, input: a.gelu.pointer, weight: w.fc2W, bias: w.fc2B, M: R, C: H, OC: D, accumulate: true, engine: engine)
     }
 
     /// Given dX = dL/d(block output) (B*N, D), accumulates parameter gradients into `g` and
     /// replaces dX with dL/d(block input).
-    public static func backward(_ dX: UnsafeMutablePointer<Float>, _ w: BlockParameters, _ g: BlockParameters, _ a: BlockActivations) {
+    public static func backward(_ dX: UnsafeMutablePointer<Float>, _ w: BlockParameters, _ g: BlockParameters, _ a: BlockActivations,
+                                engine: GEMMEngine? = nil) {
         let R = a.B * a.N, D = a.D, H = a.H
         // MLP branch: x_out = mid + fc2(gelu(fc1(ln2(mid)))).
         let dGelu = FloatBuffer(count: R * H), dFc1 = FloatBuffer(count: R * H), dLn2 = FloatBuffer(count: R * D)
-        Linear.backward(dInput: dGelu.pointer, dWeight: g.fc2W, dBias: g.fc2B, dOut: dX, input: a.gelu.pointer, weight: w.fc2W, M: R, C: H, OC: D)
+        Linear.backward(dInput: dGelu.pointer, dWeight: g.fc2W, dBias: g.fc2B, dOut: dX, input: a.gelu.pointer, weight: w.fc2W, M: R, C: H, OC: D, engine: engine)
         GELU.backward(dInput: dFc1.pointer, dOut: dGelu.pointer, input: a.fc1.pointer, count: R * H)
-        Linear.backward(dInput: dLn2.pointer, dWeight: g.fc1W, dBias: g.fc1B, dOut: dFc1.pointer, input: a.ln2.pointer, weight: w.fc1W, M: R, C: D, OC: H)
+        Linear.backward(dInput: dLn2.pointer, dWeight: g.fc1W, dBias: g.fc1B, dOut: dFc1.pointer, input: a.ln2.pointer, weight: w.fc1W, M: R, C: D, OC: H, engine: engine)
         LayerNorm.backward(dInput: dX, dWeight: g.norm2W, dBias: g.norm2B, dOut: dLn2.pointer, input: a.mid.pointer, weight: w.norm2W,
                            mean: a.ln2Mean.pointer, rstd: a.ln2Rstd.pointer, rows: R, cols: D)
         // Attention branch: mid = input + proj(attn(qkv(ln1(input)))).
         let dAttn = FloatBuffer(count: R * D), dQKV = FloatBuffer(count: R * 3 * D), dLn1 = FloatBuffer(count: R * D)
         let scratch = FloatBuffer(count: a.N * a.N)
-        Linear.backward(dInput: dAttn.pointer, dWeight: g.projW, dBias: g.projB, dOut: dX, input: a.attn.pointer, weight: w.projW, M: R, C: D, OC: D)
+        Linear.backward(dInput: dAttn.pointer, dWeight: g.projW, dBias: g.projB, dOut: dX, input: a.attn.pointer, weight: w.projW, M: R, C: D, OC: D, engine: engine)
         Attention.backward(dQKV: dQKV.pointer, dOut: dAttn.pointer, qkv: a.qkv.pointer, probs: a.probs.pointer, probsStride: a.N * a.N,
                            scratch: scratch.pointer, B: a.B, N: a.N, heads: a.heads, headDim: D / a.heads)
-        Linear.backward(dInput: dLn1.pointer, dWeight: g.qkvW, dBias: g.qkvB, dOut: dQKV.pointer, input: a.ln1.pointer, weight: w.qkvW, M: R, C: D, OC: 3 * D)
+        Linear.backward(dInput: dLn1.pointer, dWeight: g.qkvW, dBias: g.qkvB, dOut: dQKV.pointer, input: a.ln1.pointer, weight: w.qkvW, M: R, C: D, OC: 3 * D, engine: engine)
         LayerNorm.backward(dInput: dX, dWeight: g.norm1W, dBias: g.norm1B, dOut: dLn1.pointer, input: a.input.pointer, weight: w.norm1W,
                            mean: a.ln1Mean.pointer, rstd: a.ln1Rstd.pointer, rows: R, cols: D)
         withExtendedLifetime((dGelu, dFc1, dLn2, dAttn, dQKV, dLn1, scratch)) {}

@@ -8,13 +8,21 @@ public struct EvaluationRow: Sendable, Codable {
     public var scores: [Double]
 }
 
+/// The split whose score a row reports. `valid` (the best validation score of early stopping) is for
+/// choosing between models, e.g. checkpoints of one run, without looking at the test split.
+public enum EvaluationSplit: String, Sendable, CaseIterable {
+    case test, valid
+}
+
 public enum LinearEvaluation {
     public static func run(features: ProbeFeatures, label: String, tasks: [String], seeds: [UInt64], cacheDir: String,
-                           progress: (String) -> (Int, Int) -> Void, warn: (String) -> Void) throws -> [EvaluationRow] {
+                           split: EvaluationSplit = .test, progress: (String) -> (Int, Int) -> Void, warn: (String) -> Void) throws -> [EvaluationRow] {
         try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
         var rows: [EvaluationRow] = []
         for csv in tasks {
-            let task = try ProbeTask(csv: csv)
+            var task = try ProbeTask(csv: csv)
+            // Scoring valid never needs the test files: skipping them keeps the test split unseen and saves their embedding.
+            if split == .valid { task.items.removeAll { $0.split == "test" } }
             let key = (features.identity + csv).utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
             let (vectors, failures) = try ProbeRunner.extract(task, features: features, cachePath: cacheDir + "/\(task.name)-\(String(key, radix: 16)).safetensors",
                                                               progress: progress("embedding \(task.name)"))
@@ -23,8 +31,8 @@ public enum LinearEvaluation {
             var metric = "accuracy"
             for seed in seeds {
                 let r = try ProbeRunner.run(task, vectors: vectors, seed: seed, name: task.name)
-                scores.append(r.testMetric)
-                metric = r.metricName
+                scores.append(split == .test ? r.testMetric : r.validMetric)
+                metric = split == .test ? r.metricName : r.metricName + " (valid)"
             }
             let mean = scores.reduce(0, +) / Double(scores.count)
             let std = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, scores.count - 1))).squareRoot()

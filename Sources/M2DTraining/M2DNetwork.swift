@@ -71,9 +71,13 @@ public final class M2DNetwork: @unchecked Sendable {
     /// EMA target: target_blocks, target_norm.
     public let target: ParameterLayout
     public let params, grads, frozenValues, targetValues: FloatBuffer
+    /// Runs the Linear-layer products (OpenBLAS, or oneDNN made with `weightsChange: true`).
+    public let engine: GEMMEngine
 
-    public init(config: M2DNetworkConfig) {
+    public init(config: M2DNetworkConfig, engine: GEMMEngine = .openBLAS) {
+        precondition(engine.backend == .openblas || engine.weightsChange, "a training engine must be made with weightsChange: true")
         self.config = config
+        self.engine = engine
         let e = config.encoder, D = e.embedDim, Dd = config.decoderDim, L = config.patches
         var t: [(String, Shape)] = [("cls_token", [1, 1, D]), ("patch_embed.proj.weight", [D, 1, e.patchHeight, e.patchWidth]),
                                     ("patch_embed.proj.bias", [D])]
@@ -134,7 +138,7 @@ public final class M2DNetwork: @unchecked Sendable {
                               freqPatches: F, timePatches: T, patchHeight: ph, patchWidth: pw)
         }
         Linear.forward(out: x0.pointer, input: cols.pointer, weight: pointer("patch_embed.proj.weight"), bias: pointer("patch_embed.proj.bias"),
-                       M: B * L, C: patchK, OC: D)
+                       M: B * L, C: patchK, OC: D, engine: engine)
         for b in 0..<B { for n in 0..<L { for d in 0..<D { x0.pointer[(b * L + n) * D + d] += pos[(1 + n) * D + d] } } }
         // 2. Online encoder on CLS + visible tokens (shuffled order).
         let nv = 1 + K
@@ -143,7 +147,7 @@ public final class M2DNetwork: @unchecked Sendable {
             gatherWithCLS(into: xv.pointer + b * nv * D, cls: cls, pos: pos, tokens: x0.pointer + b * L * D, picks: masks[b].visible, dim: D)
         }
         let encActs = (0..<e.depth).map { _ in BlockActivations(B: B, N: nv, D: D, hidden: e.mlpHidden, heads: e.numHeads) }
-        for i in 0..<e.depth { BlockTraining.forward(xv.pointer, block("blocks", i), encActs[i]) }
+        for i in 0..<e.depth { BlockTraining.forward(xv.pointer, block("blocks", i), encActs[i], engine: engine) }
         let latent = FloatBuffer(count: B * nv * D), latentMean = FloatBuffer(count: B * nv), latentRstd = FloatBuffer(count: B * nv)
         // xv now holds the output of the online blocks (the final norm's input, kept for backward).
         LayerNorm.forward(out: latent.pointer, mean: latentMean.pointer, rstd: latentRstd.pointer, input: xv.pointer,
@@ -151,7 +155,7 @@ public final class M2DNetwork: @unchecked Sendable {
         // 3. Predictor over CLS + all L positions.
         let emb = FloatBuffer(count: B * nv * Dd)
         Linear.forward(out: emb.pointer, input: latent.pointer, weight: pointer("decoder_embed.weight"), bias: pointer("decoder_embed.bias"),
-                       M: B * nv, C: D, OC: Dd)
+                       M: B * nv, C: D, OC: Dd, engine: engine)
         let nd = 1 + L, maskToken = pointer("mask_token")
         let z = FloatBuffer(count: B * nd * Dd)
         let restores = masks.map(\.restore)
@@ -164,14 +168,14 @@ public final class M2DNetwork: @unchecked Sendable {
             }
         }
         let decActs = (0..<config.decoderDepth).map { _ in BlockActivations(B: B, N: nd, D: Dd, hidden: 4 * Dd, heads: config.decoderHeads) }
-        for i in 0..<config.decoderDepth { BlockTraining.forward(z.pointer, block("decoder_blocks", i), decActs[i]) }
+        for i in 0..<config.decoderDepth { BlockTraining.forward(z.pointer, block("decoder_blocks", i), decActs[i], engine: engine) }
         let zn = FloatBuffer(count: B * nd * Dd), znMean = FloatBuffer(count: B * nd), znRstd = FloatBuffer(count: B * nd)
         LayerNorm.forward(out: zn.pointer, mean: znMean.pointer, rstd: znRstd.pointer, input: z.pointer,
                           weight: pointer("decoder_norm.weight"), bias: pointer("decoder_norm.bias"), rows: B * nd, cols: Dd)
         let P = config.predictionDim
         let pred = FloatBuffer(count: B * nd * P)
         Linear.forward(out: pred.pointer, input: zn.pointer, weight: pointer("decoder_pred.weight"), bias: pointer("decoder_pred.bias"),
-                       M: B * nd, C: Dd, OC: P)
+                       M: B * nd, C: Dd, OC: P, engine: engine)
         let pm = FloatBuffer(count: B * M * P)
         for b in 0..<B { for (j, p) in masks[b].masked.enumerated() { (pm.pointer + (b * M + j) * P).update(from: pred.pointer + (b * nd + 1 + p) * P, count: P) } }
         // 4-5. Targets of the masked patches and the loss.
@@ -197,11 +201,11 @@ public final class M2DNetwork: @unchecked Sendable {
         for b in 0..<B { for (j, p) in masks[b].masked.enumerated() { (dpred.pointer + (b * nd + 1 + p) * P).update(from: dpm.pointer + (b * M + j) * P, count: P) } }
         let dzn = FloatBuffer(count: B * nd * Dd), dz = FloatBuffer(count: B * nd * Dd)
         Linear.backward(dInput: dzn.pointer, dWeight: gradient("decoder_pred.weight"), dBias: gradient("decoder_pred.bias"), dOut: dpred.pointer,
-                        input: zn.pointer, weight: pointer("decoder_pred.weight"), M: B * nd, C: Dd, OC: P)
+                        input: zn.pointer, weight: pointer("decoder_pred.weight"), M: B * nd, C: Dd, OC: P, engine: engine)
         LayerNorm.backward(dInput: dz.pointer, dWeight: gradient("decoder_norm.weight"), dBias: gradient("decoder_norm.bias"), dOut: dzn.pointer,
                            input: z.pointer, weight: pointer("decoder_norm.weight"), mean: znMean.pointer, rstd: znRstd.pointer, rows: B * nd, cols: Dd)
         for i in (0..<config.decoderDepth).reversed() {
-            BlockTraining.backward(dz.pointer, block("decoder_blocks", i), block("decoder_blocks", i, grads: true), decActs[i])
+            BlockTraining.backward(dz.pointer, block("decoder_blocks", i), block("decoder_blocks", i, grads: true), decActs[i], engine: engine)
         }
         let demb = FloatBuffer(count: B * nv * Dd), dMaskToken = gradient("mask_token")
         for b in 0..<B {
@@ -214,11 +218,11 @@ public final class M2DNetwork: @unchecked Sendable {
         }
         let dlatent = FloatBuffer(count: B * nv * D), dxv = FloatBuffer(count: B * nv * D)
         Linear.backward(dInput: dlatent.pointer, dWeight: gradient("decoder_embed.weight"), dBias: gradient("decoder_embed.bias"), dOut: demb.pointer,
-                        input: latent.pointer, weight: pointer("decoder_embed.weight"), M: B * nv, C: D, OC: Dd)
+                        input: latent.pointer, weight: pointer("decoder_embed.weight"), M: B * nv, C: D, OC: Dd, engine: engine)
         LayerNorm.backward(dInput: dxv.pointer, dWeight: gradient("norm.weight"), dBias: gradient("norm.bias"), dOut: dlatent.pointer,
                            input: xv.pointer, weight: pointer("norm.weight"),
                            mean: latentMean.pointer, rstd: latentRstd.pointer, rows: B * nv, cols: D)
-        for i in (0..<e.depth).reversed() { BlockTraining.backward(dxv.pointer, block("blocks", i), block("blocks", i, grads: true), encActs[i]) }
+        for i in (0..<e.depth).reversed() { BlockTraining.backward(dxv.pointer, block("blocks", i), block("blocks", i, grads: true), encActs[i], engine: engine) }
         let dx0 = FloatBuffer(count: B * L * D), dcls = gradient("cls_token")
         for b in 0..<B {
             for d in 0..<D { dcls[d] += dxv.pointer[b * nv * D + d] }
@@ -228,7 +232,7 @@ public final class M2DNetwork: @unchecked Sendable {
             }
         }
         Linear.backward(dInput: nil, dWeight: gradient("patch_embed.proj.weight"), dBias: gradient("patch_embed.proj.bias"), dOut: dx0.pointer,
-                        input: cols.pointer, weight: pointer("patch_embed.proj.weight"), M: B * L, C: patchK, OC: D)
+                        input: cols.pointer, weight: pointer("patch_embed.proj.weight"), M: B * L, C: patchK, OC: D, engine: engine)
         withExtendedLifetime((cols, x0, xv, latent, latentMean, latentRstd, emb, z, zn, znMean, znRstd, pred, pm, normalizedTarget)) {}
         withExtendedLifetime((dpm, dpred, dzn, dz, demb, dlatent, dxv, dx0, encActs, decActs)) {}
         return loss
@@ -246,7 +250,7 @@ public final class M2DNetwork: @unchecked Sendable {
                           picks: config.targetInput == .all ? everyPatch : masks[b].masked, dim: D)
         }
         let acts = BlockActivations(B: B, N: nt, D: D, hidden: e.mlpHidden, heads: e.numHeads)
-        for i in 0..<e.depth { BlockTraining.forward(xt.pointer, block("target_blocks", i), acts) }
+        for i in 0..<e.depth { BlockTraining.forward(xt.pointer, block("target_blocks", i), acts, engine: engine) }
         LayerNorm.forward(out: xt.pointer, input: xt.pointer, weight: pointer("target_norm.weight"), bias: pointer("target_norm.bias"), rows: B * nt, cols: D)
         let tm = FloatBuffer(count: B * M * D)
         for b in 0..<B {

@@ -42,7 +42,7 @@ public final class PretrainData: @unchecked Sendable {
                 for line in lines.dropFirst(column == nil ? 0 : 1) {
                     let field = column.map { line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)[safe: $0] ?? "" } ?? line
                     if field.isEmpty { continue }
-                    out.append(field.hasPrefix("/") ? field : base + "/" + field)
+                    out.append(field.hasPrefix("/") || base.isEmpty ? field : base + "/" + field)
                 }
             } else {
                 out.append(input)

@@ -55,15 +55,22 @@ public final class Pretrainer {
     public var normStats: (mean: Float, std: Float)
     public let stepsPerEpoch: Int
 
-    public init(config: PretrainConfig, data: PretrainData) {
+    /// `normStats` skips drawing the statistics again when a caller already has this run's (same
+    /// config, same data, so the same draws).
+    public init(config: PretrainConfig, data: PretrainData, normStats known: (mean: Float, std: Float)? = nil,
+                engine: GEMMEngine = .openBLAS) {
         self.config = config
         self.data = data
-        network = M2DNetwork(config: config.network)
+        network = M2DNetwork(config: config.network, engine: engine)
         network.initialize(seed: config.seed)
         optimizer = AdamW(layout: network.trainable)
         stepsPerEpoch = max(1, max(data.files.count, config.batchSize) / config.batchSize)
-        var rng = Rng(seed: config.seed ^ 0x6E6F726D)
-        normStats = data.normStats(draws: config.normDraws, length: config.network.encoder.chunkFrames, rng: &rng)
+        if let known {
+            normStats = known
+        } else {
+            var rng = Rng(seed: config.seed ^ 0x6E6F726D)
+            normStats = data.normStats(draws: config.normDraws, length: config.network.encoder.chunkFrames, rng: &rng)
+        }
     }
 
     public var totalSteps: Int { stepsPerEpoch * config.epochs }

@@ -43,7 +43,7 @@ public struct ProbeTask: Sendable {
             }
             let labels = label.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             if labels.isEmpty { throw .malformed("\(path): row \(i + 2) has no label") }
-            items.append(Item(file: file.hasPrefix("/") ? file : base + "/" + file, labels: labels, split: split))
+            items.append(Item(file: file.hasPrefix("/") || base.isEmpty ? file : base + "/" + file, labels: labels, split: split))
         }
         if !items.contains(where: { $0.split == "train" }) { throw .malformed("\(path): no train rows") }
         name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent

@@ -14,6 +14,7 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Batch size.") var batch = 8
     @Option(help: "Timed repetitions (best is reported).") var repeats = 2
     @Option(help: "Threads for us and for PyTorch.") var threads = 2
+    @Option(help: "Our GEMM backends (comma-separated): openblas, onednn.") var backends = "openblas,onednn"
     @Option(help: "Python with torch (skipped when missing).")
     var python = ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/ref/bin/python")
 
@@ -42,54 +43,71 @@ struct TrainBench: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads
-        print("| preset | batch | ours s/step | clips/s | GFLOP/s | PyTorch s/step | ours vs PyTorch | target >= 1.0x (issue 4: 1.5x) |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("training step on OpenBLAS \(BLAS.coreName) (OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")), \(threads) threads; PyTorch with the same threads\n")
+        print("| preset | backend | batch | ours s/step | clips/s | GFLOP/s | PyTorch s/step | ours vs PyTorch | target >= 1.0x (issue 4: 1.5x) |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for preset in presets.split(separator: ",").map(String.init) {
             let c = Self.network(preset)
-            let net = M2DNetwork(config: c)
-            net.initialize(seed: 1)
-            var optimizer = AdamW(layout: net.trainable)
-            var rng = Rng(seed: 2)
-            let input = FloatBuffer(count: batch * 80 * 608)
-            for i in 0..<input.count { input.pointer[i] = rng.normal() }
-            func step() {
-                let masks = RandomMasking.draw(batch: batch, patches: c.patches, ratio: c.maskRatio, rng: &rng)
-                net.grads.zero()
-                _ = net.lossAndGradients(input: input.pointer, batch: batch, masks: masks)
-                optimizer.update(params: net.params.pointer, grads: net.grads.pointer, lr: 1e-4)
-                net.updateTarget(tau: 0.9999)
-            }
-            step()
-            var best = Double.infinity
-            for _ in 0..<repeats {
-                let s = Date()
-                step()
-                best = min(best, Date().timeIntervalSince(s))
-            }
-            var torchSeconds: Double?
-            if FileManager.default.isExecutableFile(atPath: python) {
-                let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent().appendingPathComponent("tools/reference/bench_train.py").path
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: python)
-                p.arguments = [script]
-                p.environment = ProcessInfo.processInfo.environment.merging(
-                    ["PRESET": preset, "BATCH": "\(batch)", "THREADS": "\(threads)", "REPEATS": "\(repeats)"]) { $1 }
-                let pipe = Pipe()
-                p.standardOutput = pipe
-                try p.run()
-                let out = pipe.fileHandleForReading.readDataToEndOfFile()
-                p.waitUntilExit()
-                if let line = String(decoding: out, as: UTF8.self).split(separator: "\n").last,
-                   let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] {
-                    torchSeconds = json["step_seconds"] as? Double
+            let torchSeconds = torchStep(preset)
+            for name in backends.split(separator: ",").map(String.init) {
+                guard let backend = GEMMEngine.Backend(rawValue: name) else { throw ValidationError("unknown backend \(name)") }
+                let engine: GEMMEngine
+                do { engine = try GEMMEngine(backend: backend, weightsChange: true) } catch {
+                    print("| \(preset) | \(name) | \(batch) | unavailable: \(error) | | | | | |")
+                    continue
                 }
+                let best = ourStep(c, engine: engine)
+                let gflops = Self.flops(c) * Double(batch) / best / 1e9
+                let ratio = torchSeconds.map { $0 / best }
+                print(String(format: "| %@ | %@ | %d | %.3f | %.1f | %.1f | %@ | %@ | %@ |", preset, engine.summary, batch, best, Double(batch) / best, gflops,
+                             torchSeconds.map { String(format: "%.3f", $0) } ?? "-", ratio.map { String(format: "%.2fx", $0) } ?? "-",
+                             ratio.map { $0 >= 1 ? "PASS" : "FAIL" } ?? "n/a"))
             }
-            let gflops = Self.flops(c) * Double(batch) / best / 1e9
-            let ratio = torchSeconds.map { $0 / best }
-            print(String(format: "| %@ | %d | %.3f | %.1f | %.1f | %@ | %@ | %@ |", preset, batch, best, Double(batch) / best, gflops,
-                         torchSeconds.map { String(format: "%.3f", $0) } ?? "-", ratio.map { String(format: "%.2fx", $0) } ?? "-",
-                         ratio.map { $0 >= 1 ? "PASS" : "FAIL" } ?? "n/a"))
         }
+    }
+
+    /// Best seconds of `repeats` steps after one warm-up step.
+    func ourStep(_ c: M2DNetworkConfig, engine: GEMMEngine) -> Double {
+        let net = M2DNetwork(config: c, engine: engine)
+        net.initialize(seed: 1)
+        var optimizer = AdamW(layout: net.trainable)
+        var rng = Rng(seed: 2)
+        let input = FloatBuffer(count: batch * 80 * 608)
+        for i in 0..<input.count { input.pointer[i] = rng.normal() }
+        func step() {
+            let masks = RandomMasking.draw(batch: batch, patches: c.patches, ratio: c.maskRatio, rng: &rng)
+            net.grads.zero()
+            _ = net.lossAndGradients(input: input.pointer, batch: batch, masks: masks)
+            optimizer.update(params: net.params.pointer, grads: net.grads.pointer, lr: 1e-4)
+            net.updateTarget(tau: 0.9999)
+        }
+        step()
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let s = Date()
+            step()
+            best = min(best, Date().timeIntervalSince(s))
+        }
+        return best
+    }
+
+    /// The PyTorch reference step's seconds (tools/reference/bench_train.py), nil without torch.
+    func torchStep(_ preset: String) -> Double? {
+        guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/reference/bench_train.py").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [script]
+        p.environment = ProcessInfo.processInfo.environment.merging(
+            ["PRESET": preset, "BATCH": "\(batch)", "THREADS": "\(threads)", "REPEATS": "\(repeats)"]) { $1 }
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        guard (try? p.run()) != nil else { return nil }
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard let line = String(decoding: out, as: UTF8.self).split(separator: "\n").last,
+              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+        return json["step_seconds"] as? Double
     }
 }

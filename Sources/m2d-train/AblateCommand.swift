@@ -113,10 +113,7 @@ struct AblateCommand: ParsableCommand {
     /// Runs this executable with `args`, sharing the terminal; a failure stops the ablation.
     func runSelf(_ args: [String]) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).standardizedFileURL
-        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
-            process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        }
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = args
         try process.run()
         process.waitUntilExit()

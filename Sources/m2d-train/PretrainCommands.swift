@@ -17,7 +17,7 @@ struct PretrainCommand: ParsableCommand {
         abstract: "M2D self-supervised pre-training (online encoder + predictor + EMA target on masked patches).",
         discussion: """
             Writes into --run: checkpoint-latest.safetensors (atomic, every --save-every steps, at the end and on
-            Ctrl-C/SIGTERM), metrics.csv (step, loss, lr, tau, grad norm, seconds), loss.png and the log-mel cache.
+            Ctrl-C/SIGTERM), checkpoint-step-NNNNNN.safetensors with --keep-every (step 0 = the random init), metrics.csv (step, loss, lr, tau, grad norm, seconds), loss.png and the log-mel cache.
             --resume continues the same schedule, masks and data order (the same result as an uninterrupted run).
             """)
 
@@ -51,11 +51,15 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "EMA decay at the last step, reached linearly (official 0.99999).") var emaEnd: Double = 0.99999
     @Option(help: "Random seed.") var seed: UInt64 = 3
     @Option(help: "Save a checkpoint every N steps.") var saveEvery: Int = 200
+    @Option(help: "Also keep a snapshot checkpoint-step-NNNNNN.safetensors every N steps (a hard link, no extra disk), e.g. to pick a checkpoint with a validation probe.")
+    var keepEvery: Int?
     @Option(help: "Print and log every N steps.") var logEvery: Int = 10
     @Option(help: "Random crops for the normalization statistics.") var normDraws: Int = 5000
     @Option(help: "Stop after this many steps in this invocation (for staged runs).") var maxSteps: Int?
     @Option(help: "Log-mel cache folder (default RUN/logmel-cache; runs on the same audio can share one).") var cache: String?
     @Flag(help: "Continue from RUN/checkpoint-latest.safetensors.") var resume = false
+    @Option(help: "GEMM backend for the training products: auto (oneDNN when libdnnl loads), onednn or openblas.")
+    var backend: GEMMEngine.Backend = .auto
 
     func network() -> M2DNetworkConfig {
         let (d, dp, h, dd, ddp, dh): (Int, Int, Int, Int, Int, Int) = switch preset {
@@ -90,6 +94,7 @@ struct PretrainCommand: ParsableCommand {
         guard maskingHintK > 0, maskingStartEpoch >= 0 else { throw ValidationError("--masking-hint-k must be > 0 and --masking-start-epoch >= 0") }
         config.masking = MaskingConfig(strategy: masking, hintK: maskingHintK, startEpoch: maskingStartEpoch, constantHintRatio: hintRatio)
         if let minutes, minutes <= 0 { throw ValidationError("--minutes must be positive") }
+        guard saveEvery > 0, logEvery > 0, (keepEvery ?? 1) > 0 else { throw ValidationError("--save-every, --log-every and --keep-every must be positive") }
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         let checkpoint = runDir + "/checkpoint-latest.safetensors"
         if resume {
@@ -98,6 +103,8 @@ struct PretrainCommand: ParsableCommand {
         } else if FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("\(runDir) already holds a run; pass --resume to continue it or choose another --run")
         }
+        let engine: GEMMEngine
+        do { engine = try GEMMEngine(backend: backend, weightsChange: true) } catch { throw ValidationError("\(error)") }
         let files = try PretrainData.list(data)
         if files.isEmpty { throw ValidationError("no audio files in \(data.joined(separator: " "))") }
         let audio = try PretrainData(files: files, frontEnd: config.network.encoder.frontEnd, cacheDir: cache ?? runDir + "/logmel-cache",
@@ -108,15 +115,21 @@ struct PretrainCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\(audio.skipped.count) unreadable files skipped (listed in \(runDir)/skipped.txt)\n".utf8))
         }
         if audio.files.isEmpty { throw ValidationError("none of the \(files.count) files could be decoded") }
-        if let minutes, !resume { config.epochs = try budgetEpochs(config, audio, minutes: minutes) }
-        let trainer = Pretrainer(config: config, data: audio)
+        var knownStats: (mean: Float, std: Float)?
+        if let minutes, !resume { (config.epochs, knownStats) = try budgetEpochs(config, audio, minutes: minutes, engine: engine) }
+        let trainer = Pretrainer(config: config, data: audio, normStats: knownStats, engine: engine)
         if resume { try trainer.restore(from: checkpoint) }
         let stop = StopFlag()
-        say("run \(runDir): \(config.network.variantName), masking \(config.masking.strategy.rawValue), \(audio.files.count) clips, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, norm stats \(trainer.normStats), resuming at step \(trainer.step)")
+        say("run \(runDir): \(config.network.variantName), GEMMs on \(engine.summary), masking \(config.masking.strategy.rawValue), \(audio.files.count) clips, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, norm stats \(trainer.normStats), resuming at step \(trainer.step)")
         let metricsPath = runDir + "/metrics.csv"
         if !FileManager.default.fileExists(atPath: metricsPath) { try Data("step,epoch,loss,lr,tau,grad_norm,seconds\n".utf8).write(to: URL(fileURLWithPath: metricsPath)) }
         let metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
         try metrics.seekToEnd()
+        if keepEvery != nil && trainer.step == 0 {
+            // Step 0 is the run's random initialization with its norm stats: the baseline to beat.
+            try trainer.save(to: checkpoint)
+            try keepSnapshot(checkpoint, step: 0)
+        }
         let start = Date(), startStep = trainer.step
         var window: [Double] = []
         while trainer.step < trainer.totalSteps && !stop.isSet {
@@ -132,7 +145,9 @@ struct PretrainCommand: ParsableCommand {
                              window.reduce(0, +) / Double(window.count), r.lr, r.tau, clipsPerSecond, ProgressLine.clock(eta)))
                 window = []
             }
-            if r.step % saveEvery == 0 { try saveAll(trainer, checkpoint) }
+            let keep = keepEvery.map { r.step % $0 == 0 } ?? false
+            if r.step % saveEvery == 0 || keep { try saveAll(trainer, checkpoint) }
+            if keep { try keepSnapshot(checkpoint, step: r.step) }
         }
         try metrics.close()
         try saveAll(trainer, checkpoint)
@@ -140,9 +155,10 @@ struct PretrainCommand: ParsableCommand {
     }
 
     /// Epochs that fit `minutes`: times a few steps of a throwaway trainer (the real one starts from
-    /// the same seed, so the budget changes only the schedule's length).
-    func budgetEpochs(_ config: PretrainConfig, _ audio: PretrainData, minutes: Double) throws -> Int {
-        let probe = Pretrainer(config: config, data: audio)
+    /// the same seed, so the budget changes only the schedule's length); also returns the
+    /// normalization statistics it drew, which the real trainer reuses.
+    func budgetEpochs(_ config: PretrainConfig, _ audio: PretrainData, minutes: Double, engine: GEMMEngine) throws -> (Int, (mean: Float, std: Float)) {
+        let probe = Pretrainer(config: config, data: audio, engine: engine)
         _ = probe.trainStep()
         let trials = 3, start = Date()
         for _ in 0..<trials { _ = probe.trainStep() }
@@ -154,7 +170,16 @@ struct PretrainCommand: ParsableCommand {
         }
         let epochs = steps / probe.stepsPerEpoch
         say(String(format: "budget %.1f min: %.2f s/step, %d steps/epoch -> %d epochs", minutes, stepSeconds, probe.stepsPerEpoch, epochs))
-        return epochs
+        return (epochs, probe.normStats)
+    }
+
+    /// Saves replace checkpoint-latest by rename, so a hard link keeps this step's file intact.
+    func keepSnapshot(_ checkpoint: String, step: Int) throws {
+        let snapshot = runDir + String(format: "/checkpoint-step-%06d.safetensors", step)
+        try? FileManager.default.removeItem(atPath: snapshot)
+        do { try FileManager.default.linkItem(atPath: checkpoint, toPath: snapshot) } catch {
+            try FileManager.default.copyItem(atPath: checkpoint, toPath: snapshot)
+        }
     }
 
     func saveAll(_ trainer: Pretrainer, _ checkpoint: String) throws {
@@ -226,3 +251,5 @@ enum ProgressLine {
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
     }
 }
+
+extension GEMMEngine.Backend: ExpressibleByArgument {}

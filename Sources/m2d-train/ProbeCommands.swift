@@ -31,7 +31,8 @@ struct ProbeCommand: ParsableCommand {
         let engine = (try? GEMMEngine(backend: .auto)) ?? GEMMEngine()
         let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: engine))
         let path = out.hasSuffix(".safetensors") ? String(out.dropLast(".safetensors".count)) : out
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         let (vectors, failures) = try ProbeRunner.extract(task, features: features, cachePath: path + ".embeddings-cache",
                                                           progress: Progress.line("embedding"))
         for (f, e) in failures.sorted(by: { $0.key < $1.key }) { FileHandle.standardError.write(Data("skipped \(f): \(e)\n".utf8)) }
@@ -60,9 +61,12 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Compare with a baseline instead of the model: 'logmel' (per-bin log-mel mean and std).") var baseline: String?
     @Option(help: "Seeds (comma-separated).") var seeds: String = "42,43,44"
     @Option(help: "Folder for embedding caches.") var cache: String = NSTemporaryDirectory() + "m2d-eval-cache"
+    @Option(help: "Split to score: test, or valid to choose between models (e.g. checkpoints) without touching test.")
+    var split: String = "test"
     @Argument(help: "Task CSVs (file,label,split).") var tasks: [String]
 
     func run() throws {
+        guard let scored = EvaluationSplit(rawValue: split) else { throw ValidationError("--split must be test or valid") }
         let loaded: LoadedModel
         do { loaded = try ModelDirectory.loadAny(model) } catch { throw ValidationError("\(error)") }
         let features: ProbeFeatures
@@ -76,7 +80,7 @@ struct EvalCommand: ParsableCommand {
         let label = baseline.map { "baseline \($0)" } ?? loaded.config.name
         let rows: [EvaluationRow]
         do {
-            rows = try LinearEvaluation.run(features: features, label: label, tasks: tasks, seeds: seedList, cacheDir: cache,
+            rows = try LinearEvaluation.run(features: features, label: label, tasks: tasks, seeds: seedList, cacheDir: cache, split: scored,
                                             progress: Progress.line, warn: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         } catch let error as ProbeTask.Failure { throw ValidationError("\(error)") }
         print(LinearEvaluation.table(rows, seeds: seedList.count), terminator: "")

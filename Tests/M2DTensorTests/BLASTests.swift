@@ -4,8 +4,14 @@ import Testing
 import TestSupport
 
 @Suite struct BLASTests {
-    @Test(arguments: [(Transpose.none, Transpose.none), (.transposed, .none), (.none, .transposed), (.transposed, .transposed)])
-    func gemmMatchesNaive(ta: Transpose, tb: Transpose) {
+    /// OpenBLAS directly, and the training engine's oneDNN path (plain strided memory), with and
+    /// without alpha and beta.
+    @Test(arguments: [(Transpose.none, Transpose.none), (.transposed, .none), (.none, .transposed), (.transposed, .transposed)],
+          ["blas", "onednn", "onednn-plain"])
+    func gemmMatchesNaive(transposes: (Transpose, Transpose), engine: String) throws {
+        let (ta, tb) = transposes
+        let onednn = engine == "blas" ? nil : try GEMMEngine(backend: .onednn, weightsChange: true)
+        let (alpha, beta): (Float, Float) = engine == "onednn-plain" ? (1, 0) : (0.5, 2)
         let M = 7, N = 5, K = 9, pad = 3
         var rng = Rng(seed: 11)
         let aRows = ta == .none ? M : K, aCols = ta == .none ? K : M
@@ -16,8 +22,14 @@ import TestSupport
         for i in 0..<b.count { b.pointer[i] = rng.normal() }
         for i in 0..<c.count { c.pointer[i] = rng.normal() }
         let c0 = c.toArray()
-        BLAS.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: 0.5, a: a.pointer, lda: lda, b: b.pointer, ldb: ldb,
-                  beta: 2, c: c.pointer, ldc: ldc)
+        if let onednn {
+            onednn.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a.pointer, lda: lda, b: b.pointer, ldb: ldb,
+                        beta: beta, c: c.pointer, ldc: ldc)
+            #expect(onednn.backend == .onednn)
+        } else {
+            BLAS.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a.pointer, lda: lda, b: b.pointer, ldb: ldb,
+                      beta: beta, c: c.pointer, ldc: ldc)
+        }
         var expected = c0, actual = c.toArray()
         for i in 0..<M {
             for j in 0..<N {
@@ -27,7 +39,7 @@ import TestSupport
                     let bv = tb == .none ? b.pointer[k * ldb + j] : b.pointer[j * ldb + k]
                     acc += Double(av) * Double(bv)
                 }
-                expected[i * ldc + j] = Float(0.5 * acc + 2 * Double(c0[i * ldc + j]))
+                expected[i * ldc + j] = Float(Double(alpha) * acc + Double(beta) * Double(c0[i * ldc + j]))
             }
         }
         // Padding columns must be untouched.

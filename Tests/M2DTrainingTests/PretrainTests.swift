@@ -21,11 +21,16 @@ import TestSupport
     @Test func resumeReproducesAnUninterruptedRun() throws {
         let audio = try audioFolder()
         let root = Fixtures.temporaryDirectory()
-        let full = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/full"] + common)
+        let full = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/full", "--keep-every", "7"] + common)
         #expect(full.status == 0, "\(full.stderr)")
         #expect(full.stderr.contains("broken.wav") && full.stderr.contains("1 unreadable"))
         let first = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--max-steps", "7"] + common)
         #expect(first.status == 0, "\(first.stderr)")
+        // The step-7 snapshot of the full run survives later saves: it equals the run stopped at step 7.
+        let snapshot = try SafeTensorsFile(path: root + "/full/checkpoint-step-000007.safetensors")
+        let stopped = try SafeTensorsFile(path: root + "/split/checkpoint-latest.safetensors")
+        #expect(snapshot.metadata["step"] == "7" && stopped.metadata["step"] == "7")
+        #expect(try snapshot.array("blocks.0.attn.qkv.weight") == stopped.array("blocks.0.attn.qkv.weight"))
         let second = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--resume"])
         #expect(second.status == 0, "\(second.stderr)")
         let a = try SafeTensorsFile(path: root + "/full/checkpoint-latest.safetensors")

@@ -99,6 +99,21 @@ import TestSupport
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdoutText.contains("| baseline logmel | task | accuracy |") && r.stdoutText.contains("average"))
     }
+
+    /// A task CSV named without a folder (run from its own folder) resolves its files beside it, and
+    /// `--split valid` scores the validation split, for choosing checkpoints without the test split.
+    @Test func evalScoresTheValidSplitOfABareRelativeCSV() throws {
+        let dir = Fixtures.temporaryDirectory()
+        _ = try TestAudio.toneTask(in: dir, train: 4)
+        let model = Fixtures.golden + "/tiny_208/model"
+        let valid = try CommandRunner.run("m2d-train", ["eval", "--model", model, "--split", "valid", "--seeds", "42", "--cache", "cache", "task.csv"],
+                                          directory: dir)
+        #expect(valid.status == 0, "\(valid.stderr)")
+        #expect(!valid.stderr.contains("unreadable"), "\(valid.stderr)")
+        #expect(valid.stdoutText.contains("| task | accuracy (valid) |"), "\(valid.stdoutText)")
+        let bad = try CommandRunner.run("m2d-train", ["eval", "--model", model, "--split", "train", "task.csv"], directory: dir)
+        #expect(bad.status != 0 && bad.stderr.contains("--split"))
+    }
 }
 
 /// Reaches the internal loss of LinearProbe for the gradient check.

@@ -1,7 +1,8 @@
 // One M2D step against our PyTorch reference (tools/reference/m2d_step.py, written from the spec):
 // the same weights, masks and batch give the same loss, every gradient, the AdamW update, the EMA
 // target after the step, and the losses of 10 consecutive steps. The same for the variants: all
-// patches into the target encoder (all_targets.safetensors) and MSM-MAE (msm_mae.safetensors).
+// patches into the target encoder (all_targets.safetensors) and MSM-MAE (msm_mae.safetensors). Each
+// on both training backends.
 import Foundation
 import M2DCheckpoint
 import M2DModel
@@ -21,12 +22,13 @@ enum ReferenceVariant: String, CaseIterable, Sendable {
         let masks: [[PatchMask]]
         let input: [Float]
 
-        init(_ variant: ReferenceVariant) throws {
+        init(_ variant: ReferenceVariant, backend: GEMMEngine.Backend) throws {
             file = try SafeTensorsFile(path: Fixtures.root + "/m2d_step/\(variant.rawValue).safetensors")
             let encoder = ModelConfig(name: "ref-80x64p16x16", embedDim: 32, depth: 2, numHeads: 2, inputSize: [80, 64])
             network = M2DNetwork(config: M2DNetworkConfig(encoder: encoder, decoderDim: 16, decoderDepth: 1, decoderHeads: 2, maskRatio: 0.6,
                                                           method: variant == .msmMAE ? .msmMAE : .m2d,
-                                                          targetInput: variant == .allTargets ? .all : .masked))
+                                                          targetInput: variant == .allTargets ? .all : .masked),
+                                   engine: try GEMMEngine(backend: backend, weightsChange: true))
             for layout in [network.trainable, network.frozen, network.target] {
                 for e in layout.entries {
                     try file.read("init." + e.name, expecting: e.shape, into: network.pointer(e.name))
@@ -44,9 +46,12 @@ enum ReferenceVariant: String, CaseIterable, Sendable {
         #expect(cmp.violations == 0 && (cmp.cosine >= 0.9999 || scale == 0), "\(cmp)", sourceLocation: sourceLocation)
     }
 
-    @Test(arguments: ReferenceVariant.allCases)
-    func lossGradientsUpdateAndTarget(variant: ReferenceVariant) throws {
-        let reference = try Reference(variant)
+    /// Training runs its products on OpenBLAS or on oneDNN (plain memory, weights change every step).
+    static let backends: [GEMMEngine.Backend] = [.openblas, .onednn]
+
+    @Test(arguments: ReferenceVariant.allCases, backends)
+    func lossGradientsUpdateAndTarget(variant: ReferenceVariant, backend: GEMMEngine.Backend) throws {
+        let reference = try Reference(variant, backend: backend)
         let (file, network, masks, input) = (reference.file, reference.network, reference.masks, reference.input)
         network.grads.zero()
         let loss = input.withUnsafeBufferPointer { network.lossAndGradients(input: $0.baseAddress!, batch: 3, masks: masks[0]) }
@@ -77,9 +82,9 @@ enum ReferenceVariant: String, CaseIterable, Sendable {
         }
     }
 
-    @Test(arguments: ReferenceVariant.allCases)
-    func tenConsecutiveSteps(variant: ReferenceVariant) throws {
-        let reference = try Reference(variant)
+    @Test(arguments: ReferenceVariant.allCases, backends)
+    func tenConsecutiveSteps(variant: ReferenceVariant, backend: GEMMEngine.Backend) throws {
+        let reference = try Reference(variant, backend: backend)
         let (file, network, masks, input) = (reference.file, reference.network, reference.masks, reference.input)
         var optimizer = AdamW(layout: network.trainable)
         let ref = try file.array("losses")

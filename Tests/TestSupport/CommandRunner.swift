@@ -17,9 +17,11 @@ public enum CommandRunner {
             .appendingPathComponent(".build/debug")
     }
 
-    public static func run(_ product: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    public static func run(_ product: String, _ arguments: [String], environment: [String: String] = [:],
+                           directory: String? = nil) throws -> CommandResult {
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent(product)
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }

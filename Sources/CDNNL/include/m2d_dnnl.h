@@ -18,6 +18,12 @@ void m2d_dnnl_close(m2d_dnnl *ctx);
 int m2d_dnnl_linear(m2d_dnnl *ctx, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
                     const float *bias, float *y, int accumulate);
 
+/// C (M,N) = alpha * op(A) (M,K) . op(B) (K,N) + beta * C, row-major with leading dimensions, on the
+/// callers' memory as it is (no reordered copies), for operands that change between calls (training).
+/// Primitives are cached per shape, strides, alpha and beta. Always fp32. Returns 0 on success.
+int m2d_dnnl_gemm(m2d_dnnl *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
 /// The implementation oneDNN chose for the last primitive created (e.g. "brg:avx512_core").
 const char *m2d_dnnl_impl(m2d_dnnl *ctx);
 /// "major.minor.patch".
