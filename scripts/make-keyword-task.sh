@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a labelled keyword task from Debian-packaged speech (espeak-ng voices and variants):
 # 10 keywords spoken by many voice/variant/speed/pitch combinations, resampled to 16 kHz WAV.
-# Test voices (accents and variants) are never seen in train or valid.
+# Test voices (accents and variants) are never seen in train or valid; valid has an accent of its own.
 #   scripts/make-keyword-task.sh [OUT_DIR]    (default ~/.cache/m2d/tasks/keywords)
 # Then: m2d-train probe --model models/m2d-small-debian --labels OUT_DIR/keywords.csv --out models/m2d-small-debian/heads/keywords
 set -euo pipefail
@@ -12,7 +12,9 @@ mkdir -p "$OUT/wav"
 words="yes no up down left right on off stop go"
 # accent:variant lists per split (variants are espeak-ng voice variants, e.g. en-us+m3).
 train="en-us+m1 en-us+m2 en-us+f1 en-us+f2 en+m3 en+f3 en-gb-x-rp+m4 en-gb-x-rp+klatt en-us+klatt2 en+m5"
-valid="en-us+m6 en+f4 en-gb-x-rp+m2"
+# Valid uses an accent heard neither in train nor in test (New York City), so choosing a model or an
+# early-stopping epoch on valid rewards what test measures: words in an unseen accent.
+valid="en-us-nyc+m6 en-us-nyc+f4 en-us-nyc+m2"
 test="en-gb-scotland+m1 en-gb-scotland+f2 en-029+m3 en-029+f1 en-gb-x-gbcwmd+m7 en-gb-x-gbclan+f5"
 echo "file,label,split" > "$OUT/keywords.csv.tmp"
 for split in train valid test; do

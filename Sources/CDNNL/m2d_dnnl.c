@@ -42,6 +42,16 @@ typedef struct {
     dnnl_memory_t a, b, c;
 } gemm_entry;
 
+// A batch of products with arbitrary strides (attention: every head in one call).
+typedef struct {
+    int64_t batch, M, N, K;
+    int64_t as[3], bs[3], cs[3];
+    float alpha;
+    dnnl_primitive_t prim;
+    dnnl_primitive_desc_t pd;
+    dnnl_memory_t a, b, c;
+} batched_entry;
+
 typedef struct {
     const float *W;
     int64_t N, K;
@@ -60,6 +70,8 @@ struct m2d_dnnl {
     size_t n_weights, cap_weights;
     gemm_entry *gemms;
     size_t n_gemms, cap_gemms;
+    batched_entry *batched;
+    size_t n_batched, cap_batched;
     size_t weight_bytes;
     char impl[128];
     char version[32];
@@ -133,6 +145,15 @@ void m2d_dnnl_close(m2d_dnnl *c) {
         c->api.memory_destroy(g->c);
     }
     free(c->gemms);
+    for (size_t i = 0; i < c->n_batched; i++) {
+        batched_entry *g = &c->batched[i];
+        c->api.primitive_destroy(g->prim);
+        c->api.primitive_desc_destroy(g->pd);
+        c->api.memory_destroy(g->a);
+        c->api.memory_destroy(g->b);
+        c->api.memory_destroy(g->c);
+    }
+    free(c->batched);
     free(c->matmuls);
     free(c->weights);
     if (c->stream) c->api.stream_destroy(c->stream);
@@ -316,6 +337,60 @@ int m2d_dnnl_gemm(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int
     return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
 }
 
+static batched_entry *batched_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
+                                  const int64_t as[3], const int64_t bs[3], const int64_t cs[3]) {
+    for (size_t i = 0; i < c->n_batched; i++) {
+        batched_entry *g = &c->batched[i];
+        if (g->batch == batch && g->M == M && g->N == N && g->K == K && g->alpha == alpha &&
+            !memcmp(g->as, as, sizeof g->as) && !memcmp(g->bs, bs, sizeof g->bs) && !memcmp(g->cs, cs, sizeof g->cs)) return g;
+    }
+    if (c->n_batched == c->cap_batched) {
+        size_t cap = c->cap_batched ? 2 * c->cap_batched : 32;
+        batched_entry *grown = realloc(c->batched, cap * sizeof *grown);
+        if (!grown) return NULL;
+        c->batched = grown;
+        c->cap_batched = cap;
+    }
+    dnnl_memory_desc_t amd, bmd, cmd;
+    dnnl_dims_t ad = {batch, M, K}, bd = {batch, K, N}, cd = {batch, M, N};
+    dnnl_dims_t sa = {as[0], as[1], as[2]}, sb = {bs[0], bs[1], bs[2]}, sc = {cs[0], cs[1], cs[2]};
+    if (c->api.memory_desc_init_by_strides(&amd, 3, ad, dnnl_f32, sa) != dnnl_success ||
+        c->api.memory_desc_init_by_strides(&bmd, 3, bd, dnnl_f32, sb) != dnnl_success ||
+        c->api.memory_desc_init_by_strides(&cmd, 3, cd, dnnl_f32, sc) != dnnl_success) return NULL;
+    dnnl_matmul_desc_t md;
+    if (c->api.matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success) return NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    c->api.primitive_attr_create(&attr);
+    if (alpha != 1.0f) c->api.primitive_attr_set_output_scales(attr, 1, 0, &alpha);
+    batched_entry g = {.batch = batch, .M = M, .N = N, .K = K, .alpha = alpha};
+    memcpy(g.as, as, sizeof g.as);
+    memcpy(g.bs, bs, sizeof g.bs);
+    memcpy(g.cs, cs, sizeof g.cs);
+    dnnl_status_t s = c->api.primitive_desc_create(&g.pd, &md, attr, c->engine, NULL);
+    c->api.primitive_attr_destroy(attr);
+    if (s != dnnl_success) return NULL;
+    if (c->api.primitive_create(&g.prim, g.pd) != dnnl_success) { c->api.primitive_desc_destroy(g.pd); return NULL; }
+    c->api.memory_create(&g.a, &amd, c->engine, DNNL_MEMORY_NONE);
+    c->api.memory_create(&g.b, &bmd, c->engine, DNNL_MEMORY_NONE);
+    c->api.memory_create(&g.c, &cmd, c->engine, DNNL_MEMORY_NONE);
+    c->batched[c->n_batched] = g;
+    return &c->batched[c->n_batched++];
+}
+
+int m2d_dnnl_batched_gemm(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float *A, const int64_t a_strides[3], const float *B, const int64_t b_strides[3],
+                          float *C, const int64_t c_strides[3]) {
+    if (batch == 0 || M == 0 || N == 0) return 0;
+    batched_entry *g = batched_for(c, batch, M, N, K, alpha, a_strides, b_strides, c_strides);
+    if (!g) return 1;
+    c->api.memory_set_data_handle(g->a, (void *)A);
+    c->api.memory_set_data_handle(g->b, (void *)B);
+    c->api.memory_set_data_handle(g->c, C);
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, g->a}, {DNNL_ARG_WEIGHTS, g->b}, {DNNL_ARG_DST, g->c}};
+    if (c->api.primitive_execute(g->prim, c->stream, 3, args) != dnnl_success) return 4;
+    return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
+}
+
 const char *m2d_dnnl_impl(m2d_dnnl *c) { return c->impl; }
 const char *m2d_dnnl_version(m2d_dnnl *c) { return c->version; }
 size_t m2d_dnnl_weight_bytes(m2d_dnnl *c) { return c->weight_bytes; }
@@ -337,6 +412,13 @@ int m2d_dnnl_gemm(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     (void)c; (void)transA; (void)transB; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda; (void)B; (void)ldb;
     (void)beta; (void)C; (void)ldc;
+    return 1;
+}
+int m2d_dnnl_batched_gemm(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float *A, const int64_t a_strides[3], const float *B, const int64_t b_strides[3],
+                          float *C, const int64_t c_strides[3]) {
+    (void)c; (void)batch; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)a_strides; (void)B; (void)b_strides;
+    (void)C; (void)c_strides;
     return 1;
 }
 const char *m2d_dnnl_impl(m2d_dnnl *c) { (void)c; return "none"; }

@@ -80,7 +80,7 @@ public final class ViTEncoder: @unchecked Sendable {
             Linear.forward(out: ws.qkv.pointer, input: ws.ln.pointer, weight: blk.qkvW.base, bias: blk.qkvB.base,
                            M: rows, C: D, OC: 3 * D, engine: engine)
             Attention.forward(out: ws.attn.pointer, probs: ws.probs.pointer, probsStride: 0, qkv: ws.qkv.pointer,
-                              starts: starts, lengths: lengths, heads: c.numHeads, headDim: c.headDim)
+                              starts: starts, lengths: lengths, heads: c.numHeads, headDim: c.headDim, engine: engine)
             Linear.forward(out: x, input: ws.attn.pointer, weight: blk.projW.base, bias: blk.projB.base,
                            M: rows, C: D, OC: D, accumulate: true, engine: engine)
             LayerNorm.forward(out: ws.ln.pointer, input: x, weight: blk.norm2W.base, bias: blk.norm2B.base, rows: rows, cols: D)

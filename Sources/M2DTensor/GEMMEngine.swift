@@ -98,6 +98,47 @@ public final class GEMMEngine: @unchecked Sendable {
         precondition(rc == 0, "oneDNN gemm failed (code \(rc)) for M=\(M) N=\(N) K=\(K)")
     }
 
+    /// For every b < batch: C_b (M,N) = alpha * A_b (M,K) . B_b (K,N), each operand addressed by
+    /// (batch, row, column) strides in floats; overwrites C. One oneDNN call for the whole batch, or
+    /// one OpenBLAS call per item (each operand then needs a unit row or column stride).
+    public func batchedGemm(
+        batch: Int, M: Int, N: Int, K: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, aStrides: (batch: Int, row: Int, column: Int),
+        b: UnsafePointer<Float>, bStrides: (batch: Int, row: Int, column: Int),
+        c: UnsafeMutablePointer<Float>, cStrides: (batch: Int, row: Int, column: Int)
+    ) {
+        if let dnnl {
+            var sa = (Int64(aStrides.batch), Int64(aStrides.row), Int64(aStrides.column))
+            var sb = (Int64(bStrides.batch), Int64(bStrides.row), Int64(bStrides.column))
+            var sc = (Int64(cStrides.batch), Int64(cStrides.row), Int64(cStrides.column))
+            let rc = withUnsafePointer(to: &sa) { pa in
+                withUnsafePointer(to: &sb) { pb in
+                    withUnsafePointer(to: &sc) { pc in
+                        pa.withMemoryRebound(to: Int64.self, capacity: 3) { pa in
+                            pb.withMemoryRebound(to: Int64.self, capacity: 3) { pb in
+                                pc.withMemoryRebound(to: Int64.self, capacity: 3) { pc in
+                                    m2d_dnnl_batched_gemm(dnnl, Int64(batch), Int64(M), Int64(N), Int64(K), alpha, a, pa, b, pb, c, pc)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            precondition(rc == 0, "oneDNN batched gemm failed (code \(rc)) for batch=\(batch) M=\(M) N=\(N) K=\(K)")
+            return
+        }
+        precondition(cStrides.column == 1, "batchedGemm on OpenBLAS needs C with unit column stride")
+        func operand(_ s: (batch: Int, row: Int, column: Int)) -> (Transpose, Int) {
+            precondition(s.column == 1 || s.row == 1, "batchedGemm on OpenBLAS needs a unit row or column stride")
+            return s.column == 1 ? (.none, s.row) : (.transposed, s.column)
+        }
+        let (ta, lda) = operand(aStrides), (tb, ldb) = operand(bStrides)
+        for i in 0..<batch {
+            BLAS.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a + i * aStrides.batch, lda: lda,
+                      b: b + i * bStrides.batch, ldb: ldb, c: c + i * cStrides.batch, ldc: cStrides.row)
+        }
+    }
+
     /// e.g. "onednn 2.6.3 brg:avx512_core fp32" or "openblas SkylakeX fp32".
     public var summary: String {
         guard let dnnl else { return "openblas \(BLAS.coreName) fp32" }

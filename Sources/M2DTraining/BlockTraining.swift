@@ -43,7 +43,7 @@ public enum BlockTraining {
         LayerNorm.forward(out: a.ln1.pointer, mean: a.ln1Mean.pointer, rstd: a.ln1Rstd.pointer, input: x, weight: w.norm1W, bias: w.norm1B, rows: R, cols: D)
         Linear.forward(out: a.qkv.pointer, input: a.ln1.pointer, weight: w.qkvW, bias: w.qkvB, M: R, C: D, OC: 3 * D, engine: engine)
         Attention.forward(out: a.attn.pointer, probs: a.probs.pointer, probsStride: a.N * a.N, qkv: a.qkv.pointer,
-                          B: a.B, N: a.N, heads: a.heads, headDim: D / a.heads)
+                          B: a.B, N: a.N, heads: a.heads, headDim: D / a.heads, engine: engine)
         Linear.forward(out: x, input: a.attn.pointer, weight: w.projW, bias: w.projB, M: R, C: D, OC: D, accumulate: true, engine: engine)
         a.mid.pointer.update(from: x, count: R * D)
         LayerNorm.forward(out: a.ln2.pointer, mean: a.ln2Mean.pointer, rstd: a.ln2Rstd.pointer, input: x, weight: w.norm2W, bias: w.norm2B, rows: R, cols: D)

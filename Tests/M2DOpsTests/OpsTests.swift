@@ -95,11 +95,15 @@ func randomBuffer(_ n: Int, seed: UInt64, scale: Float = 1) -> FloatBuffer {
         #expect(cmp.violations == 0, "\(cmp)")
     }
 
-    @Test func attentionMatchesNaive() {
+    /// Per-head BLAS GEMMs, and all heads in one oneDNN batched matmul.
+    @Test(arguments: ["blas", "onednn"])
+    func attentionMatchesNaive(engine name: String) throws {
+        let engine = name == "onednn" ? try GEMMEngine(backend: .onednn) : nil
         let B = 2, N = 7, H = 3, hd = 4, D = H * hd
         let qkv = randomBuffer(B * N * 3 * D, seed: 10)
         let out = FloatBuffer(count: B * N * D), probs = FloatBuffer(count: B * H * N * N)
-        Attention.forward(out: out.pointer, probs: probs.pointer, probsStride: N * N, qkv: qkv.pointer, B: B, N: N, heads: H, headDim: hd)
+        Attention.forward(out: out.pointer, probs: probs.pointer, probsStride: N * N, qkv: qkv.pointer, B: B, N: N, heads: H, headDim: hd,
+                          engine: engine)
         var expected = [Float](repeating: 0, count: B * N * D)
         let scale = 1 / Double(hd).squareRoot()
         for b in 0..<B {
@@ -120,6 +124,19 @@ func randomBuffer(_ n: Int, seed: UInt64, scale: Float = 1) -> FloatBuffer {
             }
         }
         let cmp = Numerics.compare("attention", out.toArray(), expected, atol: 1e-5, rtol: 1e-5)
+        #expect(cmp.violations == 0, "\(cmp)")
+    }
+
+    /// Ragged sequences (inference batching) give the same rows on oneDNN as on BLAS.
+    @Test func raggedAttentionAgreesAcrossBackends() throws {
+        let H = 2, hd = 8, D = H * hd, lengths = [5, 9, 3], starts = [0, 5, 14], rows = 17
+        let qkv = randomBuffer(rows * 3 * D, seed: 21)
+        let blas = FloatBuffer(count: rows * D), onednn = FloatBuffer(count: rows * D), scratch = FloatBuffer(count: H * 81)
+        Attention.forward(out: blas.pointer, probs: scratch.pointer, probsStride: 0, qkv: qkv.pointer, starts: starts, lengths: lengths,
+                          heads: H, headDim: hd)
+        Attention.forward(out: onednn.pointer, probs: scratch.pointer, probsStride: 0, qkv: qkv.pointer, starts: starts, lengths: lengths,
+                          heads: H, headDim: hd, engine: try GEMMEngine(backend: .onednn))
+        let cmp = Numerics.compare("ragged attention", onednn.toArray(), blas.toArray(), atol: 1e-5, rtol: 1e-5)
         #expect(cmp.violations == 0, "\(cmp)")
     }
 
