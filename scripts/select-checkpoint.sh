@@ -9,7 +9,7 @@
 # cache folder, default OUT_DIR/cache), STEPS (a space-separated subset of steps to score; step 0
 # is always scored, default all).
 set -euo pipefail
-[ $# -ge 3 ] || { sed -n 2,11p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 3 ] || { sed -n 2,10p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 RUN=$1; OUT=$2; shift 2
 M2D_TRAIN=${M2D_TRAIN:-.build/release/m2d-train}
 SEEDS=${SEEDS:-42,43}
