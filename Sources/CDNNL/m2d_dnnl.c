@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,7 @@ struct m2d_dnnl {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     int bf16;
+    int release_sources;
     matmul_entry *matmuls;
     size_t n_matmuls, cap_matmuls;
     weight_entry *weights;
@@ -218,6 +221,15 @@ static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, in
     return &c->matmuls[c->n_matmuls++];
 }
 
+// Returns the whole pages inside [start, start + bytes) to the system; they read as zeros after.
+static void release_pages(const void *start, size_t bytes) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = ((uintptr_t)start + page - 1) / page * page, to = ((uintptr_t)start + bytes) / page * page;
+    if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
+void m2d_dnnl_release_sources(m2d_dnnl *c, int on) { c->release_sources = on; }
+
 static dnnl_memory_t weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t K, const dnnl_memory_desc_t *want) {
     for (size_t i = 0; i < c->n_weights; i++) {
         weight_entry *w = &c->weights[i];
@@ -247,6 +259,7 @@ static dnnl_memory_t weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t 
     c->api.primitive_destroy(reorder);
     c->api.primitive_desc_destroy(rpd);
     c->api.memory_destroy(from);
+    if (c->release_sources) release_pages(W, (size_t)(N * K) * sizeof(float));
     weight_entry w = {.W = W, .N = N, .K = K, .md = *want, .mem = to};
     c->weights[c->n_weights++] = w;
     c->weight_bytes += c->api.memory_desc_get_size(want);
@@ -421,6 +434,7 @@ int m2d_dnnl_batched_gemm(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int6
     (void)C; (void)c_strides;
     return 1;
 }
+void m2d_dnnl_release_sources(m2d_dnnl *c, int on) { (void)c; (void)on; }
 const char *m2d_dnnl_impl(m2d_dnnl *c) { (void)c; return "none"; }
 const char *m2d_dnnl_version(m2d_dnnl *c) { (void)c; return "none"; }
 size_t m2d_dnnl_weight_bytes(m2d_dnnl *c) { (void)c; return 0; }

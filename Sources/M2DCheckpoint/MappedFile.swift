@@ -27,5 +27,15 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(ptr)
     }
 
+    /// Drops the resident pages wholly inside [offset, offset + length) once a caller has copied
+    /// them out, so loading a model never holds the file and its copy in memory at once. The
+    /// mapping is private and never written, so a later read faults the same bytes back in.
+    public func releasePages(offset: Int, length: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base) + offset
+        let from = (start + page - 1) / page * page, to = (start + length) / page * page
+        if to > from { madvise(UnsafeMutableRawPointer(bitPattern: from), to - from, MADV_DONTNEED) }
+    }
+
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
 }

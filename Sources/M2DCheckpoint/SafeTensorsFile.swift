@@ -99,6 +99,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 destination[i] = HalfPrecision.floatFromBF16(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
             }
         }
+        file.releasePages(offset: dataStart + info.begin, length: n * info.dtype.byteSize)
     }
 
     /// Reads a whole tensor as [Float] (edges: tests, small tables). Shape is taken from the file.

@@ -74,6 +74,22 @@ public final class EncoderWeights: @unchecked Sendable {
     public let layout: ParameterLayout
     public let storage: FloatBuffer
     public private(set) var blocks: [BlockWeights] = []
+    /// The engine that took the Linear layers over (`GEMMEngine.ownsWeights`): their originals are
+    /// released once reordered, so no other encoder may read these weights.
+    public private(set) var linearOwner: ObjectIdentifier?
+    private var encoders = 0
+
+    /// Called by each `ViTEncoder` made on these weights; stops an owning engine from taking
+    /// weights another encoder reads, and any encoder from reading weights an owning engine took.
+    func register(engine: GEMMEngine) {
+        if let linearOwner {
+            precondition(linearOwner == ObjectIdentifier(engine), "these weights' Linear layers were released to another oneDNN engine")
+        } else if engine.ownsWeights {
+            precondition(encoders == 0, "an engine with ownsWeights must be the first and only encoder of its weights")
+            linearOwner = ObjectIdentifier(engine)
+        }
+        encoders += 1
+    }
 
     /// Zero-filled weights for `config` (fill them, then call `finalize`).
     public init(config: ModelConfig) {

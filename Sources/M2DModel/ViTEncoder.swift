@@ -15,6 +15,7 @@ public final class ViTEncoder: @unchecked Sendable {
     public init(weights: EncoderWeights, engine: GEMMEngine = GEMMEngine()) {
         self.weights = weights
         self.engine = engine
+        weights.register(engine: engine)
     }
 
     /// One chunk of normalized log-mel: `base` points at (mel 0, first frame); rows are `rowStride`

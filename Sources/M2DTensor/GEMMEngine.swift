@@ -28,6 +28,9 @@ public final class GEMMEngine: @unchecked Sendable {
     public let precision: Precision
     /// Weights change between calls (training): no reordered copies, every product on plain memory.
     public let weightsChange: Bool
+    /// This engine is the only reader of the Linear weights it is given: after reordering one, the
+    /// original's pages go back to the system (they then read as zeros), so one copy stays resident.
+    public let ownsWeights: Bool
     private let dnnl: OpaquePointer?
 
     /// The stateless OpenBLAS engine that ops use when given none.
@@ -38,18 +41,25 @@ public final class GEMMEngine: @unchecked Sendable {
         backend = .openblas
         precision = .fp32
         weightsChange = false
+        ownsWeights = false
         dnnl = nil
     }
 
     /// `.auto` picks oneDNN when libdnnl loads, else OpenBLAS (fp32 only). `weightsChange` is for
     /// training: oneDNN then never caches a reordered weight (fp32 only).
-    public init(backend requested: Backend, precision: Precision = .fp32, weightsChange: Bool = false) throws(GEMMEngineError) {
+    ///
+    /// `ownsWeights` (oneDNN inference only; ignored on OpenBLAS) frees each original weight once
+    /// oneDNN holds its copy: for a process whose one encoder is the weights' only user (m2d-server,
+    /// m2d-embed). `ViTEncoder` refuses to share such weights with any other engine.
+    public init(backend requested: Backend, precision: Precision = .fp32, weightsChange: Bool = false,
+                ownsWeights: Bool = false) throws(GEMMEngineError) {
         self.precision = precision
         self.weightsChange = weightsChange
         if weightsChange && precision == .bf16 { throw .unsupported("training runs in fp32 (--precision bf16 is for inference)") }
         if requested == .openblas {
             if precision == .bf16 { throw .unsupported("--precision bf16 needs the oneDNN backend (--backend onednn)") }
             backend = .openblas
+            self.ownsWeights = false
             dnnl = nil
             return
         }
@@ -57,12 +67,15 @@ public final class GEMMEngine: @unchecked Sendable {
         let ctx = m2d_dnnl_open(precision == .bf16 ? 1 : 0, &error, error.count)
         if let ctx {
             backend = .onednn
+            self.ownsWeights = ownsWeights && !weightsChange
+            if self.ownsWeights { m2d_dnnl_release_sources(ctx, 1) }
             dnnl = ctx
             return
         }
         let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if requested == .onednn || precision == .bf16 { throw .unavailable(reason) }
         backend = .openblas
+        self.ownsWeights = false
         dnnl = nil
     }
 

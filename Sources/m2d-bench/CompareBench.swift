@@ -108,7 +108,9 @@ struct ClipBench: ParsableCommand {
         BLAS.threads = threads
         let engine: GEMMEngine
         do {
-            engine = try GEMMEngine(backend: GEMMEngine.Backend(rawValue: backend) ?? .auto, precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32)
+            // As in m2d-server and m2d-embed: the engine owns the weights (one resident copy with oneDNN).
+            engine = try GEMMEngine(backend: GEMMEngine.Backend(rawValue: backend) ?? .auto, precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32,
+                                    ownsWeights: true)
         } catch { throw ValidationError("\(error)") }
         let config = ModelConfig(name: "bench", embedDim: 768, depth: depth, numHeads: 12)
         let embedder = AudioEmbedder(weights: EncoderWeights.random(config: config, seed: 7), maxBatchChunks: 16, engine: engine)

@@ -70,7 +70,8 @@ extension EmbedCommand {
             throw ValidationError("\(error)\nPass --model DIR or set M2D_MODEL.")
         }
         let engine: GEMMEngine
-        do { engine = try GEMMEngine(backend: backend, precision: precision) } catch { throw ValidationError("\(error)") }
+        // The one encoder of this process: oneDNN may free each original weight once it holds its copy.
+        do { engine = try GEMMEngine(backend: backend, precision: precision, ownsWeights: true) } catch { throw ValidationError("\(error)") }
         let embedder = AudioEmbedder(weights: loaded.weights, maxBatchChunks: batchChunks, engine: engine)
         let files = try InputWalker.files(inputs)
         if files.isEmpty { throw ValidationError("no audio files found in \(inputs.joined(separator: " "))") }

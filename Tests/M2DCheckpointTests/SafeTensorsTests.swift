@@ -29,6 +29,20 @@ import TestSupport
         #expect(try file.array("b") == [42])
     }
 
+    /// Reading a tensor releases its pages of the mapping; reading it again faults the same bytes in.
+    @Test func aTensorReadsTheSameTwiceAfterItsPagesAreReleased() throws {
+        let path = Fixtures.temporaryDirectory() + "/big.safetensors"
+        let big = (0..<100_000).map { Float($0 % 977) - 488 }
+        var writer = SafeTensorsWriter()
+        writer.add("w", shape: [100, 1000], array: big)
+        try writer.write(to: path)
+        let file = try SafeTensorsFile(path: path)
+        var first = [Float](repeating: 0, count: big.count), second = first
+        try first.withUnsafeMutableBufferPointer { try file.read("w", expecting: [100, 1000], into: $0.baseAddress!) }
+        try second.withUnsafeMutableBufferPointer { try file.read("w", expecting: [100, 1000], into: $0.baseAddress!) }
+        #expect(first == big && second == big)
+    }
+
     @Test func strictShapeAndKeyErrors() throws {
         let path = Fixtures.temporaryDirectory() + "/t.safetensors"
         var writer = SafeTensorsWriter()

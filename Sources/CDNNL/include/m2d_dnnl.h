@@ -14,6 +14,11 @@ typedef struct m2d_dnnl m2d_dnnl;
 m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t error_length);
 void m2d_dnnl_close(m2d_dnnl *ctx);
 
+/// With `on`, every weight reordered from now on has the whole pages of its original returned to
+/// the system (madvise DONTNEED: anonymous memory then reads as zeros), so only oneDNN's copy stays
+/// resident. Only for a context that is the sole reader of the weights it is given.
+void m2d_dnnl_release_sources(m2d_dnnl *ctx, int on);
+
 /// y = x . W^T + bias (+ y when accumulate). Returns 0 on success.
 int m2d_dnnl_linear(m2d_dnnl *ctx, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
                     const float *bias, float *y, int accumulate);

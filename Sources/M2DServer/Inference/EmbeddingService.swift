@@ -30,7 +30,8 @@ public final class EmbeddingService: @unchecked Sendable {
         self.model = model
         let cores = config.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let engine: GEMMEngine
-        do { engine = try GEMMEngine(backend: config.backend, precision: config.precision) } catch { throw .backend(error.description) }
+        // The service's encoder is the weights' only reader: oneDNN keeps one copy of each.
+        do { engine = try GEMMEngine(backend: config.backend, precision: config.precision, ownsWeights: true) } catch { throw .backend(error.description) }
         worker = InferenceWorker(embedder: AudioEmbedder(weights: model.weights, engine: engine), maxBatchChunks: config.maxBatchChunks,
                                  maxBatchDelayMs: config.maxBatchDelayMs, capacity: config.maxConcurrentRequests)
         frontEnd = ModelFrontEnd(config: model.config)
