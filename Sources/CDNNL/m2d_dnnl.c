@@ -33,26 +33,16 @@ typedef struct {
     void *src_bf16_buffer;
 } matmul_entry;
 
-// A general product on plain strided memory (no reordered copies): for weights that change between
-// calls, as in training.
+// A batch of products on plain strided memory (no reordered copies): the training products, whose
+// weights change between calls (a batch of one), and attention (every head in one call).
 typedef struct {
-    int transA, transB;
-    int64_t M, N, K, lda, ldb, ldc;
+    int64_t batch, M, N, K;
+    int64_t as[3], bs[3], cs[3];
     float alpha, beta;
     dnnl_primitive_t prim;
     dnnl_primitive_desc_t pd;
     dnnl_memory_t a, b, c;
-} gemm_entry;
-
-// A batch of products with arbitrary strides (attention: every head in one call).
-typedef struct {
-    int64_t batch, M, N, K;
-    int64_t as[3], bs[3], cs[3];
-    float alpha;
-    dnnl_primitive_t prim;
-    dnnl_primitive_desc_t pd;
-    dnnl_memory_t a, b, c;
-} batched_entry;
+} strided_entry;
 
 typedef struct {
     const float *W;
@@ -71,10 +61,8 @@ struct m2d_dnnl {
     size_t n_matmuls, cap_matmuls;
     weight_entry *weights;
     size_t n_weights, cap_weights;
-    gemm_entry *gemms;
-    size_t n_gemms, cap_gemms;
-    batched_entry *batched;
-    size_t n_batched, cap_batched;
+    strided_entry *strided;
+    size_t n_strided, cap_strided;
     size_t weight_bytes;
     char impl[128];
     char version[32];
@@ -139,24 +127,15 @@ void m2d_dnnl_close(m2d_dnnl *c) {
         free(e->src_bf16_buffer);
     }
     for (size_t i = 0; i < c->n_weights; i++) c->api.memory_destroy(c->weights[i].mem);
-    for (size_t i = 0; i < c->n_gemms; i++) {
-        gemm_entry *g = &c->gemms[i];
+    for (size_t i = 0; i < c->n_strided; i++) {
+        strided_entry *g = &c->strided[i];
         c->api.primitive_destroy(g->prim);
         c->api.primitive_desc_destroy(g->pd);
         c->api.memory_destroy(g->a);
         c->api.memory_destroy(g->b);
         c->api.memory_destroy(g->c);
     }
-    free(c->gemms);
-    for (size_t i = 0; i < c->n_batched; i++) {
-        batched_entry *g = &c->batched[i];
-        c->api.primitive_destroy(g->prim);
-        c->api.primitive_desc_destroy(g->pd);
-        c->api.memory_destroy(g->a);
-        c->api.memory_destroy(g->b);
-        c->api.memory_destroy(g->c);
-    }
-    free(c->batched);
+    free(c->strided);
     free(c->matmuls);
     free(c->weights);
     if (c->stream) c->api.stream_destroy(c->stream);
@@ -287,28 +266,26 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
     return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
 }
 
-static gemm_entry *gemm_for(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
-                            int64_t lda, int64_t ldb, float beta, int64_t ldc) {
-    for (size_t i = 0; i < c->n_gemms; i++) {
-        gemm_entry *g = &c->gemms[i];
-        if (g->transA == transA && g->transB == transB && g->M == M && g->N == N && g->K == K && g->lda == lda &&
-            g->ldb == ldb && g->ldc == ldc && g->alpha == alpha && g->beta == beta) return g;
+static strided_entry *strided_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                                  const int64_t as[3], const int64_t bs[3], const int64_t cs[3]) {
+    for (size_t i = 0; i < c->n_strided; i++) {
+        strided_entry *g = &c->strided[i];
+        if (g->batch == batch && g->M == M && g->N == N && g->K == K && g->alpha == alpha && g->beta == beta &&
+            !memcmp(g->as, as, sizeof g->as) && !memcmp(g->bs, bs, sizeof g->bs) && !memcmp(g->cs, cs, sizeof g->cs)) return g;
     }
-    if (c->n_gemms == c->cap_gemms) {
-        size_t cap = c->cap_gemms ? 2 * c->cap_gemms : 32;
-        gemm_entry *grown = realloc(c->gemms, cap * sizeof *grown);
+    if (c->n_strided == c->cap_strided) {
+        size_t cap = c->cap_strided ? 2 * c->cap_strided : 32;
+        strided_entry *grown = realloc(c->strided, cap * sizeof *grown);
         if (!grown) return NULL;
-        c->gemms = grown;
-        c->cap_gemms = cap;
+        c->strided = grown;
+        c->cap_strided = cap;
     }
-    // op(A) (M,K), op(B) (K,N), C (M,N), all row-major with leading dimensions; a transposed operand
-    // is the same matrix read with swapped strides.
     dnnl_memory_desc_t amd, bmd, cmd;
-    dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {M, N};
-    dnnl_dims_t as = {transA ? 1 : lda, transA ? lda : 1}, bs = {transB ? 1 : ldb, transB ? ldb : 1}, cs = {ldc, 1};
-    if (c->api.memory_desc_init_by_strides(&amd, 2, ad, dnnl_f32, as) != dnnl_success ||
-        c->api.memory_desc_init_by_strides(&bmd, 2, bd, dnnl_f32, bs) != dnnl_success ||
-        c->api.memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs) != dnnl_success) return NULL;
+    dnnl_dims_t ad = {batch, M, K}, bd = {batch, K, N}, cd = {batch, M, N};
+    dnnl_dims_t sa = {as[0], as[1], as[2]}, sb = {bs[0], bs[1], bs[2]}, sc = {cs[0], cs[1], cs[2]};
+    if (c->api.memory_desc_init_by_strides(&amd, 3, ad, dnnl_f32, sa) != dnnl_success ||
+        c->api.memory_desc_init_by_strides(&bmd, 3, bd, dnnl_f32, sb) != dnnl_success ||
+        c->api.memory_desc_init_by_strides(&cmd, 3, cd, dnnl_f32, sc) != dnnl_success) return NULL;
     dnnl_matmul_desc_t md;
     if (c->api.matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success) return NULL;
     dnnl_primitive_attr_t attr = NULL;
@@ -320,8 +297,10 @@ static gemm_entry *gemm_for(m2d_dnnl *c, int transA, int transB, int64_t M, int6
         c->api.post_ops_append_sum(ops, beta);
         c->api.primitive_attr_set_post_ops(attr, ops);
     }
-    gemm_entry g = {.transA = transA, .transB = transB, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
-                    .alpha = alpha, .beta = beta};
+    strided_entry g = {.batch = batch, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta};
+    memcpy(g.as, as, sizeof g.as);
+    memcpy(g.bs, bs, sizeof g.bs);
+    memcpy(g.cs, cs, sizeof g.cs);
     dnnl_status_t s = c->api.primitive_desc_create(&g.pd, &md, attr, c->engine, NULL);
     if (ops) c->api.post_ops_destroy(ops);
     c->api.primitive_attr_destroy(attr);
@@ -333,14 +312,14 @@ static gemm_entry *gemm_for(m2d_dnnl *c, int transA, int transB, int64_t M, int6
     c->api.memory_create(&g.a, &amd, c->engine, DNNL_MEMORY_NONE);
     c->api.memory_create(&g.b, &bmd, c->engine, DNNL_MEMORY_NONE);
     c->api.memory_create(&g.c, &cmd, c->engine, DNNL_MEMORY_NONE);
-    c->gemms[c->n_gemms] = g;
-    return &c->gemms[c->n_gemms++];
+    c->strided[c->n_strided] = g;
+    return &c->strided[c->n_strided++];
 }
 
-int m2d_dnnl_gemm(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
-                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-    if (M == 0 || N == 0) return 0;
-    gemm_entry *g = gemm_for(c, transA != 0, transB != 0, M, N, K, alpha, lda, ldb, beta, ldc);
+static int strided_product(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                           const float *A, const int64_t as[3], const float *B, const int64_t bs[3], float *C, const int64_t cs[3]) {
+    if (batch == 0 || M == 0 || N == 0) return 0;
+    strided_entry *g = strided_for(c, batch, M, N, K, alpha, beta, as, bs, cs);
     if (!g) return 1;
     c->api.memory_set_data_handle(g->a, (void *)A);
     c->api.memory_set_data_handle(g->b, (void *)B);
@@ -350,58 +329,18 @@ int m2d_dnnl_gemm(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int
     return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
 }
 
-static batched_entry *batched_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
-                                  const int64_t as[3], const int64_t bs[3], const int64_t cs[3]) {
-    for (size_t i = 0; i < c->n_batched; i++) {
-        batched_entry *g = &c->batched[i];
-        if (g->batch == batch && g->M == M && g->N == N && g->K == K && g->alpha == alpha &&
-            !memcmp(g->as, as, sizeof g->as) && !memcmp(g->bs, bs, sizeof g->bs) && !memcmp(g->cs, cs, sizeof g->cs)) return g;
-    }
-    if (c->n_batched == c->cap_batched) {
-        size_t cap = c->cap_batched ? 2 * c->cap_batched : 32;
-        batched_entry *grown = realloc(c->batched, cap * sizeof *grown);
-        if (!grown) return NULL;
-        c->batched = grown;
-        c->cap_batched = cap;
-    }
-    dnnl_memory_desc_t amd, bmd, cmd;
-    dnnl_dims_t ad = {batch, M, K}, bd = {batch, K, N}, cd = {batch, M, N};
-    dnnl_dims_t sa = {as[0], as[1], as[2]}, sb = {bs[0], bs[1], bs[2]}, sc = {cs[0], cs[1], cs[2]};
-    if (c->api.memory_desc_init_by_strides(&amd, 3, ad, dnnl_f32, sa) != dnnl_success ||
-        c->api.memory_desc_init_by_strides(&bmd, 3, bd, dnnl_f32, sb) != dnnl_success ||
-        c->api.memory_desc_init_by_strides(&cmd, 3, cd, dnnl_f32, sc) != dnnl_success) return NULL;
-    dnnl_matmul_desc_t md;
-    if (c->api.matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success) return NULL;
-    dnnl_primitive_attr_t attr = NULL;
-    c->api.primitive_attr_create(&attr);
-    if (alpha != 1.0f) c->api.primitive_attr_set_output_scales(attr, 1, 0, &alpha);
-    batched_entry g = {.batch = batch, .M = M, .N = N, .K = K, .alpha = alpha};
-    memcpy(g.as, as, sizeof g.as);
-    memcpy(g.bs, bs, sizeof g.bs);
-    memcpy(g.cs, cs, sizeof g.cs);
-    dnnl_status_t s = c->api.primitive_desc_create(&g.pd, &md, attr, c->engine, NULL);
-    c->api.primitive_attr_destroy(attr);
-    if (s != dnnl_success) return NULL;
-    if (c->api.primitive_create(&g.prim, g.pd) != dnnl_success) { c->api.primitive_desc_destroy(g.pd); return NULL; }
-    c->api.memory_create(&g.a, &amd, c->engine, DNNL_MEMORY_NONE);
-    c->api.memory_create(&g.b, &bmd, c->engine, DNNL_MEMORY_NONE);
-    c->api.memory_create(&g.c, &cmd, c->engine, DNNL_MEMORY_NONE);
-    c->batched[c->n_batched] = g;
-    return &c->batched[c->n_batched++];
+int m2d_dnnl_gemm(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    // A batch of one; a transposed operand is the same matrix read with swapped strides.
+    const int64_t as[3] = {(transA ? K : M) * lda, transA ? 1 : lda, transA ? lda : 1};
+    const int64_t bs[3] = {(transB ? N : K) * ldb, transB ? 1 : ldb, transB ? ldb : 1}, cs[3] = {M * ldc, ldc, 1};
+    return strided_product(c, 1, M, N, K, alpha, beta, A, as, B, bs, C, cs);
 }
 
 int m2d_dnnl_batched_gemm(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
                           const float *A, const int64_t a_strides[3], const float *B, const int64_t b_strides[3],
                           float *C, const int64_t c_strides[3]) {
-    if (batch == 0 || M == 0 || N == 0) return 0;
-    batched_entry *g = batched_for(c, batch, M, N, K, alpha, a_strides, b_strides, c_strides);
-    if (!g) return 1;
-    c->api.memory_set_data_handle(g->a, (void *)A);
-    c->api.memory_set_data_handle(g->b, (void *)B);
-    c->api.memory_set_data_handle(g->c, C);
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, g->a}, {DNNL_ARG_WEIGHTS, g->b}, {DNNL_ARG_DST, g->c}};
-    if (c->api.primitive_execute(g->prim, c->stream, 3, args) != dnnl_success) return 4;
-    return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
+    return strided_product(c, batch, M, N, K, alpha, 0.0f, A, a_strides, B, b_strides, C, c_strides);
 }
 
 const char *m2d_dnnl_impl(m2d_dnnl *c) { return c->impl; }

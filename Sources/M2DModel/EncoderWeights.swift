@@ -69,7 +69,8 @@ public struct BlockWeights: Sendable {
 }
 
 public final class EncoderWeights: @unchecked Sendable {
-    // SAFETY: written during load only; read-only while encoders use it.
+    // SAFETY: written during load, and its owner bookkeeping when an encoder is made (on the thread
+    // that makes it, before any forward); read-only while encoders use it.
     public let config: ModelConfig
     public let layout: ParameterLayout
     public let storage: FloatBuffer

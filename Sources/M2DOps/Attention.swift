@@ -14,7 +14,7 @@ public enum Attention {
         out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, probsStride: Int,
         qkv: UnsafePointer<Float>, starts: [Int], lengths: [Int], heads H: Int, headDim hd: Int, engine: GEMMEngine? = nil
     ) {
-        let batchHeads = engine?.backend == .onednn
+        let engine = engine ?? .openBLAS
         let D = H * hd
         let scale = 1 / Float(hd).squareRoot()
         for s in 0..<starts.count {
@@ -23,27 +23,13 @@ public enum Attention {
             let first = probs + (probsStride == 0 ? 0 : s * H * probsStride)
             // Scores of every head (one oneDNN call over the heads, or a BLAS GEMM per head), softmax
             // rows across cores, then P.V the same way.
-            if let engine, batchHeads {
-                engine.batchedGemm(batch: H, M: N, N: N, K: hd, alpha: scale, a: base, aStrides: (hd, 3 * D, 1),
-                                   b: base + D, bStrides: (hd, 1, 3 * D), c: first, cStrides: (stride, N, 1))
-            } else {
-                for h in 0..<H {
-                    BLAS.gemm(transB: .transposed, M: N, N: N, K: hd, alpha: scale,
-                              a: base + h * hd, lda: 3 * D, b: base + D + h * hd, ldb: 3 * D, c: first + h * stride, ldc: N)
-                }
-            }
+            engine.batchedGemm(batch: H, M: N, N: N, K: hd, alpha: scale, a: base, aStrides: (hd, 3 * D, 1),
+                               b: base + D, bStrides: (hd, 1, 3 * D), c: first, cStrides: (stride, N, 1))
             Parallel.forRanges(H * N, grain: 64) { rows in
                 for r in rows { Softmax.forwardRows(first + (r / N) * stride + (r % N) * N, rows: 1, cols: N) }
             }
-            if let engine, batchHeads {
-                engine.batchedGemm(batch: H, M: N, N: hd, K: N, a: first, aStrides: (stride, N, 1),
-                                   b: base + 2 * D, bStrides: (hd, 3 * D, 1), c: out + starts[s] * D, cStrides: (hd, D, 1))
-            } else {
-                for h in 0..<H {
-                    BLAS.gemm(M: N, N: hd, K: N, a: first + h * stride, lda: N, b: base + 2 * D + h * hd, ldb: 3 * D,
-                              c: out + starts[s] * D + h * hd, ldc: D)
-                }
-            }
+            engine.batchedGemm(batch: H, M: N, N: hd, K: N, a: first, aStrides: (stride, N, 1),
+                               b: base + 2 * D, bStrides: (hd, 3 * D, 1), c: out + starts[s] * D, cStrides: (hd, D, 1))
         }
     }
 

@@ -2,7 +2,7 @@
 // portable backend (everywhere, fp32); oneDNN's matmul primitive (loaded at run time) is the fast
 // one, with shape-cached primitives and weights reordered once into its preferred layout (or, for
 // training, whose weights change every step, run on the weights in place). One engine belongs to one
-// encoder or trainer (one thread at a time); the small attention GEMMs stay on BLAS.
+// encoder or trainer (one thread at a time); attention's per-head products go through `batchedGemm`.
 import CDNNL
 
 public enum GEMMEngineError: Error, CustomStringConvertible, Equatable {
