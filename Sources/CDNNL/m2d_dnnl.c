@@ -339,8 +339,8 @@ int m2d_dnnl_gemm(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int
 
 int m2d_dnnl_batched_gemm(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
                           const float *A, const int64_t a_strides[3], const float *B, const int64_t b_strides[3],
-                          float *C, const int64_t c_strides[3]) {
-    return strided_product(c, batch, M, N, K, alpha, 0.0f, A, a_strides, B, b_strides, C, c_strides);
+                          float beta, float *C, const int64_t c_strides[3]) {
+    return strided_product(c, batch, M, N, K, alpha, beta, A, a_strides, B, b_strides, C, c_strides);
 }
 
 const char *m2d_dnnl_impl(m2d_dnnl *c) { return c->impl; }
@@ -368,9 +368,9 @@ int m2d_dnnl_gemm(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int
 }
 int m2d_dnnl_batched_gemm(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
                           const float *A, const int64_t a_strides[3], const float *B, const int64_t b_strides[3],
-                          float *C, const int64_t c_strides[3]) {
+                          float beta, float *C, const int64_t c_strides[3]) {
     (void)c; (void)batch; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)a_strides; (void)B; (void)b_strides;
-    (void)C; (void)c_strides;
+    (void)beta; (void)C; (void)c_strides;
     return 1;
 }
 void m2d_dnnl_release_sources(m2d_dnnl *c, int on) { (void)c; (void)on; }

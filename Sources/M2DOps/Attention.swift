@@ -46,37 +46,41 @@ public enum Attention {
 extension Attention {
     /// Backward of the uniform-batch `forward` (accumulates into dQKV): per (b, h) with P the saved
     /// probabilities (probsStride >= N*N), dV += P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)),
-    /// dQ += scale dS K, dK += scale dS^T Q. Shapes: dOut (B*N, H*hd), qkv/dQKV (B*N, 3*H*hd),
-    /// probs (B*H, N, N); scratch holds N*N floats.
+    /// dQ += scale dS K, dK += scale dS^T Q. Each product covers all heads of a sequence in one
+    /// batched GEMM. Shapes: dOut (B*N, H*hd), qkv/dQKV (B*N, 3*H*hd), probs (B*H, N, N); scratch
+    /// holds H*N*N floats.
     public static func backward(
         dQKV: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
         probs: UnsafePointer<Float>, probsStride: Int, scratch: UnsafeMutablePointer<Float>,
-        B: Int, N: Int, heads H: Int, headDim hd: Int
+        B: Int, N: Int, heads H: Int, headDim hd: Int, engine: GEMMEngine? = nil
     ) {
+        let engine = engine ?? .openBLAS
         let D = H * hd
         let scale = 1 / Float(hd).squareRoot()
-        for job in 0..<(B * H) {
-            let b = job / H, h = job % H
+        let qkvHead = (batch: hd, row: 3 * D, column: 1), square = (batch: N * N, row: N, column: 1)
+        for b in 0..<B {
             let base = qkv + b * N * 3 * D, dBase = dQKV + b * N * 3 * D
-            let p = probs + job * probsStride
-            let dO = dOut + b * N * D + h * hd
-            let dS = scratch
+            let p = probs + b * H * probsStride, dO = dOut + b * N * D, dS = scratch
+            let pHeads = (batch: probsStride, row: N, column: 1)
             // dV (N,hd) += P^T (N,N) . dO (N,hd)
-            BLAS.gemm(transA: .transposed, M: N, N: hd, K: N, a: p, lda: N, b: dO, ldb: D, beta: 1,
-                      c: dBase + 2 * D + h * hd, ldc: 3 * D)
+            engine.batchedGemm(batch: H, M: N, N: hd, K: N, a: p, aStrides: (probsStride, 1, N), b: dO, bStrides: (hd, D, 1),
+                               beta: 1, c: dBase + 2 * D, cStrides: qkvHead)
             // dP (N,N) = dO (N,hd) . V^T
-            BLAS.gemm(transB: .transposed, M: N, N: N, K: hd, a: dO, lda: D, b: base + 2 * D + h * hd, ldb: 3 * D, c: dS, ldc: N)
-            for i in 0..<N {
-                let pr = p + i * N, dr = dS + i * N
-                var dot: Float = 0
-                for j in 0..<N { dot += pr[j] * dr[j] }
-                for j in 0..<N { dr[j] = pr[j] * (dr[j] - dot) }
+            engine.batchedGemm(batch: H, M: N, N: N, K: hd, a: dO, aStrides: (hd, D, 1), b: base + 2 * D, bStrides: (hd, 1, 3 * D),
+                               c: dS, cStrides: square)
+            Parallel.forRanges(H * N, grain: 64) { rows in
+                for r in rows {
+                    let pr = p + (r / N) * pHeads.batch + (r % N) * N, dr = dS + r * N
+                    var dot: Float = 0
+                    for j in 0..<N { dot += pr[j] * dr[j] }
+                    for j in 0..<N { dr[j] = pr[j] * (dr[j] - dot) }
+                }
             }
             // dQ += scale dS K ; dK += scale dS^T Q
-            BLAS.gemm(M: N, N: hd, K: N, alpha: scale, a: dS, lda: N, b: base + D + h * hd, ldb: 3 * D, beta: 1,
-                      c: dBase + h * hd, ldc: 3 * D)
-            BLAS.gemm(transA: .transposed, M: N, N: hd, K: N, alpha: scale, a: dS, lda: N, b: base + h * hd, ldb: 3 * D, beta: 1,
-                      c: dBase + D + h * hd, ldc: 3 * D)
+            engine.batchedGemm(batch: H, M: N, N: hd, K: N, alpha: scale, a: dS, aStrides: square, b: base + D, bStrides: qkvHead,
+                               beta: 1, c: dBase, cStrides: qkvHead)
+            engine.batchedGemm(batch: H, M: N, N: hd, K: N, alpha: scale, a: dS, aStrides: (N * N, 1, N), b: base, bStrides: qkvHead,
+                               beta: 1, c: dBase + D, cStrides: qkvHead)
         }
     }
 }

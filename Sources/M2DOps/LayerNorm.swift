@@ -15,14 +15,19 @@ public enum LayerNorm {
         let n = Float(cols)
         Parallel.forRanges(rows, grain: 16) { range in for r in range {
             let x = input + r * cols
-            var sum: Float = 0
-            for c in 0..<cols { sum += x[c] }
-            let mu = sum / n
-            var sq: Float = 0
-            for c in 0..<cols { let d = x[c] - mu; sq += d * d }
+            let mu = VectorMath.sum(x, count: cols) / n
+            let sq = VectorMath.sumOfSquares(x, count: cols, minus: mu)
             let rs = 1 / (sq / n + eps).squareRoot()
             let y = out + r * cols
-            for c in 0..<cols { y[c] = (x[c] - mu) * rs * weight[c] + bias[c] }
+            var c = 0
+            while c + 8 <= cols {
+                let v = UnsafeRawPointer(x + c).loadUnaligned(as: VectorMath.V.self)
+                let g = UnsafeRawPointer(weight + c).loadUnaligned(as: VectorMath.V.self)
+                let b = UnsafeRawPointer(bias + c).loadUnaligned(as: VectorMath.V.self)
+                UnsafeMutableRawPointer(y + c).storeBytes(of: (v - mu) * rs * g + b, as: VectorMath.V.self)
+                c += 8
+            }
+            while c < cols { y[c] = (x[c] - mu) * rs * weight[c] + bias[c]; c += 1 }
             mean?[r] = mu
             rstd?[r] = rs
         } }
@@ -38,24 +43,34 @@ extension LayerNorm {
         dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, cols: Int
     ) {
-        for r in 0..<rows {
-            let x = input + r * cols, dy = dOut + r * cols
-            let mu = mean[r], rs = rstd[r]
-            var meanG: Float = 0, meanGX: Float = 0
-            for c in 0..<cols {
-                let xhat = (x[c] - mu) * rs, g = dy[c] * weight[c]
-                meanG += g
-                meanGX += g * xhat
-                dWeight?[c] += dy[c] * xhat
-                dBias?[c] += dy[c]
-            }
-            meanG /= Float(cols)
-            meanGX /= Float(cols)
-            if let dInput {
-                let dx = dInput + r * cols
+        // Rows are independent for dInput; dWeight and dBias sum over rows, so they are split by
+        // column instead, and every thread owns its columns.
+        if let dInput {
+            Parallel.forRanges(rows, grain: 16) { range in for r in range {
+                let x = input + r * cols, dy = dOut + r * cols, dx = dInput + r * cols
+                let mu = mean[r], rs = rstd[r]
+                var meanG: Float = 0, meanGX: Float = 0
+                for c in 0..<cols {
+                    let xhat = (x[c] - mu) * rs, g = dy[c] * weight[c]
+                    meanG += g
+                    meanGX += g * xhat
+                }
+                meanG /= Float(cols)
+                meanGX /= Float(cols)
                 for c in 0..<cols {
                     let xhat = (x[c] - mu) * rs
                     dx[c] += rs * (dy[c] * weight[c] - meanG - xhat * meanGX)
+                }
+            } }
+        }
+        guard dWeight != nil || dBias != nil else { return }
+        Parallel.forRanges(cols, grain: 64) { columns in
+            for r in 0..<rows {
+                let x = input + r * cols, dy = dOut + r * cols
+                let mu = mean[r], rs = rstd[r]
+                for c in columns {
+                    dWeight?[c] += dy[c] * ((x[c] - mu) * rs)
+                    dBias?[c] += dy[c]
                 }
             }
         }

@@ -11,7 +11,7 @@ public enum Softmax {
             var mv = V(repeating: -.infinity)
             var c = 0
             while c < vectorCols {
-                mv = pointwiseMax(mv, base.loadUnaligned(fromByteOffset: c * 4, as: V.self))
+                mv = VectorMath.maximum(mv, base.loadUnaligned(fromByteOffset: c * 4, as: V.self))
                 c += 8
             }
             var m = mv.max()

@@ -26,10 +26,17 @@ public enum VectorMath {
         return p * unsafeBitCast((ni &+ 127) &<< 23, to: V.self)
     }
 
+    /// Lane-wise clamp. The stdlib's pointwiseMin/Max are out-of-line per-lane loops (NaN-aware);
+    /// compare-and-select compiles to a few vector instructions.
     @inline(__always)
     static func clamp(_ x: V, _ lo: Float, _ hi: Float) -> V {
-        pointwiseMin(pointwiseMax(x, V(repeating: lo)), V(repeating: hi))
+        let low = x.replacing(with: lo, where: x .< lo)
+        return low.replacing(with: hi, where: low .> hi)
     }
+
+    /// Lane-wise max of a and b, as compare-and-select (see clamp).
+    @inline(__always)
+    public static func maximum(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .> a) }
 
     /// erf(x), the rational approximation used by Eigen/XLA (clamped to [-4, 4], a few ulp).
     @inline(__always)
@@ -50,6 +57,26 @@ public enum VectorMath {
         q = q * x2 - 7.37332916720468e-03
         q = q * x2 - 1.42647390514189e-02
         return p / q
+    }
+
+    /// The sum of `count` floats, accumulated in SIMD8 lanes.
+    @inline(__always)
+    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = V(repeating: 0), i = 0
+        while i + 8 <= count { acc += UnsafeRawPointer(x + i).loadUnaligned(as: V.self); i += 8 }
+        var s = acc.sum()
+        while i < count { s += x[i]; i += 1 }
+        return s
+    }
+
+    /// Sum over i of (x[i] - shift)^2, accumulated in SIMD8 lanes.
+    @inline(__always)
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int, minus shift: Float) -> Float {
+        var acc = V(repeating: 0), i = 0
+        while i + 8 <= count { let d = UnsafeRawPointer(x + i).loadUnaligned(as: V.self) - shift; acc += d * d; i += 8 }
+        var s = acc.sum()
+        while i < count { let d = x[i] - shift; s += d * d; i += 1 }
+        return s
     }
 
     /// Applies `body` to `count` floats at `base` in SIMD8 steps; the tail goes through a padded lane.

@@ -111,14 +111,14 @@ public final class GEMMEngine: @unchecked Sendable {
         precondition(rc == 0, "oneDNN gemm failed (code \(rc)) for M=\(M) N=\(N) K=\(K)")
     }
 
-    /// For every b < batch: C_b (M,N) = alpha * A_b (M,K) . B_b (K,N), each operand addressed by
-    /// (batch, row, column) strides in floats; overwrites C. One oneDNN call for the whole batch, or
+    /// For every b < batch: C_b (M,N) = alpha * A_b (M,K) . B_b (K,N) + beta * C_b, each operand
+    /// addressed by (batch, row, column) strides in floats. One oneDNN call for the whole batch, or
     /// one OpenBLAS call per item (each operand then needs a unit row or column stride).
     public func batchedGemm(
         batch: Int, M: Int, N: Int, K: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, aStrides: (batch: Int, row: Int, column: Int),
         b: UnsafePointer<Float>, bStrides: (batch: Int, row: Int, column: Int),
-        c: UnsafeMutablePointer<Float>, cStrides: (batch: Int, row: Int, column: Int)
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, cStrides: (batch: Int, row: Int, column: Int)
     ) {
         if let dnnl {
             var sa = (Int64(aStrides.batch), Int64(aStrides.row), Int64(aStrides.column))
@@ -130,7 +130,7 @@ public final class GEMMEngine: @unchecked Sendable {
                         pa.withMemoryRebound(to: Int64.self, capacity: 3) { pa in
                             pb.withMemoryRebound(to: Int64.self, capacity: 3) { pb in
                                 pc.withMemoryRebound(to: Int64.self, capacity: 3) { pc in
-                                    m2d_dnnl_batched_gemm(dnnl, Int64(batch), Int64(M), Int64(N), Int64(K), alpha, a, pa, b, pb, c, pc)
+                                    m2d_dnnl_batched_gemm(dnnl, Int64(batch), Int64(M), Int64(N), Int64(K), alpha, a, pa, b, pb, beta, c, pc)
                                 }
                             }
                         }
@@ -148,7 +148,7 @@ public final class GEMMEngine: @unchecked Sendable {
         let (ta, lda) = operand(aStrides), (tb, ldb) = operand(bStrides)
         for i in 0..<batch {
             BLAS.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a + i * aStrides.batch, lda: lda,
-                      b: b + i * bStrides.batch, ldb: ldb, c: c + i * cStrides.batch, ldc: cStrides.row)
+                      b: b + i * bStrides.batch, ldb: ldb, beta: beta, c: c + i * cStrides.batch, ldc: cStrides.row)
         }
     }
 

@@ -66,10 +66,10 @@ public enum BlockTraining {
                            mean: a.ln2Mean.pointer, rstd: a.ln2Rstd.pointer, rows: R, cols: D)
         // Attention branch: mid = input + proj(attn(qkv(ln1(input)))).
         let dAttn = FloatBuffer(count: R * D), dQKV = FloatBuffer(count: R * 3 * D), dLn1 = FloatBuffer(count: R * D)
-        let scratch = FloatBuffer(count: a.N * a.N)
+        let scratch = FloatBuffer(count: a.heads * a.N * a.N)
         Linear.backward(dInput: dAttn.pointer, dWeight: g.projW, dBias: g.projB, dOut: dX, input: a.attn.pointer, weight: w.projW, M: R, C: D, OC: D, engine: engine)
         Attention.backward(dQKV: dQKV.pointer, dOut: dAttn.pointer, qkv: a.qkv.pointer, probs: a.probs.pointer, probsStride: a.N * a.N,
-                           scratch: scratch.pointer, B: a.B, N: a.N, heads: a.heads, headDim: D / a.heads)
+                           scratch: scratch.pointer, B: a.B, N: a.N, heads: a.heads, headDim: D / a.heads, engine: engine)
         Linear.backward(dInput: dLn1.pointer, dWeight: g.qkvW, dBias: g.qkvB, dOut: dQKV.pointer, input: a.ln1.pointer, weight: w.qkvW, M: R, C: D, OC: 3 * D, engine: engine)
         LayerNorm.backward(dInput: dX, dWeight: g.norm1W, dBias: g.norm1B, dOut: dLn1.pointer, input: a.input.pointer, weight: w.norm1W,
                            mean: a.ln1Mean.pointer, rstd: a.ln1Rstd.pointer, rows: R, cols: D)

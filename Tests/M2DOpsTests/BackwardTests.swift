@@ -85,7 +85,9 @@ func dotLoss(_ out: FloatBuffer, _ r: FloatBuffer) -> Double {
         #expect(cmp.violations == 0, "\(cmp)")
     }
 
-    @Test func attentionBackward() {
+    @Test(arguments: ["blas", "onednn"])
+    func attentionBackward(backend: String) throws {
+        let engine = backend == "onednn" ? try GEMMEngine(backend: .onednn) : nil
         let B = 2, N = 5, H = 2, hd = 3, D = H * hd
         let qkv = randomBuffer(B * N * 3 * D, seed: 51), r = randomBuffer(B * N * D, seed: 52)
         let probs = FloatBuffer(count: B * H * N * N)
@@ -95,9 +97,11 @@ func dotLoss(_ out: FloatBuffer, _ r: FloatBuffer) -> Double {
             return dotLoss(out, r)
         }
         _ = loss()
-        let dqkv = FloatBuffer(count: qkv.count), scratch = FloatBuffer(count: N * N)
+        // dQKV starts non-zero: backward accumulates.
+        let dqkv = randomBuffer(qkv.count, seed: 53), start = dqkv.toArray(), scratch = FloatBuffer(count: H * N * N)
         Attention.backward(dQKV: dqkv.pointer, dOut: r.pointer, qkv: qkv.pointer, probs: probs.pointer, probsStride: N * N,
-                           scratch: scratch.pointer, B: B, N: N, heads: H, headDim: hd)
+                           scratch: scratch.pointer, B: B, N: N, heads: H, headDim: hd, engine: engine)
+        for i in 0..<dqkv.count { dqkv.pointer[i] -= start[i] }
         let cmp = Numerics.compare("attention dqkv", dqkv.toArray(), numericGradient(qkv, eps: 1e-3, loss), atol: 2e-3, rtol: 2e-2)
         #expect(cmp.violations == 0, "\(cmp)")
     }

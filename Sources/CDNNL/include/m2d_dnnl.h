@@ -29,12 +29,12 @@ int m2d_dnnl_linear(m2d_dnnl *ctx, const float *x, int64_t M, int64_t K, const f
 int m2d_dnnl_gemm(m2d_dnnl *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
-/// For b < batch: C_b (M,N) = alpha * A_b (M,K) . B_b (K,N), every operand addressed by its own
-/// (batch, row, column) strides in floats, so e.g. all heads of attention are one call. fp32,
-/// overwrites C. Returns 0 on success.
+/// For b < batch: C_b (M,N) = alpha * A_b (M,K) . B_b (K,N) + beta * C_b, every operand addressed
+/// by its own (batch, row, column) strides in floats, so e.g. all heads of attention are one call.
+/// fp32. Returns 0 on success.
 int m2d_dnnl_batched_gemm(m2d_dnnl *ctx, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
                           const float *A, const int64_t a_strides[3], const float *B, const int64_t b_strides[3],
-                          float *C, const int64_t c_strides[3]);
+                          float beta, float *C, const int64_t c_strides[3]);
 
 /// The implementation oneDNN chose for the last primitive created (e.g. "brg:avx512_core").
 const char *m2d_dnnl_impl(m2d_dnnl *ctx);
