@@ -19,7 +19,7 @@ typedef struct {
     FN(primitive_desc_create); FN(primitive_desc_destroy); FN(primitive_desc_query_md); FN(primitive_desc_query);
     FN(primitive_create); FN(primitive_destroy); FN(primitive_execute); FN(memory_create); FN(memory_destroy);
     FN(memory_set_data_handle); FN(reorder_primitive_desc_create); FN(memory_desc_equal); FN(memory_desc_get_size);
-    FN(version); FN(memory_desc_init_by_strides); FN(primitive_attr_set_output_scales);
+    FN(version); FN(memory_desc_init_by_strides); FN(primitive_attr_set_output_scales); FN(memory_get_data_handle);
 } api_t;
 #undef FN
 
@@ -30,7 +30,6 @@ typedef struct {
     dnnl_primitive_desc_t pd;
     dnnl_memory_t src, dst, bias, src_bf16;
     dnnl_primitive_t src_reorder;
-    void *src_bf16_buffer;
 } matmul_entry;
 
 // A batch of products on plain strided memory (no reordered copies): the training products, whose
@@ -64,6 +63,8 @@ struct m2d_dnnl {
     strided_entry *strided;
     size_t n_strided, cap_strided;
     size_t weight_bytes;
+    void *src_bf16;
+    size_t src_bf16_bytes;
     char impl[128];
     char version[32];
 };
@@ -90,7 +91,7 @@ static void load_library(void) {
     LOAD(primitive_desc_create); LOAD(primitive_desc_destroy); LOAD(primitive_desc_query_md); LOAD(primitive_desc_query);
     LOAD(primitive_create); LOAD(primitive_destroy); LOAD(primitive_execute); LOAD(memory_create); LOAD(memory_destroy);
     LOAD(memory_set_data_handle); LOAD(reorder_primitive_desc_create); LOAD(memory_desc_equal); LOAD(memory_desc_get_size);
-    LOAD(version); LOAD(memory_desc_init_by_strides); LOAD(primitive_attr_set_output_scales);
+    LOAD(version); LOAD(memory_desc_init_by_strides); LOAD(primitive_attr_set_output_scales); LOAD(memory_get_data_handle);
 #undef LOAD
     load_ok = 1;
 }
@@ -124,7 +125,6 @@ void m2d_dnnl_close(m2d_dnnl *c) {
         if (e->bias) c->api.memory_destroy(e->bias);
         if (e->src_bf16) c->api.memory_destroy(e->src_bf16);
         if (e->src_reorder) c->api.primitive_destroy(e->src_reorder);
-        free(e->src_bf16_buffer);
     }
     for (size_t i = 0; i < c->n_weights; i++) c->api.memory_destroy(c->weights[i].mem);
     for (size_t i = 0; i < c->n_strided; i++) {
@@ -136,6 +136,7 @@ void m2d_dnnl_close(m2d_dnnl *c) {
         c->api.memory_destroy(g->c);
     }
     free(c->strided);
+    free(c->src_bf16);
     free(c->matmuls);
     free(c->weights);
     if (c->stream) c->api.stream_destroy(c->stream);
@@ -187,8 +188,7 @@ static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, in
     if (has_bias) c->api.memory_create(&e.bias, &bias, c->engine, DNNL_MEMORY_NONE);
     if (c->bf16) {
         c->api.memory_create(&e.src, &src_f32, c->engine, DNNL_MEMORY_NONE);
-        e.src_bf16_buffer = aligned_alloc(64, ((size_t)(M * K * 2) + 63) / 64 * 64);
-        c->api.memory_create(&e.src_bf16, &src, c->engine, e.src_bf16_buffer);
+        c->api.memory_create(&e.src_bf16, &src, c->engine, DNNL_MEMORY_NONE);
         dnnl_primitive_desc_t rpd;
         if (c->api.reorder_primitive_desc_create(&rpd, &src_f32, c->engine, &src, c->engine, NULL) != dnnl_success) return NULL;
         c->api.primitive_create(&e.src_reorder, rpd);
@@ -210,9 +210,14 @@ static void release_pages(const void *start, size_t bytes) {
 void m2d_dnnl_release_sources(m2d_dnnl *c, int on) { c->release_sources = on; }
 
 static dnnl_memory_t weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t K, const dnnl_memory_desc_t *want) {
+    // A copy of W in another layout (another M made oneDNN prefer another blocking) is the source
+    // when there is one: W's own pages may already be released.
+    const weight_entry *other = NULL;
     for (size_t i = 0; i < c->n_weights; i++) {
         weight_entry *w = &c->weights[i];
-        if (w->W == W && w->N == N && w->K == K && c->api.memory_desc_equal(&w->md, want)) return w->mem;
+        if (w->W != W || w->N != N || w->K != K) continue;
+        if (c->api.memory_desc_equal(&w->md, want)) return w->mem;
+        other = w;
     }
     if (c->n_weights == c->cap_weights) {
         size_t cap = c->cap_weights ? 2 * c->cap_weights : 64;
@@ -226,7 +231,12 @@ static dnnl_memory_t weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t 
     dnnl_dims_t wd = {K, N};
     c->api.memory_desc_init_by_tag(&plain, 2, wd, dnnl_f32, dnnl_ba);
     dnnl_memory_t from, to;
-    if (c->api.memory_create(&from, &plain, c->engine, (void *)W) != dnnl_success) return NULL;
+    void *source = (void *)W;
+    if (other) {
+        plain = other->md;
+        c->api.memory_get_data_handle(other->mem, &source);
+    }
+    if (c->api.memory_create(&from, &plain, c->engine, source) != dnnl_success) return NULL;
     if (c->api.memory_create(&to, want, c->engine, DNNL_MEMORY_ALLOCATE) != dnnl_success) return NULL;
     dnnl_primitive_desc_t rpd;
     dnnl_primitive_t reorder;
@@ -238,11 +248,18 @@ static dnnl_memory_t weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t 
     c->api.primitive_destroy(reorder);
     c->api.primitive_desc_destroy(rpd);
     c->api.memory_destroy(from);
-    if (c->release_sources) release_pages(W, (size_t)(N * K) * sizeof(float));
+    if (c->release_sources && !other) release_pages(W, (size_t)(N * K) * sizeof(float));
     weight_entry w = {.W = W, .N = N, .K = K, .md = *want, .mem = to};
     c->weights[c->n_weights++] = w;
     c->weight_bytes += c->api.memory_desc_get_size(want);
     return to;
+}
+
+int m2d_dnnl_prepare_linear(m2d_dnnl *c, const float *W, int64_t N, int64_t K, int64_t M) {
+    if (M == 0 || N == 0) return 0;
+    matmul_entry *e = matmul_for(c, M, N, K, 0, 1);
+    if (!e) return 1;
+    return weight_for(c, W, N, K, c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0)) ? 0 : 2;
 }
 
 int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
@@ -257,6 +274,16 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
     c->api.memory_set_data_handle(e->dst, y);
     if (e->bias) c->api.memory_set_data_handle(e->bias, (void *)bias);
     if (c->bf16) {
+        // One bf16 copy of the input at a time: a buffer shared by every shape, grown when needed.
+        size_t bytes = (size_t)(M * K) * 2;
+        if (bytes > c->src_bf16_bytes) {
+            void *grown = aligned_alloc(64, (bytes + 63) / 64 * 64);
+            if (!grown) return 3;
+            free(c->src_bf16);
+            c->src_bf16 = grown;
+            c->src_bf16_bytes = bytes;
+        }
+        c->api.memory_set_data_handle(e->src_bf16, c->src_bf16);
         dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, e->src}, {DNNL_ARG_TO, e->src_bf16}};
         if (c->api.primitive_execute(e->src_reorder, c->stream, 2, r) != dnnl_success) return 3;
     }
@@ -355,6 +382,13 @@ m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t n) {
     return NULL;
 }
 void m2d_dnnl_close(m2d_dnnl *c) { (void)c; }
+int m2d_dnnl_prepare_linear(m2d_dnnl *c, const float *W, int64_t N, int64_t K, int64_t M) {
+    if (M == 0 || N == 0) return 0;
+    matmul_entry *e = matmul_for(c, M, N, K, 0, 1);
+    if (!e) return 1;
+    return weight_for(c, W, N, K, c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0)) ? 0 : 2;
+}
+
 int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
                     const float *bias, float *y, int accumulate) {
     (void)c; (void)x; (void)M; (void)K; (void)W; (void)N; (void)bias; (void)y; (void)accumulate;
@@ -374,6 +408,10 @@ int m2d_dnnl_batched_gemm(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int6
     return 1;
 }
 void m2d_dnnl_release_sources(m2d_dnnl *c, int on) { (void)c; (void)on; }
+int m2d_dnnl_prepare_linear(m2d_dnnl *c, const float *W, int64_t N, int64_t K, int64_t M) {
+    (void)c; (void)W; (void)N; (void)K; (void)M;
+    return 1;
+}
 const char *m2d_dnnl_impl(m2d_dnnl *c) { (void)c; return "none"; }
 const char *m2d_dnnl_version(m2d_dnnl *c) { (void)c; return "none"; }
 size_t m2d_dnnl_weight_bytes(m2d_dnnl *c) { (void)c; return 0; }

@@ -13,7 +13,9 @@ public struct LoadedModel: Sendable {
 }
 
 public enum ModelDirectory {
-    public static func load(_ path: String) throws(ModelError) -> LoadedModel {
+    /// Loads a model directory. Give the engine that will run it when it owns its weights
+    /// (m2d-server, m2d-embed): the Linear weights are handed over while loading (see EncoderWeights).
+    public static func load(_ path: String, engine: GEMMEngine? = nil) throws(ModelError) -> LoadedModel {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
             throw .notFound(path: path)
@@ -41,7 +43,7 @@ public enum ModelDirectory {
             } catch let error as CheckpointError { throw .checkpoint(error) } catch { throw .invalidConfig("\(error)") }
         }
         try config.validate()
-        let weights = try EncoderWeights(config: config, file: file)
+        let weights = try EncoderWeights(config: config, file: file, engine: engine)
         let used = Set(weights.layout.entries.map(\.name) + ["norm_stats"])
         return LoadedModel(directory: path, config: config, weights: weights,
                            ignoredKeys: file.keys.filter { !used.contains($0) })

@@ -115,11 +115,11 @@ public enum OfficialCheckpoint {
 
 extension ModelDirectory {
     /// A model directory, or an official `.pth` checkpoint file.
-    public static func loadAny(_ path: String, heads: Int? = nil) throws(ModelError) -> LoadedModel {
+    public static func loadAny(_ path: String, heads: Int? = nil, engine: GEMMEngine? = nil) throws(ModelError) -> LoadedModel {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue, path.hasSuffix(".pth") || path.hasSuffix(".pt") {
             return try OfficialCheckpoint.load(path, options: .init(heads: heads))
         }
-        return try load(path)
+        return try load(path, engine: engine)
     }
 }

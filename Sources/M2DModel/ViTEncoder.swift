@@ -78,17 +78,17 @@ public final class ViTEncoder: @unchecked Sendable {
         }
         for blk in weights.blocks {
             LayerNorm.forward(out: ws.ln.pointer, input: x, weight: blk.norm1W.base, bias: blk.norm1B.base, rows: rows, cols: D)
-            Linear.forward(out: ws.qkv.pointer, input: ws.ln.pointer, weight: blk.qkvW.base, bias: blk.qkvB.base,
+            Linear.forward(out: ws.qkv, input: ws.ln.pointer, weight: blk.qkvW.base, bias: blk.qkvB.base,
                            M: rows, C: D, OC: 3 * D, engine: engine)
-            Attention.forward(out: ws.attn.pointer, probs: ws.probs.pointer, probsStride: 0, qkv: ws.qkv.pointer,
+            Attention.forward(out: ws.attn, probs: ws.probs.pointer, probsStride: 0, qkv: ws.qkv,
                               starts: starts, lengths: lengths, heads: c.numHeads, headDim: c.headDim, engine: engine)
-            Linear.forward(out: x, input: ws.attn.pointer, weight: blk.projW.base, bias: blk.projB.base,
+            Linear.forward(out: x, input: ws.attn, weight: blk.projW.base, bias: blk.projB.base,
                            M: rows, C: D, OC: D, accumulate: true, engine: engine)
             LayerNorm.forward(out: ws.ln.pointer, input: x, weight: blk.norm2W.base, bias: blk.norm2B.base, rows: rows, cols: D)
-            Linear.forward(out: ws.hidden.pointer, input: ws.ln.pointer, weight: blk.fc1W.base, bias: blk.fc1B.base,
+            Linear.forward(out: ws.hidden, input: ws.ln.pointer, weight: blk.fc1W.base, bias: blk.fc1B.base,
                            M: rows, C: D, OC: H, engine: engine)
-            GELU.forwardInPlace(ws.hidden.pointer, count: rows * H)
-            Linear.forward(out: x, input: ws.hidden.pointer, weight: blk.fc2W.base, bias: blk.fc2B.base,
+            GELU.forwardInPlace(ws.hidden, count: rows * H)
+            Linear.forward(out: x, input: ws.hidden, weight: blk.fc2W.base, bias: blk.fc2B.base,
                            M: rows, C: H, OC: D, accumulate: true, engine: engine)
         }
         LayerNorm.forward(out: ws.ln.pointer, input: x, weight: weights.normWeight.base, bias: weights.normBias.base,
@@ -96,15 +96,21 @@ public final class ViTEncoder: @unchecked Sendable {
         return Output(tokens: ws.ln.view(shape: [rows, D]), rowStarts: starts)
     }
 
-    /// Activation buffers, grown (never per layer) when a larger batch arrives.
+    /// Activation buffers, grown (never per layer) when a larger batch arrives. The MLP's hidden
+    /// activations share memory with qkv and the attention output, which are dead by then (fc1
+    /// runs after proj has consumed them): 6 rather than 10 floats per row and width unit.
     final class Workspace {
         let rows: Int, tokens: Int, patchRows: Int
-        let x, ln, qkv, attn, hidden, probs, cols: FloatBuffer
+        let x, ln, probs, cols: FloatBuffer
+        private let attentionOrMLP: FloatBuffer
+        /// qkv (rows, 3D), then the attention output (rows, D); the hidden (rows, H) overlays both.
+        let qkv, attn, hidden: UnsafeMutablePointer<Float>
         init(rows: Int, tokens: Int, patchRows: Int, patchK: Int, D: Int, H: Int, heads: Int) {
             self.rows = rows; self.tokens = tokens; self.patchRows = patchRows
             x = FloatBuffer(count: rows * D); ln = FloatBuffer(count: rows * D)
-            qkv = FloatBuffer(count: rows * 3 * D); attn = FloatBuffer(count: rows * D)
-            hidden = FloatBuffer(count: rows * H); probs = FloatBuffer(count: heads * tokens * tokens)
+            attentionOrMLP = FloatBuffer(count: rows * max(4 * D, H))
+            qkv = attentionOrMLP.pointer; attn = attentionOrMLP.pointer + rows * 3 * D; hidden = attentionOrMLP.pointer
+            probs = FloatBuffer(count: heads * tokens * tokens)
             cols = FloatBuffer(count: patchRows * patchK)
         }
     }

@@ -11,6 +11,8 @@ public final class FloatBuffer: @unchecked Sendable {
     // (an encoder workspace belongs to one worker thread; weights are read-only after load).
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// Bytes mapped by `init(zeroPages:)`; 0 for heap buffers.
+    private let mappedBytes: Int
 
     public init(count: Int) {
         precondition(count >= 0, "FloatBuffer count must be non-negative")
@@ -22,6 +24,20 @@ public final class FloatBuffer: @unchecked Sendable {
         memset(raw, 0, bytes)
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
+        mappedBytes = 0
+    }
+
+    /// `count` Floats of fresh zero pages mapped from the kernel: none is resident until written,
+    /// so a loader that fills a part and hands it on (releasing its pages) never holds the whole.
+    public init(zeroPages count: Int) {
+        precondition(count >= 0, "FloatBuffer count must be non-negative")
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
+            fatalError("out of memory mapping \(bytes) bytes")
+        }
+        self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+        mappedBytes = bytes
     }
 
     /// Copies `values` into a new buffer (edges only: tests, small tables).
@@ -32,7 +48,9 @@ public final class FloatBuffer: @unchecked Sendable {
         }
     }
 
-    deinit { free(pointer) }
+    deinit {
+        if mappedBytes > 0 { munmap(pointer, mappedBytes) } else { free(pointer) }
+    }
 
     /// A view of `shape` starting `offset` floats into the buffer.
     public func view(offset: Int = 0, shape: Shape) -> Tensor {

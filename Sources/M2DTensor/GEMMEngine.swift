@@ -92,6 +92,15 @@ public final class GEMMEngine: @unchecked Sendable {
         return true
     }
 
+    /// Takes `weight` (OC,C) over now when this engine owns its weights (oneDNN inference): makes
+    /// the reordered copy, in the layout a product of `rows` rows prefers, and releases the
+    /// original's pages, so a loader holds one original at a time. No-op otherwise.
+    public func prepareLinear(weight: UnsafePointer<Float>, C: Int, OC: Int, rows: Int) {
+        guard let dnnl, ownsWeights else { return }
+        let rc = m2d_dnnl_prepare_linear(dnnl, weight, Int64(OC), Int64(C), Int64(rows))
+        precondition(rc == 0, "oneDNN could not prepare a weight (code \(rc)) for K=\(C) N=\(OC)")
+    }
+
     /// C (M,N) = alpha * op(A) (M,K) . op(B) (K,N) + beta * C, row-major (see `BLAS.gemm`): oneDNN on
     /// the operands as they are in memory, or OpenBLAS.
     @inline(__always)

@@ -112,8 +112,19 @@ struct ClipBench: ParsableCommand {
             engine = try GEMMEngine(backend: GEMMEngine.Backend(rawValue: backend) ?? .auto, precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32,
                                     ownsWeights: true)
         } catch { throw ValidationError("\(error)") }
-        let config = ModelConfig(name: "bench", embedDim: 768, depth: depth, numHeads: 12)
-        let embedder = AudioEmbedder(weights: EncoderWeights.random(config: config, seed: 7), maxBatchChunks: 16, engine: engine)
+        // Loaded from an F32 model directory as m2d-server and m2d-embed load theirs, so peak RSS
+        // includes loading (written by a child process, whose memory is not counted here).
+        let dir = NSTemporaryDirectory() + "m2d-bench-clip-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        writer.arguments = ["write-model", "--depth", "\(depth)", "--out", dir]
+        try writer.run()
+        writer.waitUntilExit()
+        guard writer.terminationStatus == 0 else { throw ValidationError("could not write the bench model to \(dir)") }
+        let loaded: LoadedModel
+        do { loaded = try ModelDirectory.load(dir, engine: engine) } catch { throw ValidationError("\(error)") }
+        let embedder = AudioEmbedder(weights: loaded.weights, maxBatchChunks: 16, engine: engine)
         var rng = Rng(seed: 3)
         let mels = (0..<8).map { _ -> FloatBuffer in
             let m = FloatBuffer(count: 80 * 1001)
@@ -134,5 +145,18 @@ struct ClipBench: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print(#"{"b1":\#(b1),"b8":\#(b8),"rssMiB":\#(Double(usage.ru_maxrss) / 1024),"engine":"\#(engine.summary)"}"#)
+    }
+}
+
+/// Writes a random ViT-Base F32 model directory (the clip bench's model; a hidden helper).
+struct WriteModelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "write-model", abstract: "Write a random ViT-Base model directory.",
+                                                    shouldDisplay: false)
+    @Option var depth = 12
+    @Option var out: String
+
+    func run() throws {
+        let config = ModelConfig(name: "bench-vit-base-80x608p16x16", embedDim: 768, depth: depth, numHeads: 12)
+        try ModelDirectory.write(EncoderWeights.random(config: config, seed: 7), to: out)
     }
 }

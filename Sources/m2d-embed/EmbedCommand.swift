@@ -65,13 +65,13 @@ extension EmbedCommand {
 
     func run() throws {
         if let threads { BLAS.threads = threads }
+        let engine: GEMMEngine
+        // The one encoder of this process: oneDNN takes each weight over while it loads.
+        do { engine = try GEMMEngine(backend: backend, precision: precision, ownsWeights: true) } catch { throw ValidationError("\(error)") }
         let loaded: LoadedModel
-        do { loaded = try ModelDirectory.loadAny(model) } catch {
+        do { loaded = try ModelDirectory.loadAny(model, engine: engine) } catch {
             throw ValidationError("\(error)\nPass --model DIR or set M2D_MODEL.")
         }
-        let engine: GEMMEngine
-        // The one encoder of this process: oneDNN may free each original weight once it holds its copy.
-        do { engine = try GEMMEngine(backend: backend, precision: precision, ownsWeights: true) } catch { throw ValidationError("\(error)") }
         let embedder = AudioEmbedder(weights: loaded.weights, maxBatchChunks: batchChunks, engine: engine)
         let files = try InputWalker.files(inputs)
         if files.isEmpty { throw ValidationError("no audio files found in \(inputs.joined(separator: " "))") }

@@ -23,12 +23,18 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
     @Test(arguments: allGoldenCases)
     func matchesOfficialRuntime(_ c: GoldenCase) throws {
         let dir = Fixtures.golden + "/" + c.model
-        let model = try ModelDirectory.load(dir + "/model")
+        // oneDNN as the servers run it: the engine owns the weights and takes each Linear weight over
+        // while the directory loads, releasing the original.
+        let engine = try GEMMEngine(backend: c.backend, ownsWeights: true)
+        let model = try ModelDirectory.load(dir + "/model", engine: engine)
+        #expect((model.weights.linearOwner != nil) == (c.backend == .onednn))
+        if c.backend == .onednn {
+            let fc2 = model.weights.blocks.last!.fc2W
+            #expect(fc2.base[fc2.count / 2] == 0, "the original fc2 weight was not released while loading")
+        }
         let expected = try SafeTensorsFile(path: dir + "/expected.safetensors")
         let audio = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/\(c.audio).wav"), sampleRate: 16000)
-        // oneDNN as the servers run it: the engine owns the weights and frees each original once reordered.
-        let embedder = AudioEmbedder(weights: model.weights, engine: try GEMMEngine(backend: c.backend, ownsWeights: true))
-        #expect((model.weights.linearOwner != nil) == (c.backend == .onednn))
+        let embedder = AudioEmbedder(weights: model.weights, engine: engine)
 
         let logMel = embedder.frontEnd.logMel(audio.samples)
         let refLogMel = try expected.array("logmel.\(c.audio)")
@@ -68,6 +74,26 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
             let qkv = model.weights.blocks[0].qkvW
             #expect(qkv.base[qkv.count / 2] == 0, "the original qkv weight was not released")
         }
+    }
+
+    /// An owning engine given the weights only after loading takes each over at its first product:
+    /// the same embeddings as the streamed load, and the originals released after the first forward.
+    @Test(arguments: [GEMMEngine.Precision.fp32, .bf16])
+    func ownedAfterLoadingEqualsStreamedLoading(precision: GEMMEngine.Precision) throws {
+        let dir = Fixtures.golden + "/wide_608/model"
+        let samples = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/ten_sec_mod.wav"), sampleRate: 16000).samples
+        let lateEngine = try GEMMEngine(backend: .onednn, precision: precision, ownsWeights: true)
+        let late = try ModelDirectory.load(dir)
+        let qkv = late.weights.blocks[0].qkvW
+        #expect(qkv.base[qkv.count / 2] != 0)
+        let lateClip = AudioEmbedder(weights: late.weights, engine: lateEngine).embed(samples).clip
+        #expect(qkv.base[qkv.count / 2] == 0, "the original qkv weight was not released")
+        let streamedEngine = try GEMMEngine(backend: .onednn, precision: precision, ownsWeights: true)
+        let streamed = try ModelDirectory.load(dir, engine: streamedEngine)
+        #expect(AudioEmbedder(weights: streamed.weights, engine: streamedEngine).embed(samples).clip == lateClip)
+        let fp32 = AudioEmbedder(weights: try ModelDirectory.load(dir).weights).embed(samples).clip
+        let cos = Numerics.cosine(lateClip[...], fp32[...])
+        #expect(cos > (precision == .bf16 ? 0.999 : 0.99999), "\(precision) owned vs OpenBLAS fp32 clip cosine \(cos)")
     }
 
     @Test func bf16StaysCloseToFP32() throws {

@@ -19,6 +19,11 @@ void m2d_dnnl_close(m2d_dnnl *ctx);
 /// resident. Only for a context that is the sole reader of the weights it is given.
 void m2d_dnnl_release_sources(m2d_dnnl *ctx, int on);
 
+/// Makes oneDNN's copy of W (N,K) now, in the layout a product with M rows prefers (releasing W's
+/// pages under m2d_dnnl_release_sources), so a loader can hand weights over one at a time. Later
+/// products with other M reuse the copy, or re-lay it out from the copy. Returns 0 on success.
+int m2d_dnnl_prepare_linear(m2d_dnnl *ctx, const float *W, int64_t N, int64_t K, int64_t M);
+
 /// y = x . W^T + bias (+ y when accumulate). Returns 0 on success.
 int m2d_dnnl_linear(m2d_dnnl *ctx, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
                     const float *bias, float *y, int accumulate);

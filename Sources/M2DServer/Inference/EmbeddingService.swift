@@ -26,12 +26,18 @@ public final class EmbeddingService: @unchecked Sendable {
     private let preprocess: OperationQueue
     private let maxAudioSeconds: Double
 
-    public init(model: LoadedModel, config: ServerConfig) throws(ServerError) {
+    /// The engine the service's encoder runs on. It is the weights' only reader, so oneDNN keeps one
+    /// copy of each: pass it to `ModelDirectory.loadAny` to hand the weights over while loading.
+    public static func makeEngine(_ config: ServerConfig) throws(ServerError) -> GEMMEngine {
+        do { return try GEMMEngine(backend: config.backend, precision: config.precision, ownsWeights: true) } catch { throw .backend(error.description) }
+    }
+
+    /// `engine` defaults to a new `makeEngine(config)`.
+    public init(model: LoadedModel, config: ServerConfig, engine given: GEMMEngine? = nil) throws(ServerError) {
         self.model = model
         let cores = config.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let engine: GEMMEngine
-        // The service's encoder is the weights' only reader: oneDNN keeps one copy of each.
-        do { engine = try GEMMEngine(backend: config.backend, precision: config.precision, ownsWeights: true) } catch { throw .backend(error.description) }
+        if let given { engine = given } else { engine = try Self.makeEngine(config) }
         worker = InferenceWorker(embedder: AudioEmbedder(weights: model.weights, engine: engine), maxBatchChunks: config.maxBatchChunks,
                                  maxBatchDelayMs: config.maxBatchDelayMs, capacity: config.maxConcurrentRequests)
         frontEnd = ModelFrontEnd(config: model.config)
