@@ -6,11 +6,12 @@ import PackageDescription
 
 /// The numeric targets are compiled for AVX2+FMA when the build machine has them, so a SIMD8 lane
 /// loop is one ymm instruction, not two SSE ones (GELU and softmax run twice as fast); no FMA
-/// contraction, so results are unchanged. M2D_PORTABLE=1 builds for baseline x86-64 instead, and a
+/// contraction, so results are unchanged. M2D_PORTABLE=1 (not empty, not 0) builds for baseline x86-64 instead, and a
 /// binary built for AVX2 refuses, with a message, to start on a CPU without it (CProcess).
 let buildForAVX2: Bool = {
     #if arch(x86_64) && os(Linux)
-    guard ProcessInfo.processInfo.environment["M2D_PORTABLE"] == nil,
+    let portable = ProcessInfo.processInfo.environment["M2D_PORTABLE"].map { !$0.isEmpty && $0 != "0" } ?? false
+    guard !portable,
           let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
           let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
     let features = Set(flags.split(separator: " "))
