@@ -70,7 +70,7 @@ import TestSupport
             ("short", [1, 2, 3]),
             ("huge-header", [255, 255, 255, 255, 0, 0, 0, 0] + Array("{}".utf8)),
             ("not-json", [4, 0, 0, 0, 0, 0, 0, 0] + Array("abcd".utf8)),
-            ("bad-offsets", Array(try { () -> Data in
+            ("bad-offsets", Array({ () -> Data in
                 let header = #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#
                 var d = Data([UInt8(header.utf8.count), 0, 0, 0, 0, 0, 0, 0]); d.append(Data(header.utf8)); d.append(Data(count: 8))
                 return d
