@@ -14,7 +14,9 @@ public enum ProbeFeatures {
 
     public var identity: String {
         switch self {
-        case let .model(e): "model:\(e.config.name):\(e.config.embeddingDim):\(Self.fingerprint(e.encoder.weights))"
+        case let .model(e):
+            "model:\(e.config.name):\(e.config.embeddingDim):\(Self.fingerprint(e.encoder.weights))"
+                + (e.encoder.engine.precision == .bf16 ? ":bf16" : "")
         case let .logMel(f): "logmel:\(f.config.nMels):\(f.config.normStats)"
         }
     }

@@ -42,6 +42,8 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Probe seeds (comma-separated).") var seeds: String = "42,43,44"
     @Option(help: "Pre-training seed, the same for every variant.") var seed: UInt64 = 3
     @Option(parsing: .unconditional, help: "More pretrain flags for every variant, as one string.") var pretrainArgs: String = "--preset small --batch-size 8 --lr 3e-4 --warmup-epochs 1 --norm-draws 1000"
+    /// The evaluation's encoder engine; pre-training takes its own --backend in --pretrain-args.
+    @OptionGroup var engineOptions: EncoderEngineOptions
 
     func run() throws {
         let names = variants.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -78,7 +80,7 @@ struct AblateCommand: ParsableCommand {
             try export.run()
             let loaded = try ModelDirectory.loadAny(model)
             if reference == nil { reference = (try Pretrainer.savedConfig(checkpoint), loaded.config.normStats) }
-            let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: (try? GEMMEngine(backend: .auto)) ?? GEMMEngine()))
+            let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))
             results.append((v.name, try evaluate(features, label: v.name, seeds: seedList)))
             losses.append(lossColumn(runDir + "/metrics.csv"))
         }
@@ -89,7 +91,7 @@ struct AblateCommand: ParsableCommand {
                                                     "--seed", "\(seed)", "--norm-stats", "\(stats[0]),\(stats[1])"])
             try initialize.run()
             let loaded = try ModelDirectory.loadAny(randomModel)
-            let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: (try? GEMMEngine(backend: .auto)) ?? GEMMEngine()))
+            let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))
             results.append(("random-init", try evaluate(features, label: "random-init", seeds: seedList)))
             results.append(("log-mel", try evaluate(.logMel(ModelFrontEnd(config: loaded.config)), label: "log-mel", seeds: seedList)))
         }

@@ -22,14 +22,14 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "Largest number of epochs.") var maxEpochs = 200
     @Option(help: "Early-stopping patience in epochs.") var patience = 20
     @Option(help: "Adam learning rate.") var learningRate: Float = 3e-5
+    @OptionGroup var engineOptions: EncoderEngineOptions
 
     func run() throws {
         let task: ProbeTask
         do { task = try ProbeTask(csv: labels) } catch { throw ValidationError("\(error)") }
         let loaded: LoadedModel
         do { loaded = try ModelDirectory.loadAny(model) } catch { throw ValidationError("\(error)") }
-        let engine = (try? GEMMEngine(backend: .auto)) ?? GEMMEngine()
-        let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: engine))
+        let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))
         let path = out.hasSuffix(".safetensors") ? String(out.dropLast(".safetensors".count)) : out
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
@@ -63,6 +63,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Folder for embedding caches.") var cache: String = NSTemporaryDirectory() + "m2d-eval-cache"
     @Option(help: "Split to score: test, or valid to choose between models (e.g. checkpoints) without touching test.")
     var split: String = "test"
+    @OptionGroup var engineOptions: EncoderEngineOptions
     @Argument(help: "Task CSVs (file,label,split).") var tasks: [String]
 
     func run() throws {
@@ -71,7 +72,7 @@ struct EvalCommand: ParsableCommand {
         do { loaded = try ModelDirectory.loadAny(model) } catch { throw ValidationError("\(error)") }
         let features: ProbeFeatures
         switch baseline {
-        case nil: features = .model(AudioEmbedder(weights: loaded.weights, engine: (try? GEMMEngine(backend: .auto)) ?? GEMMEngine()))
+        case nil: features = .model(AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))
         case "logmel": features = .logMel(ModelFrontEnd(config: loaded.config))
         case let other?: throw ValidationError("unknown --baseline '\(other)'; use logmel")
         }

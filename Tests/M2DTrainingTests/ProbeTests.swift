@@ -114,6 +114,24 @@ import TestSupport
         let bad = try CommandRunner.run("m2d-train", ["eval", "--model", model, "--split", "train", "task.csv"], directory: dir)
         #expect(bad.status != 0 && bad.stderr.contains("--split"))
     }
+
+    /// eval takes --backend and --precision like m2d-embed: both fp32 backends give the same scores,
+    /// and bf16 on OpenBLAS is refused with a message that names the fix.
+    @Test func evalRunsOnEitherBackend() throws {
+        let dir = Fixtures.temporaryDirectory()
+        _ = try TestAudio.toneTask(in: dir, train: 4)
+        let model = Fixtures.golden + "/tiny_208/model"
+        let tables = try ["openblas", "onednn"].map { backend in
+            let r = try CommandRunner.run("m2d-train", ["eval", "--model", model, "--backend", backend, "--seeds", "42",
+                                                        "--cache", "cache-\(backend)", "task.csv"], directory: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            return r.stdoutText
+        }
+        #expect(tables[0] == tables[1] && tables[0].contains("| task | accuracy |"), "\(tables)")
+        let bad = try CommandRunner.run("m2d-train", ["eval", "--model", model, "--backend", "openblas", "--precision", "bf16", "task.csv"],
+                                        directory: dir)
+        #expect(bad.status != 0 && bad.stderr.contains("onednn"), "\(bad.stderr)")
+    }
 }
 
 /// Reaches the internal loss of LinearProbe for the gradient check.
