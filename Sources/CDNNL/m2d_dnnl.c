@@ -382,13 +382,6 @@ m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t n) {
     return NULL;
 }
 void m2d_dnnl_close(m2d_dnnl *c) { (void)c; }
-int m2d_dnnl_prepare_linear(m2d_dnnl *c, const float *W, int64_t N, int64_t K, int64_t M) {
-    if (M == 0 || N == 0) return 0;
-    matmul_entry *e = matmul_for(c, M, N, K, 0, 1);
-    if (!e) return 1;
-    return weight_for(c, W, N, K, c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0)) ? 0 : 2;
-}
-
 int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
                     const float *bias, float *y, int accumulate) {
     (void)c; (void)x; (void)M; (void)K; (void)W; (void)N; (void)bias; (void)y; (void)accumulate;
