@@ -1,4 +1,5 @@
 // The gemm wrapper against a naive Double product, over every transpose and padded leading dims.
+import Foundation
 import M2DTensor
 import Testing
 import TestSupport
@@ -55,6 +56,30 @@ import TestSupport
 }
 
 @Suite struct TensorTests {
+    /// Pages of `buffer` resident in memory (mincore).
+    static func residentPages(_ buffer: FloatBuffer) -> Int {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: buffer.pointer) / page * page, end = Int(bitPattern: buffer.pointer) + buffer.count * 4
+        var flags = [UInt8](repeating: 0, count: (end - start + page - 1) / page)
+        #expect(mincore(UnsafeMutableRawPointer(bitPattern: start), end - start, &flags) == 0)
+        return flags.reduce(0) { $0 + Int($1 & 1) }
+    }
+
+    /// A zero-pages buffer (model weights) reads as zeros and holds no memory until written, so a
+    /// loader that hands each part on never has the whole resident; a heap buffer is touched at once.
+    @Test func zeroPagesBecomeResidentOnlyWhenWritten() {
+        let count = 16 << 20 // 64 MiB
+        let lazy = FloatBuffer(zeroPages: count)
+        #expect(Self.residentPages(lazy) < 16)
+        #expect(lazy.pointer[0] == 0 && lazy.pointer[count - 1] == 0)
+        for i in stride(from: 0, to: count / 2, by: 1024) { lazy.pointer[i] = Float(i) }
+        let half = (count / 2) * 4 / Int(sysconf(Int32(_SC_PAGESIZE)))
+        #expect(abs(Self.residentPages(lazy) - half) < 16, "resident \(Self.residentPages(lazy)) of \(half) written pages")
+        #expect(lazy.pointer[2048] == 2048 && lazy.pointer[count / 2 + 5] == 0)
+        let eager = FloatBuffer(count: count)
+        #expect(Self.residentPages(eager) > 2 * half - 16)
+    }
+
     @Test func viewsAndRows() {
         let buffer = FloatBuffer((0..<24).map(Float.init))
         let t = buffer.view(offset: 4, shape: [2, 10])
