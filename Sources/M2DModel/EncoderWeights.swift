@@ -98,11 +98,6 @@ public final class EncoderWeights: @unchecked Sendable {
         linearOwner = ObjectIdentifier(engine)
     }
 
-    /// The four Linear weights of every block (the ones oneDNN keeps its own copies of).
-    static func isBlockLinearWeight(_ name: String) -> Bool {
-        name.hasPrefix("blocks.") && [".attn.qkv.weight", ".attn.proj.weight", ".mlp.fc1.weight", ".mlp.fc2.weight"].contains { name.hasSuffix($0) }
-    }
-
     /// Zero-filled weights for `config` (fill them, then call `finalize`). The storage is zero pages
     /// that become resident only when written.
     public init(config: ModelConfig) {
@@ -123,6 +118,8 @@ public final class EncoderWeights: @unchecked Sendable {
         // The layout oneDNN prefers for a full batch of 16 chunks: preparing for one chunk's rows
         // made batch-8 clips 8% slower.
         let batchRows = 16 * (1 + config.freqPatches * config.gridTimePatches)
+        // The Linear weights the encoder multiplies with (the ones oneDNN keeps its own copies of).
+        let linears = Dictionary(uniqueKeysWithValues: blocks.flatMap { [$0.qkvW, $0.projW, $0.fc1W, $0.fc2W] }.map { ($0.base, $0.shape) })
         for entry in layout.entries {
             do {
                 try file.read(entry.name, expecting: entry.shape, into: storage.pointer + entry.offset)
@@ -131,8 +128,8 @@ public final class EncoderWeights: @unchecked Sendable {
             } catch {
                 throw .invalidConfig("\(error)")
             }
-            if let owner, Self.isBlockLinearWeight(entry.name) {
-                owner.prepareLinear(weight: storage.pointer + entry.offset, C: entry.shape.dims[1], OC: entry.shape.dims[0], rows: batchRows)
+            if let owner, let shape = linears[storage.pointer + entry.offset] {
+                owner.prepareLinear(weight: storage.pointer + entry.offset, C: shape[1], OC: shape[0], rows: batchRows)
             }
         }
     }

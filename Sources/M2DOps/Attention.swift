@@ -61,7 +61,6 @@ extension Attention {
         for b in 0..<B {
             let base = qkv + b * N * 3 * D, dBase = dQKV + b * N * 3 * D
             let p = probs + b * H * probsStride, dO = dOut + b * N * D, dS = scratch
-            let pHeads = (batch: probsStride, row: N, column: 1)
             // dV (N,hd) += P^T (N,N) . dO (N,hd)
             engine.batchedGemm(batch: H, M: N, N: hd, K: N, a: p, aStrides: (probsStride, 1, N), b: dO, bStrides: (hd, D, 1),
                                beta: 1, c: dBase + 2 * D, cStrides: qkvHead)
@@ -70,7 +69,7 @@ extension Attention {
                                c: dS, cStrides: square)
             Parallel.forRanges(H * N, grain: 64) { rows in
                 for r in rows {
-                    let pr = p + (r / N) * pHeads.batch + (r % N) * N, dr = dS + r * N
+                    let pr = p + (r / N) * probsStride + (r % N) * N, dr = dS + r * N
                     var dot: Float = 0
                     for j in 0..<N { dot += pr[j] * dr[j] }
                     for j in 0..<N { dr[j] = pr[j] * (dr[j] - dot) }

@@ -13,7 +13,7 @@ import M2DTensor
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "m2d-bench", abstract: "Benchmarks that print tables (make bench).",
-        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self, TrainBench.self, WriteModelBench.self], defaultSubcommand: CoreBench.self)
+        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self, TrainBench.self], defaultSubcommand: CoreBench.self)
 
     /// A training step frees and re-allocates its activations every step; keeping freed memory in the
     /// heap spares the page faults of re-mapping them (they were a fifth of a step, all in the kernel).

@@ -24,10 +24,16 @@ struct CompareBench: ParsableCommand {
 
     func run() throws {
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // One random ViT-Base F32 model directory for every row and the start-up time: each
+        // configuration loads it as m2d-server and m2d-embed load theirs, so peak RSS includes loading.
+        let dir = NSTemporaryDirectory() + "m2d-bench-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = ModelConfig(name: "bench-vit-base-80x608p16x16", embedDim: 768, depth: depth, numHeads: 12)
+        try ModelDirectory.write(EncoderWeights.random(config: config, seed: 1), to: dir + "/model")
         var rows: [(String, Row?)] = []
         for (backend, precision) in [("openblas", "fp32"), ("onednn", "fp32"), ("onednn", "bf16")] {
-            let out = try capture(me.path, ["clip", "--backend", backend, "--precision", precision, "--repeats", "\(repeats)",
-                                            "--depth", "\(depth)", "--threads", "\(threads)"])
+            let out = try capture(me.path, ["clip", "--model", dir + "/model", "--backend", backend, "--precision", precision,
+                                            "--repeats", "\(repeats)", "--threads", "\(threads)"])
             rows.append(("\(backend) \(precision)", out.flatMap { try? JSONDecoder().decode(Row.self, from: Data($0.utf8)) }))
         }
         var torch: [String: Any] = [:]
@@ -37,7 +43,7 @@ struct CompareBench: ParsableCommand {
             if let text = try capture(python, [script], env: ["THREADS": "\(threads)", "REPEATS": "\(repeats)", "DEPTH": "\(depth)"]),
                let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] { torch = json }
         }
-        let startup = try startupTime(me: me)
+        let startup = try startupTime(me: me, dir: dir)
         let tf32b1 = torch["fp32_b1_s"] as? Double, tf32b8 = torch["fp32_b8_s"] as? Double
         let tbf16b1 = torch["bf16_b1_s"] as? Double, tbf16b8 = torch["bf16_b8_s"] as? Double
         print("10 s clip (chunks 608 + 400 frames), ViT-Base depth \(depth), \(threads) threads; OpenBLAS core \(BLAS.coreName)")
@@ -77,12 +83,8 @@ struct CompareBench: ParsableCommand {
         return String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init)
     }
 
-    /// Wall time of `m2d-embed` from exec to its first output line, on a fresh ViT-Base directory.
-    func startupTime(me: URL) throws -> Double? {
-        let dir = NSTemporaryDirectory() + "m2d-bench-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = ModelConfig(name: "bench-vit-base-80x608p16x16", embedDim: 768, depth: depth, numHeads: 12)
-        try ModelDirectory.write(EncoderWeights.random(config: config, seed: 1), to: dir + "/model")
+    /// Wall time of `m2d-embed` from exec to its first output line, on the model in `dir`/model.
+    func startupTime(me: URL, dir: String) throws -> Double? {
         var samples = [Float](repeating: 0, count: 160_000)
         var rng = Rng(seed: 2)
         for i in samples.indices { samples[i] = 0.1 * rng.normal() }
@@ -98,32 +100,22 @@ struct CompareBench: ParsableCommand {
 /// One configuration in its own process: prints {"b1": s, "b8": s, "rssMiB": peak, "engine": ...}.
 struct ClipBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "clip", abstract: "One backend/precision on a 10 s clip (JSON).")
+    @Option(help: "Model directory (m2d-bench compare writes a random ViT-Base one).") var model: String
     @Option var backend = "auto"
     @Option var precision = "fp32"
     @Option var repeats = 3
-    @Option var depth = 12
     @Option var threads = 2
 
     func run() throws {
         BLAS.threads = threads
         let engine: GEMMEngine
         do {
-            // As in m2d-server and m2d-embed: the engine owns the weights (one resident copy with oneDNN).
+            // As in m2d-server and m2d-embed: the engine owns the weights and takes each over as it loads.
             engine = try GEMMEngine(backend: GEMMEngine.Backend(rawValue: backend) ?? .auto, precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32,
                                     ownsWeights: true)
         } catch { throw ValidationError("\(error)") }
-        // Loaded from an F32 model directory as m2d-server and m2d-embed load theirs, so peak RSS
-        // includes loading (written by a child process, whose memory is not counted here).
-        let dir = NSTemporaryDirectory() + "m2d-bench-clip-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        writer.arguments = ["write-model", "--depth", "\(depth)", "--out", dir]
-        try writer.run()
-        writer.waitUntilExit()
-        guard writer.terminationStatus == 0 else { throw ValidationError("could not write the bench model to \(dir)") }
         let loaded: LoadedModel
-        do { loaded = try ModelDirectory.load(dir, engine: engine) } catch { throw ValidationError("\(error)") }
+        do { loaded = try ModelDirectory.load(model, engine: engine) } catch { throw ValidationError("\(error)") }
         let embedder = AudioEmbedder(weights: loaded.weights, maxBatchChunks: 16, engine: engine)
         var rng = Rng(seed: 3)
         let mels = (0..<8).map { _ -> FloatBuffer in
@@ -142,21 +134,15 @@ struct ClipBench: ParsableCommand {
             return t
         }
         let b1 = best(1), b8 = best(8)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        print(#"{"b1":\#(b1),"b8":\#(b8),"rssMiB":\#(Double(usage.ru_maxrss) / 1024),"engine":"\#(engine.summary)"}"#)
+        print(#"{"b1":\#(b1),"b8":\#(b8),"rssMiB":\#(Self.peakRSSMiB()),"engine":"\#(engine.summary)"}"#)
     }
-}
 
-/// Writes a random ViT-Base F32 model directory (the clip bench's model; a hidden helper).
-struct WriteModelBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "write-model", abstract: "Write a random ViT-Base model directory.",
-                                                    shouldDisplay: false)
-    @Option var depth = 12
-    @Option var out: String
-
-    func run() throws {
-        let config = ModelConfig(name: "bench-vit-base-80x608p16x16", embedDim: 768, depth: depth, numHeads: 12)
-        try ModelDirectory.write(EncoderWeights.random(config: config, seed: 7), to: out)
+    /// This process's own peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux carries that across
+    /// exec, so a child of the compare process (which wrote the model) would report its parent's peak.
+    static func peakRSSMiB() -> Double {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+        let kB = line.flatMap { Double($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        return kB / 1024
     }
 }

@@ -53,7 +53,7 @@ public final class ServerRunner: @unchecked Sendable {
             let engine = try EmbeddingService.makeEngine(config)
             let model = try ModelDirectory.loadAny(config.modelPath, engine: engine)
             let sha = ServerApp.sha256(path: config.modelPath.hasSuffix(".pth") ? config.modelPath : config.modelPath + "/model.safetensors")
-            let service = try EmbeddingService(model: model, config: config, engine: engine)
+            let service = EmbeddingService(model: model, config: config, engine: engine)
             service.worker.onBatch = { [metrics = app.metrics] chunks, seconds in
                 metrics.batchChunks.record(Double(chunks))
                 metrics.inferenceDuration.record(seconds)

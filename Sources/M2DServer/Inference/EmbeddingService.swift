@@ -32,12 +32,10 @@ public final class EmbeddingService: @unchecked Sendable {
         do { return try GEMMEngine(backend: config.backend, precision: config.precision, ownsWeights: true) } catch { throw .backend(error.description) }
     }
 
-    /// `engine` defaults to a new `makeEngine(config)`.
-    public init(model: LoadedModel, config: ServerConfig, engine given: GEMMEngine? = nil) throws(ServerError) {
+    /// `engine` is the one from `makeEngine(config)` that loaded `model`.
+    public init(model: LoadedModel, config: ServerConfig, engine: GEMMEngine) {
         self.model = model
         let cores = config.threads ?? ProcessInfo.processInfo.activeProcessorCount
-        let engine: GEMMEngine
-        if let given { engine = given } else { engine = try Self.makeEngine(config) }
         worker = InferenceWorker(embedder: AudioEmbedder(weights: model.weights, engine: engine), maxBatchChunks: config.maxBatchChunks,
                                  maxBatchDelayMs: config.maxBatchDelayMs, capacity: config.maxConcurrentRequests)
         frontEnd = ModelFrontEnd(config: model.config)
