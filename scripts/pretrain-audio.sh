@@ -5,7 +5,9 @@
 # padded with silence to 1 s so short sound effects are kept), for
 # `--data OUT/speech OUT/effects OUT/music OUT/rendered`:
 #  - speech: sentences of Debian's license texts (/usr/share/common-licenses) read by espeak-ng in
-#    many voices, variants, speeds and pitches (SPEECH_CLIPS clips of two sentences, ~2.5 h);
+#    many voices, variants, speeds and pitches (SPEECH_CLIPS clips of two sentences, ~2.5 h), and
+#    NATIVE_CLIPS clips of two sentences of the translated man pages (manpages-de, -fr, -es, -it,
+#    -pl, -nl, -pt-br) read by the voice of their own language;
 #  - effects and music: the audio files (.ogg .oga .wav .flac .mp3 .opus .au .aiff, also inside
 #    .pk3 archives and OpenTTD's .cat sample pack) of sound themes and games: sound-theme-freedesktop,
 #    oxygen-sounds, sound-icons, yaru-theme-sound, tuxpaint-data, chromium-bsu-data, kobodeluxe-data,
@@ -18,19 +20,20 @@
 #    the packages above ship.
 # Packages are fetched with `apt-get download` and unpacked with `dpkg-deb -x` under OUT/debs (never
 # installed); one that can't be downloaded is skipped with a message. Each package contributes at most
-# PKG_CAP seconds (default 2 h) and everything together at most TOTAL_CAP seconds (default 12 h),
+# PKG_CAP seconds (default 2 h) and everything together at most TOTAL_CAP seconds (default 14 h),
 # taking files in sorted order. Re-running skips finished work; names are <source>_<path>-NNN.wav.
 # SOURCES.txt lists every package and version used.
 # Reserved for held-out evaluation and never used here: hydrogen-drumkits, hydrogen-data,
 # tuxpaint-stamps-default, hedgewars-data, the MuseScore General soundfonts (musescore-general-
 # soundfont*) and FluidR3_GM (fluid-soundfont-gm, kept for the instrument evaluation task).
-#   scripts/pretrain-audio.sh [OUT_DIR] [SPEECH_CLIPS] [MIDI_CLIPS]
+#   scripts/pretrain-audio.sh [OUT_DIR] [SPEECH_CLIPS] [MIDI_CLIPS] [NATIVE_CLIPS]
 set -euo pipefail
 OUT=${1:-$HOME/.cache/m2d/pretrain-audio}
 CLIPS=${2:-600}
 MIDIS=${3:-240}
+NATIVE=${4:-840}
 PKG_CAP=${PKG_CAP:-7200}
-TOTAL_CAP=${TOTAL_CAP:-43200}
+TOTAL_CAP=${TOTAL_CAP:-50400}
 export LC_ALL=C
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 need() { dpkg -s "$1" >/dev/null 2>&1 || { $SUDO apt-get install -y -qq "$1" >/dev/null; }; }
@@ -91,8 +94,8 @@ for i in $(seq 0 $((CLIPS - 1))); do
   fi
   add "$(cat "$W/done/$id")"
 done
-rm -f "$W/tmp/e.wav"
 echo "speech: $CLIPS clips, $(printf %.0f "$used") s"
+
 
 # --- packages: fetch (apt-get download) and unpack (dpkg-deb -x) --------------------------------
 # fetch PKG: unpacks into OUT/debs/PKG, records the version; fails (with a message) if unavailable.
@@ -142,6 +145,65 @@ for d, _, files in sorted(os.walk(root)):
                 with open(os.path.join(dest, f[:-4], "%03d.wav" % k), "wb") as o: o.write(data[start:start + length])
 EOF
 }
+# --- speech in its own language: sentences of the translated man pages --------------------------
+# Each language's voice reads its own text (the license texts above are English even in a German
+# voice). Variants avoid those of the language task's valid and test voices (f3; m4, f4, klatt).
+native_langs=(de fr es it pl nl pt)
+native_variants=("" +m1 +m2 +m3 +m5 +m6 +m7 +f1 +f2 +f5 +klatt2 +klatt3)
+for l in "${native_langs[@]}"; do
+  pkg=manpages-$l; [ "$l" = pt ] && pkg=manpages-pt-br
+  fetch "$pkg" || continue
+  [ -s "$OUT/sentences-$l.txt" ] || nice -n 10 python3 - "$OUT/debs/$pkg/usr/share/man" > "$OUT/sentences-$l.txt" <<'EOF2'
+import gzip, os, re, sys
+# Plain sentences out of groff sources: no macros, escapes, code, paths, options or long numbers.
+seen = set()
+for d, _, files in sorted(os.walk(sys.argv[1])):
+    for f in sorted(files):
+        try:
+            text = gzip.open(os.path.join(d, f), "rt", encoding="utf-8").read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        parts = []
+        for line in text.split("\n"):
+            if line.startswith((".", "'")) or not line.strip():
+                parts.append("\n")  # a macro line or a blank line ends a paragraph
+                continue
+            line = re.sub(r"\\f(\[[^]]*\]|\(..|.)", "", line)
+            parts.append(re.sub(r"\\\*?\(..|\\\[[^]]*\]|\\\*.|\\[&|^/,-]|\\e", " ", line))
+        for para in " ".join(parts).split("\n"):
+            for s in re.split(r"(?<=[.!?])\s+", re.sub(r"\s+", " ", para).strip()):
+                if not 40 < len(s) < 220 or not s[0].isupper() or not s.endswith(".") or s in seen:
+                    continue
+                if re.search(r"[/\\=$<>{}\[\]_@#*|~`\"]|--|\d{3,}", s):
+                    continue
+                if sum(c.isalpha() or c in " ,.;:'!?()-" for c in s) < 0.97 * len(s):
+                    continue
+                seen.add(s)
+                print(s)
+EOF2
+done
+for i in $(seq 0 $((NATIVE - 1))); do
+  l=${native_langs[$((i % ${#native_langs[@]}))]}
+  id=espeak-ng-native_s$(printf %05d $i)
+  if [ ! -e "$W/done/$id" ]; then
+    [ -s "$OUT/sentences-$l.txt" ] || continue
+    mapfile -t lines < "$OUT/sentences-$l.txt"
+    raw=$W/speech-raw/n$(printf %05d $i).wav
+    if [ ! -s "$raw" ]; then
+      v=$l${native_variants[$(((i / ${#native_langs[@]}) % ${#native_variants[@]}))]}
+      m=${#lines[@]}
+      text="${lines[$(((i * 7919) % m))]} ${lines[$(((i * 7919 + 104729) % m))]}"
+      nice -n 10 espeak-ng -v "$v" -s $((130 + (i * 13) % 80)) -p $((30 + (i * 17) % 50)) -w "$W/tmp/e.wav" "$text" 2>/dev/null || continue
+      sox -R "$W/tmp/e.wav" -r 16000 -c 1 -b 16 "$raw" 2>/dev/null || continue
+    fi
+    segment "$raw" "$OUT/speech/$id" || continue
+    done_mark "$id" "$(soxi -D "$raw")"
+  fi
+  add "$(cat "$W/done/$id")"
+done
+rm -f "$W/tmp/e.wav"
+echo "speech in its own language: $NATIVE clips, $(printf %.0f "$used") s in all so far"
+
 
 # --- rendered: random General MIDI through TimGM6mb ----------------------------------------------
 SF2=""
