@@ -6,8 +6,9 @@
 # `--data OUT/speech OUT/effects OUT/music OUT/rendered`:
 #  - speech: sentences of Debian's license texts (/usr/share/common-licenses) read by espeak-ng in
 #    many voices, variants, speeds and pitches (SPEECH_CLIPS clips of two sentences, ~2.5 h), and
-#    NATIVE_CLIPS clips of two sentences of the translated man pages (manpages-de, -fr, -es, -it,
-#    -pl, -nl, -pt-br) read by the voice of their own language;
+#    optionally NATIVE_CLIPS clips (default 0, the shipped model's set; 840 make ~2.9 h) of two
+#    sentences of the translated man pages (manpages-de, -fr, -es, -it, -pl, -nl, -pt-br) read by
+#    the voice of their own language;
 #  - effects and music: the audio files (.ogg .oga .wav .flac .mp3 .opus .au .aiff, also inside
 #    .pk3 archives and OpenTTD's .cat sample pack) of sound themes and games: sound-theme-freedesktop,
 #    oxygen-sounds, sound-icons, yaru-theme-sound, tuxpaint-data, chromium-bsu-data, kobodeluxe-data,
@@ -31,7 +32,7 @@ set -euo pipefail
 OUT=${1:-$HOME/.cache/m2d/pretrain-audio}
 CLIPS=${2:-600}
 MIDIS=${3:-240}
-NATIVE=${4:-840}
+NATIVE=${4:-0}
 PKG_CAP=${PKG_CAP:-7200}
 TOTAL_CAP=${TOTAL_CAP:-50400}
 export LC_ALL=C
@@ -96,7 +97,6 @@ for i in $(seq 0 $((CLIPS - 1))); do
 done
 echo "speech: $CLIPS clips, $(printf %.0f "$used") s"
 
-
 # --- packages: fetch (apt-get download) and unpack (dpkg-deb -x) --------------------------------
 # fetch PKG: unpacks into OUT/debs/PKG, records the version; fails (with a message) if unavailable.
 fetch() {
@@ -150,6 +150,7 @@ EOF
 # voice). Variants avoid those of the language task's valid and test voices (f3; m4, f4, klatt).
 native_langs=(de fr es it pl nl pt)
 native_variants=("" +m1 +m2 +m3 +m5 +m6 +m7 +f1 +f2 +f5 +klatt2 +klatt3)
+[ "$NATIVE" -gt 0 ] || native_langs=()   # the shipped model's set has none: fetch nothing
 for l in "${native_langs[@]}"; do
   pkg=manpages-$l; [ "$l" = pt ] && pkg=manpages-pt-br
   fetch "$pkg" || continue
@@ -202,8 +203,7 @@ for i in $(seq 0 $((NATIVE - 1))); do
   add "$(cat "$W/done/$id")"
 done
 rm -f "$W/tmp/e.wav"
-echo "speech in its own language: $NATIVE clips, $(printf %.0f "$used") s in all so far"
-
+[ "$NATIVE" = 0 ] || echo "speech in its own language: $NATIVE clips, $(printf %.0f "$used") s in all so far"
 
 # --- rendered: random General MIDI through TimGM6mb ----------------------------------------------
 SF2=""
