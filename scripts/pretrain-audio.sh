@@ -69,6 +69,21 @@ segment() {
   rm -rf "$t"
 }
 done_mark() { echo "$2" > "$W/done/$1"; }
+# speak ID I VOICE TEXT: espeak-ng reads TEXT in VOICE (speed and pitch vary with I) into a raw WAV
+# kept under work/, cut into OUT/speech/ID-NNN.wav; counts its seconds. A finished ID is only counted,
+# and one that fails is skipped.
+speak() {
+  local id=$1 i=$2 raw=$W/speech-raw/$1.wav
+  if [ ! -e "$W/done/$id" ]; then
+    if [ ! -s "$raw" ]; then
+      nice -n 10 espeak-ng -v "$3" -s $((130 + (i * 13) % 80)) -p $((30 + (i * 17) % 50)) -w "$W/tmp/e.wav" "$4" 2>/dev/null || return 0
+      sox -R "$W/tmp/e.wav" -r 16000 -c 1 -b 16 "$raw" 2>/dev/null || return 0
+    fi
+    segment "$raw" "$OUT/speech/$id" || return 0
+    done_mark "$id" "$(soxi -D "$raw")"
+  fi
+  add "$(cat "$W/done/$id")"
+}
 # kept PREFIX: seconds in the PREFIX-NNN.wav pieces that segment kept (counted for rendered MIDI, whose
 # renders end in silence).
 kept() { find "$(dirname "$1")" -name "$(basename "$1")-*.wav" -printf '%s\n' | awk '{s += ($1 - 44) / 32000} END {printf "%.3f", s}'; }
@@ -81,19 +96,9 @@ voices=(en-us en en-gb-scotland en-029 en-gb-x-rp de fr es it pt nl pl sv)
 variants=("" +m1 +m2 +m3 +m4 +f1 +f2 +f3 +f4 +klatt +klatt2)
 n=${#sentences[@]}
 for i in $(seq 0 $((CLIPS - 1))); do
-  id=espeak-ng_s$(printf %05d $i)
-  if [ ! -e "$W/done/$id" ]; then
-    raw=$W/speech-raw/s$(printf %05d $i).wav
-    if [ ! -s "$raw" ]; then
-      v=${voices[$((i % ${#voices[@]}))]}${variants[$(((i / ${#voices[@]}) % ${#variants[@]}))]}
-      text="${sentences[$(((i * 7) % n))]}. ${sentences[$(((i * 7 + 3) % n))]}."
-      nice -n 10 espeak-ng -v "$v" -s $((130 + (i * 13) % 80)) -p $((30 + (i * 17) % 50)) -w "$W/tmp/e.wav" "$text" 2>/dev/null || continue
-      sox -R "$W/tmp/e.wav" -r 16000 -c 1 -b 16 "$raw" 2>/dev/null || continue
-    fi
-    segment "$raw" "$OUT/speech/$id" || continue
-    done_mark "$id" "$(soxi -D "$raw")"
-  fi
-  add "$(cat "$W/done/$id")"
+  speak espeak-ng_s$(printf %05d $i) $i \
+    "${voices[$((i % ${#voices[@]}))]}${variants[$(((i / ${#voices[@]}) % ${#variants[@]}))]}" \
+    "${sentences[$(((i * 7) % n))]}. ${sentences[$(((i * 7 + 3) % n))]}."
 done
 echo "speech: $CLIPS clips, $(printf %.0f "$used") s"
 
@@ -183,24 +188,13 @@ for d, _, files in sorted(os.walk(sys.argv[1])):
                 print(s)
 EOF2
 done
+# sentence L K: sentence K (0-based, modulo their count) of language L's sentences.
+sentence() { local m; m=$(wc -l < "$OUT/sentences-$1.txt"); sed -n "$(($2 % m + 1))p" "$OUT/sentences-$1.txt"; }
 for i in $(seq 0 $((NATIVE - 1))); do
   l=${native_langs[$((i % ${#native_langs[@]}))]}
-  id=espeak-ng-native_s$(printf %05d $i)
-  if [ ! -e "$W/done/$id" ]; then
-    [ -s "$OUT/sentences-$l.txt" ] || continue
-    mapfile -t lines < "$OUT/sentences-$l.txt"
-    raw=$W/speech-raw/n$(printf %05d $i).wav
-    if [ ! -s "$raw" ]; then
-      v=$l${native_variants[$(((i / ${#native_langs[@]}) % ${#native_variants[@]}))]}
-      m=${#lines[@]}
-      text="${lines[$(((i * 7919) % m))]} ${lines[$(((i * 7919 + 104729) % m))]}"
-      nice -n 10 espeak-ng -v "$v" -s $((130 + (i * 13) % 80)) -p $((30 + (i * 17) % 50)) -w "$W/tmp/e.wav" "$text" 2>/dev/null || continue
-      sox -R "$W/tmp/e.wav" -r 16000 -c 1 -b 16 "$raw" 2>/dev/null || continue
-    fi
-    segment "$raw" "$OUT/speech/$id" || continue
-    done_mark "$id" "$(soxi -D "$raw")"
-  fi
-  add "$(cat "$W/done/$id")"
+  [ -s "$OUT/sentences-$l.txt" ] || continue
+  speak espeak-ng-native_s$(printf %05d $i) $i "$l${native_variants[$(((i / ${#native_langs[@]}) % ${#native_variants[@]}))]}" \
+    "$(sentence $l $((i * 7919))) $(sentence $l $((i * 7919 + 104729)))"
 done
 rm -f "$W/tmp/e.wav"
 [ "$NATIVE" = 0 ] || echo "speech in its own language: $NATIVE clips, $(printf %.0f "$used") s in all so far"
