@@ -2,7 +2,7 @@
 """Voice-held-out cross-validation of a spoken-language task, on cached embeddings.
 
 Why: the EVAR probe (lr 3e-5, early stopping on one 96-clip voice) stops far from convergence on the
-small language task, and its spread over probe seeds reaches 10 points per held-out voice. This asks
+small language task, and its spread over probe seeds reaches 14 points per held-out voice. This asks
 the plainer question "how much language information can a linear classifier read from these
 embeddings?" with a converged, L2-regularised multinomial logistic regression, holding out one training
 voice at a time. It reads only the train split's voices, never the test split.
@@ -17,33 +17,24 @@ languages and between voices, and the cross-validated accuracy for each L2 stren
     ~/.venvs/ref/bin/python tools/analysis/voice_cv.py /tmp/runs/sel-r12/cache/languages-*.safetensors
 """
 import argparse
-import json
-import struct
 
 import numpy as np
 import torch
+from safetensors import safe_open
 
 TRAIN_VOICES = ["m1", "m2", "f1", "f2", "m3"]
 
 
 def load_cache(path):
     """The cache's feature identity and its {file: vector} table."""
-    with open(path, "rb") as f:
-        header_len = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(header_len))
-        body = f.read()
-    vectors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = entry["data_offsets"]
-        vectors[name] = np.frombuffer(body[start:end], dtype=np.float32)
-    return header["__metadata__"]["features"], vectors
+    with safe_open(path, "np") as cache:
+        return cache.metadata()["features"], {name: cache.get_tensor(name) for name in cache.keys()}
 
 
 def parse(file):
-    lang, variant = file.rsplit("/", 1)[-1].split("_")[:2]
-    return lang, variant
+    """(language, voice variant) of `{lang}_{variant}_{i}.wav`; (None, None) for any other name."""
+    parts = file.rsplit("/", 1)[-1].split("_")
+    return (parts[0], parts[1]) if len(parts) >= 3 else (None, None)
 
 
 def between_share(x, labels):
