@@ -22,7 +22,7 @@ let buildForAVX2: Bool = {
 }()
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
-let optimized: [SwiftSetting] = strict + [.unsafeFlags(["-Ounchecked"])]
+let optimized: [SwiftSetting] = strict + [.unsafeFlags(["-O"])]
     + (buildForAVX2 ? [.unsafeFlags(["-target-cpu", "haswell"])] : [])
 
 let package = Package(

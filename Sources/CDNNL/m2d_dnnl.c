@@ -96,6 +96,21 @@ static void load_library(void) {
     load_ok = 1;
 }
 
+// oneDNN reports bf16 as unimplemented (not slow) on CPUs without AVX-512: probe one small product.
+static int supports_bf16_matmul(m2d_dnnl *c) {
+    dnnl_memory_desc_t src, wei, dst;
+    dnnl_dims_t sd = {8, 64}, wd = {64, 32}, dd = {8, 32};
+    c->api.memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab);
+    c->api.memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_format_tag_any);
+    c->api.memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab);
+    dnnl_matmul_desc_t md;
+    if (c->api.matmul_desc_init(&md, &src, &wei, NULL, &dst) != dnnl_success) return 0;
+    dnnl_primitive_desc_t pd;
+    if (c->api.primitive_desc_create(&pd, &md, NULL, c->engine, NULL) != dnnl_success) return 0;
+    c->api.primitive_desc_destroy(pd);
+    return 1;
+}
+
 m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t error_length) {
     pthread_once(&load_once, load_library);
     if (!load_ok) { snprintf(error, error_length, "%s", load_error); return NULL; }
@@ -111,6 +126,12 @@ m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t error_length) {
     }
     const dnnl_version_t *v = c->api.version();
     snprintf(c->version, sizeof c->version, "%d.%d.%d", v->major, v->minor, v->patch);
+    if (bf16 && !supports_bf16_matmul(c)) {
+        snprintf(error, error_length, "oneDNN %s has no bf16 matmul for this CPU (it needs AVX-512); use --precision fp32",
+                 c->version);
+        m2d_dnnl_close(c);
+        return NULL;
+    }
     return c;
 }
 

@@ -73,6 +73,7 @@ public final class GEMMEngine: @unchecked Sendable {
             return
         }
         let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if precision == .bf16, reason.contains("no bf16 matmul") { throw .unsupported(reason) }
         if requested == .onednn || precision == .bf16 { throw .unavailable(reason) }
         backend = .openblas
         self.ownsWeights = false
@@ -80,6 +81,11 @@ public final class GEMMEngine: @unchecked Sendable {
     }
 
     deinit { if let dnnl { m2d_dnnl_close(dnnl) } }
+
+    /// Whether oneDNN runs `precision` on this machine (oneDNN 2.6 has bf16 only with AVX-512).
+    public static func oneDNNSupports(_ precision: Precision) -> Bool {
+        (try? GEMMEngine(backend: .onednn, precision: precision)) != nil
+    }
 
     /// out (M,OC) = input (M,C) . weight (OC,C)^T + bias (+ out when accumulating). `weight` must
     /// stay at the same address and unchanged while this engine lives (oneDNN caches a reordered copy).

@@ -80,6 +80,7 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
     /// the same embeddings as the streamed load, and the originals released after the first forward.
     @Test(arguments: [GEMMEngine.Precision.fp32, .bf16])
     func ownedAfterLoadingEqualsStreamedLoading(precision: GEMMEngine.Precision) throws {
+        guard GEMMEngine.oneDNNSupports(precision) else { return try expectBF16Refused() }
         let dir = Fixtures.golden + "/wide_608/model"
         let samples = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/ten_sec_mod.wav"), sampleRate: 16000).samples
         let lateEngine = try GEMMEngine(backend: .onednn, precision: precision, ownsWeights: true)
@@ -96,7 +97,19 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         #expect(cos > (precision == .bf16 ? 0.999 : 0.99999), "\(precision) owned vs OpenBLAS fp32 clip cosine \(cos)")
     }
 
+    /// Where oneDNN has no bf16 (CPUs without AVX-512), asking for it is a clear error, not garbage.
+    private func expectBF16Refused() throws {
+        #expect(!GEMMEngine.oneDNNSupports(.bf16))
+        do {
+            _ = try GEMMEngine(backend: .onednn, precision: .bf16)
+            Issue.record("bf16 engine created although oneDNN cannot run bf16 here")
+        } catch {
+            #expect(error == .unsupported(error.description) && error.description.contains("--precision fp32"), "\(error)")
+        }
+    }
+
     @Test func bf16StaysCloseToFP32() throws {
+        guard GEMMEngine.oneDNNSupports(.bf16) else { return try expectBF16Refused() }
         let model = try ModelDirectory.load(Fixtures.golden + "/wide_608/model")
         let samples = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/ten_sec_mod.wav"), sampleRate: 16000).samples
         let fp32 = AudioEmbedder(weights: model.weights).embed(samples)
