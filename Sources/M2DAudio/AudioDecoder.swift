@@ -1,40 +1,66 @@
 // AudioDecoder: libsndfile over in-memory bytes through its virtual I/O (no temporary files).
-// The header is read first so over-long audio is refused before any sample is decoded.
+// The header is read and checked first, so over-long or absurd audio is refused before any sample
+// is decoded; decoding runs in fixed blocks, so memory never follows a header's frame count.
 import CSndFile
 import Foundation
+import M2DTensor
 
 public struct AudioDecoder: Sendable {
     public static let maxChannels = 8
+    /// Frames read per libsndfile call: the only buffer whose size depends on the channel count.
+    public static let blockFrames = 8192
 
     public init() {}
 
-    /// Facts from the header alone.
+    /// Facts from the header alone (claims: the decoder checks them, it does not trust them).
     public struct Header: Sendable {
         public var frames: Int, sampleRate: Int, channels: Int, format: String
         public var durationSeconds: Double { sampleRate > 0 ? Double(frames) / Double(sampleRate) : 0 }
     }
 
-    /// Decodes `bytes`, refusing audio longer than `maxSeconds` before decoding it.
+    /// Decodes `bytes` whole into interleaved samples (tests and tools; the pipelines use `decodeBlocks`).
     public func decode(_ bytes: [UInt8], maxSeconds: Double? = nil) throws(AudioError) -> DecodedAudio {
+        try decode(bytes, limits: DecodeLimits(maxSeconds: maxSeconds))
+    }
+
+    public func decode(_ bytes: [UInt8], limits: DecodeLimits) throws(AudioError) -> DecodedAudio {
+        var samples = [Float]()
+        let header = try decodeBlocks(bytes, limits: limits) { block, _ throws(AudioError) in
+            samples.append(contentsOf: block)
+        }
+        return DecodedAudio(samples: samples, sampleRate: header.sampleRate, channels: header.channels, format: header.format)
+    }
+
+    /// Decodes `bytes` block by block: `body` receives each block of interleaved samples (at most
+    /// `blockFrames` frames x channels, valid during the call only). The header is checked against
+    /// `limits` before anything is decoded, and decoding stops with an error as soon as the data
+    /// passes them, whatever the header declared.
+    @discardableResult
+    public func decodeBlocks(
+        _ bytes: [UInt8], limits: DecodeLimits,
+        _ body: (UnsafeBufferPointer<Float>, Header) throws(AudioError) -> Void
+    ) throws(AudioError) -> Header {
         let source = MemorySource(bytes)
         return try source.withHandle { handle, info throws(AudioError) in
             let header = Self.header(info, handle)
-            try Self.validate(header, maxSeconds: maxSeconds)
+            try Self.validate(header, limits: limits)
             let channels = header.channels
-            var samples = [Float]()
-            samples.reserveCapacity(max(0, header.frames) * channels)
-            let block = 8192
-            var chunk = [Float](repeating: 0, count: block * channels)
+            let block = FloatBuffer(count: Self.blockFrames * channels)
             var total = 0
             while true {
-                let got = chunk.withUnsafeMutableBufferPointer { sf_readf_float(handle, $0.baseAddress, sf_count_t(block)) }
+                let got = Int(sf_readf_float(handle, block.pointer, sf_count_t(Self.blockFrames)))
                 if got <= 0 { break }
-                samples.append(contentsOf: chunk[0..<(Int(got) * channels)])
-                total += Int(got)
+                total += got
                 // Formats whose header has no reliable length (MP3) are bounded while decoding.
-                if let maxSeconds, Double(total) / Double(header.sampleRate) > maxSeconds + 1 {
+                if let maxSeconds = limits.maxSeconds, Double(total) / Double(header.sampleRate) > maxSeconds + 1 {
                     throw .tooLong(seconds: Double(total) / Double(header.sampleRate), limitSeconds: maxSeconds)
                 }
+                if let budget = limits.maxDecodedSamples, total > budget / channels {
+                    throw .tooManySamples(samples: total * channels, limit: budget)
+                }
+                let samples = UnsafeBufferPointer(start: block.pointer, count: got * channels)
+                for s in samples where !s.isFinite { throw .nonFiniteSamples }
+                try body(samples, header)
             }
             if sf_error(handle) != 0 {
                 let message = String(cString: sf_strerror(handle))
@@ -45,8 +71,7 @@ public struct AudioDecoder: Sendable {
             if Self.isTruncated(header: header, decoded: total, handle: handle) {
                 throw .truncated(expectedFrames: header.frames, decodedFrames: total)
             }
-            for s in samples where !s.isFinite { throw .nonFiniteSamples }
-            return DecodedAudio(samples: samples, sampleRate: header.sampleRate, channels: channels, format: header.format)
+            return header
         }
     }
 
@@ -55,11 +80,20 @@ public struct AudioDecoder: Sendable {
         try MemorySource(bytes).withHandle { handle, info throws(AudioError) in Self.header(info, handle) }
     }
 
-    private static func validate(_ header: Header, maxSeconds: Double?) throws(AudioError) {
+    /// The header's claims against the limits, in the order a client can act on.
+    public static func validate(_ header: Header, limits: DecodeLimits) throws(AudioError) {
         if header.channels > maxChannels { throw .tooManyChannels(channels: header.channels, limit: maxChannels) }
         if header.channels < 1 || header.sampleRate < 1 { throw .undecodable(reason: "invalid header") }
-        if let maxSeconds, header.frames > 0, header.durationSeconds > maxSeconds {
+        if header.sampleRate > limits.maxSampleRate {
+            throw .sampleRateTooHigh(rate: header.sampleRate, limit: limits.maxSampleRate)
+        }
+        guard header.frames > 0 else { return }
+        if let maxSeconds = limits.maxSeconds, header.durationSeconds > maxSeconds {
             throw .tooLong(seconds: header.durationSeconds, limitSeconds: maxSeconds)
+        }
+        let (samples, overflow) = header.frames.multipliedReportingOverflow(by: header.channels)
+        if let budget = limits.maxDecodedSamples, overflow || samples > budget {
+            throw .tooManySamples(samples: overflow ? Int.max : samples, limit: budget)
         }
     }
 
@@ -115,13 +149,10 @@ private final class MemorySource {
             get_filelen: { user in sf_count_t(MemorySource.from(user).bytes.count) },
             seek: { offset, whence, user in
                 let source = MemorySource.from(user)
-                let target: Int
-                switch whence {
-                case SEEK_SET: target = Int(offset)
-                case SEEK_CUR: target = source.position + Int(offset)
-                default: target = source.bytes.count + Int(offset)
-                }
-                source.position = min(max(0, target), source.bytes.count)
+                // libsndfile seeks by offsets read from the file: saturate instead of trapping.
+                let base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? source.position : source.bytes.count
+                let (target, overflow) = base.addingReportingOverflow(Int(offset))
+                source.position = overflow ? (offset < 0 ? 0 : source.bytes.count) : min(max(0, target), source.bytes.count)
                 return sf_count_t(source.position)
             },
             read: { destination, count, user in

@@ -17,8 +17,6 @@ public final class PretrainData: @unchecked Sendable {
     public let frames: [Int]
     public let nMels: Int
 
-    public static let audioExtensions: Set<String> = ["wav", "wave", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff", "aifc"]
-
     /// Files from folders (recursive, sorted) and CSVs (a `file_name` or `file` column, or one path per line).
     public static func list(_ inputs: [String]) throws -> [String] {
         var out: [String] = []
@@ -31,7 +29,7 @@ public final class PretrainData: @unchecked Sendable {
                 let walker = FileManager.default.enumerator(atPath: input)
                 var found: [String] = []
                 while let rel = walker?.nextObject() as? String {
-                    if audioExtensions.contains((rel as NSString).pathExtension.lowercased()) { found.append(input + "/" + rel) }
+                    if AudioFormat.isAudioFile(rel) { found.append(input + "/" + rel) }
                 }
                 out += found.sorted()
             } else if input.hasSuffix(".csv") || input.hasSuffix(".txt") {

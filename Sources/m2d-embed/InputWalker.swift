@@ -1,10 +1,9 @@
 // InputWalker: expands the command line into a sorted list of audio files.
 import ArgumentParser
 import Foundation
+import M2DAudio
 
 enum InputWalker {
-    static let audioExtensions: Set<String> = ["wav", "wave", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff", "aifc"]
-
     static func files(_ inputs: [String]) throws -> [String] {
         var result: [String] = []
         let fm = FileManager.default
@@ -17,7 +16,7 @@ enum InputWalker {
             guard let walker = fm.enumerator(atPath: input) else { continue }
             var found: [String] = []
             for case let relative as String in walker
-            where audioExtensions.contains((relative as NSString).pathExtension.lowercased()) {
+            where AudioFormat.isAudioFile(relative) {
                 found.append((input as NSString).appendingPathComponent(relative))
             }
             result += found.sorted()

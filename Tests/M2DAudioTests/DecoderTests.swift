@@ -109,7 +109,7 @@ func toneAmplitude(_ x: [Float], rate: Int, frequency: Double) -> Double {
 
     @Test func errorMessagesNameTheProblem() {
         #expect("\(AudioError.tooLong(seconds: 912.4, limitSeconds: 600))".contains("912.4 s"))
-        #expect("\(AudioError.undecodable(reason: "x"))".contains("WAV, FLAC"))
+        #expect("\(AudioError.undecodable(reason: "x"))".contains("WAV (PCM 8/16/24/32-bit, float), FLAC"))
     }
 }
 

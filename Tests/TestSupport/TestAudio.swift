@@ -7,6 +7,20 @@ public enum TestAudio {
         WavEncoder.pcm16(samples, sampleRate: rate)
     }
 
+    /// The FLAC fixture (0.75 s stereo) with its STREAMINFO rewritten to claim `rate` Hz, `channels`
+    /// channels and `seconds` of audio: the shape of a decompression bomb (a few hundred bytes that
+    /// claim gigabytes of samples).
+    public static func flacClaiming(rate: Int, channels: Int, seconds: Double) -> [UInt8] {
+        var bytes = Fixtures.bytes(Fixtures.audio + "/tone.flac")
+        precondition(bytes[0..<4].elementsEqual("fLaC".utf8) && bytes[4] & 0x7F == 0, "STREAMINFO comes first")
+        // 20 bits rate, 3 bits channels-1, 5 bits bits-per-sample-1, 36 bits total samples (big-endian).
+        let total = UInt64(Double(rate) * seconds) & ((1 << 36) - 1)
+        let bitsPerSample = UInt64(bytes[20] & 0x01) << 4 | UInt64(bytes[21] >> 4)
+        let packed = UInt64(rate) << 44 | UInt64(channels - 1) << 41 | bitsPerSample << 36 | total
+        for i in 0..<8 { bytes[18 + i] = UInt8(truncatingIfNeeded: packed >> (56 - 8 * UInt64(i))) }
+        return bytes
+    }
+
     /// A task folder with `task.csv`: class k is a tone at frequencies[k] plus noise; per class
     /// `train` train clips, 3 valid (unless `valid` is false) and 3 test clips of 0.6 s.
     public static func toneTask(in dir: String, frequencies: [Double] = [300, 1200, 4000], train: Int = 8, valid: Bool = true, seed: UInt64 = 1) throws -> String {

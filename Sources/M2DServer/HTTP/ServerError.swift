@@ -73,7 +73,8 @@ public enum ServerError: Error, Equatable, Sendable {
         case let e as AudioError:
             switch e {
             case .tooLong: return .payloadTooLarge("\(e) (--max-audio-seconds)")
-            case .tooManyChannels, .nonFiniteSamples: return .validation(e.description)
+            case .tooManyChannels, .nonFiniteSamples, .sampleRateTooHigh: return .validation(e.description)
+            case .tooManySamples: return .payloadTooLarge(e.description)
             case .empty: return .empty(e.description)
             case .undecodable, .truncated: return .invalidAudio(e.description)
             case .resampleFailed: return .backend(e.description)

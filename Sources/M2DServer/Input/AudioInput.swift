@@ -2,6 +2,7 @@
 // (PEERS-AND-API.md 3.2): multipart field `file` (repeatable; `file[]` and `data` too), a raw audio
 // body, or JSON {"inputs": base64 | data URI | [...]} ({"input": ...} on /v1/embeddings).
 import Foundation
+import M2DAudio
 
 public struct AudioInput: Sendable {
     public var name: String
@@ -48,10 +49,10 @@ public enum InputParser {
         }
         for (i, input) in inputs.enumerated() {
             if input.bytes.isEmpty { throw .empty("input \(i) (\(input.name)) is empty") }
-            if let unsupported = AudioSniffer.unsupportedContainer(input.bytes) {
+            if let unsupported = AudioFormat.refusedContainer(input.bytes) {
                 throw .unsupportedMediaType("input \(i) (\(input.name)) is \(unsupported), which cannot be decoded")
             }
-            if media == "application/octet-stream", AudioSniffer.format(input.bytes) == nil {
+            if media == "application/octet-stream", AudioFormat.sniff(input.bytes) == nil {
                 throw .unsupportedMediaType("the body is not a recognised audio file (no WAV, FLAC, OGG, MP3 or AIFF signature)")
             }
         }
