@@ -49,6 +49,7 @@ let package = Package(
 
         .target(name: "CProcess", cSettings: buildForAVX2 ? [.define("M2D_BUILT_FOR_AVX2")] : []),
         .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "M2DJSON", swiftSettings: strict),
         .target(name: "M2DTensor", dependencies: ["COpenBLAS", "CDNNL", "CProcess"], swiftSettings: optimized),
         .target(name: "M2DOps", dependencies: ["M2DTensor"], swiftSettings: optimized),
         .target(name: "M2DCheckpoint", dependencies: ["M2DTensor"], swiftSettings: optimized),
@@ -59,11 +60,12 @@ let package = Package(
         .target(
             name: "M2DServer",
             dependencies: [
-                "M2DModel", "CMicroHTTPD",
+                "M2DModel", "M2DJSON", "CMicroHTTPD",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            resources: [.embedInCode("Resources/openapi.yaml")],
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-server",
@@ -71,7 +73,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-embed",
-            dependencies: ["M2DModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["M2DModel", "M2DJSON", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-train",
@@ -89,7 +91,7 @@ let package = Package(
         .testTarget(name: "M2DAudioTests", dependencies: ["M2DAudio", "TestSupport"]),
         .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "m2d-train", "TestSupport"]),
         .testTarget(name: "M2DTrainingTests", dependencies: ["M2DTraining", "m2d-train", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "M2DJSON", "TestSupport"]),
         .testTarget(name: "M2DServerTests", dependencies: ["M2DServer", "m2d-server", "m2d-embed", "TestSupport"]),
     ]
 )

@@ -11,6 +11,8 @@ public struct ChunkPlan: Sendable, Equatable {
     public let frames: Int
     public let paddedFrames: Int
     public let chunks: [Chunk]
+    /// Output frame (time patch) where chunk i's frames start.
+    public let outputOffsets: [Int]
 
     public init(frames T: Int, chunkFrames U: Int, patchWidth p: Int) {
         precondition(T > 0 && U > 0 && p > 0)
@@ -18,13 +20,21 @@ public struct ChunkPlan: Sendable, Equatable {
         let pad = (p - (T % U) % p) % p
         frames = T
         paddedFrames = T + pad
-        chunks = (0..<count).map { i in
+        let chunks = (0..<count).map { i in
             let start = i * U
             let length = min(U, T + pad - start)
             return Chunk(startFrame: start, timePatches: length / p)
         }
+        self.chunks = chunks
+        var offsets: [Int] = [], total = 0
+        for chunk in chunks {
+            offsets.append(total)
+            total += chunk.timePatches
+        }
+        outputOffsets = offsets
+        outputFrames = total
     }
 
-    /// Output frames: the sum of time patches over chunks.
-    public var outputFrames: Int { chunks.reduce(0) { $0 + $1.timePatches } }
+    /// Output frames (time patches over all chunks).
+    public let outputFrames: Int
 }

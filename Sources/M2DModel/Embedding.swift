@@ -1,7 +1,8 @@
 // Embedding: one clip's result. Arrays are fine here: this is the edge handed to JSON / npy writers.
 
 public struct Embedding: Sendable {
-    /// Row-major (frameCount, dim). Non-flat: dim = D*F, feature f*D + d. Flat: tokens f-major per chunk, dim = D.
+    /// Row-major (frameCount, dim) when frames were kept, else empty. Non-flat: dim = D*F, feature
+    /// f*D + d. Flat: tokens f-major per chunk, dim = D.
     public var frames: [Float]
     public var frameCount: Int
     public var dim: Int
@@ -12,5 +13,6 @@ public struct Embedding: Sendable {
     /// Input duration in seconds at the model rate.
     public var durationSeconds: Double
 
+    public var hasFrames: Bool { frames.count == frameCount * dim && frameCount > 0 }
     public func frame(_ i: Int) -> ArraySlice<Float> { frames[(i * dim)..<((i + 1) * dim)] }
 }

@@ -130,6 +130,7 @@ public final class EncoderWeights: @unchecked Sendable {
             }
             if let owner, let shape = linears[storage.pointer + entry.offset] {
                 owner.prepareLinear(weight: storage.pointer + entry.offset, C: shape[1], OC: shape[0], rows: batchRows)
+                if let failure = owner.takeFailure() { throw .invalidConfig("loading \(entry.name): \(failure)") }
             }
         }
     }

@@ -1,11 +1,11 @@
 // ViTEncoder: the M2D/timm ViT forward (M2D-SPEC 2.5; examples/portable_m2d.py LocalViT.forward_encoder,
 // timm vision_transformer Block): patch embed -> + pos_embed (time columns sliced) -> prepend CLS ->
-// pre-norm blocks -> final LayerNorm. Batched over equal-length chunks. Not thread-safe: one
-// encoder (and its workspace) per worker thread.
+// pre-norm blocks -> final LayerNorm, on a GEMMEngine (oneDNN or OpenBLAS). The EncoderEngine of
+// fp32/bf16 inference. Not thread-safe: one encoder (and its workspace) per worker thread.
 import M2DOps
 import M2DTensor
 
-public final class ViTEncoder: @unchecked Sendable {
+public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked Sendable {
     // SAFETY: used by one thread at a time (the inference worker that owns it).
     public let weights: EncoderWeights
     public let engine: GEMMEngine
@@ -18,25 +18,13 @@ public final class ViTEncoder: @unchecked Sendable {
         weights.register(engine: engine)
     }
 
-    /// One chunk of normalized log-mel: `base` points at (mel 0, first frame); rows are `rowStride`
-    /// apart; the chunk spans `timePatches * patchWidth` frames.
-    public struct ChunkInput: @unchecked Sendable {
-        // SAFETY: a read-only view whose owner outlives the forward call.
-        public let base: UnsafePointer<Float>
-        public let rowStride: Int
-        public let timePatches: Int
-        public init(base: UnsafePointer<Float>, rowStride: Int, timePatches: Int) {
-            self.base = base
-            self.rowStride = rowStride
-            self.timePatches = timePatches
-        }
-    }
+    public var summary: String { engine.summary }
+    public var precision: GEMMEngine.Precision { engine.precision }
 
-    /// The encoder output of one forward: chunk c's tokens (CLS first, then f-major patches) are
-    /// rows [rowStarts[c], rowStarts[c] + 1 + F*Tp_c) of `tokens` (rows, D). Valid until the next call.
-    public struct Output {
-        public let tokens: Tensor
-        public let rowStarts: [Int]
+    public func encode(_ chunks: [EncoderChunk]) throws(EncoderError) -> EncoderOutput {
+        let out = forward(chunks)
+        if let failure = engine.takeFailure() { throw .backend(failure) }
+        return out
     }
 
     /// Tokens per chunk for `timePatches` time patches (CLS included).
@@ -44,7 +32,7 @@ public final class ViTEncoder: @unchecked Sendable {
 
     /// Encodes chunks of any lengths in one pass: token-wise layers run over all chunks' rows at
     /// once (bigger GEMMs), attention stays within each chunk, so results equal encoding each alone.
-    public func forward(_ chunks: [ChunkInput]) -> Output {
+    public func forward(_ chunks: [EncoderChunk]) -> EncoderOutput {
         let c = config
         let F = c.freqPatches, D = c.embedDim, H = c.mlpHidden, K = c.patchHeight * c.patchWidth
         var starts: [Int] = [], lengths: [Int] = []
@@ -93,7 +81,7 @@ public final class ViTEncoder: @unchecked Sendable {
         }
         LayerNorm.forward(out: ws.ln.pointer, input: x, weight: weights.normWeight.base, bias: weights.normBias.base,
                           rows: rows, cols: D)
-        return Output(tokens: ws.ln.view(shape: [rows, D]), rowStarts: starts)
+        return EncoderOutput(tokens: ws.ln.view(shape: [rows, D]), rowStarts: starts)
     }
 
     /// Activation buffers, grown (never per layer) when a larger batch arrives. The MLP's hidden
@@ -125,16 +113,16 @@ public final class ViTEncoder: @unchecked Sendable {
         return ws
     }
 
-    /// Pre-allocates the workspace for `batch` full-length chunks so serving never grows it.
-    public func reserve(batch: Int) {
+    /// Pre-allocates the workspace for `chunks` full-length chunks so serving never grows it.
+    public func reserve(chunks batch: Int) {
         let Tp = config.gridTimePatches, N = tokenCount(timePatches: Tp)
         _ = prepareWorkspace(rows: batch * N, tokens: N, patchRows: config.freqPatches * Tp,
                              patchK: config.patchHeight * config.patchWidth)
     }
 
     /// Uniform-batch convenience: every chunk spans `timePatches` patches; output (B, N, D).
-    public func forward(_ chunks: [ChunkInput], timePatches Tp: Int) -> Tensor {
-        let out = forward(chunks.map { ChunkInput(base: $0.base, rowStride: $0.rowStride, timePatches: Tp) })
+    public func forward(_ chunks: [EncoderChunk], timePatches Tp: Int) -> Tensor {
+        let out = forward(chunks.map { EncoderChunk(base: $0.base, rowStride: $0.rowStride, timePatches: Tp) })
         return out.tokens.reshaped([chunks.count, tokenCount(timePatches: Tp), config.embedDim])
     }
 }

@@ -1,18 +1,32 @@
+// ServerConfig: every server setting, typed, with its documented default (docs/HTTP-API.md §7).
+// `validate` names the flag to fix; the command line only parses flags and environment into it.
+import M2DAudio
 import M2DTensor
 
-// ServerConfig: every server setting, typed, with its documented default (PEERS-AND-API.md 3.7).
-
 public struct ServerConfig: Sendable {
-    /// Model directory to serve.
+    /// Model directory (or official .pth) to serve.
     public var modelPath = "models/m2d-small-debian"
     public var host = "0.0.0.0"
     public var port = 8080
+    /// Port for /health/*, /metrics and /openapi.yaml only, with its own connection table (0 picks
+    /// a free port; nil: none). Health stays answerable when the main table is full.
+    public var adminPort: Int? = 8081
     /// BLAS/compute threads (default: all cores).
     public var threads: Int?
     /// Largest request body in bytes (25 MiB).
     public var payloadLimit = 26_214_400
-    /// Longest accepted audio per input, seconds (checked from the header before decoding).
+    /// Longest audio per input, seconds (checked from the header before decoding, and while decoding).
     public var maxAudioSeconds = 600.0
+    /// Most audio in one request, seconds, all inputs together.
+    public var maxRequestAudioSeconds = 1800.0
+    /// Audio held by all requests in flight, seconds (frames requests count 4x). Over it: 429.
+    public var maxInflightAudioSeconds = 3600.0
+    /// Upload bytes held by all connections at once. Over it: 429.
+    public var maxInflightUploadBytes = 256 << 20
+    /// Highest accepted sample rate (422 above).
+    public var maxSampleRate = 384_000
+    /// Most decoded samples per input (frames x channels); nil: 8 channels at 48 kHz for --max-audio-seconds.
+    public var maxDecodedSamples: Int?
     /// Most inputs in one request.
     public var maxClientBatchSize = 32
     /// Admission limit: requests in flight beyond this get 429 at once.
@@ -24,11 +38,19 @@ public struct ServerConfig: Sendable {
     /// Bearer key for inference and info routes; health, metrics and openapi stay open.
     public var apiKey: String?
     public var jsonLogs = false
-    /// Seconds to finish in-flight work after SIGTERM.
+    /// Seconds to finish in-flight work after SIGTERM; what is left is answered 503.
     public var shutdownTimeout = 30.0
-    /// Idle seconds before a connection is closed (slow clients).
+    /// Seconds without any progress before a connection is closed.
     public var connectionTimeout = 30
+    /// Seconds for a request head to arrive (from connect, or from the previous response).
+    public var headerTimeout = 10.0
+    /// Bytes per second a body must keep up after a 5 s grace.
+    public var minReceiveRate = 4096.0
     public var connectionLimit = 256
+    /// Connections one client address may hold (0: no limit; raise it behind a load balancer).
+    public var maxConnectionsPerIP = 32
+    /// Readiness turns 503 when work waits and no batch finished for this long.
+    public var stallTimeout = 30.0
     /// GEMM backend (auto = oneDNN when libdnnl loads) and precision.
     public var backend = GEMMEngine.Backend.auto
     public var precision = GEMMEngine.Precision.fp32
@@ -36,4 +58,45 @@ public struct ServerConfig: Sendable {
     public var warmUp = true
 
     public init() {}
+
+    public var decodeLimits: DecodeLimits {
+        DecodeLimits(maxSeconds: maxAudioSeconds, maxSampleRate: maxSampleRate,
+                     maxDecodedSamples: maxDecodedSamples ?? DecodeLimits.defaultDecodedSamples(maxSeconds: maxAudioSeconds))
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Refuses contradictory or impossible settings, naming the flag.
+    public func validate() throws(Invalid) {
+        func fail(_ m: String) -> Invalid { Invalid(description: m) }
+        if port < 0 || port > 65535 { throw fail("--port must be 0...65535") }
+        if let adminPort, adminPort < 0 || adminPort > 65535 { throw fail("--admin-port must be 0...65535") }
+        if let adminPort, adminPort != 0, adminPort == port { throw fail("--admin-port must differ from --port") }
+        if payloadLimit < 1024 { throw fail("--payload-limit must be at least 1024 bytes") }
+        if maxAudioSeconds <= 0 { throw fail("--max-audio-seconds must be positive") }
+        if maxRequestAudioSeconds < maxAudioSeconds {
+            throw fail("--max-request-audio-seconds (\(maxRequestAudioSeconds)) must be at least --max-audio-seconds (\(maxAudioSeconds))")
+        }
+        if maxInflightAudioSeconds < maxRequestAudioSeconds {
+            throw fail("--max-inflight-audio-seconds (\(maxInflightAudioSeconds)) must be at least "
+                       + "--max-request-audio-seconds (\(maxRequestAudioSeconds))")
+        }
+        if maxInflightUploadBytes < payloadLimit {
+            throw fail("--max-inflight-upload-mb must hold at least one --payload-limit body")
+        }
+        if maxSampleRate < 8000 { throw fail("--max-sample-rate must be at least 8000") }
+        if let maxDecodedSamples, maxDecodedSamples < 1 { throw fail("--max-decoded-samples must be positive") }
+        if maxClientBatchSize < 1 || maxConcurrentRequests < 1 || maxBatchChunks < 1 {
+            throw fail("--max-client-batch-size, --max-concurrent-requests and --max-batch-chunks must be at least 1")
+        }
+        if maxBatchDelayMs < 0 { throw fail("--max-batch-delay-ms must be >= 0") }
+        if let threads, threads < 1 { throw fail("--threads must be 0 (all cores) or more") }
+        if shutdownTimeout < 0 || connectionTimeout < 1 || headerTimeout <= 0 || stallTimeout <= 0 {
+            throw fail("--shutdown-timeout must be >= 0; --connection-timeout, --header-timeout and --stall-timeout positive")
+        }
+        if minReceiveRate < 0 { throw fail("--min-receive-rate must be >= 0") }
+        if connectionLimit < 2 || maxConnectionsPerIP < 0 { throw fail("--connection-limit must be >= 2, --max-connections-per-ip >= 0") }
+    }
 }

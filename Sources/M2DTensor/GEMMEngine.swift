@@ -32,6 +32,8 @@ public final class GEMMEngine: @unchecked Sendable {
     /// original's pages go back to the system (they then read as zeros), so one copy stays resident.
     public let ownsWeights: Bool
     private let dnnl: OpaquePointer?
+    /// The first oneDNN failure since the last `takeFailure` (a run-time error, not a shape bug).
+    private var failure: String?
 
     /// The stateless OpenBLAS engine that ops use when given none.
     public static let openBLAS = GEMMEngine()
@@ -94,7 +96,7 @@ public final class GEMMEngine: @unchecked Sendable {
                        bias: UnsafePointer<Float>?, M: Int, C: Int, OC: Int, accumulate: Bool) -> Bool {
         guard let dnnl, !weightsChange else { return false }
         let rc = m2d_dnnl_linear(dnnl, input, Int64(M), Int64(C), weight, Int64(OC), bias, out, accumulate ? 1 : 0)
-        precondition(rc == 0, "oneDNN matmul failed (code \(rc)) for M=\(M) K=\(C) N=\(OC)")
+        if rc != 0 { record("oneDNN matmul failed (code \(rc)) for M=\(M) K=\(C) N=\(OC)") }
         return true
     }
 
@@ -104,7 +106,7 @@ public final class GEMMEngine: @unchecked Sendable {
     public func prepareLinear(weight: UnsafePointer<Float>, C: Int, OC: Int, rows: Int) {
         guard let dnnl, ownsWeights else { return }
         let rc = m2d_dnnl_prepare_linear(dnnl, weight, Int64(OC), Int64(C), Int64(rows))
-        precondition(rc == 0, "oneDNN could not prepare a weight (code \(rc)) for K=\(C) N=\(OC)")
+        if rc != 0 { record("oneDNN could not prepare a weight (code \(rc)) for K=\(C) N=\(OC)") }
     }
 
     /// C (M,N) = alpha * op(A) (M,K) . op(B) (K,N) + beta * C, row-major (see `BLAS.gemm`): oneDNN on
@@ -123,7 +125,7 @@ public final class GEMMEngine: @unchecked Sendable {
                      && ldc >= max(1, N), "gemm: bad dimensions M=\(M) N=\(N) K=\(K) lda=\(lda) ldb=\(ldb) ldc=\(ldc)")
         let rc = m2d_dnnl_gemm(dnnl, transA == .none ? 0 : 1, transB == .none ? 0 : 1, Int64(M), Int64(N), Int64(K), alpha,
                                a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
-        precondition(rc == 0, "oneDNN gemm failed (code \(rc)) for M=\(M) N=\(N) K=\(K)")
+        if rc != 0 { record("oneDNN gemm failed (code \(rc)) for M=\(M) N=\(N) K=\(K)") }
     }
 
     /// For every b < batch: C_b (M,N) = alpha * A_b (M,K) . B_b (K,N) + beta * C_b, each operand
@@ -152,7 +154,7 @@ public final class GEMMEngine: @unchecked Sendable {
                     }
                 }
             }
-            precondition(rc == 0, "oneDNN batched gemm failed (code \(rc)) for batch=\(batch) M=\(M) N=\(N) K=\(K)")
+            if rc != 0 { record("oneDNN batched gemm failed (code \(rc)) for batch=\(batch) M=\(M) N=\(N) K=\(K)") }
             return
         }
         precondition(cStrides.column == 1, "batchedGemm on OpenBLAS needs C with unit column stride")
@@ -165,6 +167,15 @@ public final class GEMMEngine: @unchecked Sendable {
             BLAS.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a + i * aStrides.batch, lda: lda,
                       b: b + i * bStrides.batch, ldb: ldb, beta: beta, c: c + i * cStrides.batch, ldc: cStrides.row)
         }
+    }
+
+    private func record(_ message: String) { if failure == nil { failure = message } }
+
+    /// The first oneDNN failure since the last call, cleared by reading it. Products after a failure
+    /// still run, so callers check once per forward and discard that forward's results.
+    public func takeFailure() -> String? {
+        defer { failure = nil }
+        return failure
     }
 
     /// e.g. "onednn 2.6.3 brg:avx512_core fp32" or "openblas SkylakeX fp32".

@@ -15,8 +15,9 @@ public enum ProbeFeatures {
     public var identity: String {
         switch self {
         case let .model(e):
-            "model:\(e.config.name):\(e.config.embeddingDim):\(Self.fingerprint(e.encoder.weights))"
-                + (e.encoder.engine.precision == .bf16 ? ":bf16" : "")
+            "model:\(e.config.name):\(e.config.embeddingDim):"
+                + ((e.encoder as? any EncoderWeightsProvider).map { Self.fingerprint($0.weights) } ?? e.encoder.summary)
+                + (e.encoder.precision == .fp32 ? "" : ":\(e.encoder.precision.rawValue)")
         case let .logMel(f): "logmel:\(f.config.nMels):\(f.config.normStats)"
         }
     }
@@ -31,9 +32,9 @@ public enum ProbeFeatures {
         return String(h, radix: 16)
     }
 
-    func vector(_ samples: [Float]) -> [Float] {
+    func vector(_ samples: [Float]) throws(EncoderError) -> [Float] {
         switch self {
-        case let .model(e): return e.embed(samples).clip
+        case let .model(e): return try e.embed(samples, keepFrames: false).clip
         case let .logMel(f):
             let mel = f.normalizedLogMel(samples)
             let mels = f.config.nMels, T = mel.count / mels
@@ -85,7 +86,7 @@ public enum ProbeRunner {
             do {
                 guard let data = FileManager.default.contents(atPath: f) else { throw AudioError.undecodable(reason: "cannot read file") }
                 let audio = try AudioPipeline.prepare([UInt8](data), sampleRate: features.sampleRate, maxSeconds: 3600)
-                vectors[f] = features.vector(audio.samples)
+                vectors[f] = try features.vector(audio.samples)
             } catch {
                 failures[f] = "\(error)"
             }

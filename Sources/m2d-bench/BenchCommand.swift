@@ -83,7 +83,7 @@ struct CoreBench: ParsableCommand {
             let input = FloatBuffer(count: batch * 80 * 608)
             var rng = Rng(seed: 3)
             for i in 0..<input.count { input.pointer[i] = rng.normal() }
-            let chunks = (0..<batch).map { ViTEncoder.ChunkInput(base: input.pointer + $0 * 80 * 608, rowStride: 608, timePatches: Tp) }
+            let chunks = (0..<batch).map { EncoderChunk(base: input.pointer + $0 * 80 * 608, rowStride: 608, timePatches: Tp) }
             let t = best { _ = enc.forward(chunks, timePatches: Tp) }
             let rows = batch * N
             let linearFlops = 2.0 * Double(rows) * Double(D * 3 * D + D * D + D * Hd + Hd * D) * Double(depth)

@@ -123,17 +123,17 @@ struct ClipBench: ParsableCommand {
             for i in 0..<m.count { m.pointer[i] = rng.normal() }
             return m
         }
-        func best(_ clips: Int) -> Double {
-            _ = embedder.embed(normalizedLogMels: Array(mels[0..<clips]), durations: [Double](repeating: 10, count: clips))
+        func best(_ clips: Int) throws -> Double {
+            _ = try embedder.embed(normalizedLogMels: Array(mels[0..<clips]), durations: [Double](repeating: 10, count: clips))
             var t = Double.infinity
             for _ in 0..<repeats {
                 let s = Date()
-                _ = embedder.embed(normalizedLogMels: Array(mels[0..<clips]), durations: [Double](repeating: 10, count: clips))
+                _ = try embedder.embed(normalizedLogMels: Array(mels[0..<clips]), durations: [Double](repeating: 10, count: clips))
                 t = min(t, Date().timeIntervalSince(s))
             }
             return t
         }
-        let b1 = best(1), b8 = best(8)
+        let b1 = try best(1), b8 = try best(8)
         print(#"{"b1":\#(b1),"b8":\#(b8),"rssMiB":\#(Self.peakRSSMiB()),"engine":"\#(engine.summary)"}"#)
     }
 

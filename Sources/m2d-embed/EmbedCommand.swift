@@ -82,7 +82,7 @@ extension EmbedCommand {
             do {
                 let bytes = try InputWalker.read(file)
                 let audio = try AudioPipeline.prepare(bytes, sampleRate: loaded.config.sampleRate, maxSeconds: maxAudioSeconds)
-                let embedding = embedder.embed(audio.samples)
+                let embedding = try embedder.embed(audio.samples, keepFrames: frames)
                 try sink.write(file: file, embedding: embedding)
             } catch {
                 failures += 1

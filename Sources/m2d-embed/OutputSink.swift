@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import M2DCheckpoint
+import M2DJSON
 import M2DModel
 
 struct OutputSink {
@@ -22,17 +23,23 @@ struct OutputSink {
     mutating func write(file: String, embedding: Embedding) throws {
         switch format {
         case .jsonl:
-            var line = "{\"file\":" + JSONText.string(file) + ",\"embedding\":" + JSONText.floats(embedding.clip[...])
+            // One JSON line per input, written by the server's JSON writer (non-finite values are null).
+            var line = JSONWriter(capacity: 16 * 1024)
+            line.raw("{\"file\":")
+            line.string(file)
+            line.raw(",\"embedding\":")
+            line.floats(embedding.clip)
             if frames {
-                line += ",\"frames\":["
+                line.raw(",\"frames\":[")
                 for i in 0..<embedding.frameCount {
-                    if i > 0 { line += "," }
-                    line += JSONText.floats(embedding.frame(i))
+                    if i > 0 { line.byte(UInt8(ascii: ",")) }
+                    line.floats(embedding.frame(i))
                 }
-                line += "],\"timestamps_ms\":" + JSONText.floats(embedding.timestampsMs[...])
+                line.raw("],\"timestamps_ms\":")
+                line.floats(embedding.timestampsMs)
             }
-            line += "}\n"
-            if out == nil { FileHandle.standardOutput.write(Data(line.utf8)) } else { jsonl.append(Data(line.utf8)) }
+            line.raw("}\n")
+            if out == nil { FileHandle.standardOutput.write(Data(line.bytes)) } else { jsonl.append(Data(line.bytes)) }
         case .npy:
             dim = embedding.dim
             if frames {
@@ -56,25 +63,5 @@ struct OutputSink {
             let base = out.hasSuffix(".npy") ? String(out.dropLast(4)) : out
             try AtomicFile.write(Data((names.joined(separator: "\n") + "\n").utf8), to: base + ".files.txt")
         }
-    }
-}
-
-enum JSONText {
-    static func string(_ s: String) -> String {
-        let data = try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
-        let text = data.flatMap { String(data: $0, encoding: .utf8) } ?? "[\"?\"]"
-        return String(text.dropFirst().dropLast())
-    }
-
-    static func floats(_ values: ArraySlice<Float>) -> String {
-        var s = "["
-        s.reserveCapacity(values.count * 12)
-        var first = true
-        for v in values {
-            if !first { s += "," }
-            first = false
-            s += v.isFinite ? "\(v)" : "null"
-        }
-        return s + "]"
     }
 }

@@ -13,48 +13,111 @@ struct ServerCommand: ParsableCommand {
         abstract: "Serve M2D audio embeddings over HTTP (libmicrohttpd).",
         discussion: """
             Routes: POST /embed, POST /v1/embeddings, GET /v1/models, POST /classify, GET /info,
-            GET /health/live, GET /health/ready, GET /metrics, GET /openapi.yaml.
+            GET /health/live, GET /health/ready, GET /metrics, GET /openapi.yaml. The admin port
+            (--admin-port, default 8081) serves /health/*, /metrics and /openapi.yaml from its own
+            connection table, so probes and scrapes answer when the main port is full.
             Every flag can also be set by the environment variable in brackets; a flag wins.
-            SIGTERM drains: readiness turns 503, in-flight work finishes (--shutdown-timeout), exit 0.
+            SIGTERM drains: readiness turns 503, idle connections close, in-flight work finishes
+            (what is left at --shutdown-timeout is answered 503), exit 0. SIGHUP reloads the heads.
             """)
 
     static let env = ProcessInfo.processInfo.environment
+    static func int(_ key: String, _ fallback: Int) -> Int { Int(env[key] ?? "") ?? fallback }
+    static func double(_ key: String, _ fallback: Double) -> Double { Double(env[key] ?? "") ?? fallback }
 
     @Option(help: "Model directory (config.json + model.safetensors) or official .pth checkpoint. [M2D_MODEL]")
     var model: String = env["M2D_MODEL"] ?? "models/m2d-small-debian"
     @Option(help: "Address to bind. [HOST]") var host: String = env["HOST"] ?? "0.0.0.0"
-    @Option(help: "Port (0 picks a free one). [PORT]") var port: Int = Int(env["PORT"] ?? "") ?? 8080
-    @Option(help: "Compute threads; 0 = all cores. [M2D_THREADS]") var threads: Int = Int(env["M2D_THREADS"] ?? "") ?? 0
-    @Option(help: "Largest request body in bytes. [PAYLOAD_LIMIT]") var payloadLimit: Int = Int(env["PAYLOAD_LIMIT"] ?? "") ?? 26_214_400
-    @Option(help: "Longest audio per input in seconds. [MAX_AUDIO_SECONDS]") var maxAudioSeconds: Double = Double(env["MAX_AUDIO_SECONDS"] ?? "") ?? 600
-    @Option(help: "Most inputs per request. [MAX_CLIENT_BATCH_SIZE]") var maxClientBatchSize: Int = Int(env["MAX_CLIENT_BATCH_SIZE"] ?? "") ?? 32
-    @Option(help: "Requests in flight before 429. [MAX_CONCURRENT_REQUESTS]") var maxConcurrentRequests: Int = Int(env["MAX_CONCURRENT_REQUESTS"] ?? "") ?? 64
-    @Option(help: "Most chunks per encoder call. [MAX_BATCH_CHUNKS]") var maxBatchChunks: Int = Int(env["MAX_BATCH_CHUNKS"] ?? "") ?? 32
-    @Option(help: "Longest wait to fill a batch, ms. [MAX_BATCH_DELAY_MS]") var maxBatchDelayMs: Double = Double(env["MAX_BATCH_DELAY_MS"] ?? "") ?? 2
-    @Option(help: "Require 'Authorization: Bearer KEY' on inference and info routes; empty = no key. [API_KEY]") var apiKey: String = env["API_KEY"] ?? ""
-    @Option(help: "Seconds to finish in-flight work on SIGTERM. [SHUTDOWN_TIMEOUT]") var shutdownTimeout: Double = Double(env["SHUTDOWN_TIMEOUT"] ?? "") ?? 30
-    @Option(help: "Idle seconds before a slow connection is closed. [CONNECTION_TIMEOUT]") var connectionTimeout: Int = Int(env["CONNECTION_TIMEOUT"] ?? "") ?? 30
+    @Option(help: "Port (0 picks a free one). [PORT]") var port: Int = int("PORT", 8080)
+    @Option(help: "Admin port for /health/*, /metrics, /openapi.yaml (0 picks a free one). [ADMIN_PORT]")
+    var adminPort: Int = int("ADMIN_PORT", 8081)
+    @Flag(help: "Serve no admin port (health and metrics stay on the main port). [NO_ADMIN_PORT=1]")
+    var noAdminPort = ["1", "true"].contains(env["NO_ADMIN_PORT"] ?? "")
+    @Option(help: "Compute threads; 0 = all cores. [M2D_THREADS]") var threads: Int = int("M2D_THREADS", 0)
+    @Option(help: "Largest request body in bytes. [PAYLOAD_LIMIT]") var payloadLimit: Int = int("PAYLOAD_LIMIT", 26_214_400)
+    @Option(help: "Longest audio per input in seconds. [MAX_AUDIO_SECONDS]")
+    var maxAudioSeconds: Double = double("MAX_AUDIO_SECONDS", 600)
+    @Option(help: "Most audio per request in seconds, all inputs together. [MAX_REQUEST_AUDIO_SECONDS]")
+    var maxRequestAudioSeconds: Double = double("MAX_REQUEST_AUDIO_SECONDS", 1800)
+    @Option(help: "Audio all requests in flight may hold, seconds (frames requests count 4x); over it: 429. [MAX_INFLIGHT_AUDIO_SECONDS]")
+    var maxInflightAudioSeconds: Double = double("MAX_INFLIGHT_AUDIO_SECONDS", 3600)
+    @Option(help: "Upload MiB all connections may hold at once; over it: 429. [MAX_INFLIGHT_UPLOAD_MB]")
+    var maxInflightUploadMb: Int = int("MAX_INFLIGHT_UPLOAD_MB", 256)
+    @Option(help: "Highest accepted sample rate, Hz (422 above). [MAX_SAMPLE_RATE]") var maxSampleRate: Int = int("MAX_SAMPLE_RATE", 384_000)
+    @Option(help: "Most decoded samples per input (frames x channels); 0 = 8 channels x 48 kHz x --max-audio-seconds. [MAX_DECODED_SAMPLES]")
+    var maxDecodedSamples: Int = int("MAX_DECODED_SAMPLES", 0)
+    @Option(help: "Most inputs per request. [MAX_CLIENT_BATCH_SIZE]") var maxClientBatchSize: Int = int("MAX_CLIENT_BATCH_SIZE", 32)
+    @Option(help: "Requests in flight before 429. [MAX_CONCURRENT_REQUESTS]")
+    var maxConcurrentRequests: Int = int("MAX_CONCURRENT_REQUESTS", 64)
+    @Option(help: "Most chunks per encoder call. [MAX_BATCH_CHUNKS]") var maxBatchChunks: Int = int("MAX_BATCH_CHUNKS", 32)
+    @Option(help: "Longest wait to fill a batch, ms. [MAX_BATCH_DELAY_MS]") var maxBatchDelayMs: Double = double("MAX_BATCH_DELAY_MS", 2)
+    @Option(help: "Require 'Authorization: Bearer KEY' on inference and info routes; empty = no key. [API_KEY]")
+    var apiKey: String = env["API_KEY"] ?? ""
+    @Option(help: "Seconds to finish in-flight work on SIGTERM; the rest is answered 503. [SHUTDOWN_TIMEOUT]")
+    var shutdownTimeout: Double = double("SHUTDOWN_TIMEOUT", 30)
+    @Option(help: "Seconds without progress before a connection is closed. [CONNECTION_TIMEOUT]")
+    var connectionTimeout: Int = int("CONNECTION_TIMEOUT", 30)
+    @Option(help: "Seconds for a request head to arrive (also the keep-alive idle limit). [HEADER_TIMEOUT]")
+    var headerTimeout: Double = double("HEADER_TIMEOUT", 10)
+    @Option(help: "Bytes per second a body must keep up after a 5 s grace. [MIN_RECEIVE_RATE]")
+    var minReceiveRate: Double = double("MIN_RECEIVE_RATE", 4096)
+    @Option(help: "Open connections at most. [CONNECTION_LIMIT]") var connectionLimit: Int = int("CONNECTION_LIMIT", 256)
+    @Option(help: "Connections per client address; 0 = no limit (raise it behind a load balancer). [MAX_CONNECTIONS_PER_IP]")
+    var maxConnectionsPerIp: Int = int("MAX_CONNECTIONS_PER_IP", 32)
+    @Option(help: "Readiness 503 when work waits and no batch finished for this many seconds. [STALL_TIMEOUT]")
+    var stallTimeout: Double = double("STALL_TIMEOUT", 30)
     @Option(help: "GEMM backend: auto (oneDNN when libdnnl loads), onednn, openblas. [M2D_BACKEND]") var backend: String = env["M2D_BACKEND"] ?? "auto"
-    @Option(help: "GEMM precision: fp32 or bf16 (bf16 needs onednn). [M2D_PRECISION]") var precision: String = env["M2D_PRECISION"] ?? "fp32"
+    @Option(help: "GEMM precision: fp32 or bf16 (bf16 needs onednn on an AVX-512 CPU). [M2D_PRECISION]")
+    var precision: String = env["M2D_PRECISION"] ?? "fp32"
     @Flag(help: "Log JSON lines instead of text. [JSON_LOGS=1]") var jsonLogs = ["1", "true"].contains(env["JSON_LOGS"] ?? "")
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [LOG_LEVEL]") var logLevel: String = env["LOG_LEVEL"] ?? "info"
 
+    func makeConfig() throws -> ServerConfig {
+        guard let backend = GEMMEngine.Backend(rawValue: backend) else { throw ValidationError("--backend must be auto, onednn or openblas") }
+        guard let precision = GEMMEngine.Precision(rawValue: precision) else { throw ValidationError("--precision must be fp32 or bf16") }
+        var c = ServerConfig()
+        c.modelPath = model
+        c.host = host
+        c.port = port
+        c.adminPort = noAdminPort ? nil : adminPort
+        c.threads = threads > 0 ? threads : nil
+        c.payloadLimit = payloadLimit
+        c.maxAudioSeconds = maxAudioSeconds
+        c.maxRequestAudioSeconds = maxRequestAudioSeconds
+        c.maxInflightAudioSeconds = maxInflightAudioSeconds
+        c.maxInflightUploadBytes = maxInflightUploadMb << 20
+        c.maxSampleRate = maxSampleRate
+        c.maxDecodedSamples = maxDecodedSamples > 0 ? maxDecodedSamples : nil
+        c.maxClientBatchSize = maxClientBatchSize
+        c.maxConcurrentRequests = maxConcurrentRequests
+        c.maxBatchChunks = maxBatchChunks
+        c.maxBatchDelayMs = maxBatchDelayMs
+        c.apiKey = apiKey.isEmpty ? nil : apiKey
+        c.jsonLogs = jsonLogs
+        c.shutdownTimeout = shutdownTimeout
+        c.connectionTimeout = connectionTimeout
+        c.headerTimeout = headerTimeout
+        c.minReceiveRate = minReceiveRate
+        c.connectionLimit = connectionLimit
+        c.maxConnectionsPerIP = maxConnectionsPerIp
+        c.stallTimeout = stallTimeout
+        c.backend = backend
+        c.precision = precision
+        return c
+    }
+
     func validate() throws {
-        if port < 0 || port > 65535 { throw ValidationError("--port must be 0...65535") }
-        if payloadLimit < 1024 { throw ValidationError("--payload-limit must be at least 1024 bytes") }
-        if maxAudioSeconds <= 0 { throw ValidationError("--max-audio-seconds must be positive") }
-        if maxClientBatchSize < 1 || maxConcurrentRequests < 1 || maxBatchChunks < 1 {
-            throw ValidationError("--max-client-batch-size, --max-concurrent-requests and --max-batch-chunks must be at least 1")
-        }
-        if maxBatchDelayMs < 0 { throw ValidationError("--max-batch-delay-ms must be >= 0") }
         if threads < 0 { throw ValidationError("--threads must be 0 (all cores) or more") }
-        if GEMMEngine.Backend(rawValue: backend) == nil { throw ValidationError("--backend must be auto, onednn or openblas") }
-        if GEMMEngine.Precision(rawValue: precision) == nil { throw ValidationError("--precision must be fp32 or bf16") }
-        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+        if maxDecodedSamples < 0 { throw ValidationError("--max-decoded-samples must be 0 (the default) or more") }
+        do { try makeConfig().validate() } catch let error as ServerConfig.Invalid { throw ValidationError(error.description) }
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
         var isDir: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: model, isDirectory: &isDir)
         if !exists || (!isDir.boolValue && !model.hasSuffix(".pth")) {
-            throw ValidationError("no model directory at '\(model)'; pass --model DIR or set M2D_MODEL (a directory with config.json and model.safetensors, or an official .pth checkpoint)")
+            throw ValidationError("no model directory at '\(model)'; pass --model DIR or set M2D_MODEL (a directory with config.json "
+                                  + "and model.safetensors, or an official .pth checkpoint)")
         }
     }
 
@@ -70,27 +133,8 @@ struct ServerCommand: ParsableCommand {
             handler.logLevel = level
             return handler
         }
-        var config = ServerConfig()
-        config.modelPath = model
-        config.host = host
-        config.port = port
-        config.threads = threads > 0 ? threads : nil
-        config.payloadLimit = payloadLimit
-        config.maxAudioSeconds = maxAudioSeconds
-        config.maxClientBatchSize = maxClientBatchSize
-        config.maxConcurrentRequests = maxConcurrentRequests
-        config.maxBatchChunks = maxBatchChunks
-        config.maxBatchDelayMs = maxBatchDelayMs
-        config.apiKey = apiKey.isEmpty ? nil : apiKey
-        config.jsonLogs = jsonLogs
-        config.shutdownTimeout = shutdownTimeout
-        config.backend = GEMMEngine.Backend(rawValue: backend) ?? .auto
-        config.precision = GEMMEngine.Precision(rawValue: precision) ?? .fp32
-        config.connectionTimeout = connectionTimeout
-        let runner = ServerRunner(config: config, logger: Logger(label: "m2d-server"))
-        do { try runner.start() } catch {
-            throw ValidationError("\(error)")
-        }
+        let runner = ServerRunner(config: try makeConfig(), logger: Logger(label: "m2d-server"))
+        do { try runner.start() } catch { throw ValidationError("\(error)") }
         let status = runner.runUntilSignalled()
         if status != 0 { throw ExitCode(status) }
     }

@@ -24,7 +24,7 @@ import TestSupport
             let embedding = try #require((object["embedding"] as? [NSNumber])?.map(\.floatValue))
             let frames = try #require(object["frames"] as? [[NSNumber]])
             let timestamps = try #require((object["timestamps_ms"] as? [NSNumber])?.map(\.floatValue))
-            let reference = embedder.embed(try AudioPipeline.prepare(Fixtures.bytes(file), sampleRate: 16000).samples)
+            let reference = try embedder.embed(try AudioPipeline.prepare(Fixtures.bytes(file), sampleRate: 16000).samples)
             let cmp = Numerics.compare("clip", embedding, reference.clip, atol: 1e-6, rtol: 1e-6)
             #expect(cmp.violations == 0, "\(cmp)")
             #expect(frames.count == reference.frameCount && frames[0].count == 960)

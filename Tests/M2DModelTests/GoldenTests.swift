@@ -46,7 +46,7 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         let nm = Numerics.compare("normalized", normalized.toArray(), try expected.array("normalized.\(c.audio)"), atol: 1e-3)
         #expect(nm.violations == 0, "\(nm)")
 
-        let embedding = embedder.embed(audio.samples)
+        let embedding = try embedder.embed(audio.samples)
         let refFrames = try expected.array("frames.\(c.audio)")
         let refShape = expected.shape(of: "frames.\(c.audio)")!
         #expect(refShape == [embedding.frameCount, embedding.dim])
@@ -69,7 +69,7 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
             #expect(ts.violations == 0, "\(ts)")
         }
         // A second forward, with the originals released, reads only oneDNN's copies: the same result.
-        #expect(embedder.embed(audio.samples).clip == embedding.clip)
+        #expect(try embedder.embed(audio.samples).clip == embedding.clip)
         if c.backend == .onednn {
             let qkv = model.weights.blocks[0].qkvW
             #expect(qkv.base[qkv.count / 2] == 0, "the original qkv weight was not released")
@@ -87,12 +87,12 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         let late = try ModelDirectory.load(dir)
         let qkv = late.weights.blocks[0].qkvW
         #expect(qkv.base[qkv.count / 2] != 0)
-        let lateClip = AudioEmbedder(weights: late.weights, engine: lateEngine).embed(samples).clip
+        let lateClip = try AudioEmbedder(weights: late.weights, engine: lateEngine).embed(samples).clip
         #expect(qkv.base[qkv.count / 2] == 0, "the original qkv weight was not released")
         let streamedEngine = try GEMMEngine(backend: .onednn, precision: precision, ownsWeights: true)
         let streamed = try ModelDirectory.load(dir, engine: streamedEngine)
-        #expect(AudioEmbedder(weights: streamed.weights, engine: streamedEngine).embed(samples).clip == lateClip)
-        let fp32 = AudioEmbedder(weights: try ModelDirectory.load(dir).weights).embed(samples).clip
+        #expect(try AudioEmbedder(weights: streamed.weights, engine: streamedEngine).embed(samples).clip == lateClip)
+        let fp32 = try AudioEmbedder(weights: try ModelDirectory.load(dir).weights).embed(samples).clip
         let cos = Numerics.cosine(lateClip[...], fp32[...])
         #expect(cos > (precision == .bf16 ? 0.999 : 0.99999), "\(precision) owned vs OpenBLAS fp32 clip cosine \(cos)")
     }
@@ -112,8 +112,8 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         guard GEMMEngine.oneDNNSupports(.bf16) else { return try expectBF16Refused() }
         let model = try ModelDirectory.load(Fixtures.golden + "/wide_608/model")
         let samples = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/ten_sec_mod.wav"), sampleRate: 16000).samples
-        let fp32 = AudioEmbedder(weights: model.weights).embed(samples)
-        let bf16 = AudioEmbedder(weights: model.weights, engine: try GEMMEngine(backend: .onednn, precision: .bf16)).embed(samples)
+        let fp32 = try AudioEmbedder(weights: model.weights).embed(samples)
+        let bf16 = try AudioEmbedder(weights: model.weights, engine: try GEMMEngine(backend: .onednn, precision: .bf16)).embed(samples)
         let cos = Numerics.cosine(bf16.clip[...], fp32.clip[...])
         #expect(cos > 0.999 && cos < 1, "bf16 vs fp32 clip cosine \(cos)")
         #expect(throws: GEMMEngineError.self) { try GEMMEngine(backend: .openblas, precision: .bf16) }
@@ -124,10 +124,10 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         let clips = try Fixtures.goldenAudio.map {
             try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/\($0).wav"), sampleRate: 16000).samples
         }
-        let batched = AudioEmbedder(weights: model.weights, maxBatchChunks: 16).embed(clips)
+        let batched = try AudioEmbedder(weights: model.weights, maxBatchChunks: 16).embed(clips)
         let single = AudioEmbedder(weights: model.weights, maxBatchChunks: 1)
         for (clip, b) in zip(clips, batched) {
-            let s = single.embed(clip)
+            let s = try single.embed(clip)
             let cmp = Numerics.compare("batched vs single", b.frames, s.frames, atol: 1e-5, rtol: 1e-5)
             #expect(cmp.violations == 0, "\(cmp)")
         }

@@ -16,7 +16,7 @@ import TestSupport
         #expect(model.config.normStats == [-6.5, 3.9])
         let expected = try SafeTensorsFile(path: Fixtures.golden + "/tiny_208/expected.safetensors")
         let samples = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/\(audio).wav"), sampleRate: 16000).samples
-        let embedding = AudioEmbedder(weights: model.weights).embed(samples)
+        let embedding = try AudioEmbedder(weights: model.weights).embed(samples)
         let reference = try expected.array("frames.\(audio)")
         let maxRef = reference.reduce(0) { max($0, abs($1)) }
         let cmp = Numerics.compare("frames", embedding.frames, reference, atol: 1e-3 * Double(max(1, maxRef)))

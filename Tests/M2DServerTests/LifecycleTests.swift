@@ -7,38 +7,22 @@ import TestSupport
 
 @Suite(.serialized) struct LifecycleTests {
     @Test func sigtermDrainsInFlightWorkAndExitsZero() throws {
-        let process = Process()
-        process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("m2d-server")
-        process.arguments = ["--model", TestServer.tinyModel, "--host", "127.0.0.1", "--port", "0", "--max-batch-delay-ms", "300"]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        // The log says where it listens, then that it is ready.
-        var log = ""
-        var port = 0
-        let deadline = Date(timeIntervalSinceNow: 60)
-        while !log.contains("ready"), Date() < deadline {
-            log += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
-            if port == 0, let r = log.range(of: "port=") { port = Int(log[r.upperBound...].prefix { $0.isNumber }) ?? 0 }
-        }
-        #expect(port > 0 && log.contains("ready"), "\(log)")
+        let server = try ServerProcess(["--max-batch-delay-ms", "300"])
         // An in-flight request (held ~300 ms by the batch delay) while SIGTERM arrives.
         let result = ResultBox(count: 1)
-        let boundPort = port
+        let port = server.port
         let inflight = Thread {
-            let r = try? HTTPClient.request(port: boundPort, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"], body: audio("ten_sec_mod"))
+            let r = try? HTTPClient.request(port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
+                                            body: audio("ten_sec_mod"))
             result.set(0, r.map { ($0.status, []) })
         }
         inflight.start()
         usleep(100_000)
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        server.signal(SIGTERM)
+        #expect(server.waitForExit(timeout: 30) == 0)
         while !inflight.isFinished { usleep(10_000) }
-        #expect(process.terminationStatus == 0)
         #expect(result.get(0)?.0 == 200)
-        let rest = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(rest.contains("draining") && rest.contains("stopped"))
+        #expect(server.output.contains("draining") && server.output.contains("stopped"))
     }
 
     @Test func readinessIsDrainingDuringShutdown() throws {
@@ -62,32 +46,22 @@ import TestSupport
     @Test func sighupReloadsHeadsInTheRunningProcess() throws {
         let model = Fixtures.temporaryDirectory() + "/model"
         try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
-        for f in ["config.json", "model.safetensors"] { try FileManager.default.copyItem(atPath: TestServer.tinyModel + "/" + f, toPath: model + "/" + f) }
-        let process = Process()
-        process.executableURL = CommandRunner.productsDirectory.appendingPathComponent("m2d-server")
-        process.arguments = ["--model", model, "--host", "127.0.0.1", "--port", "0"]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
-        var log = "", port = 0
-        let deadline = Date(timeIntervalSinceNow: 60)
-        while !log.contains("] ready"), Date() < deadline {
-            log += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
-            if port == 0, let r = log.range(of: "port=") { port = Int(log[r.upperBound...].prefix { $0.isNumber }) ?? 0 }
+        for f in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(atPath: TestServer.tinyModel + "/" + f, toPath: model + "/" + f)
         }
-        #expect(port > 0)
+        let server = try ServerProcess([], model: model)
+        let port = server.port
         let wav = audio("short_chirp")
         #expect(try HTTPClient.request(port: port, method: "POST", path: "/classify", headers: ["Content-Type": "audio/wav"], body: wav).status == 404)
         try ProbeHead(name: "two", labels: ["a", "b"], multiLabel: false, weight: [Float](repeating: 0.01, count: 2 * 960), bias: [0, 1],
                       mean: [Float](repeating: 0, count: 960), scale: [Float](repeating: 1, count: 960)).write(to: model + "/heads/two.safetensors")
-        kill(process.processIdentifier, SIGHUP)
+        server.signal(SIGHUP)
         var status = 0
         for _ in 0..<100 where status != 200 {
             usleep(50_000)
             status = (try? HTTPClient.request(port: port, method: "POST", path: "/classify", headers: ["Content-Type": "audio/wav"], body: wav).status) ?? 0
         }
         #expect(status == 200)
-        #expect(process.isRunning)
+        #expect(server.isRunning)
     }
 }

@@ -89,7 +89,7 @@ import TestSupport
         let model = try ModelDirectory.load(TestServer.tinyModel)
         let embedder = AudioEmbedder(weights: model.weights)
         let names = Fixtures.goldenAudio
-        let expected = try names.map { embedder.embed(try AudioPipeline.prepare(audio($0), sampleRate: 16000).samples).clip }
+        let expected = try names.map { try embedder.embed(try AudioPipeline.prepare(audio($0), sampleRate: 16000).samples).clip }
         try TestServer.with(configure: { $0.maxBatchDelayMs = 5 }) { s in
             let results = ResultBox(count: 32)
             DispatchQueue.concurrentPerform(iterations: 32) { i in

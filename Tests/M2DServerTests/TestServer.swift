@@ -11,17 +11,20 @@ struct TestServer {
 
     static let tinyModel = Fixtures.golden + "/tiny_208/model"
 
+    /// `loader` replaces the model loader (a stub engine behind the EncoderEngine seam).
     static func with<R>(model: String = tinyModel, configure: (inout ServerConfig) -> Void = { _ in },
+                        loader: (@Sendable (ServerConfig) throws -> LoadedEngine)? = nil,
                         beforeLoad: (@Sendable () -> Void)? = nil, waitReady: Bool = true,
                         _ body: (TestServer) throws -> R) throws -> R {
         var config = ServerConfig()
         config.modelPath = model
         config.host = "127.0.0.1"
         config.port = 0
+        config.adminPort = 0
         configure(&config)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
-        let runner = ServerRunner(config: config, logger: logger)
+        let runner = loader.map { ServerRunner(config: config, logger: logger, loader: $0) } ?? ServerRunner(config: config, logger: logger)
         runner.beforeLoad = beforeLoad
         let port = try runner.start()
         defer { runner.drainAndStop(timeout: 5) }
@@ -31,8 +34,8 @@ struct TestServer {
         return try body(TestServer(runner: runner, port: port))
     }
 
-    func get(_ path: String, headers: [String: String] = [:]) throws -> TestResponse {
-        try HTTPClient.request(port: port, path: path, headers: headers)
+    func get(_ path: String, headers: [String: String] = [:], admin: Bool = false) throws -> TestResponse {
+        try HTTPClient.request(port: admin ? runner.adminPort ?? 0 : port, path: path, headers: headers)
     }
 
     func post(_ path: String, contentType: String?, body: [UInt8], headers: [String: String] = [:], chunked: Bool = false) throws -> TestResponse {

@@ -50,7 +50,7 @@ import TestSupport
         let mel = FloatBuffer(count: 80 * 64)
         for i in 0..<mel.count { mel.pointer[i] = rng.normal() }
         let encoder = ViTEncoder(weights: weights)  // owns the workspace the output points into
-        let inference = encoder.forward([ViTEncoder.ChunkInput(base: mel.pointer, rowStride: 64, timePatches: 4)])
+        let inference = encoder.forward([EncoderChunk(base: mel.pointer, rowStride: 64, timePatches: 4)])
         // The same encoder assembled from the training block.
         let D = 16, F = 5, T = 4, N = 1 + F * T
         let cols = FloatBuffer(count: F * T * 256), x = FloatBuffer(count: N * D)

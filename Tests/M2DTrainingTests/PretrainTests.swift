@@ -51,7 +51,7 @@ import TestSupport
         let model = try ModelDirectory.load(root + "/model")
         #expect(model.config.embedDim == 64 && model.config.inputSize == [80, 64])
         #expect(model.config.normStats == (try a.array("norm_stats")))
-        let embedding = AudioEmbedder(weights: model.weights).embed([Float](repeating: 0.1, count: 16000))
+        let embedding = try AudioEmbedder(weights: model.weights).embed([Float](repeating: 0.1, count: 16000))
         #expect(embedding.dim == 320 && embedding.clip.allSatisfy(\.isFinite))
     }
 
@@ -101,7 +101,7 @@ import TestSupport
         let export = try CommandRunner.run("m2d-train", ["export", root + "/full", "--out", root + "/model"])
         #expect(export.status == 0, "\(export.stderr)")
         let model = try ModelDirectory.load(root + "/model")
-        let clip = AudioEmbedder(weights: model.weights).embed([Float](repeating: 0.1, count: 16000)).clip
+        let clip = try AudioEmbedder(weights: model.weights).embed([Float](repeating: 0.1, count: 16000)).clip
         #expect(clip.count == 320 && clip.allSatisfy { $0.isFinite })
     }
 

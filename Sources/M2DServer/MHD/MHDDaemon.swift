@@ -1,7 +1,11 @@
-// MHDDaemon: the only Swift file that speaks libmicrohttpd (MHD_). It owns the daemon, turns MHD's
-// repeated access-handler calls into one HTTPRequest, suspends the connection while the handler
-// works off the daemon thread, and resumes it with the response. Pattern: swift-nio's llhttp
-// wrapper (non-capturing C callbacks recover `self` through one fromOpaque helper).
+// MHDDaemon: the only Swift file that speaks libmicrohttpd (MHD_). It owns the daemon and every
+// socket: it turns MHD's repeated access-handler calls into one HTTPRequest within a body limit
+// and an upload budget, reads and discards the body of an early answer before sending it (so every
+// client sees the status), suspends the connection while the handler works off the daemon threads,
+// and resumes it with the response. A sweeper thread enforces what MHD does not: a deadline for the
+// request head, a minimum receive rate for bodies, disconnect detection for suspended requests
+// (MHD does not poll them), and the closing of idle connections on drain. Pattern: swift-nio's
+// llhttp wrapper (non-capturing C callbacks recover `self` through one fromOpaque helper).
 import CMicroHTTPD
 import Dispatch
 import Foundation
@@ -19,13 +23,31 @@ public enum DaemonError: Error, CustomStringConvertible {
 }
 
 public final class MHDDaemon: @unchecked Sendable {
-    // SAFETY: `daemon`/`listenFD` change only in start/stop (called by the owner); per-connection
-    // state is touched by MHD's polling thread, except `response`, which is guarded by its lock.
+    // SAFETY: `daemon`/`listenFD` change only in start/stop (called by the owner). Socket and request
+    // state shared between MHD's thread, the sweeper and responding threads is guarded by `lock`;
+    // the rest of a request is touched only by the MHD thread that owns its connection.
     public struct Options: Sendable {
         public var host = "0.0.0.0"
         public var port = 8080
-        public var connectionTimeoutSeconds = 30
         public var connectionLimit = 256
+        /// Connections one client address may hold (0: no limit).
+        public var perAddressLimit = 32
+        /// Seconds without any progress before MHD closes a connection.
+        public var idleTimeoutSeconds = 30
+        /// A request head must be complete this long after the connection opened or the previous
+        /// response was sent (so an idle keep-alive connection is closed after it, too).
+        public var headerTimeoutSeconds = 10.0
+        /// Bodies must arrive at least this fast once `receiveGraceSeconds` have passed.
+        public var minReceiveBytesPerSecond = 4096.0
+        public var receiveGraceSeconds = 5.0
+        /// Body bytes read and dropped after an early answer before the connection is cut instead.
+        public var discardLimit = 64 << 20
+        /// Polling threads (MHD's thread pool when above 1).
+        public var threads = 1
+        /// In-flight upload bytes across connections (nil: unbounded).
+        public var uploadBudget: Budget?
+        /// Sent instead of suspending a request once the daemon is stopping.
+        public var stoppingResponse = HTTPResponse.text(503, "server is stopping")
         public init() {}
     }
 
@@ -34,6 +56,17 @@ public final class MHDDaemon: @unchecked Sendable {
     private var daemon: OpaquePointer?
     private var listenFD: Int32 = -1
     public private(set) var boundPort = 0
+    /// Called with a reason ("header_timeout", "slow_body", "drain", "client_gone") when the daemon
+    /// ends a connection or a request on its own.
+    public var onConnectionEvent: (@Sendable (String) -> Void)?
+
+    private let lock = NSLock()
+    private var sockets: [ObjectIdentifier: Socket] = [:]
+    private var draining = false
+    private var stopping = false
+    private var sweeper: Thread?
+    private let sweeperWake = NSCondition()
+    private var sweeperStop = false
 
     public init(handler: any HTTPHandler, options: Options) {
         self.handler = handler
@@ -47,62 +80,172 @@ public final class MHDDaemon: @unchecked Sendable {
         listenFD = fd
         boundPort = port
         var flags = MHD_USE_AUTO_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
+            | MHD_USE_ITC.rawValue
         if ipv6 { flags |= MHD_USE_IPv6.rawValue }
         let me = Unmanaged.passRetained(self).toOpaque()
-        guard let d = m2d_mhd_start(flags, Self.accessCallback, me, Self.completedCallback, me, fd,
-                                    UInt32(options.connectionTimeoutSeconds), UInt32(options.connectionLimit), 256 * 1024)
+        guard let d = m2d_mhd_start(flags, Self.accessCallback, me, Self.completedCallback, me, Self.notifyCallback, me, fd,
+                                    UInt32(options.idleTimeoutSeconds), UInt32(options.connectionLimit),
+                                    UInt32(max(0, options.perAddressLimit)), 256 * 1024, UInt32(max(1, options.threads)))
         else {
             Unmanaged<MHDDaemon>.fromOpaque(me).release()
             close(fd)
             throw DaemonError.startFailed
         }
         daemon = d
+        let sweeper = Thread { [self] in sweepUntilStopped() }
+        sweeper.name = "m2d-sweeper"
+        sweeper.start()
+        self.sweeper = sweeper
         return port
     }
 
-    /// Stops accepting new connections; in-flight ones continue.
-    public func quiesce() {
-        guard let daemon else { return }
-        let fd = MHD_quiesce_daemon(daemon)
-        if fd >= 0 { close(fd); listenFD = -1 }
+    /// Stops accepting connections and closes idle ones; requests in progress continue, and their
+    /// connections close after the response.
+    public func beginDrain() {
+        lock.withLock { draining = true }
+        if let daemon {
+            let fd = MHD_quiesce_daemon(daemon)
+            if fd >= 0 { close(fd); listenFD = -1 }
+        }
+        wakeSweeper()
     }
 
-    /// Stops the daemon (closing every connection) and releases the callback context.
+    /// Requests between head and response (reading, processing, or being answered).
+    public var activeRequests: Int { lock.withLock { sockets.values.filter { $0.request != nil }.count } }
+    /// Requests waiting for the handler's response.
+    public var suspendedRequests: Int { lock.withLock { sockets.values.filter { $0.request?.suspended == true }.count } }
+
+    /// Answers every suspended request with `response` now (their late results are dropped) and
+    /// suspends no more: after this, `stop` cannot find a suspended connection. Returns how many.
+    @discardableResult
+    public func answerSuspended(with response: HTTPResponse) -> Int {
+        let waiting = lock.withLock { () -> [Request] in
+            stopping = true
+            return sockets.values.compactMap { $0.request }.filter { $0.suspended }
+        }
+        for request in waiting {
+            let actions = lock.withLock { () -> [@Sendable () -> Void] in
+                defer { request.disconnectActions = [] }
+                return request.disconnectActions
+            }
+            for action in actions { action() }
+            resume(request, with: response)
+        }
+        return waiting.count
+    }
+
+    /// Stops the daemon (closing every connection) and releases the callback context. Suspended
+    /// requests are answered with `options.stoppingResponse` first, so MHD never aborts.
     public func stop() {
         guard let d = daemon else { return }
+        answerSuspended(with: options.stoppingResponse)
         daemon = nil
+        sweeperWake.withLock { sweeperStop = true; sweeperWake.broadcast() }
+        while let s = sweeper, !s.isFinished { usleep(1000) }
         MHD_stop_daemon(d)
         if listenFD >= 0 { close(listenFD); listenFD = -1 }
         Unmanaged.passUnretained(self).release()
     }
 
-    // MARK: per-connection state
+    // MARK: per-socket and per-request state
 
-    final class Connection {
+    enum Phase { case waiting, receiving, discarding, processing, responding }
+
+    /// One client connection (MHD's socket context), from accept to close.
+    final class Socket {
+        let connection: OpaquePointer
+        let fd: Int32
+        let peer: String
+        // Guarded by the daemon's lock:
+        var phase = Phase.waiting
+        var since = DispatchTime.now().uptimeNanoseconds
+        var received = 0
+        var request: Request?
+        var shutDown = false
+
+        init(connection: OpaquePointer, fd: Int32, peer: String) {
+            self.connection = connection
+            self.fd = fd
+            self.peer = peer
+        }
+    }
+
+    /// What to send once the body has been read to its end.
+    enum Pending {
+        case none
+        case answer(HTTPResponse)
+        case rejection(BodyRejection)
+    }
+
+    /// One request (MHD's con_cls), from head to completion.
+    final class Request {
         let head: RequestHead
-        let receivedNanos = DispatchTime.now().uptimeNanoseconds
+        let socket: Socket
+        let context: (any Sendable & AnyObject)?
         let limit: Int
+        let receivedNanos = DispatchTime.now().uptimeNanoseconds
         var body: [UInt8] = []
         var parts: [FormPart] = []
         var received = 0
         var postProcessor: OpaquePointer?
+        var reservation: Budget.Reservation?
+        var pending = Pending.none
         var dispatched = false
-        /// Set once the streamed body passed the limit: the rest is discarded and 413 sent at the end
-        /// (MHD accepts a response mid-upload only before the body starts).
-        var overLimit = false
-        /// Set when the form parser rejected the body; 400 is sent once the upload ends.
-        var malformed: String?
-        let lock = NSLock()
+        // Guarded by the daemon's lock:
         var response: HTTPResponse?
+        var suspended = false
+        var disconnected = false
+        var disconnectActions: [@Sendable () -> Void] = []
 
-        init(head: RequestHead, limit: Int) {
+        init(head: RequestHead, socket: Socket, context: (any Sendable & AnyObject)?, limit: Int) {
             self.head = head
+            self.socket = socket
+            self.context = context
             self.limit = limit
+        }
+
+        var discarding: Bool { if case .none = pending { return false }; return true }
+    }
+
+    /// A suspended request's handle for the handler. SAFETY: the request is kept alive by it and
+    /// its shared fields are touched under the daemon's lock.
+    private struct Link: ClientConnection, @unchecked Sendable {
+        let daemon: MHDDaemon
+        let request: Request
+
+        func onDisconnect(_ action: @escaping @Sendable () -> Void) {
+            let gone = daemon.lock.withLock { () -> Bool in
+                if request.disconnected { return true }
+                request.disconnectActions.append(action)
+                return false
+            }
+            if gone { action() }
         }
     }
 
     private static func fromOpaque<T: AnyObject>(_ pointer: UnsafeMutableRawPointer?) -> T {
         Unmanaged<T>.fromOpaque(pointer!).takeUnretainedValue()
+    }
+
+    // MARK: C callbacks
+
+    private static let notifyCallback: MHD_NotifyConnectionCallback = { cls, connection, socketContext, code in
+        guard let connection, let socketContext else { return }
+        let me: MHDDaemon = fromOpaque(cls)
+        if code == .CONNECTION_NOTIFY_STARTED {
+            var address = [CChar](repeating: 0, count: 64)
+            m2d_mhd_client_address(connection, &address, address.count)
+            let peer = String(decoding: address.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let socket = Socket(connection: connection, fd: m2d_mhd_connection_fd(connection), peer: peer)
+            me.lock.withLock { me.sockets[ObjectIdentifier(socket)] = socket }
+            socketContext.pointee = Unmanaged.passRetained(socket).toOpaque()
+        } else if let raw = socketContext.pointee {
+            // MHD closes the descriptor after this returns: the sweeper, which holds the lock while
+            // it shuts sockets down, can never reach a reused descriptor.
+            let socket = Unmanaged<Socket>.fromOpaque(raw).takeRetainedValue()
+            me.lock.withLock { _ = me.sockets.removeValue(forKey: ObjectIdentifier(socket)) }
+            socketContext.pointee = nil
+        }
     }
 
     private static let accessCallback: MHD_AccessHandlerCallback = { cls, connection, url, method, _, upload, uploadSize, state in
@@ -111,116 +254,279 @@ public final class MHDDaemon: @unchecked Sendable {
                          upload: upload, uploadSize: uploadSize!, state: state!)
     }
 
-    private static let completedCallback: MHD_RequestCompletedCallback = { _, _, state, _ in
+    private static let completedCallback: MHD_RequestCompletedCallback = { cls, _, state, code in
         guard let state, let raw = state.pointee else { return }
-        let conn = Unmanaged<Connection>.fromOpaque(raw).takeRetainedValue()
-        if let pp = conn.postProcessor { MHD_destroy_post_processor(pp) }
+        let me: MHDDaemon = fromOpaque(cls)
+        let request = Unmanaged<Request>.fromOpaque(raw).takeRetainedValue()
         state.pointee = nil
+        if let pp = request.postProcessor { MHD_destroy_post_processor(pp) }
+        request.reservation = nil
+        me.lock.withLock {
+            request.socket.request = nil
+            request.socket.phase = .waiting
+            request.socket.since = DispatchTime.now().uptimeNanoseconds
+        }
+        me.handler.requestEnded(request.head, context: request.context, completed: code == .REQUEST_TERMINATED_COMPLETED_OK)
     }
 
     private static let postIterator: MHD_PostDataIterator = { cls, _, key, filename, contentType, _, data, offset, size in
-        let conn: Connection = fromOpaque(cls)
+        let request: Request = fromOpaque(cls)
         let name = key.map { String(cString: $0) } ?? ""
-        if offset == 0 || conn.parts.last?.name != name {
-            conn.parts.append(FormPart(name: name, filename: filename.map { String(cString: $0) },
-                                       contentType: contentType.map { String(cString: $0) }, data: []))
+        if offset == 0 || request.parts.last?.name != name {
+            request.parts.append(FormPart(name: name, filename: filename.map { String(cString: $0) },
+                                          contentType: contentType.map { String(cString: $0) }, data: []))
         }
         if size > 0, let data {
-            data.withMemoryRebound(to: UInt8.self, capacity: size) { conn.parts[conn.parts.count - 1].data.append(contentsOf: UnsafeBufferPointer(start: $0, count: size)) }
+            data.withMemoryRebound(to: UInt8.self, capacity: size) {
+                request.parts[request.parts.count - 1].data.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
+            }
         }
         return .YES
     }
+
+    private static let streamReader: MHD_ContentReaderCallback = { cls, _, buffer, max in
+        let box: StreamBox = fromOpaque(cls)
+        guard let buffer, max > 0 else { return -1 }
+        let n = box.stream.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: max))
+        return n > 0 ? n : -1  // MHD_CONTENT_READER_END_OF_STREAM
+    }
+
+    private static let streamFree: MHD_ContentReaderFreeCallback = { cls in
+        guard let cls else { return }
+        Unmanaged<StreamBox>.fromOpaque(cls).release()
+    }
+
+    private final class StreamBox {
+        let stream: any ResponseStream
+        init(_ stream: any ResponseStream) { self.stream = stream }
+    }
+
+    // MARK: the access handler
 
     private func access(_ connection: OpaquePointer, url: String, method: String, upload: UnsafePointer<CChar>?,
                         uploadSize: UnsafeMutablePointer<Int>, state: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
-        guard let raw = state.pointee else {
-            // First call: only the head is known.
-            let head = RequestHead(method: method, path: url, query: Self.values(connection, .GET_ARGUMENT_KIND),
-                                   headers: Self.values(connection, .HEADER_KIND, lowercase: true))
-            if let early = handler.preflight(head) { return Self.queue(connection, early) }
-            let limit = handler.maxBodyBytes(for: head)
-            if let length = head.headers["content-length"].flatMap(Int.init), length > limit {
-                return Self.queue(connection, handler.bodyTooLarge(head, limit: limit))
-            }
-            let conn = Connection(head: head, limit: limit)
-            let opaque = Unmanaged.passRetained(conn).toOpaque()
-            if head.isForm {
-                conn.postProcessor = MHD_create_post_processor(connection, 64 * 1024, Self.postIterator, opaque)
-                if conn.postProcessor == nil {
-                    Unmanaged<Connection>.fromOpaque(opaque).release()
-                    return Self.queue(connection, handler.malformedBody(head, reason: "malformed form body (multipart without a boundary?)"))
-                }
-            }
-            state.pointee = opaque
-            return .YES
-        }
-        let conn: Connection = Self.fromOpaque(raw)
+        guard let raw = state.pointee else { return begin(connection, url: url, method: method, state: state) }
+        let request: Request = Self.fromOpaque(raw)
         if uploadSize.pointee > 0 {
             let size = uploadSize.pointee
             uploadSize.pointee = 0
-            conn.received += size
-            if conn.received > conn.limit {
-                conn.overLimit = true
-                conn.body = []
-                conn.parts = []
-                // Far beyond the limit: stop reading and drop the connection.
-                return conn.received > conn.limit &+ 64 << 20 ? .NO : .YES
+            return receive(request, upload: upload, size: size)
+        }
+        // The body is complete (or the connection was resumed with the answer).
+        if let ready = lock.withLock({ request.response }) { return queue(connection, ready) }
+        if request.discarding { return answerPending(request, connection) }
+        if request.dispatched { return .YES }
+        return dispatch(request, connection)
+    }
+
+    private func answerPending(_ request: Request, _ connection: OpaquePointer) -> MHD_Result {
+        switch request.pending {
+        case let .answer(response): return queue(connection, response)
+        case let .rejection(reason): return queue(connection, handler.bodyRejected(request.head, context: request.context, reason: reason))
+        case .none: return .NO
+        }
+    }
+
+    /// The first call of a request: only the head is known.
+    private func begin(_ connection: OpaquePointer, url: String, method: String,
+                       state: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+        let socket: Socket = Self.fromOpaque(m2d_mhd_socket_context(connection))
+        let head = RequestHead(method: method, path: url, query: Self.values(connection, .GET_ARGUMENT_KIND),
+                               headers: Self.values(connection, .HEADER_KIND, lowercase: true), peer: socket.peer)
+        let decision = handler.accept(head)
+        let request: Request
+        switch decision {
+        case let .reject(response, context):
+            request = Request(head: head, socket: socket, context: context, limit: 0)
+            request.pending = .answer(response)
+        case let .accept(limit, context):
+            request = Request(head: head, socket: socket, context: context, limit: limit)
+            if let length = head.contentLength, length > limit {
+                request.pending = .rejection(.tooLarge(limit: limit))
+            } else if let budget = options.uploadBudget, let length = head.contentLength, length > 0 {
+                request.reservation = budget.reserve(length)
+                if request.reservation == nil { request.pending = .rejection(.uploadBudget(limit: budget.capacity)) }
             }
-            if conn.malformed != nil { return .YES }
-            if let pp = conn.postProcessor {
-                if MHD_post_process(pp, upload, size) != .YES {
-                    conn.malformed = "malformed form body"
-                    conn.parts = []
-                }
-            } else if let upload {
-                upload.withMemoryRebound(to: UInt8.self, capacity: size) { conn.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: size)) }
-            }
+        }
+        lock.withLock {
+            socket.request = request
+            socket.phase = request.discarding ? .discarding : .receiving
+            socket.since = DispatchTime.now().uptimeNanoseconds
+            socket.received = 0
+        }
+        let opaque = Unmanaged.passRetained(request).toOpaque()
+        state.pointee = opaque
+        if request.discarding {
+            // Answer at once when no body will follow, the client waits for 100-continue, or the body
+            // is too large to read through; else read it to the end first (lingering close).
+            let noBody = (head.contentLength ?? 0) == 0 && head.headers["transfer-encoding"] == nil
+            let expects = head.headers["expect"]?.lowercased() == "100-continue"
+            if noBody || expects || (head.contentLength ?? 0) > options.discardLimit { return answerPending(request, connection) }
             return .YES
         }
-        // Body complete (or resumed with the answer).
-        conn.lock.lock()
-        let ready = conn.response
-        conn.lock.unlock()
-        if let ready { return Self.queue(connection, ready) }
-        if conn.overLimit { return Self.queue(connection, handler.bodyTooLarge(conn.head, limit: conn.limit)) }
-        if let reason = conn.malformed { return Self.queue(connection, handler.malformedBody(conn.head, reason: reason)) }
-        if conn.dispatched { return .YES }
-        conn.dispatched = true
-        let request = HTTPRequest(head: conn.head, body: conn.body, parts: conn.parts, receivedNanos: conn.receivedNanos)
-        conn.body = []
-        conn.parts = []
-        MHD_suspend_connection(connection)
-        let handler = self.handler
-        let box = ConnectionHandle(connection: connection, conn: conn)
-        DispatchQueue.global().async {
-            handler.handle(request) { response in
-                box.conn.lock.lock()
-                let first = box.conn.response == nil
-                if first { box.conn.response = response }
-                box.conn.lock.unlock()
-                if first { MHD_resume_connection(box.connection) }
-            }
+        if head.isForm {
+            request.postProcessor = MHD_create_post_processor(connection, 64 * 1024, Self.postIterator, opaque)
+            if request.postProcessor == nil { request.pending = .rejection(.malformed("malformed form body (multipart without a boundary?)")) }
         }
         return .YES
     }
 
-    /// Carries a suspended connection to the thread that resumes it. SAFETY: MHD permits
-    /// MHD_resume_connection from any thread; the connection stays alive while suspended.
-    private struct ConnectionHandle: @unchecked Sendable {
-        let connection: OpaquePointer
-        let conn: Connection
+    private func receive(_ request: Request, upload: UnsafePointer<CChar>?, size: Int) -> MHD_Result {
+        request.received += size
+        lock.withLock { request.socket.received += size }
+        if request.discarding { return request.received > options.discardLimit ? .NO : .YES }
+        if request.received > request.limit {
+            enterDiscard(request, .tooLarge(limit: request.limit))
+            return .YES
+        }
+        if let budget = options.uploadBudget, request.head.contentLength == nil {
+            // A chunked body reserves as it grows.
+            if request.reservation == nil { request.reservation = budget.reserve(0) }
+            if request.reservation?.grow(by: size) != true {
+                enterDiscard(request, .uploadBudget(limit: budget.capacity))
+                return .YES
+            }
+        }
+        if let pp = request.postProcessor {
+            if MHD_post_process(pp, upload, size) != .YES { enterDiscard(request, .malformed("malformed form body")) }
+        } else if let upload {
+            upload.withMemoryRebound(to: UInt8.self, capacity: size) { request.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: size)) }
+        }
+        return .YES
     }
 
-    private static func queue(_ connection: OpaquePointer, _ response: HTTPResponse) -> MHD_Result {
-        let r = response.body.withUnsafeBytes { raw in
-            MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
+    private func enterDiscard(_ request: Request, _ reason: BodyRejection) {
+        request.pending = .rejection(reason)
+        request.body = []
+        request.parts = []
+        request.reservation = nil
+        lock.withLock { request.socket.phase = .discarding }
+    }
+
+    private func dispatch(_ request: Request, _ connection: OpaquePointer) -> MHD_Result {
+        request.dispatched = true
+        let message = HTTPRequest(head: request.head, body: request.body, parts: request.parts,
+                                  receivedNanos: request.receivedNanos, context: request.context,
+                                  uploadReservation: request.reservation)
+        request.body = []
+        request.parts = []
+        request.reservation = nil
+        let refused = lock.withLock { () -> Bool in
+            if stopping { return true }
+            request.suspended = true
+            request.socket.phase = .processing
+            return false
+        }
+        if refused { return queue(connection, options.stoppingResponse) }
+        // Suspend before handing over: a fast answer resumes only a suspended connection.
+        MHD_suspend_connection(connection)
+        let handler = self.handler, link = Link(daemon: self, request: request)
+        DispatchQueue.global().async {
+            handler.handle(message, connection: link) { response in link.daemon.resume(link.request, with: response) }
+        }
+        return .YES
+    }
+
+    /// The first response for a suspended request wins; later ones are dropped.
+    private func resume(_ request: Request, with response: HTTPResponse) {
+        let wake = lock.withLock { () -> Bool in
+            guard request.response == nil else { return false }
+            request.response = response
+            guard request.suspended else { return false }
+            request.suspended = false
+            request.socket.phase = .responding
+            return true
+        }
+        if wake { MHD_resume_connection(request.socket.connection) }
+    }
+
+    private func queue(_ connection: OpaquePointer, _ response: HTTPResponse) -> MHD_Result {
+        let r: OpaquePointer?
+        switch response.body {
+        case let .bytes(body):
+            r = body.withUnsafeBytes { raw in
+                MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
+            }
+        case let .stream(stream):
+            let box = Unmanaged.passRetained(StreamBox(stream)).toOpaque()
+            r = MHD_create_response_from_callback(UInt64.max, 64 * 1024, Self.streamReader, box, Self.streamFree)
+            if r == nil { Unmanaged<StreamBox>.fromOpaque(box).release() }
         }
         guard let r else { return .NO }
         for (name, value) in response.headers { MHD_add_response_header(r, name, value) }
+        let closing = lock.withLock { () -> Bool in
+            let socket: Socket = Self.fromOpaque(m2d_mhd_socket_context(connection))
+            socket.phase = .responding
+            return draining
+        }
+        if closing { MHD_add_response_header(r, "Connection", "close") }
         let result = MHD_queue_response(connection, UInt32(response.status), r)
         MHD_destroy_response(r)
         return result
     }
+
+    // MARK: the sweeper
+
+    private func wakeSweeper() { sweeperWake.withLock { sweeperWake.broadcast() } }
+
+    private func sweepUntilStopped() {
+        while true {
+            let stop = sweeperWake.withLock { () -> Bool in
+                if !sweeperStop { _ = sweeperWake.wait(until: Date(timeIntervalSinceNow: 0.2)) }
+                return sweeperStop
+            }
+            if stop { return }
+            sweep()
+        }
+    }
+
+    private func sweep() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        var actions: [@Sendable () -> Void] = [], events: [String] = []
+        lock.withLock {
+            for socket in sockets.values where !socket.shutDown {
+                let elapsed = Double(now &- socket.since) / 1e9
+                switch socket.phase {
+                case .waiting:
+                    if draining || elapsed > options.headerTimeoutSeconds {
+                        shutDown(socket)
+                        events.append(draining ? "drain" : "header_timeout")
+                    }
+                case .receiving, .discarding:
+                    let allowed = options.minReceiveBytesPerSecond * (elapsed - options.receiveGraceSeconds)
+                    if allowed > 0, Double(socket.received) < allowed {
+                        shutDown(socket)
+                        events.append("slow_body")
+                    }
+                case .processing:
+                    guard let request = socket.request, request.suspended, !request.disconnected, Self.peerClosed(socket.fd) else { break }
+                    request.disconnected = true
+                    actions += request.disconnectActions
+                    request.disconnectActions = []
+                    events.append("client_gone")
+                case .responding:
+                    break
+                }
+            }
+        }
+        for action in actions { action() }
+        if let onConnectionEvent { for event in events { onConnectionEvent(event) } }
+    }
+
+    /// Under `lock`. MHD sees end of stream and closes the connection itself; the descriptor stays MHD's.
+    private func shutDown(_ socket: Socket) {
+        socket.shutDown = true
+        Glibc.shutdown(socket.fd, Int32(SHUT_RDWR))
+    }
+
+    /// The peer sent FIN or the socket failed (data waiting to be read, a pipelined request, is not a close).
+    private static func peerClosed(_ fd: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: m2d_pollrdhup(), revents: 0)
+        guard poll(&p, 1, 0) > 0 else { return false }
+        return p.revents & (m2d_pollrdhup() | Int16(POLLHUP | POLLERR | POLLNVAL)) != 0
+    }
+
+    // MARK: helpers
 
     private final class ValueBox {
         var values: [String: String] = [:]

@@ -1,6 +1,7 @@
 // JSONLogHandler: one JSON object per line on stderr (--json-logs), for log shippers.
 import Foundation
 import Logging
+import M2DJSON
 
 public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
@@ -15,13 +16,24 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let level = event.level, message = event.message
         var fields = metadata
-        let extra = event.metadata
-        if let extra { fields.merge(extra) { $1 } }
-        var out = #"{"ts":\#(JSON.string(ISO8601DateFormatter().string(from: Date()))),"level":"\#(level.rawValue)","logger":\#(JSON.string(label)),"msg":\#(JSON.string(message.description))"#
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { out += ",\(JSON.string(k)):\(JSON.string(v.description))" }
-        out += "}\n"
-        FileHandle.standardError.write(Data(out.utf8))
+        if let extra = event.metadata { fields.merge(extra) { $1 } }
+        var w = JSONWriter(capacity: 256)
+        w.raw("{\"ts\":")
+        w.string(ISO8601DateFormatter().string(from: Date()))
+        w.raw(",\"level\":")
+        w.string(event.level.rawValue)
+        w.raw(",\"logger\":")
+        w.string(label)
+        w.raw(",\"msg\":")
+        w.string(event.message.description)
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) {
+            w.byte(UInt8(ascii: ","))
+            w.string(k)
+            w.byte(UInt8(ascii: ":"))
+            w.string(v.description)
+        }
+        w.raw("}\n")
+        FileHandle.standardError.write(Data(w.bytes))
     }
 }

@@ -1,22 +1,13 @@
-// AudioInput and the parser that turns any accepted request form into inputs + options
-// (PEERS-AND-API.md 3.2): multipart field `file` (repeatable; `file[]` and `data` too), a raw audio
-// body, or JSON {"inputs": base64 | data URI | [...]} ({"input": ...} on /v1/embeddings).
+// InputParser: turns any accepted request form into inputs + options (docs/HTTP-API.md §2):
+// multipart field `file` (repeatable; `file[]` and `data` too), a raw audio body, or JSON
+// {"inputs": base64 | data URI | [...]} ({"input": ...} on /v1/embeddings).
 import Foundation
 import M2DAudio
 
-public struct AudioInput: Sendable {
-    public var name: String
-    public var bytes: [UInt8]
-}
-
 public enum InputParser {
-    public static let audioMediaTypes: Set<String> = [
-        "audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/flac", "audio/x-flac", "audio/ogg",
-        "audio/opus", "audio/mpeg", "audio/mp3", "audio/aiff", "audio/x-aiff", "application/ogg",
-    ]
-
     /// Parses a request. `jsonInputKey` is "inputs" on native routes and "input" on /v1/embeddings.
-    public static func parse(_ request: HTTPRequest, jsonInputKey: String = "inputs", maxItems: Int) throws(ServerError) -> ([AudioInput], RequestOptions) {
+    public static func parse(_ request: HTTPRequest, jsonInputKey: String = "inputs",
+                             maxItems: Int) throws(ServerError) -> ([AudioInput], RequestOptions) {
         var options = RequestOptions()
         var inputs: [AudioInput] = []
         let media = request.head.mediaType
@@ -34,7 +25,7 @@ public enum InputParser {
         case "application/json":
             for (k, v) in request.head.query { try options.apply(key: k, text: v) }
             inputs = try parseJSON(request.body, inputKey: jsonInputKey, options: &options)
-        case let m? where audioMediaTypes.contains(m) || m == "application/octet-stream":
+        case let m? where AudioFormat.mediaTypes.contains(m) || m == "application/octet-stream":
             for (k, v) in request.head.query { try options.apply(key: k, text: v) }
             if request.body.isEmpty { throw .empty("the request body is empty; send the audio bytes") }
             inputs = [AudioInput(name: "input[0]", bytes: request.body)]
@@ -53,7 +44,7 @@ public enum InputParser {
                 throw .unsupportedMediaType("input \(i) (\(input.name)) is \(unsupported), which cannot be decoded")
             }
             if media == "application/octet-stream", AudioFormat.sniff(input.bytes) == nil {
-                throw .unsupportedMediaType("the body is not a recognised audio file (no WAV, FLAC, OGG, MP3 or AIFF signature)")
+                throw .unsupportedMediaType("the body is not a recognised audio file (no signature of \(AudioFormat.summary))")
             }
         }
         return (inputs, options)
@@ -101,7 +92,7 @@ public enum InputParser {
                 throw .invalidRequest("\(key)[\(index)] is a data URI without ';base64,'")
             }
             let mediaType = String(text[text.index(text.startIndex, offsetBy: 5)..<comma].dropLast(7)).lowercased()
-            if !mediaType.isEmpty, !audioMediaTypes.contains(mediaType), mediaType != "application/octet-stream" {
+            if !mediaType.isEmpty, !AudioFormat.mediaTypes.contains(mediaType), mediaType != "application/octet-stream" {
                 throw .unsupportedMediaType("\(key)[\(index)] has media type '\(mediaType)'")
             }
             payload = text[text.index(after: comma)...]

@@ -1,15 +1,15 @@
-// ServerState: readiness (loading -> ready -> draining, or unhealthy) and the admission counter.
+// ServerState: the lifecycle phase (loading -> ready -> draining, or failed) and the admission
+// counter, the one gate every inference request passes.
 import Foundation
 
 public final class ServerState: @unchecked Sendable {
     // SAFETY: every field is guarded by `lock`.
-    public enum Phase: String, Sendable { case loading, ready, draining, unhealthy }
+    public enum Phase: String, Sendable { case loading, ready, draining, failed }
 
     private let lock = NSLock()
     private var _phase: Phase = .loading
     private var _reason = "loading model"
     private var _inflight = 0
-    private var consecutiveFailures = 0
     public let maxInflight: Int
 
     public init(maxInflight: Int) { self.maxInflight = maxInflight }
@@ -18,6 +18,7 @@ public final class ServerState: @unchecked Sendable {
     public var reason: String { lock.withLock { _reason } }
     public var inflight: Int { lock.withLock { _inflight } }
 
+    /// Draining is final: nothing moves the server out of it.
     public func set(_ phase: Phase, reason: String) {
         lock.withLock {
             if _phase == .draining && phase != .draining { return }
@@ -36,17 +37,4 @@ public final class ServerState: @unchecked Sendable {
     }
 
     public func release() { lock.withLock { _inflight -= 1 } }
-
-    /// Backend health: unhealthy after 3 consecutive failures, ready again after a success.
-    public func recordInference(success: Bool) {
-        lock.withLock {
-            if success {
-                consecutiveFailures = 0
-                if _phase == .unhealthy { _phase = .ready; _reason = "" }
-            } else {
-                consecutiveFailures += 1
-                if consecutiveFailures >= 3 && _phase == .ready { _phase = .unhealthy; _reason = "inference failed 3 times in a row" }
-            }
-        }
-    }
 }

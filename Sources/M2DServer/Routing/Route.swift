@@ -1,4 +1,5 @@
-// RouteTable: every path, its methods, and whether it needs the model and the API key.
+// Route: every path, its methods, which handler family serves it, and what it needs (the model,
+// the API key). Matched once per request, in the router's head check.
 
 public enum Route: String, Sendable, CaseIterable {
     case embed = "/embed"
@@ -12,7 +13,10 @@ public enum Route: String, Sendable, CaseIterable {
     case metrics = "/metrics"
     case openapi = "/openapi.yaml"
 
-    /// Aliases of PEERS-AND-API.md 3.1.
+    /// The handler types, one per route family.
+    public enum Family: Sendable { case embed, classify, openAI, info, operations }
+
+    /// Aliases of docs/HTTP-API.md §1.
     static let aliases: [String: Route] = [
         "/embeddings": .openAIEmbeddings, "/models": .openAIModels, "/livez": .live, "/readyz": .ready,
         "/v2/health/live": .live, "/v2/health/ready": .ready,
@@ -30,6 +34,16 @@ public enum Route: String, Sendable, CaseIterable {
         }
     }
 
+    public var family: Family {
+        switch self {
+        case .embed: .embed
+        case .classify: .classify
+        case .openAIEmbeddings, .openAIModels: .openAI
+        case .info: .info
+        case .live, .ready, .health, .metrics, .openapi: .operations
+        }
+    }
+
     /// Routes that run the model (need readiness and an admission slot).
     public var isInference: Bool { self == .embed || self == .classify || self == .openAIEmbeddings }
 
@@ -38,4 +52,7 @@ public enum Route: String, Sendable, CaseIterable {
 
     /// OpenAI-shaped errors.
     public var isOpenAI: Bool { self == .openAIEmbeddings || self == .openAIModels }
+
+    /// Served on the admin port too.
+    public var isOperational: Bool { family == .operations }
 }

@@ -1,0 +1,27 @@
+// OpenAIHandler: POST /v1/embeddings and GET /v1/models in OpenAI's shapes.
+import Foundation
+import Logging
+import M2DModel
+
+struct OpenAIHandler: RouteHandler {
+    let app: ServerApp
+
+    func respond(to request: AdmittedRequest, reply: @escaping @Sendable (Reply) -> Void) {
+        guard request.route == .openAIEmbeddings else {
+            let name = app.registry.service?.model.name ?? (app.config.modelPath as NSString).lastPathComponent
+            let list = ModelList(data: [.init(id: name, created: Int(Date().timeIntervalSince1970))])
+            return reply(Reply(.json(200, JSONResponse.bytes(list))))
+        }
+        let logger = app.logger
+        let check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { (options, model) throws(ServerError) in
+            if let d = options.dimensions, d != model.embeddingDim {
+                throw .validation("dimensions must be \(model.embeddingDim) (M2D embeddings cannot be shortened)", param: "dimensions")
+            }
+            // OpenAI clients send their own model names: serve, but say so in the log.
+            if let m = options.model, m != model.name { logger.warning("request names model '\(m)'; serving '\(model.name)'") }
+        }
+        InferenceRun(app: app, jsonKey: "input").run(request, keepFrames: { _ in false }, check: check, reply: reply) { items, options, model in
+            .json(200, JSONResponse.bytes(OpenAIEmbedResponse(items, options: options, model: model)))
+        }
+    }
+}

@@ -1,0 +1,24 @@
+// OperationsHandler: the routes an orchestrator uses, on both ports: liveness, readiness,
+// Prometheus metrics and the OpenAPI document.
+
+struct OperationsHandler: RouteHandler {
+    let app: ServerApp
+
+    func respond(to request: AdmittedRequest, reply: @escaping @Sendable (Reply) -> Void) {
+        switch request.route {
+        case .live: reply(Reply(.json(200, JSONResponse.bytes(HealthBody(status: "ok", error: nil, errorType: nil, code: nil)))))
+        case .metrics:
+            let body = app.metrics.scrape(app.metricsSnapshot())
+            reply(Reply(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body)))
+        case .openapi:
+            reply(Reply(HTTPResponse(status: 200, headers: [("Content-Type", "application/yaml")], body: OpenAPIDocument.bytes)))
+        default: reply(Reply(Self.readiness(app.readiness)))
+        }
+    }
+
+    static func readiness(_ r: Readiness) -> HTTPResponse {
+        if r.isReady { return .json(200, JSONResponse.bytes(HealthBody(status: "ok", error: nil, errorType: nil, code: nil))) }
+        return .json(503, JSONResponse.bytes(HealthBody(status: r.status, error: r.reason, errorType: "unhealthy", code: 503)),
+                     headers: [("Retry-After", "5")])
+    }
+}

@@ -1,0 +1,207 @@
+// InferenceScheduler: one thread owns the encoder (TEI's backend-thread pattern). Requests wait as
+// jobs; each batch takes chunks from every waiting job in turn, up to `maxBatchChunks`, waiting at
+// most `maxBatchDelay` for more work. A short request beside a long one therefore rides in the
+// next batch instead of waiting for the long one to finish, and batches stay full. Cancelled jobs
+// lose their queued chunks before the next batch. Health: "stalled" means work is waiting and no
+// batch has finished for `stallTimeout`; three failed batches in a row make it "failing" until a
+// probe batch succeeds.
+import Foundation
+import M2DModel
+import M2DTensor
+
+public final class InferenceScheduler: @unchecked Sendable {
+    // SAFETY: every field but `engine` is guarded by `condition`; the engine is used only by the
+    // scheduler's thread.
+    public enum Health: Equatable, Sendable {
+        case ok
+        case stalled(seconds: Double)
+        case failing(String)
+    }
+
+    public struct Hooks: Sendable {
+        /// After each batch: (chunks, seconds).
+        public var batch: @Sendable (Int, Double) -> Void = { _, _ in }
+        /// A cancelled job left: (its chunks that were never encoded).
+        public var cancelled: @Sendable (Int) -> Void = { _ in }
+        public init() {}
+    }
+
+    private let engine: any EncoderEngine
+    private let maxBatchChunks: Int
+    private let maxDelayNanos: UInt64
+    private let capacity: Int
+    private let stallNanos: UInt64
+    private let probeIntervalNanos: UInt64 = 5_000_000_000
+    private let hooks: Hooks
+    private let condition = NSCondition()
+    private var active: [InferenceJob] = []
+    private var stopping = false
+    private var thread: Thread?
+    private var lastProgress = DispatchTime.now().uptimeNanoseconds
+    private var consecutiveFailures = 0
+    private var lastFailure = ""
+    private var lastProbe: UInt64 = 0
+
+    public init(engine: any EncoderEngine, maxBatchChunks: Int, maxBatchDelayMs: Double, capacity: Int,
+                stallTimeoutSeconds: Double = 30, hooks: Hooks = Hooks()) {
+        self.engine = engine
+        self.maxBatchChunks = max(1, maxBatchChunks)
+        maxDelayNanos = UInt64(max(0, maxBatchDelayMs) * 1e6)
+        self.capacity = max(1, capacity)
+        stallNanos = UInt64(max(1, stallTimeoutSeconds) * 1e9)
+        self.hooks = hooks
+        engine.reserve(chunks: self.maxBatchChunks)
+    }
+
+    public var engineSummary: String { engine.summary }
+
+    public func start() {
+        let t = Thread { [unowned self] in self.loop() }
+        t.name = "m2d-inference"
+        t.stackSize = 8 << 20
+        thread = t
+        t.start()
+    }
+
+    /// Enqueues a job; false when `capacity` jobs wait already or the scheduler is stopping.
+    public func submit(_ job: InferenceJob) -> Bool {
+        condition.withLock {
+            guard !stopping, active.count < capacity else { return false }
+            if active.isEmpty { lastProgress = DispatchTime.now().uptimeNanoseconds }
+            active.append(job)
+            condition.signal()
+            return true
+        }
+    }
+
+    /// Drops the job's chunks that have not reached the encoder; its completion is not called.
+    public func cancel(_ job: InferenceJob) {
+        condition.withLock {
+            job.cancelled = true
+            condition.signal()
+        }
+    }
+
+    /// Jobs waiting or in progress.
+    public var queueDepth: Int { condition.withLock { active.count } }
+    /// Chunks not yet handed to the encoder.
+    public var pendingChunks: Int { condition.withLock { active.reduce(0) { $0 + ($1.cancelled ? 0 : $1.remaining) } } }
+
+    public var health: Health {
+        condition.withLock {
+            if consecutiveFailures >= 3 { return .failing(lastFailure) }
+            let waiting = active.contains { !$0.cancelled }
+            let idle = Double(DispatchTime.now().uptimeNanoseconds &- lastProgress) / 1e9
+            return waiting && idle > Double(stallNanos) / 1e9 ? .stalled(seconds: idle) : .ok
+        }
+    }
+
+    /// Stops taking work, lets the current batch finish (at most `timeout` seconds), then returns.
+    public func stop(timeout: Double = 30) {
+        condition.withLock {
+            stopping = true
+            condition.broadcast()
+        }
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while let t = thread, !t.isFinished, Date() < deadline { usleep(2000) }
+    }
+
+    // MARK: the worker thread
+
+    private func loop() {
+        while let batch = nextBatch() {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let outcome: Result<Void, EncoderError>
+            do { try ChunkBatch.encodeNext(batch.slots, engine: engine); outcome = .success(()) } catch { outcome = .failure(error) }
+            let elapsed = DispatchTime.now().uptimeNanoseconds &- start
+            if !batch.slots.isEmpty { hooks.batch(batch.slots.count, Double(elapsed) / 1e9) }
+            finish(batch, outcome: outcome, start: start, elapsed: elapsed)
+        }
+    }
+
+    private struct Batch {
+        var slots: [ClipEncoding] = []
+        var jobs: [InferenceJob] = []
+        var isProbe = false
+    }
+
+    /// Waits for work and takes the next batch; nil once stopping with nothing left.
+    private func nextBatch() -> Batch? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            dropCancelled()
+            if stopping && active.isEmpty { return nil }
+            if !active.isEmpty { break }
+            if consecutiveFailures >= 3 {
+                let now = DispatchTime.now().uptimeNanoseconds
+                if now &- lastProbe >= probeIntervalNanos { lastProbe = now; return probeBatch() }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(probeIntervalNanos) / 1e9))
+            } else {
+                condition.wait()
+            }
+        }
+        // Fill the batch, waiting at most maxDelay for more work.
+        let deadline = Date(timeIntervalSinceNow: Double(maxDelayNanos) / 1e9)
+        while active.reduce(0, { $0 + $1.remaining }) < maxBatchChunks && !stopping {
+            if !condition.wait(until: deadline) { break }
+        }
+        dropCancelled()
+        var batch = Batch()
+        // Round robin: one chunk from each job in arrival order, again and again.
+        var progressed = true
+        while batch.slots.count < maxBatchChunks && progressed {
+            progressed = false
+            for job in active where job.remaining > 0 && batch.slots.count < maxBatchChunks {
+                batch.slots.append(job.order[job.taken])
+                job.taken += 1
+                if !batch.jobs.contains(where: { $0 === job }) { batch.jobs.append(job) }
+                progressed = true
+            }
+        }
+        return batch
+    }
+
+    /// One zero chunk, to learn whether a failing engine works again.
+    private func probeBatch() -> Batch {
+        let c = engine.config
+        let zeros = FloatBuffer(count: c.nMels * c.chunkFrames)
+        let clip = ClipEncoding(normalizedLogMel: zeros, config: c, durationSeconds: 1, keepFrames: false)
+        return Batch(slots: [ClipEncoding](repeating: clip, count: clip.chunkCount), jobs: [], isProbe: true)
+    }
+
+    private func dropCancelled() {
+        active.removeAll { job in
+            guard job.cancelled else { return false }
+            hooks.cancelled(job.remaining)
+            return true
+        }
+    }
+
+    private func finish(_ batch: Batch, outcome: Result<Void, EncoderError>, start: UInt64, elapsed: UInt64) {
+        var done: [(InferenceJob, Result<[Embedding], ServerError>)] = []
+        condition.withLock {
+            lastProgress = DispatchTime.now().uptimeNanoseconds
+            switch outcome {
+            case .success:
+                consecutiveFailures = 0
+                for job in batch.jobs {
+                    if !job.started { job.started = true; job.timings.queueNanos = start &- job.enqueuedNanos }
+                    job.timings.inferenceNanos &+= elapsed
+                    if job.isComplete, !job.cancelled { done.append((job, .success(job.clips.map { $0.finish() }))) }
+                }
+            case let .failure(error):
+                consecutiveFailures += 1
+                lastFailure = error.description
+                // A job whose chunks failed cannot complete: answer it now.
+                for job in batch.jobs where !job.cancelled { done.append((job, .failure(.backend(error.description)))) }
+            }
+            for (job, _) in done { job.finished = true }
+            active.removeAll { $0.finished }
+        }
+        for (job, result) in done {
+            let timings = job.timings, completion = job.completion
+            DispatchQueue.global().async { completion(result, timings) }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+// The bodies of POST /embed and POST /v1/embeddings (docs/HTTP-API.md §3). Clip answers are DTOs;
+// frame answers are streamed (FramesStream), because a long clip's frames are megabytes of text.
+import M2DModel
+
+struct Usage: Encodable {
+    let audioSeconds: Double?
+    let promptTokens: Int
+    let totalTokens: Int
+
+    enum CodingKeys: String, CodingKey { case audioSeconds = "audio_seconds", promptTokens = "prompt_tokens", totalTokens = "total_tokens" }
+
+    /// Tokens: output frames per clip (flat features: time steps).
+    static func of(_ items: [EmbeddedClip], model: ModelConfig, withSeconds: Bool) -> Usage {
+        let tokens = items.reduce(0) { $0 + Self.tokens($1.embedding, model: model) }
+        return Usage(audioSeconds: withSeconds ? items.reduce(0) { $0 + $1.facts.durationSeconds } : nil,
+                     promptTokens: tokens, totalTokens: tokens)
+    }
+
+    static func tokens(_ e: Embedding, model: ModelConfig) -> Int {
+        model.flatFeatures ? e.frameCount / model.freqPatches : e.frameCount
+    }
+}
+
+/// POST /embed with granularity=clip.
+struct ClipEmbedResponse: Encodable {
+    struct Item: Encodable {
+        let object = "embedding"
+        let index: Int
+        let embedding: EmbeddingValue
+        let durationSeconds: Double
+        let inputSampleRate: Int
+        let inputChannels: Int
+
+        enum CodingKeys: String, CodingKey {
+            case object, index, embedding, durationSeconds = "duration_seconds", inputSampleRate = "input_sample_rate"
+            case inputChannels = "input_channels"
+        }
+    }
+
+    let object = "list"
+    let model: String
+    let dim: Int
+    let data: [Item]
+    let usage: Usage
+
+    init(_ items: [EmbeddedClip], options: RequestOptions, model: ModelConfig) {
+        self.model = model.name
+        dim = model.embeddingDim
+        data = items.enumerated().map { i, item in
+            Item(index: i, embedding: EmbeddingValue(item.embedding.clip, options: options), durationSeconds: item.facts.durationSeconds,
+                 inputSampleRate: item.facts.inputSampleRate, inputChannels: item.facts.inputChannels)
+        }
+        usage = .of(items, model: model, withSeconds: true)
+    }
+}
+
+/// POST /v1/embeddings (OpenAI shape).
+struct OpenAIEmbedResponse: Encodable {
+    struct Item: Encodable {
+        let object = "embedding"
+        let index: Int
+        let embedding: EmbeddingValue
+    }
+
+    let object = "list"
+    let data: [Item]
+    let model: String
+    let usage: Usage
+
+    init(_ items: [EmbeddedClip], options: RequestOptions, model: ModelConfig) {
+        data = items.enumerated().map { Item(index: $0, embedding: EmbeddingValue($1.embedding.clip, options: options)) }
+        self.model = model.name
+        usage = .of(items, model: model, withSeconds: false)
+    }
+}
+
+/// GET /v1/models.
+struct ModelList: Encodable {
+    struct Model: Encodable {
+        let id: String
+        let object = "model"
+        let created: Int
+        let ownedBy = "m2d-serve"
+
+        enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by" }
+    }
+
+    let object = "list"
+    let data: [Model]
+}

@@ -1,0 +1,166 @@
+// The body of GET /info: the model, its limits, the engine and the build (docs/HTTP-API.md §1).
+import M2DModel
+
+struct InfoResponse: Encodable {
+    struct Architecture: Encodable {
+        let embedDim, depth, numHeads: Int
+        let inputSize, patchSize: [Int]
+        enum CodingKeys: String, CodingKey {
+            case embedDim = "embed_dim", depth, numHeads = "num_heads", inputSize = "input_size", patchSize = "patch_size"
+        }
+    }
+
+    struct Model: Encodable {
+        let modelID, modelSHA, modelDtype: String
+        let embeddingDim, sampleRate: Int
+        let chunkSeconds, frameHopMs: Double
+        let flatFeatures: Bool
+        let architecture: Architecture
+        let normStats: [Float]
+        let provenance: JSONValue?
+
+        init(_ c: ModelConfig, sha: String, precision: String) {
+            modelID = c.name
+            modelSHA = sha
+            modelDtype = precision == "fp32" ? "float32" : precision
+            embeddingDim = c.embeddingDim
+            sampleRate = c.sampleRate
+            chunkSeconds = Double(c.chunkFrames * c.hopLength) / Double(c.sampleRate)
+            frameHopMs = Double(c.patchWidth * c.hopLength) * 1000 / Double(c.sampleRate)
+            flatFeatures = c.flatFeatures
+            architecture = Architecture(embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, inputSize: c.inputSize,
+                                        patchSize: c.patchSize)
+            normStats = c.normStats
+            provenance = c.provenance
+        }
+    }
+
+    struct Head: Encodable {
+        let name: String
+        let labels: [String]
+        let multiLabel: Bool
+        let defaultFunction: String
+        let metric: String
+        let reportedScore: Double?
+        let task: String?
+
+        init(_ h: ProbeHead) {
+            name = h.name
+            labels = h.labels
+            multiLabel = h.multiLabel
+            defaultFunction = h.defaultActivation.rawValue
+            metric = h.report["metric"] ?? "accuracy"
+            reportedScore = h.report["test_\(metric)"].flatMap(Double.init)
+            task = h.report["task"]
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(labels, forKey: .labels)
+            try c.encode(multiLabel, forKey: .multiLabel)
+            try c.encode(defaultFunction, forKey: .defaultFunction)
+            try c.encode(metric, forKey: .metric)
+            if let reportedScore { try c.encode(reportedScore, forKey: .reportedScore) } else { try c.encodeNil(forKey: .reportedScore) }
+            if let task { try c.encode(task, forKey: .task) } else { try c.encodeNil(forKey: .task) }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, labels, multiLabel = "multi_label", defaultFunction = "default_function", metric
+            case reportedScore = "reported_score", task
+        }
+    }
+
+    struct Limits: Encodable {
+        let maxConcurrentRequests, maxClientBatchSize, maxBatchChunks, payloadLimit: Int
+        let maxBatchDelayMs, maxAudioSeconds, maxRequestAudioSeconds, maxInflightAudioSeconds: Double
+        let maxInflightUploadBytes, maxSampleRate, maxDecodedSamples: Int
+
+        init(_ c: ServerConfig) {
+            maxConcurrentRequests = c.maxConcurrentRequests
+            maxClientBatchSize = c.maxClientBatchSize
+            maxBatchChunks = c.maxBatchChunks
+            payloadLimit = c.payloadLimit
+            maxBatchDelayMs = c.maxBatchDelayMs
+            maxAudioSeconds = c.maxAudioSeconds
+            maxRequestAudioSeconds = c.maxRequestAudioSeconds
+            maxInflightAudioSeconds = c.maxInflightAudioSeconds
+            maxInflightUploadBytes = c.maxInflightUploadBytes
+            maxSampleRate = c.maxSampleRate
+            maxDecodedSamples = c.decodeLimits.maxDecodedSamples ?? 0
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case maxConcurrentRequests = "max_concurrent_requests", maxClientBatchSize = "max_client_batch_size"
+            case maxBatchChunks = "max_batch_chunks", payloadLimit = "payload_limit", maxBatchDelayMs = "max_batch_delay_ms"
+            case maxAudioSeconds = "max_audio_seconds", maxRequestAudioSeconds = "max_request_audio_seconds"
+            case maxInflightAudioSeconds = "max_inflight_audio_seconds", maxInflightUploadBytes = "max_inflight_upload_bytes"
+            case maxSampleRate = "max_sample_rate", maxDecodedSamples = "max_decoded_samples"
+        }
+    }
+
+    struct Backend: Encodable {
+        let engine, precision, openblasCore: String
+        let threads: Int
+        enum CodingKeys: String, CodingKey { case engine, precision, openblasCore = "openblas_core", threads }
+    }
+
+    let model: Model?
+    let status: String
+    let heads: [Head]
+    let limits: Limits
+    let backend: Backend
+    let version: String
+    let sha: String
+    let dockerLabel: String?
+
+    func encode(to encoder: any Encoder) throws {
+        // The model's fields sit at the top level (they predate the nested sections).
+        if let model { try model.encode(to: encoder) }
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(status, forKey: .status)
+        try c.encode(heads, forKey: .heads)
+        // Limits stay flat at the top level too, as before, and also grouped.
+        try limits.encode(to: encoder)
+        try c.encode(limits, forKey: .limits)
+        try c.encode(backend, forKey: .backend)
+        try c.encode(version, forKey: .version)
+        try c.encode(sha, forKey: .sha)
+        if let dockerLabel { try c.encode(dockerLabel, forKey: .dockerLabel) } else { try c.encodeNil(forKey: .dockerLabel) }
+    }
+
+    enum CodingKeys: String, CodingKey { case status, heads, limits, backend, version, sha, dockerLabel = "docker_label" }
+}
+
+extension InfoResponse.Model {
+    enum CodingKeys: String, CodingKey {
+        case modelID = "model_id", modelSHA = "model_sha", modelDtype = "model_dtype", embeddingDim = "embedding_dim"
+        case sampleRate = "sample_rate", chunkSeconds = "chunk_seconds", frameHopMs = "frame_hop_ms"
+        case flatFeatures = "flat_features", architecture, normStats = "norm_stats", provenance
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(modelID, forKey: .modelID)
+        try c.encode(modelSHA, forKey: .modelSHA)
+        try c.encode(modelDtype, forKey: .modelDtype)
+        try c.encode(embeddingDim, forKey: .embeddingDim)
+        try c.encode(sampleRate, forKey: .sampleRate)
+        try c.encode(chunkSeconds, forKey: .chunkSeconds)
+        try c.encode(frameHopMs, forKey: .frameHopMs)
+        try c.encode(flatFeatures, forKey: .flatFeatures)
+        try c.encode(architecture, forKey: .architecture)
+        try c.encode(normStats, forKey: .normStats)
+        if let provenance { try c.encode(provenance, forKey: .provenance) } else { try c.encodeNil(forKey: .provenance) }
+    }
+}
+
+/// /health/* bodies: {"status":"ok"} or the 503 shape with the reason.
+struct HealthBody: Encodable {
+    let status: String
+    let error: String?
+    let errorType: String?
+    let code: Int?
+
+    enum CodingKeys: String, CodingKey { case status, error, errorType = "error_type", code }
+}
