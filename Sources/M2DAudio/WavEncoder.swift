@@ -3,6 +3,8 @@
 public enum WavEncoder {
     /// Mono or interleaved samples in [-1, 1] as a 16-bit PCM WAV file.
     public static func pcm16(_ samples: [Float], sampleRate: Int, channels: Int = 1) -> [UInt8] {
+        // The RIFF sizes are 32-bit: callers pass our own short signals (warm-up, benchmarks, tests).
+        precondition(samples.count <= (Int(UInt32.max) - 36) / 2, "WAV body over 4 GiB: \(samples.count) samples")
         var out: [UInt8] = []
         out.reserveCapacity(44 + samples.count * 2)
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }

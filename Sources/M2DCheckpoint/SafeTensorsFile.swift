@@ -22,10 +22,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
         file = try MappedFile(path: path)
         self.path = path
         guard file.size >= 8 else { throw CheckpointError.malformed(path: path, reason: "shorter than 8 bytes") }
-        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
-        guard headerLength > 1, headerLength <= file.size - 8, headerLength < 100_000_000 else {
-            throw CheckpointError.malformed(path: path, reason: "header length \(headerLength) does not fit a \(file.size)-byte file")
+        let declared = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
+        guard declared > 1, declared <= UInt64(file.size - 8), declared < 100_000_000 else {
+            throw CheckpointError.malformed(path: path, reason: "header length \(declared) does not fit a \(file.size)-byte file")
         }
+        let headerLength = Int(declared)
         dataStart = 8 + headerLength
         let headerData = Data(bytes: file.base + 8, count: headerLength)
         guard let json = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
@@ -57,13 +58,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 unsupported[key] = dtypeName
                 continue
             }
-            let shape = Shape(dims)
-            guard ends[0] >= 0, ends[1] >= ends[0], ends[1] <= dataSize,
-                  ends[1] - ends[0] == shape.count * dtype.byteSize
-            else {
-                throw CheckpointError.malformed(path: path, reason: "data_offsets of '\(key)' do not match its shape \(shape) and dtype \(dtypeName)")
+            // Dims come from the file: multiply with overflow checks before trusting their product.
+            var bytes = dtype.byteSize, overflow = false
+            for d in dims where !overflow { (bytes, overflow) = bytes.multipliedReportingOverflow(by: d) }
+            guard !overflow, ends[0] >= 0, ends[1] >= ends[0], ends[1] <= dataSize, ends[1] - ends[0] == bytes else {
+                throw CheckpointError.malformed(path: path, reason: "data_offsets of '\(key)' do not match its shape \(dims) and dtype \(dtypeName)")
             }
-            tensors[key] = TensorInfo(dtype: dtype, shape: shape, begin: ends[0], end: ends[1])
+            tensors[key] = TensorInfo(dtype: dtype, shape: Shape(dims), begin: ends[0], end: ends[1])
         }
         self.tensors = tensors
         self.metadata = metadata

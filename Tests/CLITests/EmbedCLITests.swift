@@ -64,4 +64,15 @@ import TestSupport
         let help = try CommandRunner.run("m2d-embed", ["--help"])
         #expect(help.status == 0 && help.stdoutText.contains("--frames"))
     }
+
+    /// The .pth of the hardening issue: a pickle nesting 40,000 tuples ended m2d-embed in SIGSEGV.
+    @Test func hostilePthIsAClearErrorNotACrash() throws {
+        let dir = Fixtures.temporaryDirectory() + "/m2d_vit_base-80x608p16x16-evil"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let pickle: [UInt8] = [0x80, 0x02, 0x29] + [UInt8](repeating: 0x85, count: 40_000) + [0x2E]
+        try Data(ZipWriter.archive([("archive/data.pkl", pickle)])).write(to: URL(fileURLWithPath: dir + "/checkpoint-300.pth"))
+        let result = try CommandRunner.run("m2d-embed", ["--model", dir + "/checkpoint-300.pth", "\(audio)/short_chirp.wav"])
+        #expect(result.status == 64 || result.status == 1, "exit \(result.status): \(result.stderr)")
+        #expect(result.stderr.contains("nests deeper than 256"), "\(result.stderr)")
+    }
 }

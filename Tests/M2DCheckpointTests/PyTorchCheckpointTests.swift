@@ -78,16 +78,34 @@ func expectMalformed(_ bytes: [UInt8], _ text: String, sourceLocation: SourceLoc
     }
 
     /// A few thousand mutated checkpoints: each either loads (and every tensor reads or fails
-    /// cleanly) or throws; none may crash or hang.
+    /// cleanly) or throws; none may crash or hang. Mutations: random bytes in the pickle, in the
+    /// directory and anywhere, cuts, deep nesting spliced into the pickle, and huge sizes and offsets.
     @Test func fuzzMutatedCheckpoints() throws {
         let original = Fixtures.bytes(goldenPth)
         let pickleStart = original.firstRange(of: Array("data.pkl".utf8)).map { $0.upperBound } ?? 0
         // Seeded, so CI is reproducible; change the seed locally to explore further.
         var rng = Rng(seed: 20_261_122)
         var loaded = 0, rejected = 0
-        for i in 0..<2500 {
+        // The golden pickle, to splice deep nesting into.
+        let pkl: [UInt8] = try original.withUnsafeBytes { raw in
+            let zip = try ZipArchive(bytes: raw, path: "golden")
+            return Array(try zip.data(zip.entries.keys.first { $0.hasSuffix("data.pkl") }!))
+        }
+        for i in 0..<3000 {
             var bytes = original
-            switch i % 4 {
+            switch i % 6 {
+            case 4:  // a deep run of tuples, lists or dicts spliced into a valid archive's pickle
+                var body = pkl
+                let run: [UInt8] = [[0x29] + [UInt8](repeating: 0x85, count: Int.random(in: 200...5000, using: &rng)),
+                                    [UInt8](repeating: 0x28, count: 600) + [0x5D] + [UInt8](repeating: 0x6C, count: 600),
+                                    [0x5D, 0x5D, 0x71, 0, 0x61, 0x30, 0x68, 0, 0x5D, 0x61]][Int.random(in: 0...2, using: &rng)]
+                body.insert(contentsOf: run + [0x30], at: Int.random(in: 2..<(body.count - 1), using: &rng))
+                // Only the pickle: the nesting checks run before any storage is read.
+                bytes = ZipWriter.archive([("archive/data.pkl", body)])
+            case 5:  // a size or offset near Int.max in the directory at the end
+                let at = Int.random(in: max(0, bytes.count - 400)..<(bytes.count - 8), using: &rng)
+                let value = [UInt64.max, UInt64(Int.max), UInt64(Int.max) - 20, 0xFFFF_FFFF][Int.random(in: 0...3, using: &rng)]
+                for k in 0..<(Bool.random(using: &rng) ? 8 : 4) { bytes[at + k] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(k))) }
             case 0:  // flip bytes in the pickle
                 for _ in 0..<Int.random(in: 1...8, using: &rng) {
                     let at = Int.random(in: pickleStart..<min(bytes.count, pickleStart + 8000), using: &rng)
@@ -118,7 +136,7 @@ func expectMalformed(_ bytes: [UInt8], _ text: String, sourceLocation: SourceLoc
                 rejected += 1
             }
         }
-        #expect(loaded + rejected == 2500)
+        #expect(loaded + rejected == 3000)
         #expect(rejected > 100, "mutations should mostly be caught (\(rejected) rejected)")
     }
 }

@@ -1,11 +1,21 @@
 // The values the restricted unpickler builds. Containers are classes because pickle mutates them
-// through its memo (APPENDS / SETITEMS on a memoised list or dict).
+// through its memo (APPENDS / SETITEMS on a memoised list or dict). Each container knows how deep
+// it nests and whether it sits inside another value yet: the unpickler refuses to change a nested
+// container, so every depth it computed stays true.
 
-public final class PickleList { public var items: [PickleValue] = [] }
-public final class PickleDict { public var items: [(key: PickleValue, value: PickleValue)] = [] }
+/// Nesting bookkeeping shared by the container classes.
+public class PickleContainer {
+    /// 1 + the deepest element's depth.
+    public internal(set) var depth = 1
+    /// Set once the container is an element of another value.
+    var nested = false
+}
+
+public final class PickleList: PickleContainer { public var items: [PickleValue] = [] }
+public final class PickleDict: PickleContainer { public var items: [(key: PickleValue, value: PickleValue)] = [] }
 
 /// Anything built from a global we do not interpret: kept inert, never called.
-public final class PickleObject {
+public final class PickleObject: PickleContainer {
     public let global: String
     public var args: [PickleValue]
     public var state: PickleValue?
@@ -56,6 +66,16 @@ public indirect enum PickleValue {
     case tensor(TensorReference)
 
     public var string: String? { if case let .string(s) = self { return s }; return nil }
+
+    /// The container behind this value, if it is one.
+    var container: PickleContainer? {
+        switch self {
+        case let .list(l): l
+        case let .dict(d): d
+        case let .object(o): o
+        default: nil
+        }
+    }
     public var int: Int64? {
         switch self {
         case let .int(i): return i

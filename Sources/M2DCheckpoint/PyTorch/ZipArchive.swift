@@ -22,15 +22,15 @@ public struct ZipArchive {
         self.path = path
         func fail(_ reason: String) -> CheckpointError { .malformed(path: path, reason: reason) }
         func u16(_ at: Int) throws(CheckpointError) -> Int {
-            guard at >= 0, at + 2 <= bytes.count else { throw fail("zip structure points past the end of the file") }
+            guard at >= 0, at <= bytes.count - 2 else { throw fail("zip structure points past the end of the file") }
             return Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt16.self)))
         }
         func u32(_ at: Int) throws(CheckpointError) -> Int {
-            guard at >= 0, at + 4 <= bytes.count else { throw fail("zip structure points past the end of the file") }
+            guard at >= 0, at <= bytes.count - 4 else { throw fail("zip structure points past the end of the file") }
             return Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
         }
         func u64(_ at: Int) throws(CheckpointError) -> Int {
-            guard at >= 0, at + 8 <= bytes.count else { throw fail("zip structure points past the end of the file") }
+            guard at >= 0, at <= bytes.count - 8 else { throw fail("zip structure points past the end of the file") }
             let v = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self))
             guard v < UInt64(Int.max) else { throw fail("zip64 value out of range") }
             return Int(v)
@@ -100,7 +100,8 @@ public struct ZipArchive {
             throw .malformed(path: path, reason: "zip entry '\(name)' is compressed (method \(e.method)); only stored entries are read. Re-save with torch.save (it stores entries uncompressed)")
         }
         let h = e.localHeaderOffset
-        guard h >= 0, h + 30 <= bytes.count,
+        // Offsets come from the file: compare without adding, so a huge one cannot overflow.
+        guard h >= 0, h <= bytes.count - 30,
               UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: h, as: UInt32.self)) == 0x0403_4B50 else {
             throw .malformed(path: path, reason: "bad local header for '\(name)'")
         }
