@@ -21,10 +21,19 @@ public enum AudioPipeline {
         var mono = [Float]()
         var resampler: StreamingResampler?
         var monoBlock = [Float](repeating: 0, count: AudioDecoder.blockFrames)
+        var started = false
         let header = try AudioDecoder().decodeBlocks(bytes, limits: limits) { block, header throws(AudioError) in
             let channels = header.channels, frames = block.count / channels
-            if header.sampleRate != sampleRate, resampler == nil {
-                resampler = try StreamingResampler(from: header.sampleRate, to: sampleRate)
+            if !started {
+                started = true
+                // Room for the declared length (checked against the limits), so the output does not
+                // grow by doubling past it.
+                let expected = header.frames > 0 ? Resampler.outputLength(header.frames, from: header.sampleRate, to: sampleRate) : 0
+                if header.sampleRate != sampleRate {
+                    resampler = try StreamingResampler(from: header.sampleRate, to: sampleRate, expectedOutput: expected)
+                } else {
+                    mono.reserveCapacity(expected)
+                }
             }
             if channels == 1 && resampler == nil { mono.append(contentsOf: block); return }
             let scale = 1 / Float(channels)

@@ -13,9 +13,13 @@ public final class LogMelFrontEnd: @unchecked Sendable {
     /// (nMels, bins).
     public let melBasis: FloatBuffer
     public static let logEpsilon: Float = 1.1920929e-07
+    /// Frames per block: the frame and spectrum matrices of one block are the only scratch, so
+    /// memory does not grow with the clip (a 600 s clip would otherwise need 190 MB of them).
+    public let blockFrames: Int
 
-    public init(_ config: FrontEndConfig) {
+    public init(_ config: FrontEndConfig, blockFrames: Int = 512) {
         self.config = config
+        self.blockFrames = max(1, blockFrames)
         let n = config.nFFT, bins = config.bins
         basis = FloatBuffer(count: n * 2 * bins)
         for s in 0..<n {
@@ -30,6 +34,7 @@ public final class LogMelFrontEnd: @unchecked Sendable {
         melBasis = MelFilterbank.make(config)
     }
 
+
     /// Log-mel (nMels, T) of mono `samples` at config.sampleRate, T = floor(N/hop) + 1, unnormalised.
     /// Requires N >= n_fft/2 + 1 (callers pad shorter clips).
     public func logMel(_ samples: UnsafeBufferPointer<Float>) -> FloatBuffer {
@@ -38,33 +43,44 @@ public final class LogMelFrontEnd: @unchecked Sendable {
         precondition(count >= config.minimumSamples, "front end needs at least \(config.minimumSamples) samples, got \(count)")
         let pad = n / 2
         let frames = config.frameCount(samples: count)
-        let padded = FloatBuffer(count: count + 2 * pad)
-        let x = padded.pointer
-        (x + pad).update(from: samples.baseAddress!, count: count)
-        for i in 1...pad {
-            x[pad - i] = samples[i]
-            x[pad + count - 1 + i] = samples[count - 1 - i]
-        }
-        let frameMatrix = FloatBuffer(count: frames * n)
-        for t in 0..<frames { (frameMatrix.pointer + t * n).update(from: x + t * hop, count: n) }
-        let spectrum = FloatBuffer(count: frames * 2 * bins)
-        BLAS.gemm(M: frames, N: 2 * bins, K: n, a: frameMatrix.pointer, lda: n, b: basis.pointer, ldb: 2 * bins,
-                  c: spectrum.pointer, ldc: 2 * bins)
-        // Power into the first half of each row (in place: bin k only reads k and bins + k).
-        for t in 0..<frames {
-            let row = spectrum.pointer + t * 2 * bins
-            for k in 0..<bins {
-                let re = row[k], im = row[bins + k]
-                let magnitude = (re * re + im * im).squareRoot()
-                row[k] = magnitude * magnitude
-            }
-        }
-        let melT = FloatBuffer(count: frames * mels)
-        BLAS.gemm(transB: .transposed, M: frames, N: mels, K: bins, a: spectrum.pointer, lda: 2 * bins,
-                  b: melBasis.pointer, ldb: bins, c: melT.pointer, ldc: mels)
+        let block = min(frames, blockFrames)
+        let frameMatrix = FloatBuffer(count: block * n)
+        let spectrum = FloatBuffer(count: block * 2 * bins)
+        let melT = FloatBuffer(count: block * mels)
         let out = FloatBuffer(count: mels * frames)
-        for t in 0..<frames {
-            for m in 0..<mels { out.pointer[m * frames + t] = logf(melT.pointer[t * mels + m] + Self.logEpsilon) }
+        let x = samples.baseAddress!
+        var first = 0
+        while first < frames {
+            let rows = min(block, frames - first)
+            // Frame t starts at t*hop - n/2 of the signal reflect-padded by n/2 at both ends.
+            for r in 0..<rows {
+                let start = (first + r) * hop - pad, row = frameMatrix.pointer + r * n
+                if start >= 0 && start + n <= count {
+                    row.update(from: x + start, count: n)
+                } else {
+                    for s in 0..<n {
+                        let i = start + s
+                        row[s] = x[i < 0 ? -i : i >= count ? 2 * (count - 1) - i : i]
+                    }
+                }
+            }
+            BLAS.gemm(M: rows, N: 2 * bins, K: n, a: frameMatrix.pointer, lda: n, b: basis.pointer, ldb: 2 * bins,
+                      c: spectrum.pointer, ldc: 2 * bins)
+            // Power into the first half of each row (in place: bin k only reads k and bins + k).
+            for t in 0..<rows {
+                let row = spectrum.pointer + t * 2 * bins
+                for k in 0..<bins {
+                    let re = row[k], im = row[bins + k]
+                    let magnitude = (re * re + im * im).squareRoot()
+                    row[k] = magnitude * magnitude
+                }
+            }
+            BLAS.gemm(transB: .transposed, M: rows, N: mels, K: bins, a: spectrum.pointer, lda: 2 * bins,
+                      b: melBasis.pointer, ldb: bins, c: melT.pointer, ldc: mels)
+            for t in 0..<rows {
+                for m in 0..<mels { out.pointer[m * frames + first + t] = logf(melT.pointer[t * mels + m] + Self.logEpsilon) }
+            }
+            first += rows
         }
         return out
     }

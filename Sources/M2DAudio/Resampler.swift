@@ -24,7 +24,7 @@ public enum Resampler {
     }
 
     /// Output samples for `count` input samples: round(count * to / from), as the one-shot call keeps.
-    static func outputLength(_ count: Int, from fromRate: Int, to toRate: Int) -> Int {
+    public static func outputLength(_ count: Int, from fromRate: Int, to toRate: Int) -> Int {
         Int((Double(count) * Double(toRate) / Double(fromRate)).rounded())
     }
 }
@@ -37,7 +37,7 @@ public final class StreamingResampler {
     private var scratch: [Float]
     public private(set) var output: [Float] = []
 
-    public init(from fromRate: Int, to toRate: Int) throws(AudioError) {
+    public init(from fromRate: Int, to toRate: Int, expectedOutput: Int = 0) throws(AudioError) {
         var ioSpec = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I)
         var quality = soxr_quality_spec(UInt(SOXR_HQ), 0)
         var error: soxr_error_t?
@@ -48,6 +48,7 @@ public final class StreamingResampler {
         self.fromRate = fromRate
         self.toRate = toRate
         scratch = [Float](repeating: 0, count: 4096)
+        output.reserveCapacity(expectedOutput + scratch.count)
     }
 
     deinit { soxr_delete(soxr) }

@@ -44,8 +44,9 @@ public struct ServerConfig: Sendable {
     public var connectionTimeout = 30
     /// Seconds for a request head to arrive (from connect, or from the previous response).
     public var headerTimeout = 10.0
-    /// Bytes per second a body must keep up after a 5 s grace.
+    /// Bytes per second a body must keep up once `receiveGrace` seconds have passed.
     public var minReceiveRate = 4096.0
+    public var receiveGrace = 5.0
     public var connectionLimit = 256
     /// Connections one client address may hold (0: no limit; raise it behind a load balancer).
     public var maxConnectionsPerIP = 32
@@ -96,7 +97,7 @@ public struct ServerConfig: Sendable {
         if shutdownTimeout < 0 || connectionTimeout < 1 || headerTimeout <= 0 || stallTimeout <= 0 {
             throw fail("--shutdown-timeout must be >= 0; --connection-timeout, --header-timeout and --stall-timeout positive")
         }
-        if minReceiveRate < 0 { throw fail("--min-receive-rate must be >= 0") }
+        if minReceiveRate < 0 || receiveGrace < 0 { throw fail("--min-receive-rate and --receive-grace must be >= 0") }
         if connectionLimit < 2 || maxConnectionsPerIP < 0 { throw fail("--connection-limit must be >= 2, --max-connections-per-ip >= 0") }
     }
 }

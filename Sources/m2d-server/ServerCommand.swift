@@ -59,8 +59,10 @@ struct ServerCommand: ParsableCommand {
     var connectionTimeout: Int = int("CONNECTION_TIMEOUT", 30)
     @Option(help: "Seconds for a request head to arrive (also the keep-alive idle limit). [HEADER_TIMEOUT]")
     var headerTimeout: Double = double("HEADER_TIMEOUT", 10)
-    @Option(help: "Bytes per second a body must keep up after a 5 s grace. [MIN_RECEIVE_RATE]")
+    @Option(help: "Bytes per second a body must keep up after --receive-grace. [MIN_RECEIVE_RATE]")
     var minReceiveRate: Double = double("MIN_RECEIVE_RATE", 4096)
+    @Option(help: "Seconds a body may take before --min-receive-rate applies. [RECEIVE_GRACE]")
+    var receiveGrace: Double = double("RECEIVE_GRACE", 5)
     @Option(help: "Open connections at most. [CONNECTION_LIMIT]") var connectionLimit: Int = int("CONNECTION_LIMIT", 256)
     @Option(help: "Connections per client address; 0 = no limit (raise it behind a load balancer). [MAX_CONNECTIONS_PER_IP]")
     var maxConnectionsPerIp: Int = int("MAX_CONNECTIONS_PER_IP", 32)
@@ -98,6 +100,7 @@ struct ServerCommand: ParsableCommand {
         c.connectionTimeout = connectionTimeout
         c.headerTimeout = headerTimeout
         c.minReceiveRate = minReceiveRate
+        c.receiveGrace = receiveGrace
         c.connectionLimit = connectionLimit
         c.maxConnectionsPerIP = maxConnectionsPerIp
         c.stallTimeout = stallTimeout

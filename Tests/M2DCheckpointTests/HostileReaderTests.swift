@@ -82,7 +82,7 @@ func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >>
     func safetensors(header: [UInt8], declaredLength: UInt64? = nil, data: [UInt8] = []) -> String {
         let path = Fixtures.temporaryDirectory() + "/h.safetensors"
         let bytes = le64(declaredLength ?? UInt64(header.count)) + header + data
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
     }
 

@@ -15,7 +15,8 @@ public enum HTTPClient {
     public enum Failure: Error { case connect(String), noResponse }
 
     public static func request(port: Int, method: String = "GET", path: String, headers: [String: String] = [:],
-                               body: [UInt8] = [], timeout: Double = 60, chunked: Bool = false) throws -> TestResponse {
+                               body: [UInt8] = [], timeout: Double = 60, chunked: Bool = false,
+                               from source: String? = nil) throws -> TestResponse {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
         var payload = [UInt8]()
@@ -33,25 +34,64 @@ public enum HTTPClient {
             head += "\r\n"
             payload = body
         }
-        return try raw(port: port, bytes: Array(head.utf8) + payload, timeout: timeout)
+        return try raw(port: port, bytes: Array(head.utf8) + payload, timeout: timeout, from: source)
     }
 
-    /// Sends `bytes` verbatim and parses the response.
-    public static func raw(port: Int, bytes: [UInt8], timeout: Double = 60) throws -> TestResponse {
+    /// A connected TCP socket to 127.0.0.1:`port`, from `source` (another loopback address, e.g.
+    /// 127.0.0.2, to look like a second client) when given. The caller closes it.
+    public static func connect(port: Int, timeout: Double = 60, from source: String? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure.connect("socket") }
-        defer { close(fd) }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw Failure.connect(String(cString: strerror(errno))) }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else {
+            close(fd)
+            throw Failure.connect(String(cString: strerror(errno)))
+        }
+        return fd
+    }
+
+    /// Sends all of `bytes`; false when the peer closed first.
+    @discardableResult
+    public static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
+            sent += n
+        }
+        return true
+    }
+
+    /// Reads until the peer closes (or the receive timeout); nil on timeout with nothing read.
+    public static func readToEnd(_ fd: Int32) -> [UInt8]? {
+        var received = [UInt8](), buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 { return received }
+            if n < 0 { return received.isEmpty && (errno == EAGAIN || errno == EWOULDBLOCK) ? nil : received }
+            received += buffer[0..<n]
+        }
+    }
+
+    /// Sends `bytes` verbatim and parses the response.
+    public static func raw(port: Int, bytes: [UInt8], timeout: Double = 60, from source: String? = nil) throws -> TestResponse {
+        let fd = try connect(port: port, timeout: timeout, from: source)
+        defer { close(fd) }
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n <= 0 { break }  // the server may answer early (413) and close
             sent += n
         }
@@ -65,7 +105,7 @@ public enum HTTPClient {
         return try parse(received)
     }
 
-    static func parse(_ data: [UInt8]) throws -> TestResponse {
+    public static func parse(_ data: [UInt8]) throws -> TestResponse {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard let end = (0..<max(0, data.count - 3)).first(where: { Array(data[$0..<($0 + 4)]) == separator }) else {
             throw Failure.noResponse

@@ -7,6 +7,14 @@ public enum TestAudio {
         WavEncoder.pcm16(samples, sampleRate: rate)
     }
 
+    /// `seconds` of a quiet two-tone signal as 16-bit mono WAV at `rate`.
+    public static func longWAV(seconds: Double, rate: Int = 8000) -> [UInt8] {
+        let n = Int(seconds * Double(rate))
+        var samples = [Float](repeating: 0, count: n)
+        for i in 0..<n { samples[i] = Float(0.1 * sin(Double(i) * 0.3) + 0.05 * sin(Double(i) * 0.017)) }
+        return WavEncoder.pcm16(samples, sampleRate: rate)
+    }
+
     /// The FLAC fixture (0.75 s stereo) with its STREAMINFO rewritten to claim `rate` Hz, `channels`
     /// channels and `seconds` of audio: the shape of a decompression bomb (a few hundred bytes that
     /// claim gigabytes of samples).

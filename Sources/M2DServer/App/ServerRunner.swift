@@ -69,6 +69,7 @@ public final class ServerRunner: @unchecked Sendable {
         options.perAddressLimit = config.maxConnectionsPerIP
         options.headerTimeoutSeconds = config.headerTimeout
         options.minReceiveBytesPerSecond = config.minReceiveRate
+        options.receiveGraceSeconds = config.receiveGrace
         options.discardLimit = max(64 << 20, config.payloadLimit)
         options.uploadBudget = app.uploadBudget
         options.stoppingResponse = ErrorBody.response(.unavailable(status: "draining", reason: "the server is stopping"))

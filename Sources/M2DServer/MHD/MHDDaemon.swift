@@ -347,6 +347,7 @@ public final class MHDDaemon: @unchecked Sendable {
                 request.reservation = budget.reserve(length)
                 if request.reservation == nil { request.pending = .rejection(.uploadBudget(limit: budget.capacity)) }
             }
+            if !request.discarding, !head.isForm, let length = head.contentLength { request.body.reserveCapacity(length) }
         }
         lock.withLock {
             socket.request = request
