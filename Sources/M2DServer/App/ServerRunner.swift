@@ -72,7 +72,6 @@ public final class ServerRunner: @unchecked Sendable {
         options.receiveGraceSeconds = config.receiveGrace
         options.discardLimit = max(64 << 20, config.payloadLimit)
         options.uploadBudget = app.uploadBudget
-        options.stoppingResponse = ErrorBody.response(.unavailable(status: "draining", reason: "the server is stopping"))
         let daemon = MHDDaemon(handler: app.router(admin: false), options: options)
         daemon.onConnectionEvent = events
         let port = try daemon.start()
@@ -162,9 +161,7 @@ public final class ServerRunner: @unchecked Sendable {
         let deadline = Date(timeIntervalSinceNow: timeout)
         while (daemon?.activeRequests ?? 0) > 0 && Date() < deadline { usleep(10_000) }
         if let daemon, daemon.activeRequests > 0 {
-            let late = ServerError.unavailable(status: "draining", reason: "the request did not finish within --shutdown-timeout "
-                                               + "(\(String(format: "%g", timeout)) s)")
-            let answered = daemon.answerSuspended(with: ErrorBody.response(late))
+            let answered = daemon.answerSuspended()
             logger.warning("shutdown timeout reached", metadata: ["answered_503": .stringConvertible(answered)])
             // Let those answers reach their sockets.
             let flush = Date(timeIntervalSinceNow: 2)

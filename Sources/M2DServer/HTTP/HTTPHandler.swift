@@ -31,6 +31,9 @@ public protocol HTTPHandler: Sendable {
     /// The complete request, off the daemon threads. Call `respond` exactly once (later calls are ignored).
     func handle(_ request: HTTPRequest, connection: any ClientConnection,
                 respond: @escaping @Sendable (HTTPResponse) -> Void)
+    /// The daemon is stopping and this request is still waiting: stop its work and give the answer
+    /// to send instead (the handler's own answer, if it comes later, is dropped).
+    func interrupted(_ head: RequestHead, context: (any Sendable & AnyObject)?) -> HTTPResponse
     /// The request is over: its response was sent, or its connection was lost.
     func requestEnded(_ head: RequestHead, context: (any Sendable & AnyObject)?, completed: Bool)
 }

@@ -46,8 +46,6 @@ public final class MHDDaemon: @unchecked Sendable {
         public var threads = 1
         /// In-flight upload bytes across connections (nil: unbounded).
         public var uploadBudget: Budget?
-        /// Sent instead of suspending a request once the daemon is stopping.
-        public var stoppingResponse = HTTPResponse.text(503, "server is stopping")
         public init() {}
     }
 
@@ -115,30 +113,26 @@ public final class MHDDaemon: @unchecked Sendable {
     /// Requests waiting for the handler's response.
     public var suspendedRequests: Int { lock.withLock { sockets.values.filter { $0.request?.suspended == true }.count } }
 
-    /// Answers every suspended request with `response` now (their late results are dropped) and
-    /// suspends no more: after this, `stop` cannot find a suspended connection. Returns how many.
+    /// Answers every suspended request now with the handler's `interrupted` answer (their late
+    /// results are dropped) and suspends no more: after this, `stop` cannot find a suspended
+    /// connection. Returns how many.
     @discardableResult
-    public func answerSuspended(with response: HTTPResponse) -> Int {
+    public func answerSuspended() -> Int {
         let waiting = lock.withLock { () -> [Request] in
             stopping = true
             return sockets.values.compactMap { $0.request }.filter { $0.suspended }
         }
         for request in waiting {
-            let actions = lock.withLock { () -> [@Sendable () -> Void] in
-                defer { request.disconnectActions = [] }
-                return request.disconnectActions
-            }
-            for action in actions { action() }
-            resume(request, with: response)
+            resume(request, with: handler.interrupted(request.head, context: request.context))
         }
         return waiting.count
     }
 
     /// Stops the daemon (closing every connection) and releases the callback context. Suspended
-    /// requests are answered with `options.stoppingResponse` first, so MHD never aborts.
+    /// requests are answered first, so MHD never aborts.
     public func stop() {
         guard let d = daemon else { return }
-        answerSuspended(with: options.stoppingResponse)
+        answerSuspended()
         daemon = nil
         sweeperWake.withLock { sweeperStop = true; sweeperWake.broadcast() }
         while let s = sweeper, !s.isFinished { usleep(1000) }
@@ -418,7 +412,7 @@ public final class MHDDaemon: @unchecked Sendable {
             request.socket.phase = .processing
             return false
         }
-        if refused { return queue(connection, options.stoppingResponse) }
+        if refused { return queue(connection, handler.interrupted(request.head, context: request.context)) }
         // Suspend before handing over: a fast answer resumes only a suspended connection.
         MHD_suspend_connection(connection)
         let handler = self.handler, link = Link(daemon: self, request: request)

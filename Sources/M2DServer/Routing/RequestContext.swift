@@ -7,6 +7,8 @@ final class RequestContext: Sendable {
     let requestID: String
     let startNanos: UInt64
     let ticket: RequestTicket?
+    /// The first answer wins: the handler's, a disconnect's or the shutdown's.
+    let answered = Once()
 
     init(route: Route?, requestID: String, ticket: RequestTicket? = nil) {
         self.route = route

@@ -72,15 +72,23 @@ final class Router: HTTPHandler {
             return respond(ErrorBody.response(.notFound("no route \(request.head.path)")))
         }
         let head = request.head, bytes = request.bodyBytes
-        let once = Once()
         let reply: @Sendable (Reply) -> Void = { [self] r in
-            guard once.first() else { return }
+            guard context.answered.first() else { return }
             respond(finish(head, context, r, bytes: bytes))
         }
         if let ticket = context.ticket {
             connection.onDisconnect { ticket.cancel(); reply(.error(.clientGone, route: route)) }
         }
         handler.respond(to: AdmittedRequest(route: route, http: request, ticket: context.ticket), reply: reply)
+    }
+
+    func interrupted(_ head: RequestHead, context: (any Sendable & AnyObject)?) -> HTTPResponse {
+        let context = context as? RequestContext ?? RequestContext(route: nil, requestID: UUID().uuidString.lowercased())
+        context.ticket?.cancel()
+        let error = ServerError.unavailable(status: "draining", reason: "the request did not finish within --shutdown-timeout "
+                                            + "(\(String(format: "%g", app.config.shutdownTimeout)) s)")
+        let reply = Reply.error(error, route: context.route ?? .embed)
+        return context.answered.first() ? finish(head, context, reply) : reply.response
     }
 
     func requestEnded(_ head: RequestHead, context: (any Sendable & AnyObject)?, completed: Bool) {
