@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// m2d-serve: M2D audio embeddings in Swift. Targets form a one-way graph (see DESIGN.md):
+// m2d-serve: M2D audio embeddings in Swift. Targets form a one-way graph (see docs/DESIGN.md):
 // C shims <- M2DTensor <- M2DOps / M2DCheckpoint / M2DAudio <- M2DModel <- executables.
 import Foundation
 import PackageDescription

@@ -1,4 +1,4 @@
-// FrontEndConfig: the log-mel parameters (M2D-SPEC 1.1): 16 kHz and 32 kHz official sets.
+// FrontEndConfig: the log-mel parameters (docs/NUMERICS.md §1.1): 16 kHz and 32 kHz official sets.
 
 public struct FrontEndConfig: Sendable, Equatable, Codable {
     public var sampleRate: Int

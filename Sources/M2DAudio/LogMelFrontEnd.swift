@@ -1,5 +1,5 @@
 // LogMelFrontEnd: waveform -> ln(mel power + eps), exactly nnAudio's MelSpectrogram as M2D uses it
-// (M2D-SPEC 1.2-1.4): reflect pad n_fft/2, periodic Hann, direct DFT as one GEMM of frames against
+// (docs/NUMERICS.md §1.2-1.4): reflect pad n_fft/2, periodic Hann, direct DFT as one GEMM of frames against
 // a windowed [cos | sin] basis, power, Slaney mel, natural log with eps added. Normalisation is
 // separate (`normalize`). Owns its tables; no global caches.
 import Foundation

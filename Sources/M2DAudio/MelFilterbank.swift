@@ -1,5 +1,5 @@
 // MelFilterbank: Slaney-scale, Slaney-normalised triangles (librosa 0.7 `mel`, as cloned in
-// nnAudio librosa_functions.get_mel), built in Double and stored in Float (M2D-SPEC 1.3).
+// nnAudio librosa_functions.get_mel), built in Double and stored in Float (docs/NUMERICS.md §1.3).
 import Foundation
 import M2DTensor
 

@@ -1,5 +1,5 @@
 // AudioEmbedder: samples -> log-mel -> normalised -> chunks -> encoder -> frame and clip embeddings
-// (M2D-SPEC 3.2), offline and in order: m2d-embed, probes and benchmarks. Chunks of many clips
+// (docs/NUMERICS.md §3.2), offline and in order: m2d-embed, probes and benchmarks. Chunks of many clips
 // share encoder calls of up to `maxBatchChunks` (the server's scheduler interleaves requests
 // instead). Not thread-safe.
 import M2DAudio

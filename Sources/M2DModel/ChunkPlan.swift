@@ -1,4 +1,4 @@
-// ChunkPlan: how a (mels, T) log-mel is cut into encoder chunks (M2D-SPEC 3.2, `encode_lms`):
+// ChunkPlan: how a (mels, T) log-mel is cut into encoder chunks (docs/NUMERICS.md §3.2, `encode_lms`):
 // n_chunk = ceil(T/U) before padding; pad = (p - T mod U mod p) mod p zero frames at the end of the
 // normalised log-mel; chunk i = frames [iU, (i+1)U); each chunk keeps floor(len/p) time patches.
 

@@ -1,4 +1,4 @@
-// ClipEncoding: one clip on its way through the encoder (M2D-SPEC 3.2, portable_m2d.py encode_lms /
+// ClipEncoding: one clip on its way through the encoder (docs/NUMERICS.md §3.2, portable_m2d.py encode_lms /
 // get_timestamp_embeddings / get_scene_embeddings): its normalised log-mel, zero-padded as the
 // ChunkPlan says, the chunks still to encode, and where their tokens go. The clip embedding is a
 // running sum over frames in frame order (the same additions as averaging stored frames), so a

@@ -4,7 +4,7 @@ import Foundation
 import M2DTensor
 
 extension EncoderWeights {
-    /// The official initialization (M2D-SPEC 5.5), sin-cos positions included.
+    /// The official initialization (docs/NUMERICS.md §5.5), sin-cos positions included.
     public static func initialized(config: ModelConfig, seed: UInt64) -> EncoderWeights {
         let w = EncoderWeights(config: config)
         var rng = Rng(seed: seed)
@@ -45,7 +45,7 @@ extension EncoderWeights {
     }
 }
 
-/// The fixed 2-D sin-cos position embedding (M2D-SPEC 2.4, m2d/pos_embed.py), CLS row zero.
+/// The fixed 2-D sin-cos position embedding (docs/NUMERICS.md §2.4, m2d/pos_embed.py), CLS row zero.
 public enum PositionEmbedding {
     /// Fills (1 + gridHeight*gridWidth, embedDim): first half encodes time w, second half frequency h;
     /// within each half sin block then cos block, omega_k = 10000^(-k/(D/4)).
@@ -67,7 +67,7 @@ public enum PositionEmbedding {
     }
 }
 
-/// One tensor's official initialization (M2D-SPEC 5.5, MAE initialize_weights + M2D additions):
+/// One tensor's official initialization (docs/NUMERICS.md §5.5, MAE initialize_weights + M2D additions):
 /// xavier-uniform for Linear and patch weights (the patch weight on its [D, ph*pw] view), zero
 /// Linear biases, patch bias U(+-1/sqrt(ph*pw)) (the Conv2d default), cls_token / mask_token
 /// N(0, 0.02), LayerNorm weight 1 and bias 0. Shared by inference-model init and the trainer.

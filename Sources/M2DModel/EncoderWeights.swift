@@ -1,5 +1,5 @@
 // EncoderWeights: every encoder tensor in one FloatBuffer, laid out by `ParameterLayout`, with the
-// official timm/M2D key names (DESIGN.md), loaded with strict shape verification.
+// official timm/M2D key names (docs/DESIGN.md), loaded with strict shape verification.
 import M2DCheckpoint
 import M2DTensor
 
@@ -27,7 +27,7 @@ public struct ParameterLayout: Sendable {
         return entries[i]
     }
 
-    /// The encoder of `config` (M2D-SPEC 4.1, encoder rows).
+    /// The encoder of `config` (docs/NUMERICS.md §4.1, encoder rows).
     public static func encoder(_ c: ModelConfig, prefix: String = "") -> [(String, Shape)] {
         let D = c.embedDim, H = c.mlpHidden
         var items: [(String, Shape)] = [

@@ -1,4 +1,4 @@
-// ModelConfig: the model directory's config.json (DESIGN.md "Model directory"), typed and validated.
+// ModelConfig: the model directory's config.json (docs/DESIGN.md "Model directory"), typed and validated.
 import Foundation
 import M2DAudio
 
@@ -8,7 +8,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var depth: Int
     public var numHeads: Int
     public var mlpRatio: Double
-    /// [mel bins, chunk frames]; chunk frames (U) drive chunking (M2D-SPEC 3.1).
+    /// [mel bins, chunk frames]; chunk frames (U) drive chunking (docs/NUMERICS.md §3.1).
     public var inputSize: [Int]
     public var patchSize: [Int]
     public var sampleRate: Int

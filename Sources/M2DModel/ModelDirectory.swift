@@ -1,5 +1,5 @@
-// ModelDirectory: loads config.json + model.safetensors (DESIGN.md "Model directory").
-// `norm_stats` stored in the weights wins over config.json (M2D-SPEC 1.4).
+// ModelDirectory: loads config.json + model.safetensors (docs/DESIGN.md "Model directory").
+// `norm_stats` stored in the weights wins over config.json (docs/NUMERICS.md §1.4).
 import Foundation
 import M2DCheckpoint
 import M2DTensor

@@ -1,8 +1,8 @@
 // OfficialCheckpoint: loads an official M2D PyTorch checkpoint (.pth) as encoder weights, with
-// the key handling of examples/portable_m2d.py get_backbone (M2D-SPEC 4.2): take 'model' when
+// the key handling of examples/portable_m2d.py get_backbone (docs/NUMERICS.md §4.2): take 'model' when
 // present, keep and strip 'backbone.' keys when there are any, strip 'module.ar.runtime.backbone.',
 // default norm_stats to [-7.1, 4.2], keep the encoder keys. Input size, patch size and sample rate
-// come from the checkpoint's directory name (M2D-SPEC 3.1), falling back to the file name; width
+// come from the checkpoint's directory name (docs/NUMERICS.md §3.1), falling back to the file name; width
 // and depth from the tensors; heads = width / 64 unless overridden.
 import Foundation
 import M2DAudio

@@ -1,4 +1,4 @@
-// ProbeHead: a linear classifier over clip embeddings (DESIGN.md "Probe head"): standardize with the
+// ProbeHead: a linear classifier over clip embeddings (docs/DESIGN.md "Probe head"): standardize with the
 // training statistics, then logits = W x + b, then softmax (single-label) or sigmoid (multi-label).
 // File: heads/<name>.safetensors with weight [C,E], bias [C], mean [E], scale [E] and metadata
 // labels (JSON array), multi_label ("true"/"false") plus the probe's report.

@@ -1,4 +1,4 @@
-// ViTEncoder: the M2D/timm ViT forward (M2D-SPEC 2.5; examples/portable_m2d.py LocalViT.forward_encoder,
+// ViTEncoder: the M2D/timm ViT forward (docs/NUMERICS.md §2.5; examples/portable_m2d.py LocalViT.forward_encoder,
 // timm vision_transformer Block): patch embed -> + pos_embed (time columns sliced) -> prepend CLS ->
 // pre-norm blocks -> final LayerNorm, on a GEMMEngine (oneDNN or OpenBLAS). The EncoderEngine of
 // fp32/bf16 inference. Not thread-safe: one encoder (and its workspace) per worker thread.

@@ -1,4 +1,4 @@
-// The M2D loss (M2D-SPEC 5.3 steps 4-5, models_mae.py forward_loss with norm_pix_loss and
+// The M2D loss (docs/NUMERICS.md §5.3 steps 4-5, models_mae.py forward_loss with norm_pix_loss and
 // loss_type 'norm_mse'): standardize each target token over its features (unbiased variance +
 // 1e-6), L2-normalize prediction and target (F.normalize, eps 1e-12), loss = mean over tokens of
 // 2 - 2 cos. The target branch gets no gradient.

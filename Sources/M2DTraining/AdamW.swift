@@ -1,6 +1,6 @@
-// AdamW (torch.optim.AdamW) with the official M2D parameter groups (M2D-SPEC 5.6): decoupled
+// AdamW (torch.optim.AdamW) with the official M2D parameter groups (docs/NUMERICS.md §5.6): decoupled
 // weight decay on every tensor except 1-D ones and biases; betas (0.9, 0.95), eps 1e-8. The EMA
-// update of the target encoder (M2D-SPEC 5.4) lives here too: both are flat loops over buffers.
+// update of the target encoder (docs/NUMERICS.md §5.4) lives here too: both are flat loops over buffers.
 import Foundation
 import M2DModel
 import M2DTensor

@@ -1,4 +1,4 @@
-// BlockTraining: one pre-norm transformer block (timm Block, M2D-SPEC 2.2) with the activations a
+// BlockTraining: one pre-norm transformer block (timm Block, docs/NUMERICS.md §2.2) with the activations a
 // backward pass needs, and that backward pass: the building block of the M2D trainer's online
 // encoder, predictor and target encoder. Forward equals ViTEncoder's block forward.
 import M2DOps

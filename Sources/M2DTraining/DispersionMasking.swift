@@ -1,4 +1,4 @@
-// DispersionMasking: dispersion-weighted masking (DWM, MASKING.md 1; upstream
+// DispersionMasking: dispersion-weighted masking (DWM, docs/MASKING.md §1; upstream
 // random_weighted_mask_with_hint). Each patch weighs its mean absolute deviation about its own
 // mean; num_mask patches are drawn without replacement with probability proportional to
 // w + 1e-12 (as Gumbel-top-k: the same distribution as torch.multinomial, not the same bits).

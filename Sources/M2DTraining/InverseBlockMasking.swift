@@ -1,5 +1,5 @@
 // InverseBlockMasking: data2vec 2.0's inverse block mask (fairseq compute_block_mask_2d with
-// inverse_mask, require_same_masks, overlapping blocks; MASKING.md 2) on an F x T patch grid. The
+// inverse_mask, require_same_masks, overlapping blocks; docs/MASKING.md §2) on an F x T patch grid. The
 // blocks mark the patches to KEEP: n_c = int(L (p + a) / w^2) centres drawn uniformly with
 // replacement, each marking its w x w neighbourhood clamped to the grid; then random marked cells
 // are dropped, or random unmarked singletons added, until exactly K = int(L p) are kept

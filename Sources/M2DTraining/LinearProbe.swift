@@ -1,4 +1,4 @@
-// LinearProbe: the linear evaluation of M2D-SPEC section 6 (EVAR): a single Linear(E, C) on
+// LinearProbe: the linear evaluation of docs/NUMERICS.md §6 (EVAR): a single Linear(E, C) on
 // standardized embeddings, PyTorch-default init U(+-1/sqrt E), Adam lr 3e-5 (L2 1e-8), batches of
 // min(200, n), loss CE/C (single-label) or BCE (multi-label), at most 200 epochs, early stopping
 // after 20 epochs without improvement of validation accuracy / mAP (ties count), best epoch restored.

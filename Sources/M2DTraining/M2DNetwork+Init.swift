@@ -1,4 +1,4 @@
-// Initialization of M2D-SPEC 5.5 (OfficialInitialization); the target encoder gets its own
+// Initialization of docs/NUMERICS.md §5.5 (OfficialInitialization); the target encoder gets its own
 // independent init, not a copy of the online one.
 import M2DModel
 import M2DTensor

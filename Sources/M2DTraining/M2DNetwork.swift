@@ -1,4 +1,4 @@
-// M2DNetwork: the M2D pre-training network of M2D-SPEC 5.3 (models_mae.py M2DViT): online
+// M2DNetwork: the M2D pre-training network of docs/NUMERICS.md §5.3 (models_mae.py M2DViT): online
 // encoder on visible patches, predictor (MAE decoder) over all positions, target encoder on
 // masked patches only (no gradient), per-token standardized targets, 2 - 2 cos loss; with its
 // hand-written backward. Parameters live in flat buffers named by the official keys.

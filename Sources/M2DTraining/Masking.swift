@@ -1,4 +1,4 @@
-// Masking: the per-sample patch masks of pre-training (../shared/docs/MASKING.md): M2D's random
+// Masking: the per-sample patch masks of pre-training (docs/MASKING.md): M2D's random
 // masking, data2vec 2.0's inverse block masking (IBM) and dispersion-weighted masking (DWM), with
 // the hint-ratio curriculum of the upstream code (set_hint_ratio_by_epoch): h(e) = 1 before the
 // start epoch, then 1 - (e/E)^k, or a constant. h >= 1 means plain random masking for every

@@ -1,4 +1,4 @@
-// PretrainData: the audio of a pre-training run as unnormalized log-mel (M2D-SPEC 5.1): decoded at
+// PretrainData: the audio of a pre-training run as unnormalized log-mel (docs/NUMERICS.md §5.1): decoded at
 // any rate by the serving decoder, resampled to the model rate, cached on disk (.npy per file, so
 // epoch 2 and later runs decode nothing), norm stats from random crops, random fixed-length crops
 // zero-padded in the raw log domain. Unreadable files are skipped, counted and listed.

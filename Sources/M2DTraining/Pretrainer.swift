@@ -1,4 +1,4 @@
-// Pretrainer: the M2D pre-training loop (M2D-SPEC 5): per step, a batch of random crops from a
+// Pretrainer: the M2D pre-training loop (docs/NUMERICS.md §5): per step, a batch of random crops from a
 // shuffled epoch order, one random mask per sample, forward + backward, optional gradient clipping,
 // AdamW at the scheduled lr, EMA at the scheduled tau. Every random draw derives from (seed, epoch)
 // or (seed, step), so a resumed run repeats an uninterrupted one bit for bit. Checkpoints are

@@ -1,4 +1,4 @@
-// RandomMasking: M2D's per-sample random unstructured mask (M2D-SPEC 5.2, models_mae.py
+// RandomMasking: M2D's per-sample random unstructured mask (docs/NUMERICS.md §5.2, models_mae.py
 // random_masking): noise ~ U[0,1), ids_shuffle = argsort(noise), the first len_keep are visible,
 // the rest masked, both in shuffled order; len_keep = int(L * (1 - ratio)) in float64 (r = 0.7 on
 // 190 patches keeps 57, masks 133).

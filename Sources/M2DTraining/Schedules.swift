@@ -1,4 +1,4 @@
-// Learning-rate and EMA schedules of M2D-SPEC 5.4 / 5.6, set every optimizer step.
+// Learning-rate and EMA schedules of docs/NUMERICS.md §5.4 / 5.6, set every optimizer step.
 
 public enum Schedules {
     /// lr at fractional epoch e: linear warm-up to `peak` over `warmupEpochs` (0 at the first step),

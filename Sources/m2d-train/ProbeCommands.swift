@@ -1,4 +1,4 @@
-// m2d-train probe / eval: linear evaluation (M2D-SPEC 6) and probe heads for POST /classify.
+// m2d-train probe / eval: linear evaluation (docs/NUMERICS.md §6) and probe heads for POST /classify.
 import ArgumentParser
 import Foundation
 import M2DModel

@@ -1,4 +1,4 @@
-// Chunking arithmetic of M2D-SPEC 3.2.
+// Chunking arithmetic of docs/NUMERICS.md §3.2.
 import M2DModel
 import Testing
 

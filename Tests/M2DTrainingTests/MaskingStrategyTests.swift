@@ -1,4 +1,4 @@
-// Inverse block and dispersion-weighted masking (MASKING.md): exact counts on every grid, the IBM
+// Inverse block and dispersion-weighted masking (docs/MASKING.md): exact counts on every grid, the IBM
 // construction (clamped blocks plus top-up singletons), DWM's preference for dispersed patches and
 // its avoidance of constant ones, and the hint schedule.
 import Foundation
@@ -78,7 +78,7 @@ import Testing
                 #expect(d.mask.visible.count == K)
                 blockCellTotal += d.blockCells.count
             }
-            // MASKING.md's simulation: on a 5 x 38 grid the blocks mark 35 cells on average.
+            // docs/MASKING.md's simulation: on a 5 x 38 grid the blocks mark 35 cells on average.
             if T == 38 { #expect(abs(Double(blockCellTotal) / Double(draws) - 35) < 3) }
         }
     }

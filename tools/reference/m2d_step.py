@@ -1,5 +1,5 @@
 """Reference for ONE M2D pre-training step (and 10 consecutive steps), written from
-../shared/docs/M2D-SPEC.md sections 2, 4.1 and 5.2-5.6. Self-contained: nothing is downloaded.
+docs/NUMERICS.md sections 2, 4.1 and 5.2-5.6. Self-contained: nothing is downloaded.
 
 Tiny config, float32 on CPU, torch.manual_seed(0), deterministic algorithms, 1 thread:
   input [B=3, 1, 80, 64] (torch.randn), patches 16x16 -> F=5 x T=4 = L=20 tokens (n = f*T + t);
@@ -600,7 +600,7 @@ def readme_m2d(r):
 
 Made by `tools/reference/m2d_step.py` with **torch {torch.__version__}** (Python {sys.version.split()[0]}),
 CPU, float32, `torch.manual_seed({SEED})`, `torch.use_deterministic_algorithms(True)`, 1 thread. The script is
-written from `M2D-SPEC.md` sections 2, 4.1 and 5.2-5.6 (own Block, cross-checked against timm's `Block`
+written from docs/NUMERICS.md sections 2, 4.1 and 5.2-5.6 (own Block, cross-checked against timm's `Block`
 to 1e-12 in float64). Rerun: `~/.venvs/ref/bin/python tools/reference/m2d_step.py` (about 6 s). File size
 {r['size']} bytes. The tensors are bit-reproducible for this torch version; safetensors orders the metadata keys
 randomly per process, so a rerun keeps the existing file when its content is equal.

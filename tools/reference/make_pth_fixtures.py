@@ -1,5 +1,5 @@
 """Makes the small PyTorch `.pth` fixtures under Tests/Fixtures/pth/ for the Swift `.pth` reader
-and the official key handling (M2D-SPEC.md section 4).
+and the official key handling (docs/NUMERICS.md §4).
 
 Tiny M2D ViT: D=32, depth 2, heads 2, MLP 128, input 80x64, patch 16x16 (5 x 4 patches, so
 pos_embed is [1, 21, 32]); predictor width 16, depth 1. Random values (randn * 0.1; LayerNorm
@@ -136,7 +136,7 @@ def encoder_key_set():
 # ---------------------------------------------------------------- the official key handling
 
 def official_encoder_weights(obj):
-    """examples/portable_m2d.py::get_backbone, steps 1-5 (M2D-SPEC 4.2), as contiguous float32."""
+    """examples/portable_m2d.py::get_backbone, steps 1-5 (docs/NUMERICS.md §4.2), as contiguous float32."""
     sd = obj["model"] if "model" in obj else obj
     if any(k.startswith("backbone.") for k in sd):
         sd = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
@@ -278,7 +278,7 @@ def write_readme(out, made, legacy_path):
         "byte-for-byte reproducible for a given torch version (the sha256 below are for that version), "
         "except `legacy_tar.pth`, whose storage key is a memory address.",
         "",
-        "Tiny M2D ViT, official key names (M2D-SPEC.md section 4): D=32, depth 2, heads 2, MLP 128, "
+        "Tiny M2D ViT, official key names (docs/NUMERICS.md §4): D=32, depth 2, heads 2, MLP 128, "
         "input 80x64, patch 16x16 (5 freq x 4 time patches, so `pos_embed` is [1, 21, 32]). "
         "Values: randn * 0.1, LayerNorm weights 1 + 0.1 * randn. Input size and patch size are "
         "parsed from each parent directory name (`...-80x64p16x16...`).",
