@@ -5,7 +5,7 @@ MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test serve bench bench-train bench-server fuzz-server openapi clean help
+.PHONY: deps build test serve bench bench-train bench-server fuzz-server abuse openapi clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench   inference-core benchmark table (OPENBLAS_CORETYPE as set, then unset)"
 	@echo "make bench-train  one pre-training step vs the PyTorch reference step (kernel as set, then auto-detected)"
 	@echo "make bench-server  load benchmark of m2d-server against offline m2d-embed"
+	@echo "make abuse   hostile clients and inputs at full size against the release server (table; exit 1 on a failed row)"
 	@echo "make openapi  re-embed openapi.yaml into the server after editing it"
 
 ## Installs the Debian packages that are missing (checked with dpkg -s).
@@ -57,6 +58,12 @@ bench-server: deps
 
 fuzz-server: deps
 	scripts/fuzz-server.sh
+
+## Attacks of the hardening issue at full size against the real release binaries (tools/abuse/abuse.py).
+abuse: deps
+	swift build -c release --product m2d-server
+	swift build -c release --product m2d-embed
+	python3 tools/abuse/abuse.py
 
 openapi:
 	scripts/gen-openapi.sh

@@ -53,6 +53,3 @@ static inline void m2d_mhd_client_address(struct MHD_Connection *connection, cha
     if (sa->sa_family == AF_INET) inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)length);
     else if (sa->sa_family == AF_INET6) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)length);
 }
-
-/// POLLRDHUP (Linux, needs _GNU_SOURCE in C): the peer closed its end.
-static inline short m2d_pollrdhup(void) { return 0x2000; }

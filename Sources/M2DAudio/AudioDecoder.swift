@@ -28,7 +28,8 @@ public struct AudioDecoder: Sendable {
         let header = try decodeBlocks(bytes, limits: limits) { block, _ throws(AudioError) in
             samples.append(contentsOf: block)
         }
-        return DecodedAudio(samples: samples, sampleRate: header.sampleRate, channels: header.channels, format: header.format)
+        return DecodedAudio(
+            samples: samples, sampleRate: header.sampleRate, channels: header.channels, format: header.format)
     }
 
     /// Decodes `bytes` block by block: `body` receives each block of interleaved samples (at most
@@ -98,8 +99,9 @@ public struct AudioDecoder: Sendable {
     }
 
     private static func header(_ info: SF_INFO, _ handle: OpaquePointer) -> Header {
-        Header(frames: Int(info.frames), sampleRate: Int(info.samplerate), channels: Int(info.channels),
-               format: formatName(info.format))
+        Header(
+            frames: Int(info.frames), sampleRate: Int(info.samplerate), channels: Int(info.channels),
+            format: formatName(info.format))
     }
 
     /// libsndfile quietly shortens a WAV/AIFF whose data chunk claims more bytes than the file has;
@@ -115,8 +117,11 @@ public struct AudioDecoder: Sendable {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.hasPrefix("*** Frame count read from") { return true }
             guard trimmed.hasPrefix("data") || trimmed.hasPrefix("SSND"),
-                  let open = trimmed.range(of: "(should be ") else { continue }
-            let declared = trimmed[..<open.lowerBound].split(separator: ":").last.flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+                let open = trimmed.range(of: "(should be ")
+            else { continue }
+            let declared = trimmed[..<open.lowerBound].split(separator: ":").last.flatMap {
+                UInt64($0.trimmingCharacters(in: .whitespaces))
+            }
             let actual = UInt64(trimmed[open.upperBound...].prefix { $0.isNumber })
             if let declared, let actual, declared > actual, declared != 0, declared < 0x7FFF_0000 { return true }
         }
@@ -152,7 +157,8 @@ private final class MemorySource {
                 // libsndfile seeks by offsets read from the file: saturate instead of trapping.
                 let base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? source.position : source.bytes.count
                 let (target, overflow) = base.addingReportingOverflow(Int(offset))
-                source.position = overflow ? (offset < 0 ? 0 : source.bytes.count) : min(max(0, target), source.bytes.count)
+                source.position =
+                    overflow ? (offset < 0 ? 0 : source.bytes.count) : min(max(0, target), source.bytes.count)
                 return sf_count_t(source.position)
             },
             read: { destination, count, user in

@@ -13,11 +13,15 @@ public struct PreparedAudio: Sendable {
 }
 
 public enum AudioPipeline {
-    public static func prepare(_ bytes: [UInt8], sampleRate: Int, maxSeconds: Double? = nil) throws(AudioError) -> PreparedAudio {
+    public static func prepare(
+        _ bytes: [UInt8], sampleRate: Int, maxSeconds: Double? = nil
+    ) throws(AudioError) -> PreparedAudio {
         try prepare(bytes, sampleRate: sampleRate, limits: DecodeLimits(maxSeconds: maxSeconds))
     }
 
-    public static func prepare(_ bytes: [UInt8], sampleRate: Int, limits: DecodeLimits) throws(AudioError) -> PreparedAudio {
+    public static func prepare(
+        _ bytes: [UInt8], sampleRate: Int, limits: DecodeLimits
+    ) throws(AudioError) -> PreparedAudio {
         var mono = [Float]()
         var resampler: StreamingResampler?
         var monoBlock = [Float](repeating: 0, count: AudioDecoder.blockFrames)
@@ -28,9 +32,12 @@ public enum AudioPipeline {
                 started = true
                 // Room for the declared length (checked against the limits), so the output does not
                 // grow by doubling past it.
-                let expected = header.frames > 0 ? Resampler.outputLength(header.frames, from: header.sampleRate, to: sampleRate) : 0
+                let expected =
+                    header.frames > 0
+                    ? Resampler.outputLength(header.frames, from: header.sampleRate, to: sampleRate) : 0
                 if header.sampleRate != sampleRate {
-                    resampler = try StreamingResampler(from: header.sampleRate, to: sampleRate, expectedOutput: expected)
+                    resampler = try StreamingResampler(
+                        from: header.sampleRate, to: sampleRate, expectedOutput: expected)
                 } else {
                     mono.reserveCapacity(expected)
                 }
@@ -52,15 +59,17 @@ public enum AudioPipeline {
         }
         if let resampler { mono = try resampler.finish() }
         if mono.isEmpty { throw .empty }
-        return PreparedAudio(samples: mono, sampleRate: sampleRate, inputSampleRate: header.sampleRate,
-                             inputChannels: header.channels, format: header.format)
+        return PreparedAudio(
+            samples: mono, sampleRate: sampleRate, inputSampleRate: header.sampleRate,
+            inputChannels: header.channels, format: header.format)
     }
 
     /// Kept for callers holding decoded audio (tests): downmix, then one-shot resampling.
     public static func prepare(_ decoded: DecodedAudio, sampleRate: Int) throws(AudioError) -> PreparedAudio {
         let resampled = try Resampler.resample(decoded.monoSamples(), from: decoded.sampleRate, to: sampleRate)
         if resampled.isEmpty { throw .empty }
-        return PreparedAudio(samples: resampled, sampleRate: sampleRate, inputSampleRate: decoded.sampleRate,
-                             inputChannels: decoded.channels, format: decoded.format)
+        return PreparedAudio(
+            samples: resampled, sampleRate: sampleRate, inputSampleRate: decoded.sampleRate,
+            inputChannels: decoded.channels, format: decoded.format)
     }
 }

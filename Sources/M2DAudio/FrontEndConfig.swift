@@ -19,8 +19,10 @@ public struct FrontEndConfig: Sendable, Equatable, Codable {
         self.fMax = fMax
     }
 
-    public static let m2d16k = FrontEndConfig(sampleRate: 16000, nFFT: 400, winLength: 400, hopLength: 160, nMels: 80, fMin: 50, fMax: 8000)
-    public static let m2d32k = FrontEndConfig(sampleRate: 32000, nFFT: 800, winLength: 800, hopLength: 320, nMels: 80, fMin: 50, fMax: 16000)
+    public static let m2d16k = FrontEndConfig(
+        sampleRate: 16000, nFFT: 400, winLength: 400, hopLength: 160, nMels: 80, fMin: 50, fMax: 8000)
+    public static let m2d32k = FrontEndConfig(
+        sampleRate: 32000, nFFT: 800, winLength: 800, hopLength: 320, nMels: 80, fMin: 50, fMax: 16000)
 
     public var bins: Int { nFFT / 2 + 1 }
 

@@ -34,13 +34,13 @@ public final class LogMelFrontEnd: @unchecked Sendable {
         melBasis = MelFilterbank.make(config)
     }
 
-
     /// Log-mel (nMels, T) of mono `samples` at config.sampleRate, T = floor(N/hop) + 1, unnormalised.
     /// Requires N >= n_fft/2 + 1 (callers pad shorter clips).
     public func logMel(_ samples: UnsafeBufferPointer<Float>) -> FloatBuffer {
         let n = config.nFFT, hop = config.hopLength, bins = config.bins, mels = config.nMels
         let count = samples.count
-        precondition(count >= config.minimumSamples, "front end needs at least \(config.minimumSamples) samples, got \(count)")
+        precondition(
+            count >= config.minimumSamples, "front end needs at least \(config.minimumSamples) samples, got \(count)")
         let pad = n / 2
         let frames = config.frameCount(samples: count)
         let block = min(frames, blockFrames)
@@ -64,8 +64,9 @@ public final class LogMelFrontEnd: @unchecked Sendable {
                     }
                 }
             }
-            BLAS.gemm(M: rows, N: 2 * bins, K: n, a: frameMatrix.pointer, lda: n, b: basis.pointer, ldb: 2 * bins,
-                      c: spectrum.pointer, ldc: 2 * bins)
+            BLAS.gemm(
+                M: rows, N: 2 * bins, K: n, a: frameMatrix.pointer, lda: n, b: basis.pointer, ldb: 2 * bins,
+                c: spectrum.pointer, ldc: 2 * bins)
             // Power into the first half of each row (in place: bin k only reads k and bins + k).
             for t in 0..<rows {
                 let row = spectrum.pointer + t * 2 * bins
@@ -75,10 +76,13 @@ public final class LogMelFrontEnd: @unchecked Sendable {
                     row[k] = magnitude * magnitude
                 }
             }
-            BLAS.gemm(transB: .transposed, M: rows, N: mels, K: bins, a: spectrum.pointer, lda: 2 * bins,
-                      b: melBasis.pointer, ldb: bins, c: melT.pointer, ldc: mels)
+            BLAS.gemm(
+                transB: .transposed, M: rows, N: mels, K: bins, a: spectrum.pointer, lda: 2 * bins,
+                b: melBasis.pointer, ldb: bins, c: melT.pointer, ldc: mels)
             for t in 0..<rows {
-                for m in 0..<mels { out.pointer[m * frames + first + t] = logf(melT.pointer[t * mels + m] + Self.logEpsilon) }
+                for m in 0..<mels {
+                    out.pointer[m * frames + first + t] = logf(melT.pointer[t * mels + m] + Self.logEpsilon)
+                }
             }
             first += rows
         }

@@ -14,8 +14,9 @@ public enum Resampler {
         var quality = soxr_quality_spec(UInt(SOXR_HQ), 0)
         let error: soxr_error_t? = input.withUnsafeBufferPointer { src in
             output.withUnsafeMutableBufferPointer { dst in
-                soxr_oneshot(Double(fromRate), Double(toRate), 1, src.baseAddress, input.count, nil,
-                             dst.baseAddress, outLength, &done, &ioSpec, &quality, nil)
+                soxr_oneshot(
+                    Double(fromRate), Double(toRate), 1, src.baseAddress, input.count, nil,
+                    dst.baseAddress, outLength, &done, &ioSpec, &quality, nil)
             }
         }
         if let error { throw .resampleFailed(reason: String(cString: error)) }
@@ -41,7 +42,8 @@ public final class StreamingResampler {
         var ioSpec = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I)
         var quality = soxr_quality_spec(UInt(SOXR_HQ), 0)
         var error: soxr_error_t?
-        guard let soxr = soxr_create(Double(fromRate), Double(toRate), 1, &error, &ioSpec, &quality, nil), error == nil else {
+        guard let soxr = soxr_create(Double(fromRate), Double(toRate), 1, &error, &ioSpec, &quality, nil), error == nil
+        else {
             throw .resampleFailed(reason: error.map { String(cString: $0) } ?? "soxr_create failed")
         }
         self.soxr = soxr
@@ -58,7 +60,8 @@ public final class StreamingResampler {
         var offset = 0
         while offset < input.count {
             var consumed = 0
-            let produced = try process(input.baseAddress.map { $0 + offset }, count: input.count - offset, consumed: &consumed)
+            let produced = try process(
+                input.baseAddress.map { $0 + offset }, count: input.count - offset, consumed: &consumed)
             offset += consumed
             if consumed == 0 && produced == 0 { break }
         }

@@ -12,7 +12,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason): "cannot open checkpoint \(path): \(reason)"
-        case let .malformed(path, reason): "\(path) is not a valid safetensors file: \(reason)"
+        case let .malformed(path, reason):
+            "\(path) is not a valid \(path.hasSuffix(".safetensors") ? "safetensors file" : "checkpoint"): \(reason)"
         case let .unsupportedDType(key, dtype):
             "tensor '\(key)' has dtype \(dtype); supported dtypes are F32, F16 and BF16"
         case let .missingKey(key, expected):

@@ -21,16 +21,20 @@ public enum NpyFile {
         guard bytes.count > 10, bytes[0] == 0x93, bytes[1...5].elementsEqual("NUMPY".utf8) else { return nil }
         let length = Int(bytes[8]) | Int(bytes[9]) << 8
         guard bytes.count >= 10 + length, let header = String(bytes: bytes[10..<(10 + length)], encoding: .ascii),
-              header.contains("'<f4'"), header.contains("False"),
-              let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")")
+            header.contains("'<f4'"), header.contains("False"),
+            let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")")
         else { return nil }
-        let fields = header[open.upperBound..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let fields = header[open.upperBound..<close].split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         let shape = fields.compactMap { Int($0) }
         guard shape.count == fields.count, shape.allSatisfy({ $0 >= 0 }) else { return nil }
         // The shape comes from the file: multiply with overflow checks before comparing sizes.
         var count = 1, overflow = false
         for d in shape where !overflow { (count, overflow) = count.multipliedReportingOverflow(by: d) }
-        guard !overflow, count <= (bytes.count - 10 - length) / 4, bytes.count - 10 - length == count * 4 else { return nil }
+        guard !overflow, count <= (bytes.count - 10 - length) / 4, bytes.count - 10 - length == count * 4 else {
+            return nil
+        }
         var values = [Float](repeating: 0, count: count)
         values.withUnsafeMutableBytes { $0.copyBytes(from: bytes[(10 + length)...]) }
         return (values, shape)

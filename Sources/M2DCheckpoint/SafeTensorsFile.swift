@@ -24,7 +24,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard file.size >= 8 else { throw CheckpointError.malformed(path: path, reason: "shorter than 8 bytes") }
         let declared = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
         guard declared > 1, declared <= UInt64(file.size - 8), declared < 100_000_000 else {
-            throw CheckpointError.malformed(path: path, reason: "header length \(declared) does not fit a \(file.size)-byte file")
+            throw CheckpointError.malformed(
+                path: path, reason: "header length \(declared) does not fit a \(file.size)-byte file")
         }
         let headerLength = Int(declared)
         dataStart = 8 + headerLength
@@ -45,8 +46,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 continue
             }
             guard let entry = value as? [String: Any], let dtypeName = entry["dtype"] as? String,
-                  let shapeAny = entry["shape"] as? [Any], let offsets = entry["data_offsets"] as? [Any],
-                  offsets.count == 2
+                let shapeAny = entry["shape"] as? [Any], let offsets = entry["data_offsets"] as? [Any],
+                offsets.count == 2
             else { throw CheckpointError.malformed(path: path, reason: "bad entry for '\(key)'") }
             let dims = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
             let ends = offsets.compactMap { ($0 as? NSNumber)?.intValue }
@@ -62,7 +63,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
             var bytes = dtype.byteSize, overflow = false
             for d in dims where !overflow { (bytes, overflow) = bytes.multipliedReportingOverflow(by: d) }
             guard !overflow, ends[0] >= 0, ends[1] >= ends[0], ends[1] <= dataSize, ends[1] - ends[0] == bytes else {
-                throw CheckpointError.malformed(path: path, reason: "data_offsets of '\(key)' do not match its shape \(dims) and dtype \(dtypeName)")
+                throw CheckpointError.malformed(
+                    path: path, reason: "data_offsets of '\(key)' do not match its shape \(dims) and dtype \(dtypeName)"
+                )
             }
             tensors[key] = TensorInfo(dtype: dtype, shape: Shape(dims), begin: ends[0], end: ends[1])
         }
@@ -93,11 +96,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
             memcpy(destination, src, n * 4)
         case .f16:
             for i in 0..<n {
-                destination[i] = HalfPrecision.floatFromF16(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                destination[i] = HalfPrecision.floatFromF16(
+                    UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
             }
         case .bf16:
             for i in 0..<n {
-                destination[i] = HalfPrecision.floatFromBF16(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                destination[i] = HalfPrecision.floatFromBF16(
+                    UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
             }
         }
         file.releasePages(offset: dataStart + info.begin, length: n * info.dtype.byteSize)

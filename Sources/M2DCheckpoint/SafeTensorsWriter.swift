@@ -16,11 +16,19 @@ public struct SafeTensorsWriter {
         data.withUnsafeMutableBytes { raw in
             switch dtype {
             case .f32:
-                for i in 0..<n { raw.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+                for i in 0..<n {
+                    raw.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                }
             case .f16:
-                for i in 0..<n { raw.storeBytes(of: HalfPrecision.f16FromFloat(values[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+                for i in 0..<n {
+                    raw.storeBytes(
+                        of: HalfPrecision.f16FromFloat(values[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                }
             case .bf16:
-                for i in 0..<n { raw.storeBytes(of: HalfPrecision.bf16FromFloat(values[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+                for i in 0..<n {
+                    raw.storeBytes(
+                        of: HalfPrecision.bf16FromFloat(values[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                }
             }
         }
         entries.append((name, dtype, shape, data))
@@ -37,7 +45,9 @@ public struct SafeTensorsWriter {
         var offset = 0
         let sorted = entries.sorted { $0.name < $1.name }
         for e in sorted {
-            header[e.name] = ["dtype": e.dtype.rawValue, "shape": e.shape.dims, "data_offsets": [offset, offset + e.bytes.count]]
+            header[e.name] = [
+                "dtype": e.dtype.rawValue, "shape": e.shape.dims, "data_offsets": [offset, offset + e.bytes.count],
+            ]
             offset += e.bytes.count
         }
         if !metadata.isEmpty { header["__metadata__"] = metadata }

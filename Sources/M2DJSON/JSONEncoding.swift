@@ -119,8 +119,10 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type, forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
-        KeyedEncodingContainer(KeyedContainer<NestedKey>(encoder: encoder,
-                                                         depth: encoder.nested(object: true, at: depth, key: key.stringValue)))
+        KeyedEncodingContainer(
+            KeyedContainer<NestedKey>(
+                encoder: encoder,
+                depth: encoder.nested(object: true, at: depth, key: key.stringValue)))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
@@ -158,10 +160,14 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
         count += 1
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type
+    ) -> KeyedEncodingContainer<NestedKey> {
         count += 1
-        return KeyedEncodingContainer(KeyedContainer<NestedKey>(encoder: encoder,
-                                                                depth: encoder.nested(object: true, at: depth, key: nil)))
+        return KeyedEncodingContainer(
+            KeyedContainer<NestedKey>(
+                encoder: encoder,
+                depth: encoder.nested(object: true, at: depth, key: nil)))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {

@@ -40,8 +40,10 @@ public final class AudioEmbedder: @unchecked Sendable {
     }
 
     /// Embeds normalised log-mels (mels, T_i); `durations` (seconds) set the timestamps.
-    public func embed(normalizedLogMels mels: [FloatBuffer], durations: [Double],
-                      keepFrames: Bool = true) throws(EncoderError) -> [Embedding] {
+    public func embed(
+        normalizedLogMels mels: [FloatBuffer], durations: [Double],
+        keepFrames: Bool = true
+    ) throws(EncoderError) -> [Embedding] {
         let clips = zip(mels, durations).map {
             ClipEncoding(normalizedLogMel: $0, config: config, durationSeconds: $1, keepFrames: keepFrames)
         }

@@ -57,8 +57,9 @@ public final class ClipEncoding: @unchecked Sendable {
         precondition(nextChunk < plan.chunks.count, "no chunk left")
         let chunk = plan.chunks[nextChunk]
         defer { nextChunk += 1 }
-        let input = EncoderChunk(base: mel!.pointer + chunk.startFrame, rowStride: plan.paddedFrames,
-                                 timePatches: chunk.timePatches)
+        let input = EncoderChunk(
+            base: mel!.pointer + chunk.startFrame, rowStride: plan.paddedFrames,
+            timePatches: chunk.timePatches)
         return (nextChunk, input)
     }
 
@@ -75,9 +76,15 @@ public final class ClipEncoding: @unchecked Sendable {
                     if keepsFrames { (out.baseAddress! + frame * dim + feature).update(from: src, count: D) }
                 }
                 if c.flatFeatures {
-                    for f in 0..<F { for t in 0..<Tp { add(frame: F * offset + f * Tp + t, feature: 0, from: tokens + (1 + f * Tp + t) * D) } }
+                    for f in 0..<F {
+                        for t in 0..<Tp {
+                            add(frame: F * offset + f * Tp + t, feature: 0, from: tokens + (1 + f * Tp + t) * D)
+                        }
+                    }
                 } else {
-                    for t in 0..<Tp { for f in 0..<F { add(frame: offset + t, feature: f * D, from: tokens + (1 + f * Tp + t) * D) } }
+                    for t in 0..<Tp {
+                        for f in 0..<F { add(frame: offset + t, feature: f * D, from: tokens + (1 + f * Tp + t) * D) }
+                    }
                 }
             }
         }
@@ -90,9 +97,10 @@ public final class ClipEncoding: @unchecked Sendable {
         precondition(isComplete, "clip not fully encoded")
         let n = Double(max(frameCount, 1))
         let step = frameCount > 0 ? durationSeconds * 1000 / Double(frameCount) : 0
-        return Embedding(frames: frames, frameCount: frameCount, dim: config.embeddingDim, clip: sums.map { Float($0 / n) },
-                         timestampsMs: config.flatFeatures ? [] : (0..<frameCount).map { Float(step * Double($0)) },
-                         durationSeconds: durationSeconds)
+        return Embedding(
+            frames: frames, frameCount: frameCount, dim: config.embeddingDim, clip: sums.map { Float($0 / n) },
+            timestampsMs: config.flatFeatures ? [] : (0..<frameCount).map { Float(step * Double($0)) },
+            durationSeconds: durationSeconds)
     }
 }
 

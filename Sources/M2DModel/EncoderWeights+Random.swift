@@ -11,9 +11,11 @@ extension EncoderWeights {
         for e in w.layout.entries {
             let p = w.storage.pointer + e.offset
             if e.name == "pos_embed" {
-                PositionEmbedding.fill(p, embedDim: config.embedDim, gridHeight: config.freqPatches, gridWidth: config.gridTimePatches)
+                PositionEmbedding.fill(
+                    p, embedDim: config.embedDim, gridHeight: config.freqPatches, gridWidth: config.gridTimePatches)
             } else {
-                OfficialInitialization.fill(e.name, e.shape, p, patchArea: config.patchHeight * config.patchWidth, rng: &rng)
+                OfficialInitialization.fill(
+                    e.name, e.shape, p, patchArea: config.patchHeight * config.patchWidth, rng: &rng)
             }
         }
         return w
@@ -26,8 +28,9 @@ extension EncoderWeights {
         for e in w.layout.entries {
             let t = w.storage.view(offset: e.offset, shape: e.shape)
             if e.name == "pos_embed" {
-                PositionEmbedding.fill(t.base, embedDim: config.embedDim, gridHeight: config.freqPatches,
-                                       gridWidth: config.gridTimePatches)
+                PositionEmbedding.fill(
+                    t.base, embedDim: config.embedDim, gridHeight: config.freqPatches,
+                    gridWidth: config.gridTimePatches)
                 continue
             }
             let isMatrix = e.shape.rank >= 2 && e.name.hasSuffix("weight")
@@ -49,7 +52,8 @@ extension EncoderWeights {
 public enum PositionEmbedding {
     /// Fills (1 + gridHeight*gridWidth, embedDim): first half encodes time w, second half frequency h;
     /// within each half sin block then cos block, omega_k = 10000^(-k/(D/4)).
-    public static func fill(_ out: UnsafeMutablePointer<Float>, embedDim D: Int, gridHeight gH: Int, gridWidth gW: Int) {
+    public static func fill(_ out: UnsafeMutablePointer<Float>, embedDim D: Int, gridHeight gH: Int, gridWidth gW: Int)
+    {
         let quarter = D / 4
         for d in 0..<D { out[d] = 0 }
         for h in 0..<gH {
@@ -72,7 +76,9 @@ public enum PositionEmbedding {
 /// Linear biases, patch bias U(+-1/sqrt(ph*pw)) (the Conv2d default), cls_token / mask_token
 /// N(0, 0.02), LayerNorm weight 1 and bias 0. Shared by inference-model init and the trainer.
 public enum OfficialInitialization {
-    public static func fill(_ name: String, _ shape: Shape, _ p: UnsafeMutablePointer<Float>, patchArea: Int, rng: inout Rng) {
+    public static func fill(
+        _ name: String, _ shape: Shape, _ p: UnsafeMutablePointer<Float>, patchArea: Int, rng: inout Rng
+    ) {
         let n = shape.count
         if name == "cls_token" || name == "mask_token" {
             for i in 0..<n { p[i] = 0.02 * rng.normal() }
@@ -84,7 +90,8 @@ public enum OfficialInitialization {
             let bound = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
             for i in 0..<n { p[i] = rng.uniform(-bound, bound) }
         } else {
-            let isNormWeight = name.hasSuffix("norm1.weight") || name.hasSuffix("norm2.weight") || name.hasSuffix("norm.weight")
+            let isNormWeight =
+                name.hasSuffix("norm1.weight") || name.hasSuffix("norm2.weight") || name.hasSuffix("norm.weight")
             for i in 0..<n { p[i] = isNormWeight ? 1 : 0 }
         }
     }

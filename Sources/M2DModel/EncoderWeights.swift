@@ -44,12 +44,14 @@ public struct ParameterLayout: Sendable {
     }
 
     public static func blockItems(_ p: String, D: Int, hidden H: Int) -> [(String, Shape)] {
-        [("\(p).norm1.weight", [D]), ("\(p).norm1.bias", [D]),
-         ("\(p).attn.qkv.weight", [3 * D, D]), ("\(p).attn.qkv.bias", [3 * D]),
-         ("\(p).attn.proj.weight", [D, D]), ("\(p).attn.proj.bias", [D]),
-         ("\(p).norm2.weight", [D]), ("\(p).norm2.bias", [D]),
-         ("\(p).mlp.fc1.weight", [H, D]), ("\(p).mlp.fc1.bias", [H]),
-         ("\(p).mlp.fc2.weight", [D, H]), ("\(p).mlp.fc2.bias", [D])]
+        [
+            ("\(p).norm1.weight", [D]), ("\(p).norm1.bias", [D]),
+            ("\(p).attn.qkv.weight", [3 * D, D]), ("\(p).attn.qkv.bias", [3 * D]),
+            ("\(p).attn.proj.weight", [D, D]), ("\(p).attn.proj.bias", [D]),
+            ("\(p).norm2.weight", [D]), ("\(p).norm2.bias", [D]),
+            ("\(p).mlp.fc1.weight", [H, D]), ("\(p).mlp.fc1.bias", [H]),
+            ("\(p).mlp.fc2.weight", [D, H]), ("\(p).mlp.fc2.bias", [D]),
+        ]
     }
 }
 
@@ -84,7 +86,9 @@ public final class EncoderWeights: @unchecked Sendable {
     /// weights another encoder reads, and any encoder from reading weights an owning engine took.
     func register(engine: GEMMEngine) {
         if let linearOwner {
-            precondition(linearOwner == ObjectIdentifier(engine), "these weights' Linear layers were released to another oneDNN engine")
+            precondition(
+                linearOwner == ObjectIdentifier(engine),
+                "these weights' Linear layers were released to another oneDNN engine")
         } else if engine.ownsWeights {
             precondition(encoders == 0, "an engine with ownsWeights must be the first and only encoder of its weights")
             linearOwner = ObjectIdentifier(engine)
@@ -119,7 +123,8 @@ public final class EncoderWeights: @unchecked Sendable {
         // made batch-8 clips 8% slower.
         let batchRows = 16 * (1 + config.freqPatches * config.gridTimePatches)
         // The Linear weights the encoder multiplies with (the ones oneDNN keeps its own copies of).
-        let linears = Dictionary(uniqueKeysWithValues: blocks.flatMap { [$0.qkvW, $0.projW, $0.fc1W, $0.fc2W] }.map { ($0.base, $0.shape) })
+        let linears = Dictionary(
+            uniqueKeysWithValues: blocks.flatMap { [$0.qkvW, $0.projW, $0.fc1W, $0.fc2W] }.map { ($0.base, $0.shape) })
         for entry in layout.entries {
             do {
                 try file.read(entry.name, expecting: entry.shape, into: storage.pointer + entry.offset)

@@ -30,9 +30,11 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case fMin = "f_min", fMax = "f_max", normStats = "norm_stats", flatFeatures = "flat_features"
     }
 
-    public init(name: String, embedDim: Int, depth: Int, numHeads: Int, mlpRatio: Double = 4,
-                inputSize: [Int] = [80, 608], patchSize: [Int] = [16, 16], frontEnd: FrontEndConfig = .m2d16k,
-                normStats: [Float] = [-7.1, 4.2], flatFeatures: Bool = false, provenance: JSONValue? = nil) {
+    public init(
+        name: String, embedDim: Int, depth: Int, numHeads: Int, mlpRatio: Double = 4,
+        inputSize: [Int] = [80, 608], patchSize: [Int] = [16, 16], frontEnd: FrontEndConfig = .m2d16k,
+        normStats: [Float] = [-7.1, 4.2], flatFeatures: Bool = false, provenance: JSONValue? = nil
+    ) {
         self.name = name
         self.embedDim = embedDim
         self.depth = depth
@@ -53,8 +55,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     }
 
     public var frontEnd: FrontEndConfig {
-        FrontEndConfig(sampleRate: sampleRate, nFFT: nFFT, winLength: winLength, hopLength: hopLength,
-                       nMels: nMels, fMin: fMin, fMax: fMax)
+        FrontEndConfig(
+            sampleRate: sampleRate, nFFT: nFFT, winLength: winLength, hopLength: hopLength,
+            nMels: nMels, fMin: fMin, fMax: fMax)
     }
 
     public var headDim: Int { embedDim / numHeads }
@@ -72,16 +75,23 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
     public func validate() throws(ModelError) {
         func bad(_ reason: String) -> ModelError { .invalidConfig(reason) }
-        guard embedDim > 0, depth > 0, numHeads > 0 else { throw bad("embed_dim, depth and num_heads must be positive") }
-        guard embedDim % numHeads == 0 else { throw bad("embed_dim \(embedDim) is not divisible by num_heads \(numHeads)") }
+        guard embedDim > 0, depth > 0, numHeads > 0 else {
+            throw bad("embed_dim, depth and num_heads must be positive")
+        }
+        guard embedDim % numHeads == 0 else {
+            throw bad("embed_dim \(embedDim) is not divisible by num_heads \(numHeads)")
+        }
         guard inputSize.count == 2, patchSize.count == 2, patchSize.allSatisfy({ $0 > 0 }) else {
             throw bad("input_size and patch_size need two positive entries")
         }
         guard inputSize[0] == nMels else { throw bad("input_size[0] \(inputSize[0]) must equal n_mels \(nMels)") }
-        guard nMels % patchSize[0] == 0 else { throw bad("n_mels \(nMels) is not a multiple of patch height \(patchSize[0])") }
+        guard nMels % patchSize[0] == 0 else {
+            throw bad("n_mels \(nMels) is not a multiple of patch height \(patchSize[0])")
+        }
         guard inputSize[1] >= patchSize[1] else { throw bad("input_size[1] \(inputSize[1]) is shorter than one patch") }
         guard normStats.count == 2, normStats[1] > 0 else { throw bad("norm_stats must be [mean, std] with std > 0") }
-        guard nFFT >= 2, winLength == nFFT, hopLength > 0, sampleRate > 0, fMax > fMin, fMax <= Double(sampleRate) / 2 else {
+        guard nFFT >= 2, winLength == nFFT, hopLength > 0, sampleRate > 0, fMax > fMin, fMax <= Double(sampleRate) / 2
+        else {
             throw bad("front-end parameters are inconsistent (need win_length == n_fft, f_min < f_max <= sr/2)")
         }
         guard mlpHidden > 0 else { throw bad("mlp_ratio must be positive") }
@@ -94,12 +104,19 @@ public indirect enum JSONValue: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let n = try? c.decode(Double.self) {
+            self = .number(n)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

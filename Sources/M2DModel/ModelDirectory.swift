@@ -45,8 +45,9 @@ public enum ModelDirectory {
         try config.validate()
         let weights = try EncoderWeights(config: config, file: file, engine: engine)
         let used = Set(weights.layout.entries.map(\.name) + ["norm_stats"])
-        return LoadedModel(directory: path, config: config, weights: weights,
-                           ignoredKeys: file.keys.filter { !used.contains($0) })
+        return LoadedModel(
+            directory: path, config: config, weights: weights,
+            ignoredKeys: file.keys.filter { !used.contains($0) })
     }
 
     static func describe(_ error: any Error) -> String {
@@ -63,8 +64,10 @@ public enum ModelDirectory {
 extension ModelDirectory {
     /// Writes a model directory (config.json + model.safetensors, norm_stats included), each file
     /// atomically. `dtype` F16 halves the size; BF16 keeps the F32 range.
-    public static func write(_ weights: EncoderWeights, to path: String, dtype: DType = .f32,
-                             metadata: [String: String] = [:]) throws {
+    public static func write(
+        _ weights: EncoderWeights, to path: String, dtype: DType = .f32,
+        metadata: [String: String] = [:]
+    ) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         var writer = SafeTensorsWriter(metadata: metadata.merging(["format": "pt"]) { a, _ in a })
         for e in weights.layout.entries {

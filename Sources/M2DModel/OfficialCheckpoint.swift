@@ -55,7 +55,9 @@ public enum OfficialCheckpoint {
         if let model = checkpoint.root["model"], model.dictItems != nil { stateDict = model }
         var tensors = PyTorchCheckpoint.tensors(of: stateDict)
         if tensors.contains(where: { $0.0.hasPrefix("backbone.") }) {
-            tensors = tensors.filter { $0.0.hasPrefix("backbone.") }.map { (String($0.0.dropFirst("backbone.".count)), $0.1) }
+            tensors = tensors.filter { $0.0.hasPrefix("backbone.") }.map {
+                (String($0.0.dropFirst("backbone.".count)), $0.1)
+            }
         }
         let evar = "module.ar.runtime.backbone."
         tensors = tensors.map { ($0.0.hasPrefix(evar) ? String($0.0.dropFirst(evar.count)) : $0.0, $0.1) }
@@ -65,7 +67,8 @@ public enum OfficialCheckpoint {
     }
 
     static func isEncoderKey(_ k: String) -> Bool {
-        ["cls_token", "pos_embed", "norm_stats"].contains(k) || k.hasPrefix("patch_embed.proj.") || k.hasPrefix("blocks.") || k.hasPrefix("norm.")
+        ["cls_token", "pos_embed", "norm_stats"].contains(k) || k.hasPrefix("patch_embed.proj.")
+            || k.hasPrefix("blocks.") || k.hasPrefix("norm.")
     }
 
     public static func load(_ path: String, options: Options = Options()) throws(ModelError) -> LoadedModel {
@@ -76,7 +79,11 @@ public enum OfficialCheckpoint {
         let directoryName = url.deletingLastPathComponent().lastPathComponent
         let stem = url.deletingPathExtension().lastPathComponent
         guard let sizes = parseSizes(directoryName) ?? parseSizes(stem) else {
-            throw .invalidConfig("cannot read input and patch size from '\(directoryName)' or '\(stem)'; put the checkpoint in a directory named the official way, e.g. m2d_vit_base-80x608p16x16-221006-mr7/checkpoint-300.pth")
+            throw .invalidConfig(
+                "cannot read input and patch size from '\(directoryName)' or '\(stem)'; "
+                    + "put the checkpoint in a directory named the official way, e.g. "
+                    + "m2d_vit_base-80x608p16x16-221006-mr7/checkpoint-300.pth"
+            )
         }
         guard let cls = tensors["cls_token"], cls.shape.count == 3 else {
             throw .checkpoint(.missingKey(key: "cls_token", expected: [1, 1, 768]))
@@ -84,16 +91,23 @@ public enum OfficialCheckpoint {
         let dim = cls.shape[2]
         var depth = 0
         while tensors["blocks.\(depth).attn.qkv.weight"] != nil { depth += 1 }
-        guard depth > 0 else { throw .checkpoint(.missingKey(key: "blocks.0.attn.qkv.weight", expected: [3 * dim, dim])) }
+        guard depth > 0 else {
+            throw .checkpoint(.missingKey(key: "blocks.0.attn.qkv.weight", expected: [3 * dim, dim]))
+        }
         let hidden = tensors["blocks.0.mlp.fc1.weight"]?.shape.first ?? 4 * dim
         let heads = options.heads ?? max(1, dim / 64)
         let frontEnd: FrontEndConfig = sizes.sampleRate == 32000 ? .m2d32k : .m2d16k
-        var config = ModelConfig(name: directoryName.isEmpty ? stem : directoryName, embedDim: dim, depth: depth, numHeads: heads,
-                                 mlpRatio: Double(hidden) / Double(dim), inputSize: sizes.inputSize, patchSize: sizes.patchSize,
-                                 frontEnd: frontEnd, provenance: .object(["source": .string(path), "format": .string("official .pth")]))
+        var config = ModelConfig(
+            name: directoryName.isEmpty ? stem : directoryName, embedDim: dim, depth: depth, numHeads: heads,
+            mlpRatio: Double(hidden) / Double(dim), inputSize: sizes.inputSize, patchSize: sizes.patchSize,
+            frontEnd: frontEnd, provenance: .object(["source": .string(path), "format": .string("official .pth")]))
         if let stats = tensors["norm_stats"], stats.shape.reduce(1, *) == 2 {
             var values: [Float] = [0, 0]
-            do { try values.withUnsafeMutableBufferPointer { p throws(CheckpointError) in try checkpoint.read(stats, name: "norm_stats", into: p.baseAddress!) } } catch {
+            do {
+                try values.withUnsafeMutableBufferPointer { p throws(CheckpointError) in
+                    try checkpoint.read(stats, name: "norm_stats", into: p.baseAddress!)
+                }
+            } catch {
                 throw .checkpoint(error)
             }
             config.normStats = values
@@ -101,23 +115,32 @@ public enum OfficialCheckpoint {
         try config.validate()
         let weights = EncoderWeights(config: config)
         for entry in weights.layout.entries {
-            guard let t = tensors[entry.name] else { throw .checkpoint(.missingKey(key: entry.name, expected: entry.shape)) }
+            guard let t = tensors[entry.name] else {
+                throw .checkpoint(.missingKey(key: entry.name, expected: entry.shape))
+            }
             guard Shape(t.shape) == entry.shape else {
                 throw .checkpoint(.shapeMismatch(key: entry.name, expected: entry.shape, actual: Shape(t.shape)))
             }
-            do { try checkpoint.read(t, name: entry.name, into: weights.storage.pointer + entry.offset) } catch { throw .checkpoint(error) }
+            do { try checkpoint.read(t, name: entry.name, into: weights.storage.pointer + entry.offset) } catch {
+                throw .checkpoint(error)
+            }
         }
         let used = Set(weights.layout.entries.map(\.name) + ["norm_stats"])
         let all = PyTorchCheckpoint.tensors(of: checkpoint.root["model"] ?? checkpoint.root).map(\.0)
-        return LoadedModel(directory: path, config: config, weights: weights, ignoredKeys: all.filter { !used.contains($0) })
+        return LoadedModel(
+            directory: path, config: config, weights: weights, ignoredKeys: all.filter { !used.contains($0) })
     }
 }
 
 extension ModelDirectory {
     /// A model directory, or an official `.pth` checkpoint file.
-    public static func loadAny(_ path: String, heads: Int? = nil, engine: GEMMEngine? = nil) throws(ModelError) -> LoadedModel {
+    public static func loadAny(
+        _ path: String, heads: Int? = nil, engine: GEMMEngine? = nil
+    ) throws(ModelError) -> LoadedModel {
         var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue, path.hasSuffix(".pth") || path.hasSuffix(".pt") {
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+            path.hasSuffix(".pth") || path.hasSuffix(".pt")
+        {
             return try OfficialCheckpoint.load(path, options: .init(heads: heads))
         }
         return try load(path, engine: engine)

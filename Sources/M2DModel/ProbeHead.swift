@@ -20,8 +20,10 @@ public struct ProbeHead: Sendable {
     /// The probe's report (task, metric, accuracy, split sizes, ...), free-form strings.
     public var report: [String: String]
 
-    public init(name: String, labels: [String], multiLabel: Bool, weight: [Float], bias: [Float], mean: [Float], scale: [Float],
-                report: [String: String] = [:]) {
+    public init(
+        name: String, labels: [String], multiLabel: Bool, weight: [Float], bias: [Float], mean: [Float], scale: [Float],
+        report: [String: String] = [:]
+    ) {
         self.name = name
         self.labels = labels
         self.multiLabel = multiLabel
@@ -67,8 +69,11 @@ public struct ProbeHead: Sendable {
         writer.add("mean", shape: [dim], array: mean)
         writer.add("scale", shape: [dim], array: scale)
         let labelsJSON = String(decoding: try JSONSerialization.data(withJSONObject: labels), as: UTF8.self)
-        writer.metadata = report.merging(["labels": labelsJSON, "multi_label": multiLabel ? "true" : "false", "name": name]) { $1 }
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        writer.metadata = report.merging([
+            "labels": labelsJSON, "multi_label": multiLabel ? "true" : "false", "name": name,
+        ]) { $1 }
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try writer.write(to: path)
     }
 
@@ -76,7 +81,8 @@ public struct ProbeHead: Sendable {
         do {
             let file = try SafeTensorsFile(path: path)
             guard let labelsText = file.metadata["labels"],
-                  let labels = try JSONSerialization.jsonObject(with: Data(labelsText.utf8)) as? [String] else {
+                let labels = try JSONSerialization.jsonObject(with: Data(labelsText.utf8)) as? [String]
+            else {
                 throw ModelError.invalidConfig("\(path): metadata 'labels' (a JSON array) is missing")
             }
             guard let wShape = file.shape(of: "weight"), wShape.rank == 2, wShape[0] == labels.count else {
@@ -91,9 +97,10 @@ public struct ProbeHead: Sendable {
             let name = file.metadata["name"] ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var report = file.metadata
             for k in ["labels", "multi_label", "name", "format"] { report[k] = nil }
-            return ProbeHead(name: name, labels: labels, multiLabel: file.metadata["multi_label"] == "true",
-                             weight: try read("weight", [labels.count, dim]), bias: try read("bias", [labels.count]),
-                             mean: try read("mean", [dim]), scale: try read("scale", [dim]), report: report)
+            return ProbeHead(
+                name: name, labels: labels, multiLabel: file.metadata["multi_label"] == "true",
+                weight: try read("weight", [labels.count, dim]), bias: try read("bias", [labels.count]),
+                mean: try read("mean", [dim]), scale: try read("scale", [dim]), report: report)
         } catch let e as ModelError {
             throw e
         } catch let e as CheckpointError {

@@ -38,8 +38,9 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
         var starts: [Int] = [], lengths: [Int] = []
         var rows = 0
         for chunk in chunks {
-            precondition(chunk.timePatches >= 1 && chunk.timePatches <= c.gridTimePatches,
-                         "time patches \(chunk.timePatches) outside 1...\(c.gridTimePatches)")
+            precondition(
+                chunk.timePatches >= 1 && chunk.timePatches <= c.gridTimePatches,
+                "time patches \(chunk.timePatches) outside 1...\(c.gridTimePatches)")
             starts.append(rows)
             lengths.append(tokenCount(timePatches: chunk.timePatches))
             rows += lengths.last!
@@ -50,11 +51,13 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
         let pos = weights.posEmbed.base, cls = weights.clsToken.base
         for (i, chunk) in chunks.enumerated() {
             let Tp = chunk.timePatches
-            PatchEmbed.im2col(cols: ws.cols.pointer, input: chunk.base, ldInput: chunk.rowStride,
-                              freqPatches: F, timePatches: Tp, patchHeight: c.patchHeight, patchWidth: c.patchWidth)
+            PatchEmbed.im2col(
+                cols: ws.cols.pointer, input: chunk.base, ldInput: chunk.rowStride,
+                freqPatches: F, timePatches: Tp, patchHeight: c.patchHeight, patchWidth: c.patchWidth)
             let tokens = x + (starts[i] + 1) * D
-            Linear.forward(out: tokens, input: ws.cols.pointer, weight: weights.patchWeight.base,
-                           bias: weights.patchBias.base, M: F * Tp, C: K, OC: D)
+            Linear.forward(
+                out: tokens, input: ws.cols.pointer, weight: weights.patchWeight.base,
+                bias: weights.patchBias.base, M: F * Tp, C: K, OC: D)
             for f in 0..<F {
                 for t in 0..<Tp {
                     let row = tokens + (f * Tp + t) * D, p = pos + (1 + f * c.gridTimePatches + t) * D
@@ -65,22 +68,30 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
             for d in 0..<D { clsRow[d] = cls[d] + pos[d] }
         }
         for blk in weights.blocks {
-            LayerNorm.forward(out: ws.ln.pointer, input: x, weight: blk.norm1W.base, bias: blk.norm1B.base, rows: rows, cols: D)
-            Linear.forward(out: ws.qkv, input: ws.ln.pointer, weight: blk.qkvW.base, bias: blk.qkvB.base,
-                           M: rows, C: D, OC: 3 * D, engine: engine)
-            Attention.forward(out: ws.attn, probs: ws.probs.pointer, probsStride: 0, qkv: ws.qkv,
-                              starts: starts, lengths: lengths, heads: c.numHeads, headDim: c.headDim, engine: engine)
-            Linear.forward(out: x, input: ws.attn, weight: blk.projW.base, bias: blk.projB.base,
-                           M: rows, C: D, OC: D, accumulate: true, engine: engine)
-            LayerNorm.forward(out: ws.ln.pointer, input: x, weight: blk.norm2W.base, bias: blk.norm2B.base, rows: rows, cols: D)
-            Linear.forward(out: ws.hidden, input: ws.ln.pointer, weight: blk.fc1W.base, bias: blk.fc1B.base,
-                           M: rows, C: D, OC: H, engine: engine)
+            LayerNorm.forward(
+                out: ws.ln.pointer, input: x, weight: blk.norm1W.base, bias: blk.norm1B.base, rows: rows, cols: D)
+            Linear.forward(
+                out: ws.qkv, input: ws.ln.pointer, weight: blk.qkvW.base, bias: blk.qkvB.base,
+                M: rows, C: D, OC: 3 * D, engine: engine)
+            Attention.forward(
+                out: ws.attn, probs: ws.probs.pointer, probsStride: 0, qkv: ws.qkv,
+                starts: starts, lengths: lengths, heads: c.numHeads, headDim: c.headDim, engine: engine)
+            Linear.forward(
+                out: x, input: ws.attn, weight: blk.projW.base, bias: blk.projB.base,
+                M: rows, C: D, OC: D, accumulate: true, engine: engine)
+            LayerNorm.forward(
+                out: ws.ln.pointer, input: x, weight: blk.norm2W.base, bias: blk.norm2B.base, rows: rows, cols: D)
+            Linear.forward(
+                out: ws.hidden, input: ws.ln.pointer, weight: blk.fc1W.base, bias: blk.fc1B.base,
+                M: rows, C: D, OC: H, engine: engine)
             GELU.forwardInPlace(ws.hidden, count: rows * H)
-            Linear.forward(out: x, input: ws.hidden, weight: blk.fc2W.base, bias: blk.fc2B.base,
-                           M: rows, C: H, OC: D, accumulate: true, engine: engine)
+            Linear.forward(
+                out: x, input: ws.hidden, weight: blk.fc2W.base, bias: blk.fc2B.base,
+                M: rows, C: H, OC: D, accumulate: true, engine: engine)
         }
-        LayerNorm.forward(out: ws.ln.pointer, input: x, weight: weights.normWeight.base, bias: weights.normBias.base,
-                          rows: rows, cols: D)
+        LayerNorm.forward(
+            out: ws.ln.pointer, input: x, weight: weights.normWeight.base, bias: weights.normBias.base,
+            rows: rows, cols: D)
         return EncoderOutput(tokens: ws.ln.view(shape: [rows, D]), rowStarts: starts)
     }
 
@@ -106,9 +117,10 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
     private func prepareWorkspace(rows: Int, tokens: Int, patchRows: Int, patchK: Int) -> Workspace {
         if let ws = workspace, ws.rows >= rows, ws.tokens >= tokens, ws.patchRows >= patchRows { return ws }
         let old = workspace
-        let ws = Workspace(rows: max(rows, old?.rows ?? 0), tokens: max(tokens, old?.tokens ?? 0),
-                           patchRows: max(patchRows, old?.patchRows ?? 0), patchK: patchK,
-                           D: config.embedDim, H: config.mlpHidden, heads: config.numHeads)
+        let ws = Workspace(
+            rows: max(rows, old?.rows ?? 0), tokens: max(tokens, old?.tokens ?? 0),
+            patchRows: max(patchRows, old?.patchRows ?? 0), patchK: patchK,
+            D: config.embedDim, H: config.mlpHidden, heads: config.numHeads)
         workspace = ws
         return ws
     }
@@ -116,8 +128,9 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
     /// Pre-allocates the workspace for `chunks` full-length chunks so serving never grows it.
     public func reserve(chunks batch: Int) {
         let Tp = config.gridTimePatches, N = tokenCount(timePatches: Tp)
-        _ = prepareWorkspace(rows: batch * N, tokens: N, patchRows: config.freqPatches * Tp,
-                             patchK: config.patchHeight * config.patchWidth)
+        _ = prepareWorkspace(
+            rows: batch * N, tokens: N, patchRows: config.freqPatches * Tp,
+            patchK: config.patchHeight * config.patchWidth)
     }
 
     /// Uniform-batch convenience: every chunk spans `timePatches` patches; output (B, N, D).

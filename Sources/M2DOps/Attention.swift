@@ -12,7 +12,8 @@ public enum Attention {
     /// (H * maxLen^2 floats), reused sequence after sequence (inference).
     public static func forward(
         out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, probsStride: Int,
-        qkv: UnsafePointer<Float>, starts: [Int], lengths: [Int], heads H: Int, headDim hd: Int, engine: GEMMEngine? = nil
+        qkv: UnsafePointer<Float>, starts: [Int], lengths: [Int], heads H: Int, headDim hd: Int,
+        engine: GEMMEngine? = nil
     ) {
         let engine = engine ?? .openBLAS
         let D = H * hd
@@ -23,13 +24,15 @@ public enum Attention {
             let first = probs + (probsStride == 0 ? 0 : s * H * probsStride)
             // Scores of every head (one oneDNN call over the heads, or a BLAS GEMM per head), softmax
             // rows across cores, then P.V the same way.
-            engine.batchedGemm(batch: H, M: N, N: N, K: hd, alpha: scale, a: base, aStrides: (hd, 3 * D, 1),
-                               b: base + D, bStrides: (hd, 1, 3 * D), c: first, cStrides: (stride, N, 1))
+            engine.batchedGemm(
+                batch: H, M: N, N: N, K: hd, alpha: scale, a: base, aStrides: (hd, 3 * D, 1),
+                b: base + D, bStrides: (hd, 1, 3 * D), c: first, cStrides: (stride, N, 1))
             Parallel.forRanges(H * N, grain: 64) { rows in
                 for r in rows { Softmax.forwardRows(first + (r / N) * stride + (r % N) * N, rows: 1, cols: N) }
             }
-            engine.batchedGemm(batch: H, M: N, N: hd, K: N, a: first, aStrides: (stride, N, 1),
-                               b: base + 2 * D, bStrides: (hd, 3 * D, 1), c: out + starts[s] * D, cStrides: (hd, D, 1))
+            engine.batchedGemm(
+                batch: H, M: N, N: hd, K: N, a: first, aStrides: (stride, N, 1),
+                b: base + 2 * D, bStrides: (hd, 3 * D, 1), c: out + starts[s] * D, cStrides: (hd, D, 1))
         }
     }
 
@@ -38,8 +41,9 @@ public enum Attention {
         out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, probsStride: Int,
         qkv: UnsafePointer<Float>, B: Int, N: Int, heads H: Int, headDim hd: Int, engine: GEMMEngine? = nil
     ) {
-        forward(out: out, probs: probs, probsStride: probsStride, qkv: qkv, starts: (0..<B).map { $0 * N },
-                lengths: [Int](repeating: N, count: B), heads: H, headDim: hd, engine: engine)
+        forward(
+            out: out, probs: probs, probsStride: probsStride, qkv: qkv, starts: (0..<B).map { $0 * N },
+            lengths: [Int](repeating: N, count: B), heads: H, headDim: hd, engine: engine)
     }
 }
 
@@ -62,11 +66,13 @@ extension Attention {
             let base = qkv + b * N * 3 * D, dBase = dQKV + b * N * 3 * D
             let p = probs + b * H * probsStride, dO = dOut + b * N * D, dS = scratch
             // dV (N,hd) += P^T (N,N) . dO (N,hd)
-            engine.batchedGemm(batch: H, M: N, N: hd, K: N, a: p, aStrides: (probsStride, 1, N), b: dO, bStrides: (hd, D, 1),
-                               beta: 1, c: dBase + 2 * D, cStrides: qkvHead)
+            engine.batchedGemm(
+                batch: H, M: N, N: hd, K: N, a: p, aStrides: (probsStride, 1, N), b: dO, bStrides: (hd, D, 1),
+                beta: 1, c: dBase + 2 * D, cStrides: qkvHead)
             // dP (N,N) = dO (N,hd) . V^T
-            engine.batchedGemm(batch: H, M: N, N: N, K: hd, a: dO, aStrides: (hd, D, 1), b: base + 2 * D, bStrides: (hd, 1, 3 * D),
-                               c: dS, cStrides: square)
+            engine.batchedGemm(
+                batch: H, M: N, N: N, K: hd, a: dO, aStrides: (hd, D, 1), b: base + 2 * D, bStrides: (hd, 1, 3 * D),
+                c: dS, cStrides: square)
             Parallel.forRanges(H * N, grain: 64) { rows in
                 for r in rows {
                     let pr = p + (r / N) * probsStride + (r % N) * N, dr = dS + r * N
@@ -76,10 +82,12 @@ extension Attention {
                 }
             }
             // dQ += scale dS K ; dK += scale dS^T Q
-            engine.batchedGemm(batch: H, M: N, N: hd, K: N, alpha: scale, a: dS, aStrides: square, b: base + D, bStrides: qkvHead,
-                               beta: 1, c: dBase, cStrides: qkvHead)
-            engine.batchedGemm(batch: H, M: N, N: hd, K: N, alpha: scale, a: dS, aStrides: (N * N, 1, N), b: base, bStrides: qkvHead,
-                               beta: 1, c: dBase + D, cStrides: qkvHead)
+            engine.batchedGemm(
+                batch: H, M: N, N: hd, K: N, alpha: scale, a: dS, aStrides: square, b: base + D, bStrides: qkvHead,
+                beta: 1, c: dBase, cStrides: qkvHead)
+            engine.batchedGemm(
+                batch: H, M: N, N: hd, K: N, alpha: scale, a: dS, aStrides: (N * N, 1, N), b: base, bStrides: qkvHead,
+                beta: 1, c: dBase + D, cStrides: qkvHead)
         }
     }
 }

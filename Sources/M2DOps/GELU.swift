@@ -23,7 +23,9 @@ public enum GELU {
 extension GELU {
     /// Backward of the exact GELU (accumulates): dInput += dOut * (Phi(x) + x * phi(x)),
     /// Phi the normal CDF 0.5 (1 + erf(x / sqrt 2)), phi the normal density. Shapes: (n).
-    public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int) {
+    public static func backward(
+        dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int
+    ) {
         typealias V = VectorMath.V
         let invSqrt2Pi: Float = 0.3989422804014327
         @inline(__always) func slope(_ x: V) -> V {

@@ -9,11 +9,15 @@ public enum Linear {
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         M: Int, C: Int, OC: Int, accumulate: Bool = false, engine: GEMMEngine? = nil
     ) {
-        if let engine, engine.linear(out: out, input: input, weight: weight, bias: bias, M: M, C: C, OC: OC, accumulate: accumulate) {
+        if let engine,
+            engine.linear(
+                out: out, input: input, weight: weight, bias: bias, M: M, C: C, OC: OC, accumulate: accumulate)
+        {
             return
         }
-        (engine ?? .openBLAS).gemm(transB: .transposed, M: M, N: OC, K: C, a: input, lda: C, b: weight, ldb: C,
-                                   beta: accumulate ? 1 : 0, c: out, ldc: OC)
+        (engine ?? .openBLAS).gemm(
+            transB: .transposed, M: M, N: OC, K: C, a: input, lda: C, b: weight, ldb: C,
+            beta: accumulate ? 1 : 0, c: out, ldc: OC)
         guard let bias else { return }
         Parallel.forRanges(M, grain: 64) { range in
             for m in range {
@@ -43,13 +47,15 @@ extension Linear {
     /// dWeight (OC,C) += dOut^T . input, dBias (OC) += column sums of dOut, dInput (M,C) += dOut . weight.
     /// Any of dInput/dWeight/dBias may be nil when not needed.
     public static func backward(
-        dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
+        dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+        dBias: UnsafeMutablePointer<Float>?,
         dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, M: Int, C: Int, OC: Int,
         engine: GEMMEngine? = nil
     ) {
         let engine = engine ?? .openBLAS
         if let dWeight {
-            engine.gemm(transA: .transposed, M: OC, N: C, K: M, a: dOut, lda: OC, b: input, ldb: C, beta: 1, c: dWeight, ldc: C)
+            engine.gemm(
+                transA: .transposed, M: OC, N: C, K: M, a: dOut, lda: OC, b: input, ldb: C, beta: 1, c: dWeight, ldc: C)
         }
         if let dBias {
             for m in 0..<M {

@@ -7,8 +7,10 @@ import Foundation
 public enum M2DLoss {
     /// Loss of pred (T,D) against target (T,D). Writes the normalized target into `targetOut` (T,D)
     /// for backward.
-    public static func forward(pred: UnsafePointer<Float>, target: UnsafePointer<Float>,
-                               normalizedTarget: UnsafeMutablePointer<Float>, tokens T: Int, dim D: Int) -> Double {
+    public static func forward(
+        pred: UnsafePointer<Float>, target: UnsafePointer<Float>,
+        normalizedTarget: UnsafeMutablePointer<Float>, tokens T: Int, dim D: Int
+    ) -> Double {
         var total = 0.0
         for t in 0..<T {
             let p = pred + t * D, y = target + t * D, yn = normalizedTarget + t * D
@@ -29,8 +31,10 @@ public enum M2DLoss {
     }
 
     /// dPred (T,D) += scale * d(loss)/d(pred), with the normalized target from `forward`.
-    public static func backward(dPred: UnsafeMutablePointer<Float>, pred: UnsafePointer<Float>,
-                                normalizedTarget: UnsafePointer<Float>, tokens T: Int, dim D: Int, scale: Float = 1) {
+    public static func backward(
+        dPred: UnsafeMutablePointer<Float>, pred: UnsafePointer<Float>,
+        normalizedTarget: UnsafePointer<Float>, tokens T: Int, dim D: Int, scale: Float = 1
+    ) {
         for t in 0..<T {
             let p = pred + t * D, yn = normalizedTarget + t * D, dp = dPred + t * D
             var norm = 0.0

@@ -7,8 +7,10 @@ import Foundation
 public enum NormPixelLoss {
     /// Loss of pred (T,P) against patches (T,P). Writes the standardized targets into
     /// `normalizedTarget` (T,P) for backward.
-    public static func forward(pred: UnsafePointer<Float>, patches: UnsafePointer<Float>,
-                               normalizedTarget: UnsafeMutablePointer<Float>, tokens T: Int, dim P: Int) -> Double {
+    public static func forward(
+        pred: UnsafePointer<Float>, patches: UnsafePointer<Float>,
+        normalizedTarget: UnsafeMutablePointer<Float>, tokens T: Int, dim P: Int
+    ) -> Double {
         var total = 0.0
         for t in 0..<T {
             let p = pred + t * P, y = patches + t * P, yn = normalizedTarget + t * P
@@ -21,8 +23,10 @@ public enum NormPixelLoss {
     }
 
     /// dPred (T,P) += d(loss)/d(pred) = 2 (pred - target) / (T P).
-    public static func backward(dPred: UnsafeMutablePointer<Float>, pred: UnsafePointer<Float>,
-                                normalizedTarget: UnsafePointer<Float>, tokens T: Int, dim P: Int) {
+    public static func backward(
+        dPred: UnsafeMutablePointer<Float>, pred: UnsafePointer<Float>,
+        normalizedTarget: UnsafePointer<Float>, tokens T: Int, dim P: Int
+    ) {
         let k = Float(2 / Double(T * P))
         for i in 0..<(T * P) { dPred[i] += k * (pred[i] - normalizedTarget[i]) }
     }

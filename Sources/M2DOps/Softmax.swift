@@ -28,7 +28,8 @@ public enum Softmax {
             let inv = 1 / s
             c = 0
             while c < vectorCols {
-                base.storeBytes(of: base.loadUnaligned(fromByteOffset: c * 4, as: V.self) * inv, toByteOffset: c * 4, as: V.self)
+                base.storeBytes(
+                    of: base.loadUnaligned(fromByteOffset: c * 4, as: V.self) * inv, toByteOffset: c * 4, as: V.self)
                 c += 8
             }
             for t in vectorCols..<cols { row[t] *= inv }

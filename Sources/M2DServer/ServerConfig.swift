@@ -61,8 +61,9 @@ public struct ServerConfig: Sendable {
     public init() {}
 
     public var decodeLimits: DecodeLimits {
-        DecodeLimits(maxSeconds: maxAudioSeconds, maxSampleRate: maxSampleRate,
-                     maxDecodedSamples: maxDecodedSamples ?? DecodeLimits.defaultDecodedSamples(maxSeconds: maxAudioSeconds))
+        DecodeLimits(
+            maxSeconds: maxAudioSeconds, maxSampleRate: maxSampleRate,
+            maxDecodedSamples: maxDecodedSamples ?? DecodeLimits.defaultDecodedSamples(maxSeconds: maxAudioSeconds))
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -78,11 +79,15 @@ public struct ServerConfig: Sendable {
         if payloadLimit < 1024 { throw fail("--payload-limit must be at least 1024 bytes") }
         if maxAudioSeconds <= 0 { throw fail("--max-audio-seconds must be positive") }
         if maxRequestAudioSeconds < maxAudioSeconds {
-            throw fail("--max-request-audio-seconds (\(maxRequestAudioSeconds)) must be at least --max-audio-seconds (\(maxAudioSeconds))")
+            throw fail(
+                "--max-request-audio-seconds (\(maxRequestAudioSeconds)) must be at least "
+                    + "--max-audio-seconds (\(maxAudioSeconds))"
+            )
         }
         if maxInflightAudioSeconds < maxRequestAudioSeconds {
-            throw fail("--max-inflight-audio-seconds (\(maxInflightAudioSeconds)) must be at least "
-                       + "--max-request-audio-seconds (\(maxRequestAudioSeconds))")
+            throw fail(
+                "--max-inflight-audio-seconds (\(maxInflightAudioSeconds)) must be at least "
+                    + "--max-request-audio-seconds (\(maxRequestAudioSeconds))")
         }
         if maxInflightUploadBytes < payloadLimit {
             throw fail("--max-inflight-upload-mb must hold at least one --payload-limit body")
@@ -95,9 +100,12 @@ public struct ServerConfig: Sendable {
         if maxBatchDelayMs < 0 { throw fail("--max-batch-delay-ms must be >= 0") }
         if let threads, threads < 1 { throw fail("--threads must be 0 (all cores) or more") }
         if shutdownTimeout < 0 || connectionTimeout < 1 || headerTimeout <= 0 || stallTimeout <= 0 {
-            throw fail("--shutdown-timeout must be >= 0; --connection-timeout, --header-timeout and --stall-timeout positive")
+            throw fail(
+                "--shutdown-timeout must be >= 0; --connection-timeout, --header-timeout and --stall-timeout positive")
         }
         if minReceiveRate < 0 || receiveGrace < 0 { throw fail("--min-receive-rate and --receive-grace must be >= 0") }
-        if connectionLimit < 2 || maxConnectionsPerIP < 0 { throw fail("--connection-limit must be >= 2, --max-connections-per-ip >= 0") }
+        if connectionLimit < 2 || maxConnectionsPerIP < 0 {
+            throw fail("--connection-limit must be >= 2, --max-connections-per-ip >= 0")
+        }
     }
 }

@@ -32,7 +32,8 @@ public final class FloatBuffer: @unchecked Sendable {
     public init(zeroPages count: Int) {
         precondition(count >= 0, "FloatBuffer count must be non-negative")
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
+        guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED
+        else {
             fatalError("out of memory mapping \(bytes) bytes")
         }
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
@@ -54,8 +55,9 @@ public final class FloatBuffer: @unchecked Sendable {
 
     /// A view of `shape` starting `offset` floats into the buffer.
     public func view(offset: Int = 0, shape: Shape) -> Tensor {
-        precondition(offset >= 0 && offset + shape.count <= count,
-                     "view \(shape) at offset \(offset) exceeds buffer of \(count)")
+        precondition(
+            offset >= 0 && offset + shape.count <= count,
+            "view \(shape) at offset \(offset) exceeds buffer of \(count)")
         return Tensor(base: pointer + offset, shape: shape)
     }
 

@@ -53,11 +53,15 @@ public final class GEMMEngine: @unchecked Sendable {
     /// `ownsWeights` (oneDNN inference only; ignored on OpenBLAS) frees each original weight once
     /// oneDNN holds its copy: for a process whose one encoder is the weights' only user (m2d-server,
     /// m2d-embed). `ViTEncoder` refuses to share such weights with any other engine.
-    public init(backend requested: Backend, precision: Precision = .fp32, weightsChange: Bool = false,
-                ownsWeights: Bool = false) throws(GEMMEngineError) {
+    public init(
+        backend requested: Backend, precision: Precision = .fp32, weightsChange: Bool = false,
+        ownsWeights: Bool = false
+    ) throws(GEMMEngineError) {
         self.precision = precision
         self.weightsChange = weightsChange
-        if weightsChange && precision == .bf16 { throw .unsupported("training runs in fp32 (--precision bf16 is for inference)") }
+        if weightsChange && precision == .bf16 {
+            throw .unsupported("training runs in fp32 (--precision bf16 is for inference)")
+        }
         if requested == .openblas {
             if precision == .bf16 { throw .unsupported("--precision bf16 needs the oneDNN backend (--backend onednn)") }
             backend = .openblas
@@ -92,8 +96,10 @@ public final class GEMMEngine: @unchecked Sendable {
     /// out (M,OC) = input (M,C) . weight (OC,C)^T + bias (+ out when accumulating). `weight` must
     /// stay at the same address and unchanged while this engine lives (oneDNN caches a reordered copy).
     @inline(__always)
-    public func linear(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                       bias: UnsafePointer<Float>?, M: Int, C: Int, OC: Int, accumulate: Bool) -> Bool {
+    public func linear(
+        out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, M: Int, C: Int, OC: Int, accumulate: Bool
+    ) -> Bool {
         guard let dnnl, !weightsChange else { return false }
         let rc = m2d_dnnl_linear(dnnl, input, Int64(M), Int64(C), weight, Int64(OC), bias, out, accumulate ? 1 : 0)
         if rc != 0 { record("oneDNN matmul failed (code \(rc)) for M=\(M) K=\(C) N=\(OC)") }
@@ -118,13 +124,18 @@ public final class GEMMEngine: @unchecked Sendable {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard let dnnl else {
-            BLAS.gemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            BLAS.gemm(
+                transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
             return
         }
-        precondition(M >= 0 && N >= 0 && K >= 0 && lda >= max(1, transA == .none ? K : M) && ldb >= max(1, transB == .none ? N : K)
-                     && ldc >= max(1, N), "gemm: bad dimensions M=\(M) N=\(N) K=\(K) lda=\(lda) ldb=\(ldb) ldc=\(ldc)")
-        let rc = m2d_dnnl_gemm(dnnl, transA == .none ? 0 : 1, transB == .none ? 0 : 1, Int64(M), Int64(N), Int64(K), alpha,
-                               a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+        precondition(
+            M >= 0 && N >= 0 && K >= 0 && lda >= max(1, transA == .none ? K : M)
+                && ldb >= max(1, transB == .none ? N : K)
+                && ldc >= max(1, N), "gemm: bad dimensions M=\(M) N=\(N) K=\(K) lda=\(lda) ldb=\(ldb) ldc=\(ldc)")
+        let rc = m2d_dnnl_gemm(
+            dnnl, transA == .none ? 0 : 1, transB == .none ? 0 : 1, Int64(M), Int64(N), Int64(K), alpha,
+            a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
         if rc != 0 { record("oneDNN gemm failed (code \(rc)) for M=\(M) N=\(N) K=\(K)") }
     }
 
@@ -147,7 +158,9 @@ public final class GEMMEngine: @unchecked Sendable {
                         pa.withMemoryRebound(to: Int64.self, capacity: 3) { pa in
                             pb.withMemoryRebound(to: Int64.self, capacity: 3) { pb in
                                 pc.withMemoryRebound(to: Int64.self, capacity: 3) { pc in
-                                    m2d_dnnl_batched_gemm(dnnl, Int64(batch), Int64(M), Int64(N), Int64(K), alpha, a, pa, b, pb, beta, c, pc)
+                                    m2d_dnnl_batched_gemm(
+                                        dnnl, Int64(batch), Int64(M), Int64(N), Int64(K), alpha, a, pa, b, pb, beta, c,
+                                        pc)
                                 }
                             }
                         }
@@ -164,8 +177,9 @@ public final class GEMMEngine: @unchecked Sendable {
         }
         let (ta, lda) = operand(aStrides), (tb, ldb) = operand(bStrides)
         for i in 0..<batch {
-            BLAS.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a + i * aStrides.batch, lda: lda,
-                      b: b + i * bStrides.batch, ldb: ldb, beta: beta, c: c + i * cStrides.batch, ldc: cStrides.row)
+            BLAS.gemm(
+                transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a + i * aStrides.batch, lda: lda,
+                b: b + i * bStrides.batch, ldb: ldb, beta: beta, c: c + i * cStrides.batch, ldc: cStrides.row)
         }
     }
 
@@ -181,7 +195,9 @@ public final class GEMMEngine: @unchecked Sendable {
     /// e.g. "onednn 2.6.3 brg:avx512_core fp32" or "openblas SkylakeX fp32".
     public var summary: String {
         guard let dnnl else { return "openblas \(BLAS.coreName) fp32" }
-        return "onednn \(String(cString: m2d_dnnl_version(dnnl))) \(String(cString: m2d_dnnl_impl(dnnl))) \(precision.rawValue)"
+        return
+            "onednn \(String(cString: m2d_dnnl_version(dnnl))) \(String(cString: m2d_dnnl_impl(dnnl))) "
+            + precision.rawValue
     }
 
     /// Bytes of weights oneDNN holds in its own layout.

@@ -5,18 +5,18 @@ public enum HalfPrecision {
     @inline(__always)
     public static func floatFromF16(_ bits: UInt16) -> Float {
         #if arch(x86_64) || arch(arm64)
-        return Float(Float16(bitPattern: bits))
+            return Float(Float16(bitPattern: bits))
         #else
-        let sign = UInt32(bits & 0x8000) << 16
-        var exp = Int32((bits >> 10) & 0x1f)
-        var mant = UInt32(bits & 0x3ff)
-        if exp == 0x1f { return Float(bitPattern: sign | 0x7f80_0000 | (mant << 13)) }
-        if exp == 0 {
-            if mant == 0 { return Float(bitPattern: sign) }
-            while mant & 0x400 == 0 { mant <<= 1; exp -= 1 }
-            exp += 1; mant &= 0x3ff
-        }
-        return Float(bitPattern: sign | (UInt32(exp + 112) << 23) | (mant << 13))
+            let sign = UInt32(bits & 0x8000) << 16
+            var exp = Int32((bits >> 10) & 0x1f)
+            var mant = UInt32(bits & 0x3ff)
+            if exp == 0x1f { return Float(bitPattern: sign | 0x7f80_0000 | (mant << 13)) }
+            if exp == 0 {
+                if mant == 0 { return Float(bitPattern: sign) }
+                while mant & 0x400 == 0 { mant <<= 1; exp -= 1 }
+                exp += 1; mant &= 0x3ff
+            }
+            return Float(bitPattern: sign | (UInt32(exp + 112) << 23) | (mant << 13))
         #endif
     }
 

@@ -48,14 +48,16 @@ public struct AdamW: Sendable {
                 typealias V = SIMD8<Float>
                 var i = lo
                 while i + 8 <= hi {
-                    let p = UnsafeMutableRawPointer(params + i), mp = UnsafeMutableRawPointer(m + i), vp = UnsafeMutableRawPointer(v + i)
+                    let p = UnsafeMutableRawPointer(params + i), mp = UnsafeMutableRawPointer(m + i),
+                        vp = UnsafeMutableRawPointer(v + i)
                     let g = UnsafeRawPointer(grads + i).loadUnaligned(as: V.self)
                     let mi = beta1 * mp.loadUnaligned(as: V.self) + (1 - beta1) * g
                     let vi = beta2 * vp.loadUnaligned(as: V.self) + (1 - beta2) * g * g
                     var pi = p.loadUnaligned(as: V.self)
                     if run.decays { pi *= shrink }
                     pi -= stepSize * mi / (vi.squareRoot() / c2Root + eps)
-                    mp.storeBytes(of: mi, as: V.self); vp.storeBytes(of: vi, as: V.self); p.storeBytes(of: pi, as: V.self)
+                    mp.storeBytes(of: mi, as: V.self); vp.storeBytes(of: vi, as: V.self);
+                    p.storeBytes(of: pi, as: V.self)
                     i += 8
                 }
                 while i < hi {
@@ -75,13 +77,16 @@ extension M2DNetwork {
     /// target <- tau * target + (1 - tau) * online, for target_blocks <- blocks and target_norm <- norm.
     public func updateTarget(tau: Float) {
         for e in target.entries {
-            let online = e.name.replacingOccurrences(of: "target_blocks.", with: "blocks.").replacingOccurrences(of: "target_norm.", with: "norm.")
+            let online = e.name.replacingOccurrences(of: "target_blocks.", with: "blocks.").replacingOccurrences(
+                of: "target_norm.", with: "norm.")
             let src = params.pointer + trainable.entry(online).offset, dst = targetValues.pointer + e.offset
             Parallel.forRanges(e.shape.count, grain: 1 << 16) { part in
                 var i = part.lowerBound
                 while i + 8 <= part.upperBound {
                     let d = UnsafeMutableRawPointer(dst + i)
-                    let mixed = tau * d.loadUnaligned(as: SIMD8<Float>.self) + (1 - tau) * UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let mixed =
+                        tau * d.loadUnaligned(as: SIMD8<Float>.self) + (1 - tau)
+                        * UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
                     d.storeBytes(of: mixed, as: SIMD8<Float>.self)
                     i += 8
                 }

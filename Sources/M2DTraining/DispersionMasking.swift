@@ -9,8 +9,10 @@ import M2DTensor
 
 public enum DispersionMasking {
     /// Mean absolute deviation of each ph x pw patch of `input` (F*ph, T*pw), in token order f*T + t.
-    public static func meanAbsoluteDeviation(_ input: UnsafePointer<Float>, freqPatches F: Int, timePatches T: Int,
-                                             patchHeight ph: Int, patchWidth pw: Int) -> [Double] {
+    public static func meanAbsoluteDeviation(
+        _ input: UnsafePointer<Float>, freqPatches F: Int, timePatches T: Int,
+        patchHeight ph: Int, patchWidth pw: Int
+    ) -> [Double] {
         let frames = T * pw, n = Double(ph * pw)
         var weights = [Double](repeating: 0, count: F * T)
         for f in 0..<F {
@@ -19,7 +21,9 @@ public enum DispersionMasking {
                 for i in 0..<ph { for j in 0..<pw { sum += Double(input[(f * ph + i) * frames + t * pw + j]) } }
                 let mean = sum / n
                 var deviation = 0.0
-                for i in 0..<ph { for j in 0..<pw { deviation += abs(Double(input[(f * ph + i) * frames + t * pw + j]) - mean) } }
+                for i in 0..<ph {
+                    for j in 0..<pw { deviation += abs(Double(input[(f * ph + i) * frames + t * pw + j]) - mean) }
+                }
                 weights[f * T + t] = deviation / n
             }
         }

@@ -17,13 +17,17 @@ public enum InverseBlockMasking {
         public var mask: PatchMask
     }
 
-    public static func draw(freqPatches F: Int, timePatches T: Int, ratio: Double, blockSize w: Int = 5, adjust a: Double = 0.07,
-                            rng: inout Rng) -> PatchMask {
+    public static func draw(
+        freqPatches F: Int, timePatches T: Int, ratio: Double, blockSize w: Int = 5, adjust a: Double = 0.07,
+        rng: inout Rng
+    ) -> PatchMask {
         detailedDraw(freqPatches: F, timePatches: T, ratio: ratio, blockSize: w, adjust: a, rng: &rng).mask
     }
 
-    public static func detailedDraw(freqPatches F: Int, timePatches T: Int, ratio: Double, blockSize w: Int = 5, adjust a: Double = 0.07,
-                                    rng: inout Rng) -> Draw {
+    public static func detailedDraw(
+        freqPatches F: Int, timePatches T: Int, ratio: Double, blockSize w: Int = 5, adjust a: Double = 0.07,
+        rng: inout Rng
+    ) -> Draw {
         let L = F * T, keepFraction = 1 - ratio
         let centreCount = Int(Double(L) * ((keepFraction + a) / Double(w * w)))
         let K = RandomMasking.keepCount(patches: L, ratio: ratio)
@@ -48,6 +52,8 @@ public enum InverseBlockMasking {
         }
         let visible = kept.sorted().shuffled(using: &rng)
         let masked = (0..<L).filter { !kept.contains($0) }.shuffled(using: &rng)
-        return Draw(centres: centres, blockCells: blockCells, dropped: dropped, added: added, mask: PatchMask(shuffle: visible + masked, keep: K))
+        return Draw(
+            centres: centres, blockCells: blockCells, dropped: dropped, added: added,
+            mask: PatchMask(shuffle: visible + masked, keep: K))
     }
 }

@@ -15,17 +15,22 @@ public enum EvaluationSplit: String, Sendable, CaseIterable {
 }
 
 public enum LinearEvaluation {
-    public static func run(features: ProbeFeatures, label: String, tasks: [String], seeds: [UInt64], cacheDir: String,
-                           split: EvaluationSplit = .test, progress: (String) -> (Int, Int) -> Void, warn: (String) -> Void) throws -> [EvaluationRow] {
+    public static func run(
+        features: ProbeFeatures, label: String, tasks: [String], seeds: [UInt64], cacheDir: String,
+        split: EvaluationSplit = .test, progress: (String) -> (Int, Int) -> Void, warn: (String) -> Void
+    ) throws -> [EvaluationRow] {
         try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
         var rows: [EvaluationRow] = []
         for csv in tasks {
             var task = try ProbeTask(csv: csv)
             // Scoring valid never needs the test files: skipping them keeps the test split unseen and saves their embedding.
             if split == .valid { task.items.removeAll { $0.split == "test" } }
-            let key = (features.identity + csv).utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
-            let (vectors, failures) = try ProbeRunner.extract(task, features: features, cachePath: cacheDir + "/\(task.name)-\(String(key, radix: 16)).safetensors",
-                                                              progress: progress("embedding \(task.name)"))
+            let key = (features.identity + csv).utf8.reduce(UInt64(1469598103934665603)) {
+                ($0 ^ UInt64($1)) &* 1099511628211
+            }
+            let (vectors, failures) = try ProbeRunner.extract(
+                task, features: features, cachePath: cacheDir + "/\(task.name)-\(String(key, radix: 16)).safetensors",
+                progress: progress("embedding \(task.name)"))
             if !failures.isEmpty { warn("\(task.name): skipped \(failures.count) unreadable files") }
             var scores: [Double] = []
             var metric = "accuracy"
@@ -35,8 +40,10 @@ public enum LinearEvaluation {
                 metric = split == .test ? r.metricName : r.metricName + " (valid)"
             }
             let mean = scores.reduce(0, +) / Double(scores.count)
-            let std = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, scores.count - 1))).squareRoot()
-            rows.append(EvaluationRow(features: label, task: task.name, metric: metric, mean: mean, std: std, scores: scores))
+            let std = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, scores.count - 1)))
+                .squareRoot()
+            rows.append(
+                EvaluationRow(features: label, task: task.name, metric: metric, mean: mean, std: std, scores: scores))
         }
         return rows
     }
@@ -44,12 +51,18 @@ public enum LinearEvaluation {
     /// The markdown table of `eval`: one line per task, then the average.
     public static func table(_ rows: [EvaluationRow], seeds: Int, header: Bool = true) -> String {
         var lines = header ? ["| features | task | metric | mean +- std (\(seeds) seeds) |", "|---|---|---|---|"] : []
-        for r in rows { lines.append("| \(r.features) | \(r.task) | \(r.metric) | \(String(format: "%.2f +- %.2f", 100 * r.mean, 100 * r.std)) |") }
+        for r in rows {
+            lines.append(
+                "| \(r.features) | \(r.task) | \(r.metric) | \(String(format: "%.2f +- %.2f", 100 * r.mean, 100 * r.std)) |"
+            )
+        }
         if let first = rows.first {
             lines.append("| \(first.features) | average | | \(String(format: "%.2f", 100 * average(rows))) |")
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public static func average(_ rows: [EvaluationRow]) -> Double { rows.map(\.mean).reduce(0, +) / Double(max(1, rows.count)) }
+    public static func average(_ rows: [EvaluationRow]) -> Double {
+        rows.map(\.mean).reduce(0, +) / Double(max(1, rows.count))
+    }
 }

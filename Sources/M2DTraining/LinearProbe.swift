@@ -56,8 +56,9 @@ public struct LinearProbe: Sendable {
         parameters.withUnsafeBufferPointer { p in
             data.features.withUnsafeBufferPointer { x in
                 out.withUnsafeMutableBufferPointer { y in
-                    Linear.forward(out: y.baseAddress!, input: x.baseAddress!, weight: p.baseAddress!,
-                                   bias: p.baseAddress! + classes * dim, M: data.count, C: dim, OC: classes)
+                    Linear.forward(
+                        out: y.baseAddress!, input: x.baseAddress!, weight: p.baseAddress!,
+                        bias: p.baseAddress! + classes * dim, M: data.count, C: dim, OC: classes)
                 }
             }
         }
@@ -67,12 +68,15 @@ public struct LinearProbe: Sendable {
     /// Accuracy (single-label) or macro average precision (multi-label).
     public func metric(_ data: ProbeData) -> Double {
         let z = logits(data)
-        return multiLabel ? ProbeMetrics.meanAveragePrecision(z, data.targets, classes: classes)
-                          : ProbeMetrics.accuracy(z, data.targets, classes: classes)
+        return multiLabel
+            ? ProbeMetrics.meanAveragePrecision(z, data.targets, classes: classes)
+            : ProbeMetrics.accuracy(z, data.targets, classes: classes)
     }
 
     /// Loss and its gradient w.r.t. the logits for a batch: CE/C or BCE, both averaged over B*C.
-    public static func lossGradient(_ z: [Float], _ targets: ArraySlice<[Int]>, classes C: Int, multiLabel: Bool) -> (Double, [Float]) {
+    public static func lossGradient(
+        _ z: [Float], _ targets: ArraySlice<[Int]>, classes C: Int, multiLabel: Bool
+    ) -> (Double, [Float]) {
         let B = targets.count
         var grad = [Float](repeating: 0, count: z.count)
         var loss = 0.0
@@ -138,9 +142,10 @@ public struct LinearProbe: Sendable {
                     dz.withUnsafeBufferPointer { dOut in
                         x.withUnsafeBufferPointer { input in
                             parameters.withUnsafeBufferPointer { p in
-                                Linear.backward(dInput: nil, dWeight: g.baseAddress!, dBias: g.baseAddress! + classes * dim,
-                                                dOut: dOut.baseAddress!, input: input.baseAddress!, weight: p.baseAddress!,
-                                                M: idx.count, C: dim, OC: classes)
+                                Linear.backward(
+                                    dInput: nil, dWeight: g.baseAddress!, dBias: g.baseAddress! + classes * dim,
+                                    dOut: dOut.baseAddress!, input: input.baseAddress!, weight: p.baseAddress!,
+                                    M: idx.count, C: dim, OC: classes)
                             }
                         }
                     }

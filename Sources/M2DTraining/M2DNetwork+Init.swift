@@ -7,8 +7,12 @@ extension M2DNetwork {
     public func initialize(seed: UInt64) {
         var rng = Rng(seed: seed)
         let area = config.encoder.patchHeight * config.encoder.patchWidth
-        for e in trainable.entries { OfficialInitialization.fill(e.name, e.shape, params.pointer + e.offset, patchArea: area, rng: &rng) }
-        for e in target.entries { OfficialInitialization.fill(e.name, e.shape, targetValues.pointer + e.offset, patchArea: area, rng: &rng) }
+        for e in trainable.entries {
+            OfficialInitialization.fill(e.name, e.shape, params.pointer + e.offset, patchArea: area, rng: &rng)
+        }
+        for e in target.entries {
+            OfficialInitialization.fill(e.name, e.shape, targetValues.pointer + e.offset, patchArea: area, rng: &rng)
+        }
     }
 
     /// The online encoder as inference weights (export): official keys, frozen pos_embed.

@@ -25,7 +25,9 @@ public struct MaskingConfig: Codable, Sendable, Equatable {
     public var blockSize = 5
     public var blockAdjust = 0.07
 
-    public init(strategy: MaskingStrategy = .random, hintK: Double = 2, startEpoch: Int = 50, constantHintRatio: Double? = nil) {
+    public init(
+        strategy: MaskingStrategy = .random, hintK: Double = 2, startEpoch: Int = 50, constantHintRatio: Double? = nil
+    ) {
         self.strategy = strategy
         self.hintK = hintK
         self.startEpoch = startEpoch
@@ -42,19 +44,25 @@ public struct MaskingConfig: Codable, Sendable, Equatable {
 
 public enum Masking {
     /// One mask per sample of `input` (B, F*16, T*16) normalized log-mel crops on an F x T grid.
-    public static func draw(_ config: MaskingConfig, input: UnsafePointer<Float>, batch B: Int, freqPatches F: Int, timePatches T: Int,
-                            patchSize: (height: Int, width: Int), ratio: Double, epoch: Int, epochs: Int, rng: inout Rng) -> [PatchMask] {
+    public static func draw(
+        _ config: MaskingConfig, input: UnsafePointer<Float>, batch B: Int, freqPatches F: Int, timePatches T: Int,
+        patchSize: (height: Int, width: Int), ratio: Double, epoch: Int, epochs: Int, rng: inout Rng
+    ) -> [PatchMask] {
         let h = config.hintRatio(epoch: epoch, epochs: epochs), L = F * T
-        if config.strategy == .random || h >= 1 { return RandomMasking.draw(batch: B, patches: L, ratio: ratio, rng: &rng) }
+        if config.strategy == .random || h >= 1 {
+            return RandomMasking.draw(batch: B, patches: L, ratio: ratio, rng: &rng)
+        }
         let frames = T * patchSize.width, sampleCount = F * patchSize.height * frames
         return (0..<B).map { b in
             switch config.strategy {
             case .inverseBlock:
-                return InverseBlockMasking.draw(freqPatches: F, timePatches: T, ratio: ratio, blockSize: config.blockSize,
-                                                adjust: config.blockAdjust, rng: &rng)
+                return InverseBlockMasking.draw(
+                    freqPatches: F, timePatches: T, ratio: ratio, blockSize: config.blockSize,
+                    adjust: config.blockAdjust, rng: &rng)
             case .dwm, .random:
-                let weights = DispersionMasking.meanAbsoluteDeviation(input + b * sampleCount, freqPatches: F, timePatches: T,
-                                                                      patchHeight: patchSize.height, patchWidth: patchSize.width)
+                let weights = DispersionMasking.meanAbsoluteDeviation(
+                    input + b * sampleCount, freqPatches: F, timePatches: T,
+                    patchHeight: patchSize.height, patchWidth: patchSize.width)
                 return DispersionMasking.draw(weights: weights, ratio: ratio, hintRatio: h, rng: &rng)
             }
         }

@@ -8,8 +8,10 @@ public struct PNGImage {
     private var pixels: [UInt8]
 
     /// Colors for series and bars, distinguishable on white (matplotlib's tab10).
-    public static let palette: [Color] = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-                                          (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+    public static let palette: [Color] = [
+        (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+        (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+    ]
 
     public init(width: Int, height: Int) {
         self.width = width
@@ -40,7 +42,8 @@ public struct PNGImage {
         var i = 0
         while i < raw.count {
             let n = min(65535, raw.count - i), last: UInt8 = i + n == raw.count ? 1 : 0
-            zlib += [last, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)] + raw[i..<(i + n)]
+            zlib +=
+                [last, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)] + raw[i..<(i + n)]
             i += n
         }
         var a: UInt32 = 1, b: UInt32 = 0
@@ -53,7 +56,9 @@ public struct PNGImage {
         return out
     }
 
-    static func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    static func be32(_ v: UInt32) -> [UInt8] {
+        [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+    }
 
     static func chunk(_ type: String, _ data: [UInt8]) -> Data {
         let body = Array(type.utf8) + data

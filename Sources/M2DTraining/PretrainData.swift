@@ -34,11 +34,16 @@ public final class PretrainData: @unchecked Sendable {
                 out += found.sorted()
             } else if input.hasSuffix(".csv") || input.hasSuffix(".txt") {
                 let base = (input as NSString).deletingLastPathComponent
-                let lines = (try String(contentsOfFile: input, encoding: .utf8)).split(whereSeparator: \.isNewline).map(String.init)
+                let lines = (try String(contentsOfFile: input, encoding: .utf8)).split(whereSeparator: \.isNewline).map(
+                    String.init)
                 let header = lines.first?.split(separator: ",").map(String.init) ?? []
                 let column = header.firstIndex(of: "file_name") ?? header.firstIndex(of: "file")
                 for line in lines.dropFirst(column == nil ? 0 : 1) {
-                    let field = column.map { line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)[safe: $0] ?? "" } ?? line
+                    let field =
+                        column.map {
+                            line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)[safe: $0]
+                                ?? ""
+                        } ?? line
                     if field.isEmpty { continue }
                     out.append(field.hasPrefix("/") || base.isEmpty ? field : base + "/" + field)
                 }
@@ -49,7 +54,9 @@ public final class PretrainData: @unchecked Sendable {
         return out
     }
 
-    public init(files all: [String], frontEnd: FrontEndConfig, cacheDir: String, progress: (Int, Int) -> Void = { _, _ in }) throws {
+    public init(
+        files all: [String], frontEnd: FrontEndConfig, cacheDir: String, progress: (Int, Int) -> Void = { _, _ in }
+    ) throws {
         try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
         let fe = LogMelFrontEnd(frontEnd)
         var files: [String] = [], skipped: [(String, String)] = [], mels: [FloatBuffer] = [], frames: [Int] = []
@@ -57,15 +64,22 @@ public final class PretrainData: @unchecked Sendable {
             defer { progress(i + 1, all.count) }
             let key = Self.cacheKey(file, frontEnd)
             let cachePath = cacheDir + "/" + key + ".npy"
-            if let data = FileManager.default.contents(atPath: cachePath), let (values, shape) = NpyFile.decode(data), shape.count == 2, shape[0] == frontEnd.nMels {
+            if let data = FileManager.default.contents(atPath: cachePath), let (values, shape) = NpyFile.decode(data),
+                shape.count == 2, shape[0] == frontEnd.nMels
+            {
                 files.append(file); mels.append(FloatBuffer(values)); frames.append(shape[1])
                 continue
             }
             do {
-                guard let bytes = FileManager.default.contents(atPath: file) else { throw AudioError.undecodable(reason: "cannot read file") }
-                let audio = try AudioPipeline.prepare([UInt8](bytes), sampleRate: frontEnd.sampleRate, maxSeconds: 3 * 3600)
+                guard let bytes = FileManager.default.contents(atPath: file) else {
+                    throw AudioError.undecodable(reason: "cannot read file")
+                }
+                let audio = try AudioPipeline.prepare(
+                    [UInt8](bytes), sampleRate: frontEnd.sampleRate, maxSeconds: 3 * 3600)
                 var samples = audio.samples
-                if samples.count < frontEnd.minimumSamples { samples += [Float](repeating: 0, count: frontEnd.minimumSamples - samples.count) }
+                if samples.count < frontEnd.minimumSamples {
+                    samples += [Float](repeating: 0, count: frontEnd.minimumSamples - samples.count)
+                }
                 let mel = fe.logMel(samples)
                 let T = mel.count / frontEnd.nMels
                 try AtomicFile.write(NpyFile.encode(mel.toArray(), shape: [frontEnd.nMels, T]), to: cachePath)
@@ -83,14 +97,17 @@ public final class PretrainData: @unchecked Sendable {
 
     static func cacheKey(_ file: String, _ fe: FrontEndConfig) -> String {
         let a = try? FileManager.default.attributesOfItem(atPath: file)
-        let stamp = "\(file)|\((a?[.size] as? NSNumber)?.intValue ?? 0)|\((a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)|\(fe.sampleRate)|\(fe.nFFT)|\(fe.nMels)"
+        let stamp =
+            "\(file)|\((a?[.size] as? NSNumber)?.intValue ?? 0)|\((a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)|\(fe.sampleRate)|\(fe.nFFT)|\(fe.nMels)"
         let h = stamp.utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
         return String(h, radix: 16)
     }
 
     /// Writes a random `length`-frame crop of file `i` into out (mels, length), zero-padded at the
     /// end (raw log domain) when shorter, then normalized. start = randint in [0, l - length).
-    public func crop(_ i: Int, length: Int, rng: inout Rng, mean: Float, std: Float, into out: UnsafeMutablePointer<Float>) {
+    public func crop(
+        _ i: Int, length: Int, rng: inout Rng, mean: Float, std: Float, into out: UnsafeMutablePointer<Float>
+    ) {
         let T = frames[i], src = mels[i].pointer
         let start = T > length ? Int(rng.next() % UInt64(T - length)) : 0
         let n = min(length, T)

@@ -57,8 +57,10 @@ public final class Pretrainer {
 
     /// `normStats` skips drawing the statistics again when a caller already has this run's (same
     /// config, same data, so the same draws).
-    public init(config: PretrainConfig, data: PretrainData, normStats known: (mean: Float, std: Float)? = nil,
-                engine: GEMMEngine = .openBLAS) {
+    public init(
+        config: PretrainConfig, data: PretrainData, normStats known: (mean: Float, std: Float)? = nil,
+        engine: GEMMEngine = .openBLAS
+    ) {
         self.config = config
         self.data = data
         network = M2DNetwork(config: config.network, engine: engine)
@@ -93,11 +95,14 @@ public final class Pretrainer {
         var rng = Rng(seed: config.seed ^ (0xA5A5_5A5A_1234 &+ UInt64(step) &* 0x100_0000_01B3))
         let batch = FloatBuffer(count: B * e.nMels * U)
         for b in 0..<B {
-            data.crop(order[it * B + b], length: U, rng: &rng, mean: normStats.mean, std: normStats.std, into: batch.pointer + b * e.nMels * U)
+            data.crop(
+                order[it * B + b], length: U, rng: &rng, mean: normStats.mean, std: normStats.std,
+                into: batch.pointer + b * e.nMels * U)
         }
-        let masks = Masking.draw(config.masking, input: batch.pointer, batch: B, freqPatches: e.freqPatches, timePatches: e.gridTimePatches,
-                                 patchSize: (e.patchHeight, e.patchWidth), ratio: config.network.maskRatio, epoch: epoch,
-                                 epochs: config.epochs, rng: &rng)
+        let masks = Masking.draw(
+            config.masking, input: batch.pointer, batch: B, freqPatches: e.freqPatches, timePatches: e.gridTimePatches,
+            patchSize: (e.patchHeight, e.patchWidth), ratio: config.network.maskRatio, epoch: epoch,
+            epochs: config.epochs, rng: &rng)
         network.grads.zero()
         let loss = network.lossAndGradients(input: batch.pointer, batch: B, masks: masks)
         var norm = 0.0
@@ -108,13 +113,16 @@ public final class Pretrainer {
             for i in 0..<network.grads.count { network.grads.pointer[i] *= s }
         }
         let fractionalEpoch = Double(epoch) + Double(it) / Double(stepsPerEpoch)
-        let lr = Schedules.learningRate(epoch: fractionalEpoch, peak: config.learningRate, minLR: config.minLearningRate,
-                                        warmupEpochs: config.warmupEpochs, epochs: Double(config.epochs))
+        let lr = Schedules.learningRate(
+            epoch: fractionalEpoch, peak: config.learningRate, minLR: config.minLearningRate,
+            warmupEpochs: config.warmupEpochs, epochs: Double(config.epochs))
         optimizer.update(params: network.params.pointer, grads: network.grads.pointer, lr: Float(lr))
         let tau = Schedules.ema(step: step, totalSteps: totalSteps, start: config.emaStart, end: config.emaEnd)
         network.updateTarget(tau: Float(tau))
         step += 1
-        return StepRecord(step: step, epoch: epoch, loss: loss, lr: lr, tau: tau, gradNorm: norm, seconds: Date().timeIntervalSince(start))
+        return StepRecord(
+            step: step, epoch: epoch, loss: loss, lr: lr, tau: tau, gradNorm: norm,
+            seconds: Date().timeIntervalSince(start))
     }
 
     // MARK: checkpoints
@@ -128,13 +136,20 @@ public final class Pretrainer {
             w.add("optim.exp_avg." + e.name, shape: e.shape, values: optimizer.m.pointer + e.offset)
             w.add("optim.exp_avg_sq." + e.name, shape: e.shape, values: optimizer.v.pointer + e.offset)
         }
-        for e in network.frozen.entries { w.add(e.name, shape: e.shape, values: network.frozenValues.pointer + e.offset) }
-        for e in network.target.entries { w.add(e.name, shape: e.shape, values: network.targetValues.pointer + e.offset) }
+        for e in network.frozen.entries {
+            w.add(e.name, shape: e.shape, values: network.frozenValues.pointer + e.offset)
+        }
+        for e in network.target.entries {
+            w.add(e.name, shape: e.shape, values: network.targetValues.pointer + e.offset)
+        }
         w.add("norm_stats", shape: [2], array: [normStats.mean, normStats.std])
         let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        w.metadata = ["format": Self.formatVersion, "step": "\(step)", "optimizer_step": "\(optimizer.step)", "config": configJSON, "variant": config.network.variantName,
-                      "masking": config.masking.strategy.rawValue,
-                      "files": "\(data.files.count)"]
+        w.metadata = [
+            "format": Self.formatVersion, "step": "\(step)", "optimizer_step": "\(optimizer.step)",
+            "config": configJSON, "variant": config.network.variantName,
+            "masking": config.masking.strategy.rawValue,
+            "files": "\(data.files.count)",
+        ]
         try w.write(to: path)
     }
 
@@ -142,18 +157,26 @@ public final class Pretrainer {
     public func restore(from path: String) throws {
         let file = try SafeTensorsFile(path: path)
         guard file.metadata["format"] == Self.formatVersion, let step = file.metadata["step"].flatMap(Int.init),
-              let optimizerStep = file.metadata["optimizer_step"].flatMap(Int.init) else {
-            throw CheckpointError.malformed(path: path, reason: "not an m2d-train checkpoint (format \(file.metadata["format"] ?? "none"))")
+            let optimizerStep = file.metadata["optimizer_step"].flatMap(Int.init)
+        else {
+            throw CheckpointError.malformed(
+                path: path, reason: "not an m2d-train checkpoint (format \(file.metadata["format"] ?? "none"))")
         }
-        if let json = file.metadata["config"], let saved = try? JSONDecoder().decode(PretrainConfig.self, from: Data(json.utf8)), saved != config {
-            throw CheckpointError.malformed(path: path, reason: "the checkpoint was made with different settings; resume with the same flags (or none)")
+        if let json = file.metadata["config"],
+            let saved = try? JSONDecoder().decode(PretrainConfig.self, from: Data(json.utf8)), saved != config
+        {
+            throw CheckpointError.malformed(
+                path: path,
+                reason: "the checkpoint was made with different settings; resume with the same flags (or none)")
         }
         for e in network.trainable.entries {
             try file.read(e.name, expecting: e.shape, into: network.params.pointer + e.offset)
             try file.read("optim.exp_avg." + e.name, expecting: e.shape, into: optimizer.m.pointer + e.offset)
             try file.read("optim.exp_avg_sq." + e.name, expecting: e.shape, into: optimizer.v.pointer + e.offset)
         }
-        for e in network.target.entries { try file.read(e.name, expecting: e.shape, into: network.targetValues.pointer + e.offset) }
+        for e in network.target.entries {
+            try file.read(e.name, expecting: e.shape, into: network.targetValues.pointer + e.offset)
+        }
         let stats = try file.array("norm_stats")
         normStats = (stats[0], stats[1])
         self.step = step
@@ -163,7 +186,9 @@ public final class Pretrainer {
     /// The saved run configuration of a checkpoint.
     public static func savedConfig(_ path: String) throws -> PretrainConfig {
         let file = try SafeTensorsFile(path: path)
-        guard let json = file.metadata["config"] else { throw CheckpointError.malformed(path: path, reason: "no run config in metadata") }
+        guard let json = file.metadata["config"] else {
+            throw CheckpointError.malformed(path: path, reason: "no run config in metadata")
+        }
         return try JSONDecoder().decode(PretrainConfig.self, from: Data(json.utf8))
     }
 }

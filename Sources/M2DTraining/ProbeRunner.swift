@@ -73,18 +73,24 @@ public struct ProbeResult: Sendable {
 public enum ProbeRunner {
     /// Feature vectors for every file of `task` (file -> vector), reusing `cachePath` when it holds
     /// the same features for the same file sizes and times. Unreadable files are reported, not fatal.
-    public static func extract(_ task: ProbeTask, features: ProbeFeatures, cachePath: String?,
-                               progress: (Int, Int) -> Void = { _, _ in }) throws -> (vectors: [String: [Float]], failures: [String: String]) {
+    public static func extract(
+        _ task: ProbeTask, features: ProbeFeatures, cachePath: String?,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> (vectors: [String: [Float]], failures: [String: String]) {
         let files = Array(Set(task.items.map(\.file))).sorted()
         var cached: [String: [Float]] = [:]
-        if let cachePath, let file = try? SafeTensorsFile(path: cachePath), file.metadata["features"] == features.identity {
+        if let cachePath, let file = try? SafeTensorsFile(path: cachePath),
+            file.metadata["features"] == features.identity
+        {
             for f in files where file.metadata["stamp." + f] == stamp(f) { cached[f] = try? file.array(f) }
         }
         var vectors: [String: [Float]] = [:], failures: [String: String] = [:]
         for (i, f) in files.enumerated() {
             if let v = cached[f] { vectors[f] = v; continue }
             do {
-                guard let data = FileManager.default.contents(atPath: f) else { throw AudioError.undecodable(reason: "cannot read file") }
+                guard let data = FileManager.default.contents(atPath: f) else {
+                    throw AudioError.undecodable(reason: "cannot read file")
+                }
                 let audio = try AudioPipeline.prepare([UInt8](data), sampleRate: features.sampleRate, maxSeconds: 3600)
                 vectors[f] = try features.vector(audio.samples)
             } catch {
@@ -111,13 +117,17 @@ public enum ProbeRunner {
     }
 
     /// Trains and scores one probe.
-    public static func run(_ task: ProbeTask, vectors: [String: [Float]], seed: UInt64, name: String,
-                           config: LinearProbe.Config = LinearProbe.Config()) throws -> ProbeResult {
+    public static func run(
+        _ task: ProbeTask, vectors: [String: [Float]], seed: UInt64, name: String,
+        config: LinearProbe.Config = LinearProbe.Config()
+    ) throws -> ProbeResult {
         let usable = task.items.filter { vectors[$0.file] != nil }
         var train = usable.filter { $0.split == "train" }
         var valid = usable.filter { $0.split == "valid" }
         let test = usable.filter { $0.split == "test" }
-        guard let dim = vectors.values.first?.count, !train.isEmpty else { throw ProbeTask.Failure.malformed("no usable training files") }
+        guard let dim = vectors.values.first?.count, !train.isEmpty else {
+            throw ProbeTask.Failure.malformed("no usable training files")
+        }
         let scaler = Standardizer(fitting: train.map { vectors[$0.file]! })
         if valid.isEmpty {
             // EVAR: hold out 10% of train, retried until every class appears in it.
@@ -134,7 +144,8 @@ public enum ProbeRunner {
             train = Array(best.dropFirst(holdout))
         }
         func data(_ items: [ProbeTask.Item]) -> ProbeData {
-            ProbeData(features: items.flatMap { scaler.apply(vectors[$0.file]!) }, dim: dim, targets: items.map(task.targets))
+            ProbeData(
+                features: items.flatMap { scaler.apply(vectors[$0.file]!) }, dim: dim, targets: items.map(task.targets))
         }
         let trainData = data(train), validData = data(valid), testData = data(test.isEmpty ? valid : test)
         var probe = LinearProbe(classes: task.labels.count, dim: dim, multiLabel: task.multiLabel, seed: seed)
@@ -148,7 +159,8 @@ public enum ProbeRunner {
         let z = probe.logits(testData)
         for (b, t) in testData.targets.enumerated() {
             let row = z[(b * C)..<((b + 1) * C)]
-            guard let predicted = row.indices.max(by: { row[$0] < row[$1] }).map({ $0 - b * C }), let truth = t.first else { continue }
+            guard let predicted = row.indices.max(by: { row[$0] < row[$1] }).map({ $0 - b * C }), let truth = t.first
+            else { continue }
             confusion[truth][predicted] += 1
         }
         let perClass = confusion.enumerated().map { c, row in
@@ -157,24 +169,31 @@ public enum ProbeRunner {
         }
         let metricName = task.multiLabel ? "mAP" : "accuracy"
         let sizes = ["train": train.count, "valid": valid.count, "test": test.count]
-        let head = ProbeHead(name: name, labels: task.labels, multiLabel: task.multiLabel, weight: probe.weight, bias: probe.bias,
-                             mean: scaler.mean, scale: scaler.scale, report: [
-                                "task": task.name, "metric": metricName, "test_\(metricName)": String(format: "%.4f", testMetric),
-                                "valid_\(metricName)": String(format: "%.4f", outcome.bestValidMetric),
-                                "train_size": "\(train.count)", "valid_size": "\(valid.count)", "test_size": "\(test.count)",
-                                "epochs_run": "\(outcome.epochsRun)", "best_epoch": "\(outcome.bestEpoch)", "seed": "\(seed)",
-                             ])
-        return ProbeResult(head: head, metricName: metricName, testMetric: testMetric, validMetric: outcome.bestValidMetric,
-                           perClassAccuracy: perClass, confusion: confusion, splitSizes: sizes,
-                           epochsRun: outcome.epochsRun, bestEpoch: outcome.bestEpoch)
+        let head = ProbeHead(
+            name: name, labels: task.labels, multiLabel: task.multiLabel, weight: probe.weight, bias: probe.bias,
+            mean: scaler.mean, scale: scaler.scale,
+            report: [
+                "task": task.name, "metric": metricName, "test_\(metricName)": String(format: "%.4f", testMetric),
+                "valid_\(metricName)": String(format: "%.4f", outcome.bestValidMetric),
+                "train_size": "\(train.count)", "valid_size": "\(valid.count)", "test_size": "\(test.count)",
+                "epochs_run": "\(outcome.epochsRun)", "best_epoch": "\(outcome.bestEpoch)", "seed": "\(seed)",
+            ])
+        return ProbeResult(
+            head: head, metricName: metricName, testMetric: testMetric, validMetric: outcome.bestValidMetric,
+            perClassAccuracy: perClass, confusion: confusion, splitSizes: sizes,
+            epochsRun: outcome.epochsRun, bestEpoch: outcome.bestEpoch)
     }
 
     /// A readable report: metric, split sizes, epochs, per-class accuracy and the confusion matrix.
     public static func report(_ r: ProbeResult, labels: [String]) -> String {
-        var s = "task \(r.head.report["task"] ?? "?"): test \(r.metricName) \(String(format: "%.4f", r.testMetric)) (valid \(String(format: "%.4f", r.validMetric)))\n"
-        s += "splits: train \(r.splitSizes["train"] ?? 0), valid \(r.splitSizes["valid"] ?? 0), test \(r.splitSizes["test"] ?? 0); epochs run \(r.epochsRun), best epoch \(r.bestEpoch)\n"
+        var s =
+            "task \(r.head.report["task"] ?? "?"): test \(r.metricName) \(String(format: "%.4f", r.testMetric)) (valid \(String(format: "%.4f", r.validMetric)))\n"
+        s +=
+            "splits: train \(r.splitSizes["train"] ?? 0), valid \(r.splitSizes["valid"] ?? 0), test \(r.splitSizes["test"] ?? 0); epochs run \(r.epochsRun), best epoch \(r.bestEpoch)\n"
         s += "per-class accuracy:\n"
-        for (i, l) in labels.enumerated() { s += "  \(l): \(r.perClassAccuracy[i].isNaN ? "-" : String(format: "%.3f", r.perClassAccuracy[i]))\n" }
+        for (i, l) in labels.enumerated() {
+            s += "  \(l): \(r.perClassAccuracy[i].isNaN ? "-" : String(format: "%.3f", r.perClassAccuracy[i]))\n"
+        }
         s += "confusion (rows = truth, columns = predicted; order as above):\n"
         for row in r.confusion { s += "  " + row.map { String(format: "%4d", $0) }.joined(separator: " ") + "\n" }
         return s

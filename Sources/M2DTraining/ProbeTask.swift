@@ -26,7 +26,9 @@ public struct ProbeTask: Sendable {
     public var multiLabel: Bool
 
     public init(csv path: String) throws(Failure) {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .unreadable("cannot read \(path)") }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw .unreadable("cannot read \(path)")
+        }
         let csv: CSV<Named>
         do { csv = try CSV<Named>(string: text, delimiter: .comma) } catch { throw .malformed("\(path): \(error)") }
         for column in ["file", "label", "split"] where !csv.header.contains(column) {
@@ -35,15 +37,21 @@ public struct ProbeTask: Sendable {
         let base = (path as NSString).deletingLastPathComponent
         var items: [Item] = []
         for (i, row) in csv.rows.enumerated() {
-            guard let file = row["file"], !file.isEmpty, let label = row["label"], let split = row["split"]?.lowercased() else {
+            guard let file = row["file"], !file.isEmpty, let label = row["label"],
+                let split = row["split"]?.lowercased()
+            else {
                 throw .malformed("\(path): row \(i + 2) is incomplete")
             }
             guard ["train", "valid", "test"].contains(split) else {
                 throw .malformed("\(path): row \(i + 2) has split '\(split)'; use train, valid or test")
             }
-            let labels = label.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let labels = label.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
             if labels.isEmpty { throw .malformed("\(path): row \(i + 2) has no label") }
-            items.append(Item(file: file.hasPrefix("/") || base.isEmpty ? file : base + "/" + file, labels: labels, split: split))
+            items.append(
+                Item(file: file.hasPrefix("/") || base.isEmpty ? file : base + "/" + file, labels: labels, split: split)
+            )
         }
         if !items.contains(where: { $0.split == "train" }) { throw .malformed("\(path): no train rows") }
         name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
@@ -69,7 +77,9 @@ public struct Standardizer: Sendable {
         for d in 0..<dim { m[d] /= n }
         for r in rows { for d in 0..<dim { let x = Double(r[d]) - m[d]; v[d] += x * x } }
         mean = m.map { Float($0) }
-        scale = v.map { let s = ($0 / n).squareRoot(); return Float(s == 0 ? 1 : s) }
+        scale = v.map {
+            let s = ($0 / n).squareRoot(); return Float(s == 0 ? 1 : s)
+        }
     }
 
     public func apply(_ row: [Float]) -> [Float] { (0..<row.count).map { (row[$0] - mean[$0]) / scale[$0] } }

@@ -9,7 +9,9 @@ public enum ResultChart {
         var image = PNGImage(width: width, height: height)
         let left = 30, bottom = height - 20, top = 10, plotHeight = bottom - top
         func y(_ v: Double) -> Int { bottom - Int((min(max(v, 0), 1) * Double(plotHeight)).rounded()) }
-        for tick in stride(from: 0.0, through: 1.0, by: 0.1) { image.line(left, y(tick), width - 10, y(tick), (225, 225, 225)) }
+        for tick in stride(from: 0.0, through: 1.0, by: 0.1) {
+            image.line(left, y(tick), width - 10, y(tick), (225, 225, 225))
+        }
         image.line(left, bottom, width - 10, bottom, (120, 120, 120))
         image.line(left, top, left, bottom, (120, 120, 120))
         guard !groups.isEmpty else { return image.encode() }

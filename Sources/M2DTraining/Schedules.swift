@@ -3,7 +3,9 @@
 public enum Schedules {
     /// lr at fractional epoch e: linear warm-up to `peak` over `warmupEpochs` (0 at the first step),
     /// then half-cosine to `minLR` at `epochs` (util/lr_sched.py adjust_learning_rate).
-    public static func learningRate(epoch e: Double, peak: Double, minLR: Double = 0, warmupEpochs: Double, epochs: Double) -> Double {
+    public static func learningRate(
+        epoch e: Double, peak: Double, minLR: Double = 0, warmupEpochs: Double, epochs: Double
+    ) -> Double {
         if e < warmupEpochs { return peak * e / warmupEpochs }
         let progress = (e - warmupEpochs) / max(1e-12, epochs - warmupEpochs)
         return minLR + (peak - minLR) * 0.5 * (1 + cos(Double.pi * min(1, progress)))

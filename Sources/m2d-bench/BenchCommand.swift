@@ -13,7 +13,8 @@ import M2DTensor
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "m2d-bench", abstract: "Benchmarks that print tables (make bench).",
-        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self, TrainBench.self], defaultSubcommand: CoreBench.self)
+        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self, TrainBench.self],
+        defaultSubcommand: CoreBench.self)
 
     /// A training step frees and re-allocates its activations every step; keeping freed memory in the
     /// heap spares the page faults of re-mapping them (they were a fifth of a step, all in the kernel).
@@ -25,7 +26,8 @@ struct BenchCommand: ParsableCommand {
 
 struct CoreBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "core", abstract: "Front-end real-time factor and encoder GFLOP/s next to plain sgemm on the same shapes.")
+        commandName: "core",
+        abstract: "Front-end real-time factor and encoder GFLOP/s next to plain sgemm on the same shapes.")
 
     @Option(help: "Timed repetitions per measurement (best is reported).") var repeats = 3
     @Option(help: "Encoder depth (ViT-Base has 12).") var depth = 12
@@ -38,7 +40,9 @@ struct CoreBench: ParsableCommand {
     func run() throws {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let encoderThreads = threads ?? cores
-        print("OpenBLAS core: \(BLAS.coreName)   OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")   cores: \(cores)")
+        print(
+            "OpenBLAS core: \(BLAS.coreName)   OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")   cores: \(cores)"
+        )
         print("")
         frontEnd()
         print("")
@@ -65,25 +69,32 @@ struct CoreBench: ParsableCommand {
         let fe = LogMelFrontEnd(.m2d16k)
         let t = best { _ = fe.logMel(samples) }
         let rtf = 10.0 / t
-        print("| front end (1 thread) | 10 s clip | \(fmt(t * 1000)) ms | \(fmt(rtf))x real time | target >= 1000x: \(rtf >= 1000 ? "PASS" : "FAIL") |")
+        print(
+            "| front end (1 thread) | 10 s clip | \(fmt(t * 1000)) ms | \(fmt(rtf))x real time | target >= 1000x: \(rtf >= 1000 ? "PASS" : "FAIL") |"
+        )
     }
 
     func encoder(threads: Int) {
         let config = ModelConfig(name: "bench-vit-base", embedDim: 768, depth: depth, numHeads: 12)
         let weights = EncoderWeights.random(config: config, seed: 7)
-        let engine = try! GEMMEngine(backend: GEMMEngine.Backend(rawValue: backend) ?? .auto,
-                                     precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32)
+        let engine = try! GEMMEngine(
+            backend: GEMMEngine.Backend(rawValue: backend) ?? .auto,
+            precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32)
         let enc = ViTEncoder(weights: weights, engine: engine)
         let D = 768, Hd = 3072, Tp = 38, N = 1 + 5 * Tp
         // The ratio compares GEMM rates: the encoder's total FLOPs over its time against the plain
         // GEMMs of its own linear layers (OpenBLAS, the portable baseline) over theirs.
-        print("| encoder ViT-B depth \(depth), 80x608 chunk, \(threads) threads | batch | chunks/s | ms/batch | encoder GFLOP/s | plain sgemm GFLOP/s | ratio | target >= 0.80 |")
+        print(
+            "| encoder ViT-B depth \(depth), 80x608 chunk, \(threads) threads | batch | chunks/s | ms/batch | encoder GFLOP/s | plain sgemm GFLOP/s | ratio | target >= 0.80 |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for batch in [1, 8] {
             let input = FloatBuffer(count: batch * 80 * 608)
             var rng = Rng(seed: 3)
             for i in 0..<input.count { input.pointer[i] = rng.normal() }
-            let chunks = (0..<batch).map { EncoderChunk(base: input.pointer + $0 * 80 * 608, rowStride: 608, timePatches: Tp) }
+            let chunks = (0..<batch).map {
+                EncoderChunk(base: input.pointer + $0 * 80 * 608, rowStride: 608, timePatches: Tp)
+            }
             let t = best { _ = enc.forward(chunks, timePatches: Tp) }
             let rows = batch * N
             let linearFlops = 2.0 * Double(rows) * Double(D * 3 * D + D * D + D * Hd + Hd * D) * Double(depth)
@@ -93,7 +104,9 @@ struct CoreBench: ParsableCommand {
             let sgemm = plainSgemm(weights: weights, rows: rows, D: D, hidden: Hd)
             let rate = flops / t / 1e9
             let ratio = rate / sgemm
-            print("| \(engine.summary) | \(batch) | \(fmt(Double(batch) / t)) | \(fmt(t * 1000)) | \(fmt(rate)) | \(fmt(sgemm)) | \(fmt(ratio)) | \(ratio >= 0.8 ? "PASS" : "FAIL") |")
+            print(
+                "| \(engine.summary) | \(batch) | \(fmt(Double(batch) / t)) | \(fmt(t * 1000)) | \(fmt(rate)) | \(fmt(sgemm)) | \(fmt(ratio)) | \(ratio >= 0.8 ? "PASS" : "FAIL") |"
+            )
         }
     }
 
@@ -108,8 +121,12 @@ struct CoreBench: ParsableCommand {
         for _ in weights.blocks { flops += 2.0 * Double(rows) * Double(3 * D * D + D * D + D * hidden + hidden * D) }
         let t = best {
             for blk in weights.blocks {
-                for (w, oc, k) in [(blk.qkvW, 3 * D, D), (blk.projW, D, D), (blk.fc1W, hidden, D), (blk.fc2W, D, hidden)] {
-                    BLAS.gemm(transB: .transposed, M: rows, N: oc, K: k, a: a.pointer, lda: k, b: w.base, ldb: k, c: c.pointer, ldc: oc)
+                for (w, oc, k) in [
+                    (blk.qkvW, 3 * D, D), (blk.projW, D, D), (blk.fc1W, hidden, D), (blk.fc2W, D, hidden),
+                ] {
+                    BLAS.gemm(
+                        transB: .transposed, M: rows, N: oc, K: k, a: a.pointer, lda: k, b: w.base, ldb: k,
+                        c: c.pointer, ldc: oc)
                 }
             }
         }

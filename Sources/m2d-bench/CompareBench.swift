@@ -15,7 +15,8 @@ struct CompareBench: ParsableCommand {
         commandName: "compare", abstract: "Our encoder per backend/precision vs PyTorch on a 10 s clip.")
 
     @Option(help: "Python with torch and timm (skipped when missing).")
-    var python = ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/ref/bin/python")
+    var python =
+        ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/ref/bin/python")
     @Option(help: "Timed repetitions (best is reported).") var repeats = 3
     @Option(help: "Encoder depth (ViT-Base has 12).") var depth = 12
     @Option(help: "Threads for us and for PyTorch.") var threads = 2
@@ -32,23 +33,36 @@ struct CompareBench: ParsableCommand {
         try ModelDirectory.write(EncoderWeights.random(config: config, seed: 1), to: dir + "/model")
         var rows: [(String, Row?)] = []
         for (backend, precision) in [("openblas", "fp32"), ("onednn", "fp32"), ("onednn", "bf16")] {
-            let out = try capture(me.path, ["clip", "--model", dir + "/model", "--backend", backend, "--precision", precision,
-                                            "--repeats", "\(repeats)", "--threads", "\(threads)"])
-            rows.append(("\(backend) \(precision)", out.flatMap { try? JSONDecoder().decode(Row.self, from: Data($0.utf8)) }))
+            let out = try capture(
+                me.path,
+                [
+                    "clip", "--model", dir + "/model", "--backend", backend, "--precision", precision,
+                    "--repeats", "\(repeats)", "--threads", "\(threads)",
+                ])
+            rows.append(
+                ("\(backend) \(precision)", out.flatMap { try? JSONDecoder().decode(Row.self, from: Data($0.utf8)) }))
         }
         var torch: [String: Any] = [:]
         if FileManager.default.isExecutableFile(atPath: python) {
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("tools/reference/bench_torch.py").path
-            if let text = try capture(python, [script], env: ["THREADS": "\(threads)", "REPEATS": "\(repeats)", "DEPTH": "\(depth)"]),
-               let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] { torch = json }
+            if let text = try capture(
+                python, [script], env: ["THREADS": "\(threads)", "REPEATS": "\(repeats)", "DEPTH": "\(depth)"]),
+                let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+            {
+                torch = json
+            }
         }
         let startup = try startupTime(me: me, dir: dir)
         let tf32b1 = torch["fp32_b1_s"] as? Double, tf32b8 = torch["fp32_b8_s"] as? Double
         let tbf16b1 = torch["bf16_b1_s"] as? Double, tbf16b8 = torch["bf16_b8_s"] as? Double
-        print("10 s clip (chunks 608 + 400 frames), ViT-Base depth \(depth), \(threads) threads; OpenBLAS core \(BLAS.coreName)")
-        print("PyTorch \(torch["torch"] as? String ?? "not measured") (cpu capability \(torch["cpu_capability"] as? String ?? "?")): "
-              + "fp32 b1 \(ms(tf32b1)) ms, b8 \(ms(tf32b8)) ms; bf16 autocast b1 \(ms(tbf16b1)) ms, b8 \(ms(tbf16b8)) ms; peak RSS \(f(torch["peak_rss_mib"] as? Double)) MiB")
+        print(
+            "10 s clip (chunks 608 + 400 frames), ViT-Base depth \(depth), \(threads) threads; OpenBLAS core \(BLAS.coreName)"
+        )
+        print(
+            "PyTorch \(torch["torch"] as? String ?? "not measured") (cpu capability \(torch["cpu_capability"] as? String ?? "?")): "
+                + "fp32 b1 \(ms(tf32b1)) ms, b8 \(ms(tf32b8)) ms; bf16 autocast b1 \(ms(tbf16b1)) ms, b8 \(ms(tbf16b8)) ms; peak RSS \(f(torch["peak_rss_mib"] as? Double)) MiB"
+        )
         print("")
         print("| ours | engine | b1 latency ms | b1 vs torch | b8 ms (clips/s) | b8 vs torch | peak RSS MiB | target |")
         print("|---|---|---|---|---|---|---|---|")
@@ -59,7 +73,9 @@ struct CompareBench: ParsableCommand {
             let r1 = ref1.map { $0 / row.b1 }, r8 = ref8.map { $0 / row.b8 }
             let target = name == "openblas fp32" ? 1.0 : bf16 ? 3.0 : 2.0
             let pass = (r1 ?? 0) >= target && (r8 ?? 0) >= target
-            print("| \(name) | \(row.engine) | \(ms(row.b1)) | \(x(r1)) | \(ms(row.b8)) (\(f(8 / row.b8))) | \(x(r8)) | \(f(row.rssMiB)) | >= \(f(target))x: \(ref1 == nil ? "n/a" : pass ? "PASS" : "FAIL") |")
+            print(
+                "| \(name) | \(row.engine) | \(ms(row.b1)) | \(x(r1)) | \(ms(row.b8)) (\(f(8 / row.b8))) | \(x(r8)) | \(f(row.rssMiB)) | >= \(f(target))x: \(ref1 == nil ? "n/a" : pass ? "PASS" : "FAIL") |"
+            )
         }
         print("")
         print("process start to first embedding (m2d-embed, ViT-Base F32 model directory, 10 s WAV): \(ms(startup)) ms")
@@ -99,7 +115,8 @@ struct CompareBench: ParsableCommand {
 
 /// One configuration in its own process: prints {"b1": s, "b8": s, "rssMiB": peak, "engine": ...}.
 struct ClipBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "clip", abstract: "One backend/precision on a 10 s clip (JSON).")
+    static let configuration = CommandConfiguration(
+        commandName: "clip", abstract: "One backend/precision on a 10 s clip (JSON).")
     @Option(help: "Model directory (m2d-bench compare writes a random ViT-Base one).") var model: String
     @Option var backend = "auto"
     @Option var precision = "fp32"
@@ -111,8 +128,10 @@ struct ClipBench: ParsableCommand {
         let engine: GEMMEngine
         do {
             // As in m2d-server and m2d-embed: the engine owns the weights and takes each over as it loads.
-            engine = try GEMMEngine(backend: GEMMEngine.Backend(rawValue: backend) ?? .auto, precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32,
-                                    ownsWeights: true)
+            engine = try GEMMEngine(
+                backend: GEMMEngine.Backend(rawValue: backend) ?? .auto,
+                precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32,
+                ownsWeights: true)
         } catch { throw ValidationError("\(error)") }
         let loaded: LoadedModel
         do { loaded = try ModelDirectory.load(model, engine: engine) } catch { throw ValidationError("\(error)") }
@@ -124,11 +143,13 @@ struct ClipBench: ParsableCommand {
             return m
         }
         func best(_ clips: Int) throws -> Double {
-            _ = try embedder.embed(normalizedLogMels: Array(mels[0..<clips]), durations: [Double](repeating: 10, count: clips))
+            _ = try embedder.embed(
+                normalizedLogMels: Array(mels[0..<clips]), durations: [Double](repeating: 10, count: clips))
             var t = Double.infinity
             for _ in 0..<repeats {
                 let s = Date()
-                _ = try embedder.embed(normalizedLogMels: Array(mels[0..<clips]), durations: [Double](repeating: 10, count: clips))
+                _ = try embedder.embed(
+                    normalizedLogMels: Array(mels[0..<clips]), durations: [Double](repeating: 10, count: clips))
                 t = min(t, Date().timeIntervalSince(s))
             }
             return t

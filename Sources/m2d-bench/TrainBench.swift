@@ -8,7 +8,8 @@ import M2DTensor
 import M2DTraining
 
 struct TrainBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train", abstract: "Training step vs the PyTorch reference step.")
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Training step vs the PyTorch reference step.")
 
     @Option(help: "Presets (comma-separated): tiny, small, m2d_vit_base.") var presets = "small,m2d_vit_base"
     @Option(help: "Batch size.") var batch = 8
@@ -16,16 +17,19 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Threads for us and for PyTorch.") var threads = 2
     @Option(help: "Our GEMM backends (comma-separated): openblas, onednn.") var backends = "openblas,onednn"
     @Option(help: "Python with torch (skipped when missing).")
-    var python = ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/ref/bin/python")
+    var python =
+        ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/ref/bin/python")
 
     static func network(_ preset: String) -> M2DNetworkConfig {
-        let (d, dp, h, dd, ddp, dh) = switch preset {
-        case "m2d_vit_base": (768, 12, 12, 512, 8, 16)
-        case "tiny": (64, 2, 2, 32, 1, 2)
-        default: (768, 4, 12, 256, 2, 8)
-        }
-        return M2DNetworkConfig(encoder: ModelConfig(name: preset, embedDim: d, depth: dp, numHeads: h), decoderDim: dd,
-                                decoderDepth: ddp, decoderHeads: dh, maskRatio: 0.7)
+        let (d, dp, h, dd, ddp, dh) =
+            switch preset {
+            case "m2d_vit_base": (768, 12, 12, 512, 8, 16)
+            case "tiny": (64, 2, 2, 32, 1, 2)
+            default: (768, 4, 12, 256, 2, 8)
+            }
+        return M2DNetworkConfig(
+            encoder: ModelConfig(name: preset, embedDim: d, depth: dp, numHeads: h), decoderDim: dd,
+            decoderDepth: ddp, decoderHeads: dh, maskRatio: 0.7)
     }
 
     /// Matmul FLOPs of one step per sample: forward of online (1+K tokens), predictor (1+L),
@@ -43,14 +47,20 @@ struct TrainBench: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads
-        print("training step on OpenBLAS \(BLAS.coreName) (OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")), \(threads) threads; PyTorch with the same threads\n")
-        print("| preset | backend | batch | ours s/step | clips/s | GFLOP/s | PyTorch s/step | ours vs PyTorch | target >= 1.0x (issue 4: 1.5x) |")
+        print(
+            "training step on OpenBLAS \(BLAS.coreName) (OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")), \(threads) threads; PyTorch with the same threads\n"
+        )
+        print(
+            "| preset | backend | batch | ours s/step | clips/s | GFLOP/s | PyTorch s/step | ours vs PyTorch | target >= 1.0x (issue 4: 1.5x) |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for preset in presets.split(separator: ",").map(String.init) {
             let c = Self.network(preset)
             let torchSeconds = torchStep(preset)
             for name in backends.split(separator: ",").map(String.init) {
-                guard let backend = GEMMEngine.Backend(rawValue: name) else { throw ValidationError("unknown backend \(name)") }
+                guard let backend = GEMMEngine.Backend(rawValue: name) else {
+                    throw ValidationError("unknown backend \(name)")
+                }
                 let engine: GEMMEngine
                 do { engine = try GEMMEngine(backend: backend, weightsChange: true) } catch {
                     print("| \(preset) | \(name) | \(batch) | unavailable: \(error) | | | | | |")
@@ -59,9 +69,13 @@ struct TrainBench: ParsableCommand {
                 let best = ourStep(c, engine: engine)
                 let gflops = Self.flops(c) * Double(batch) / best / 1e9
                 let ratio = torchSeconds.map { $0 / best }
-                print(String(format: "| %@ | %@ | %d | %.3f | %.1f | %.1f | %@ | %@ | %@ |", preset, engine.summary, batch, best, Double(batch) / best, gflops,
-                             torchSeconds.map { String(format: "%.3f", $0) } ?? "-", ratio.map { String(format: "%.2fx", $0) } ?? "-",
-                             ratio.map { $0 >= 1 ? "PASS" : "FAIL" } ?? "n/a"))
+                print(
+                    String(
+                        format: "| %@ | %@ | %d | %.3f | %.1f | %.1f | %@ | %@ | %@ |", preset, engine.summary, batch,
+                        best, Double(batch) / best, gflops,
+                        torchSeconds.map { String(format: "%.3f", $0) } ?? "-",
+                        ratio.map { String(format: "%.2fx", $0) } ?? "-",
+                        ratio.map { $0 >= 1 ? "PASS" : "FAIL" } ?? "n/a"))
             }
         }
     }
@@ -107,7 +121,8 @@ struct TrainBench: ParsableCommand {
         let out = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard let line = String(decoding: out, as: UTF8.self).split(separator: "\n").last,
-              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else { return nil }
         return json["step_seconds"] as? Double
     }
 }

@@ -19,7 +19,9 @@ struct EmbedCommand: ParsableCommand {
             exit status is 1; the other files are still embedded.
             """)
 
-    @Option(name: .long, help: "Model directory (config.json + model.safetensors) or an official M2D .pth checkpoint. Env: M2D_MODEL.")
+    @Option(
+        name: .long,
+        help: "Model directory (config.json + model.safetensors) or an official M2D .pth checkpoint. Env: M2D_MODEL.")
     var model: String = ProcessInfo.processInfo.environment["M2D_MODEL"] ?? "models/m2d-small-debian"
 
     @Flag(name: .long, help: "Also output frame embeddings and their timestamps.")
@@ -67,10 +69,17 @@ extension EmbedCommand {
         if let threads { BLAS.threads = threads }
         let engine: GEMMEngine
         // The one encoder of this process: oneDNN takes each weight over while it loads.
-        do { engine = try GEMMEngine(backend: backend, precision: precision, ownsWeights: true) } catch { throw ValidationError("\(error)") }
+        do { engine = try GEMMEngine(backend: backend, precision: precision, ownsWeights: true) } catch {
+            throw ValidationError("\(error)")
+        }
         let loaded: LoadedModel
         do { loaded = try ModelDirectory.loadAny(model, engine: engine) } catch {
-            throw ValidationError("\(error)\nPass --model DIR or set M2D_MODEL.")
+            // A missing path is a usage error; a file that exists but is damaged or hostile is not.
+            guard FileManager.default.fileExists(atPath: model) else {
+                throw ValidationError("\(error)\nPass --model DIR or set M2D_MODEL.")
+            }
+            FileHandle.standardError.write(Data("m2d-embed: cannot load the model \(model): \(error)\n".utf8))
+            throw ExitCode(1)
         }
         let embedder = AudioEmbedder(weights: loaded.weights, maxBatchChunks: batchChunks, engine: engine)
         let files = try InputWalker.files(inputs)
@@ -81,7 +90,8 @@ extension EmbedCommand {
         for (i, file) in files.enumerated() {
             do {
                 let bytes = try InputWalker.read(file)
-                let audio = try AudioPipeline.prepare(bytes, sampleRate: loaded.config.sampleRate, maxSeconds: maxAudioSeconds)
+                let audio = try AudioPipeline.prepare(
+                    bytes, sampleRate: loaded.config.sampleRate, maxSeconds: maxAudioSeconds)
                 let embedding = try embedder.embed(audio.samples, keepFrames: frames)
                 try sink.write(file: file, embedding: embedding)
             } catch {

@@ -34,23 +34,34 @@ struct ServerCommand: ParsableCommand {
     @Flag(help: "Serve no admin port (health and metrics stay on the main port). [NO_ADMIN_PORT=1]")
     var noAdminPort = ["1", "true"].contains(env["NO_ADMIN_PORT"] ?? "")
     @Option(help: "Compute threads; 0 = all cores. [M2D_THREADS]") var threads: Int = int("M2D_THREADS", 0)
-    @Option(help: "Largest request body in bytes. [PAYLOAD_LIMIT]") var payloadLimit: Int = int("PAYLOAD_LIMIT", 26_214_400)
+    @Option(help: "Largest request body in bytes. [PAYLOAD_LIMIT]") var payloadLimit: Int = int(
+        "PAYLOAD_LIMIT", 26_214_400)
     @Option(help: "Longest audio per input in seconds. [MAX_AUDIO_SECONDS]")
     var maxAudioSeconds: Double = double("MAX_AUDIO_SECONDS", 600)
     @Option(help: "Most audio per request in seconds, all inputs together. [MAX_REQUEST_AUDIO_SECONDS]")
     var maxRequestAudioSeconds: Double = double("MAX_REQUEST_AUDIO_SECONDS", 1800)
-    @Option(help: "Audio all requests in flight may hold, seconds (frames requests count 4x); over it: 429. [MAX_INFLIGHT_AUDIO_SECONDS]")
+    @Option(
+        help:
+            "Audio seconds all requests in flight may hold (frames count 4x); over it: 429. [MAX_INFLIGHT_AUDIO_SECONDS]"
+    )
     var maxInflightAudioSeconds: Double = double("MAX_INFLIGHT_AUDIO_SECONDS", 3600)
     @Option(help: "Upload MiB all connections may hold at once; over it: 429. [MAX_INFLIGHT_UPLOAD_MB]")
     var maxInflightUploadMb: Int = int("MAX_INFLIGHT_UPLOAD_MB", 256)
-    @Option(help: "Highest accepted sample rate, Hz (422 above). [MAX_SAMPLE_RATE]") var maxSampleRate: Int = int("MAX_SAMPLE_RATE", 384_000)
-    @Option(help: "Most decoded samples per input (frames x channels); 0 = 8 channels x 48 kHz x --max-audio-seconds. [MAX_DECODED_SAMPLES]")
+    @Option(help: "Highest accepted sample rate, Hz (422 above). [MAX_SAMPLE_RATE]") var maxSampleRate: Int = int(
+        "MAX_SAMPLE_RATE", 384_000)
+    @Option(
+        help:
+            "Decoded samples (frames x channels) per input; 0 = 8 ch x 48 kHz x --max-audio-seconds. [MAX_DECODED_SAMPLES]"
+    )
     var maxDecodedSamples: Int = int("MAX_DECODED_SAMPLES", 0)
-    @Option(help: "Most inputs per request. [MAX_CLIENT_BATCH_SIZE]") var maxClientBatchSize: Int = int("MAX_CLIENT_BATCH_SIZE", 32)
+    @Option(help: "Most inputs per request. [MAX_CLIENT_BATCH_SIZE]") var maxClientBatchSize: Int = int(
+        "MAX_CLIENT_BATCH_SIZE", 32)
     @Option(help: "Requests in flight before 429. [MAX_CONCURRENT_REQUESTS]")
     var maxConcurrentRequests: Int = int("MAX_CONCURRENT_REQUESTS", 64)
-    @Option(help: "Most chunks per encoder call. [MAX_BATCH_CHUNKS]") var maxBatchChunks: Int = int("MAX_BATCH_CHUNKS", 32)
-    @Option(help: "Longest wait to fill a batch, ms. [MAX_BATCH_DELAY_MS]") var maxBatchDelayMs: Double = double("MAX_BATCH_DELAY_MS", 2)
+    @Option(help: "Most chunks per encoder call. [MAX_BATCH_CHUNKS]") var maxBatchChunks: Int = int(
+        "MAX_BATCH_CHUNKS", 32)
+    @Option(help: "Longest wait to fill a batch, ms. [MAX_BATCH_DELAY_MS]") var maxBatchDelayMs: Double = double(
+        "MAX_BATCH_DELAY_MS", 2)
     @Option(help: "Require 'Authorization: Bearer KEY' on inference and info routes; empty = no key. [API_KEY]")
     var apiKey: String = env["API_KEY"] ?? ""
     @Option(help: "Seconds to finish in-flight work on SIGTERM; the rest is answered 503. [SHUTDOWN_TIMEOUT]")
@@ -63,20 +74,30 @@ struct ServerCommand: ParsableCommand {
     var minReceiveRate: Double = double("MIN_RECEIVE_RATE", 4096)
     @Option(help: "Seconds a body may take before --min-receive-rate applies. [RECEIVE_GRACE]")
     var receiveGrace: Double = double("RECEIVE_GRACE", 5)
-    @Option(help: "Open connections at most. [CONNECTION_LIMIT]") var connectionLimit: Int = int("CONNECTION_LIMIT", 256)
-    @Option(help: "Connections per client address; 0 = no limit (raise it behind a load balancer). [MAX_CONNECTIONS_PER_IP]")
+    @Option(help: "Open connections at most. [CONNECTION_LIMIT]") var connectionLimit: Int = int(
+        "CONNECTION_LIMIT", 256)
+    @Option(
+        help: "Connections per client address; 0 = no limit (raise it behind a load balancer). [MAX_CONNECTIONS_PER_IP]"
+    )
     var maxConnectionsPerIp: Int = int("MAX_CONNECTIONS_PER_IP", 32)
     @Option(help: "Readiness 503 when work waits and no batch finished for this many seconds. [STALL_TIMEOUT]")
     var stallTimeout: Double = double("STALL_TIMEOUT", 30)
-    @Option(help: "GEMM backend: auto (oneDNN when libdnnl loads), onednn, openblas. [M2D_BACKEND]") var backend: String = env["M2D_BACKEND"] ?? "auto"
+    @Option(help: "GEMM backend: auto (oneDNN when libdnnl loads), onednn, openblas. [M2D_BACKEND]") var backend:
+        String = env["M2D_BACKEND"] ?? "auto"
     @Option(help: "GEMM precision: fp32 or bf16 (bf16 needs onednn on an AVX-512 CPU). [M2D_PRECISION]")
     var precision: String = env["M2D_PRECISION"] ?? "fp32"
-    @Flag(help: "Log JSON lines instead of text. [JSON_LOGS=1]") var jsonLogs = ["1", "true"].contains(env["JSON_LOGS"] ?? "")
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [LOG_LEVEL]") var logLevel: String = env["LOG_LEVEL"] ?? "info"
+    @Flag(help: "Log JSON lines instead of text. [JSON_LOGS=1]") var jsonLogs = ["1", "true"].contains(
+        env["JSON_LOGS"] ?? "")
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [LOG_LEVEL]") var logLevel: String =
+        env["LOG_LEVEL"] ?? "info"
 
     func makeConfig() throws -> ServerConfig {
-        guard let backend = GEMMEngine.Backend(rawValue: backend) else { throw ValidationError("--backend must be auto, onednn or openblas") }
-        guard let precision = GEMMEngine.Precision(rawValue: precision) else { throw ValidationError("--precision must be fp32 or bf16") }
+        guard let backend = GEMMEngine.Backend(rawValue: backend) else {
+            throw ValidationError("--backend must be auto, onednn or openblas")
+        }
+        guard let precision = GEMMEngine.Precision(rawValue: precision) else {
+            throw ValidationError("--precision must be fp32 or bf16")
+        }
         var c = ServerConfig()
         c.modelPath = model
         c.host = host
@@ -112,15 +133,18 @@ struct ServerCommand: ParsableCommand {
     func validate() throws {
         if threads < 0 { throw ValidationError("--threads must be 0 (all cores) or more") }
         if maxDecodedSamples < 0 { throw ValidationError("--max-decoded-samples must be 0 (the default) or more") }
-        do { try makeConfig().validate() } catch let error as ServerConfig.Invalid { throw ValidationError(error.description) }
+        do { try makeConfig().validate() } catch let error as ServerConfig.Invalid {
+            throw ValidationError(error.description)
+        }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         var isDir: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: model, isDirectory: &isDir)
         if !exists || (!isDir.boolValue && !model.hasSuffix(".pth")) {
-            throw ValidationError("no model directory at '\(model)'; pass --model DIR or set M2D_MODEL (a directory with config.json "
-                                  + "and model.safetensors, or an official .pth checkpoint)")
+            throw ValidationError(
+                "no model directory at '\(model)'; pass --model DIR or set M2D_MODEL (a directory with config.json "
+                    + "and model.safetensors, or an official .pth checkpoint)")
         }
     }
 
@@ -132,7 +156,8 @@ struct ServerCommand: ParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = jsonLogs
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler =
+                json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }

@@ -12,7 +12,8 @@ import M2DTraining
 struct AblateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ablate",
-        abstract: "Pre-train training variants on the same data, seed and time budget, evaluate each, and write one table and a chart.",
+        abstract:
+            "Pre-train training variants on the same data, seed and time budget, evaluate each, and write one table and a chart.",
         discussion: """
             Variants: \(Variant.all.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")).
             Variants share one log-mel cache (OUT/logmel-cache unless --pretrain-args has --cache).
@@ -25,23 +26,34 @@ struct AblateCommand: ParsableCommand {
         let name: String, summary: String, flags: [String]
         static let all = [
             Variant(name: "m2d", summary: "random masking, target encoder on masked patches", flags: []),
-            Variant(name: "m2d-all-targets", summary: "target encoder on all patches", flags: ["--target-input", "all"]),
-            Variant(name: "msm-mae", summary: "reconstruct standardized patches, no target network", flags: ["--method", "msm-mae"]),
-            Variant(name: "m2d-inverse-block", summary: "inverse block masking, hint ratio 0", flags: ["--masking", "inverse-block", "--hint-ratio", "0"]),
+            Variant(
+                name: "m2d-all-targets", summary: "target encoder on all patches", flags: ["--target-input", "all"]),
+            Variant(
+                name: "msm-mae", summary: "reconstruct standardized patches, no target network",
+                flags: ["--method", "msm-mae"]),
+            Variant(
+                name: "m2d-inverse-block", summary: "inverse block masking, hint ratio 0",
+                flags: ["--masking", "inverse-block", "--hint-ratio", "0"]),
             // Short budgets run few epochs, so the upstream hint schedule (random until epoch 50) would
             // never start: both structured strategies run pure (hint ratio 0) from the first step.
-            Variant(name: "m2d-dwm", summary: "dispersion-weighted masking, hint ratio 0", flags: ["--masking", "dwm", "--hint-ratio", "0"]),
+            Variant(
+                name: "m2d-dwm", summary: "dispersion-weighted masking, hint ratio 0",
+                flags: ["--masking", "dwm", "--hint-ratio", "0"]),
         ]
     }
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Audio folders, CSVs or files for pre-training.") var data: [String]
-    @Option(name: .long, parsing: .upToNextOption, help: "Task CSVs (file,label,split) for the linear evaluation.") var tasks: [String]
+    @Option(name: .long, parsing: .upToNextOption, help: "Audio folders, CSVs or files for pre-training.") var data:
+        [String]
+    @Option(name: .long, parsing: .upToNextOption, help: "Task CSVs (file,label,split) for the linear evaluation.")
+    var tasks: [String]
     @Option(help: "Output folder.") var out: String
     @Option(help: "Wall-clock budget per variant in minutes.") var minutes: Double = 20
-    @Option(help: "Comma-separated variants (default: all).") var variants: String = Variant.all.map(\.name).joined(separator: ",")
+    @Option(help: "Comma-separated variants (default: all).") var variants: String = Variant.all.map(\.name).joined(
+        separator: ",")
     @Option(help: "Probe seeds (comma-separated).") var seeds: String = "42,43,44"
     @Option(help: "Pre-training seed, the same for every variant.") var seed: UInt64 = 3
-    @Option(parsing: .unconditional, help: "More pretrain flags for every variant, as one string.") var pretrainArgs: String = "--preset small --batch-size 8 --lr 3e-4 --warmup-epochs 1 --norm-draws 1000"
+    @Option(parsing: .unconditional, help: "More pretrain flags for every variant, as one string.") var pretrainArgs:
+        String = "--preset small --batch-size 8 --lr 3e-4 --warmup-epochs 1 --norm-draws 1000"
     /// The evaluation's encoder engine; pre-training takes its own --backend in --pretrain-args.
     @OptionGroup var engineOptions: EncoderEngineOptions
 
@@ -49,16 +61,22 @@ struct AblateCommand: ParsableCommand {
         let names = variants.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let chosen = try names.map { name in
             guard let v = Variant.all.first(where: { $0.name == name }) else {
-                throw ValidationError("unknown variant '\(name)'; choose from \(Variant.all.map(\.name).joined(separator: ", "))")
+                throw ValidationError(
+                    "unknown variant '\(name)'; choose from \(Variant.all.map(\.name).joined(separator: ", "))")
             }
             return v
         }
         let seedList = seeds.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
-        guard !chosen.isEmpty, !seedList.isEmpty, minutes > 0 else { throw ValidationError("need variants, --seeds and a positive --minutes") }
-        for task in tasks where !FileManager.default.fileExists(atPath: task) { throw ValidationError("no task CSV at \(task)") }
+        guard !chosen.isEmpty, !seedList.isEmpty, minutes > 0 else {
+            throw ValidationError("need variants, --seeds and a positive --minutes")
+        }
+        for task in tasks where !FileManager.default.fileExists(atPath: task) {
+            throw ValidationError("no task CSV at \(task)")
+        }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let extra = pretrainArgs.split(separator: " ").map(String.init)
-        let cacheArgs = extra.firstIndex(of: "--cache").flatMap { $0 + 1 < extra.count ? ["--cache", extra[$0 + 1]] : nil }
+        let cacheArgs =
+            extra.firstIndex(of: "--cache").flatMap { $0 + 1 < extra.count ? ["--cache", extra[$0 + 1]] : nil }
             ?? ["--cache", out + "/logmel-cache"]
         var results: [(String, [EvaluationRow])] = [], losses: [[Double]] = []
         var reference: (config: PretrainConfig, normStats: [Float])?
@@ -69,38 +87,51 @@ struct AblateCommand: ParsableCommand {
             if try finished(checkpoint) { continue }
             let resume = FileManager.default.fileExists(atPath: checkpoint)
             say("== \(v.name): \(v.summary)\(resume ? " (resuming)" : "")")
-            let args = resume ? ["pretrain", "--data"] + data + ["--run", runDir, "--resume"] + cacheArgs
-                : ["pretrain", "--data"] + data + ["--run", runDir, "--minutes", "\(minutes)", "--seed", "\(seed)"] + v.flags + extra
+            let args =
+                resume
+                ? ["pretrain", "--data"] + data + ["--run", runDir, "--resume"] + cacheArgs
+                : ["pretrain", "--data"] + data + ["--run", runDir, "--minutes", "\(minutes)", "--seed", "\(seed)"]
+                    + v.flags + extra
                     + (extra.contains("--cache") ? [] : cacheArgs)
             try runSelf(args)
         }
         for v in chosen {
-            let runDir = out + "/\(v.name)/run", checkpoint = runDir + "/checkpoint-latest.safetensors", model = out + "/\(v.name)/model"
+            let runDir = out + "/\(v.name)/run", checkpoint = runDir + "/checkpoint-latest.safetensors",
+                model = out + "/\(v.name)/model"
             let export = try ExportCommand.parse([runDir, "--out", model, "--name", "ablation-\(v.name)"])
             try export.run()
             let loaded = try ModelDirectory.loadAny(model)
             if reference == nil { reference = (try Pretrainer.savedConfig(checkpoint), loaded.config.normStats) }
-            let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))
+            let features = ProbeFeatures.model(
+                AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))
             results.append((v.name, try evaluate(features, label: v.name, seeds: seedList)))
             losses.append(lossColumn(runDir + "/metrics.csv"))
         }
         if let (config, stats) = reference {
             let e = config.network.encoder, randomModel = out + "/random-init"
-            let initialize = try InitCommand.parse(["--out", randomModel, "--name", "ablation-random-init", "--embed-dim", "\(e.embedDim)",
-                                                    "--depth", "\(e.depth)", "--heads", "\(e.numHeads)", "--chunk-frames", "\(e.chunkFrames)",
-                                                    "--seed", "\(seed)", "--norm-stats", "\(stats[0]),\(stats[1])"])
+            let initialize = try InitCommand.parse([
+                "--out", randomModel, "--name", "ablation-random-init", "--embed-dim", "\(e.embedDim)",
+                "--depth", "\(e.depth)", "--heads", "\(e.numHeads)", "--chunk-frames", "\(e.chunkFrames)",
+                "--seed", "\(seed)", "--norm-stats", "\(stats[0]),\(stats[1])",
+            ])
             try initialize.run()
             let loaded = try ModelDirectory.loadAny(randomModel)
-            let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))
+            let features = ProbeFeatures.model(
+                AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))
             results.append(("random-init", try evaluate(features, label: "random-init", seeds: seedList)))
-            results.append(("log-mel", try evaluate(.logMel(ModelFrontEnd(config: loaded.config)), label: "log-mel", seeds: seedList)))
+            results.append(
+                (
+                    "log-mel",
+                    try evaluate(.logMel(ModelFrontEnd(config: loaded.config)), label: "log-mel", seeds: seedList)
+                ))
         }
         try write(results, losses: losses, seeds: seedList.count)
     }
 
     func evaluate(_ features: ProbeFeatures, label: String, seeds: [UInt64]) throws -> [EvaluationRow] {
-        try LinearEvaluation.run(features: features, label: label, tasks: tasks, seeds: seeds, cacheDir: out + "/eval-cache",
-                                 progress: Progress.line, warn: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        try LinearEvaluation.run(
+            features: features, label: label, tasks: tasks, seeds: seeds, cacheDir: out + "/eval-cache",
+            progress: Progress.line, warn: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
     }
 
     /// True when the run at `checkpoint` reached its last step.
@@ -108,7 +139,8 @@ struct AblateCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: checkpoint) else { return false }
         let file = try SafeTensorsFile(path: checkpoint)
         let config = try Pretrainer.savedConfig(checkpoint)
-        guard let step = file.metadata["step"].flatMap(Int.init), let files = file.metadata["files"].flatMap(Int.init) else { return false }
+        guard let step = file.metadata["step"].flatMap(Int.init), let files = file.metadata["files"].flatMap(Int.init)
+        else { return false }
         return step >= max(1, max(files, config.batchSize) / config.batchSize) * config.epochs
     }
 
@@ -119,24 +151,36 @@ struct AblateCommand: ParsableCommand {
         process.arguments = args
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ValidationError("m2d-train \(args.prefix(1).joined()) failed (status \(process.terminationStatus))") }
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("m2d-train \(args.prefix(1).joined()) failed (status \(process.terminationStatus))")
+        }
     }
 
     func lossColumn(_ csv: String) -> [Double] {
         guard let text = try? String(contentsOfFile: csv, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").dropFirst().compactMap { line in line.split(separator: ",").dropFirst(2).first.flatMap { Double($0) } }
+        return text.split(separator: "\n").dropFirst().compactMap { line in
+            line.split(separator: ",").dropFirst(2).first.flatMap { Double($0) }
+        }
     }
 
     func write(_ results: [(String, [EvaluationRow])], losses: [[Double]], seeds: Int) throws {
         let taskNames = results.first?.1.map(\.task) ?? []
-        var md = "| variant | " + taskNames.joined(separator: " | ") + " | average |\n|---|" + String(repeating: "---|", count: taskNames.count + 1) + "\n"
+        var md =
+            "| variant | " + taskNames.joined(separator: " | ") + " | average |\n|---|"
+            + String(repeating: "---|", count: taskNames.count + 1) + "\n"
         var csv = "variant,task,metric,mean,std,scores\n"
         for (name, rows) in results {
-            md += "| \(name) | " + rows.map { String(format: "%.2f +- %.2f", 100 * $0.mean, 100 * $0.std) }.joined(separator: " | ")
+            md +=
+                "| \(name) | "
+                + rows.map { String(format: "%.2f +- %.2f", 100 * $0.mean, 100 * $0.std) }.joined(separator: " | ")
                 + String(format: " | %.2f |\n", 100 * LinearEvaluation.average(rows))
-            for r in rows { csv += "\(name),\(r.task),\(r.metric),\(r.mean),\(r.std),\(r.scores.map { "\($0)" }.joined(separator: ";"))\n" }
+            for r in rows {
+                csv +=
+                    "\(name),\(r.task),\(r.metric),\(r.mean),\(r.std),\(r.scores.map { "\($0)" }.joined(separator: ";"))\n"
+            }
         }
-        md += "\nTest accuracy (%) of linear probes, mean +- std over \(seeds) probe seeds; \(minutes) minutes of pre-training per variant.\n"
+        md +=
+            "\nTest accuracy (%) of linear probes, mean +- std over \(seeds) probe seeds; \(minutes) minutes of pre-training per variant.\n"
         try AtomicFile.write(Data(md.utf8), to: out + "/ablation.md")
         try AtomicFile.write(Data(csv.utf8), to: out + "/ablation.csv")
         let groups = taskNames.indices.map { t in results.map { (mean: $0.1[t].mean, std: $0.1[t].std) } }

@@ -21,9 +21,13 @@ struct PretrainCommand: ParsableCommand {
             --resume continues the same schedule, masks and data order (the same result as an uninterrupted run).
             """)
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Audio folders, CSVs (file_name or file column) or files.") var data: [String]
+    @Option(name: .long, parsing: .upToNextOption, help: "Audio folders, CSVs (file_name or file column) or files.")
+    var data: [String]
     @Option(name: .customLong("run"), help: "Run directory.") var runDir: String
-    @Option(help: "Preset: m2d_vit_base (768/12/12, predictor 512/8/16), small (768/4/12, 256/2/8) or tiny (64/2/2, 32/1/2).") var preset: String = "small"
+    @Option(
+        help:
+            "Preset: m2d_vit_base (768/12/12, predictor 512/8/16), small (768/4/12, 256/2/8) or tiny (64/2/2, 32/1/2).")
+    var preset: String = "small"
     @Option(help: "Encoder width (overrides the preset).") var embedDim: Int?
     @Option(help: "Encoder depth.") var depth: Int?
     @Option(help: "Encoder heads.") var heads: Int?
@@ -32,51 +36,73 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Predictor heads.") var decoderHeads: Int?
     @Option(help: "Frames per crop (input_size[1]).") var frames: Int = 608
     @Option(help: "Mask ratio.") var maskRatio: Double = 0.7
-    @Option(help: "Method: m2d (EMA target features) or msm-mae (reconstruct standardized log-mel patches; predictor 384/4/6 unless set).")
+    @Option(
+        help:
+            "Method: m2d (EMA target features) or msm-mae (reconstruct standardized log-mel patches; predictor 384/4/6 unless set)."
+    )
     var method: PretrainMethod = .m2d
-    @Option(help: "M2D target encoder input: masked (M2D) or all (the conventional data2vec-style setting; loss still on masked patches).")
+    @Option(
+        help:
+            "M2D target encoder input: masked (M2D) or all (the conventional data2vec-style setting; loss still on masked patches)."
+    )
     var targetInput: TargetInput = .masked
-    @Option(help: "Masking: random, inverse-block (data2vec 2.0 IBM) or dwm (dispersion-weighted).") var masking: MaskingStrategy = .random
-    @Option(help: "Hint schedule exponent k: h(e) = 1 - (e/E)^k from --masking-start-epoch on.") var maskingHintK: Double = 2
+    @Option(help: "Masking: random, inverse-block (data2vec 2.0 IBM) or dwm (dispersion-weighted).") var masking:
+        MaskingStrategy = .random
+    @Option(help: "Hint schedule exponent k: h(e) = 1 - (e/E)^k from --masking-start-epoch on.") var maskingHintK:
+        Double = 2
     @Option(help: "Epochs of random masking before inverse-block or dwm starts.") var maskingStartEpoch: Int = 50
-    @Option(help: "A constant hint ratio in [0, 1] instead of the schedule (0 = pure strategy, 1 = random).") var hintRatio: Double?
-    @Option(help: "Wall-clock budget in minutes: times a few steps, then sets --epochs so the run fits (recorded for --resume).")
+    @Option(help: "A constant hint ratio in [0, 1] instead of the schedule (0 = pure strategy, 1 = random).")
+    var hintRatio: Double?
+    @Option(
+        help:
+            "Wall-clock budget in minutes: times a few steps, then sets --epochs so the run fits (recorded for --resume)."
+    )
     var minutes: Double?
     @Option(help: "Epochs.") var epochs: Int = 100
     @Option(help: "Batch size.") var batchSize: Int = 16
     @Option(help: "Peak learning rate (default 3e-4 * batch / 256, as the official blr).") var lr: Double?
     @Option(help: "Warm-up epochs.") var warmupEpochs: Double = 5
     @Option(help: "Clip the global gradient norm (official V2: 3.0).") var clipGrad: Double?
-    @Option(help: "EMA decay of the target encoder at the first step (official 0.99995; lower for short runs).") var emaStart: Double = 0.99995
+    @Option(help: "EMA decay of the target encoder at the first step (official 0.99995; lower for short runs).")
+    var emaStart: Double = 0.99995
     @Option(help: "EMA decay at the last step, reached linearly (official 0.99999).") var emaEnd: Double = 0.99999
     @Option(help: "Random seed.") var seed: UInt64 = 3
     @Option(help: "Save a checkpoint every N steps.") var saveEvery: Int = 200
-    @Option(help: "Also keep a snapshot checkpoint-step-NNNNNN.safetensors every N steps (a hard link, no extra disk), e.g. to pick a checkpoint with a validation probe.")
+    @Option(
+        help:
+            "Also keep a snapshot checkpoint-step-NNNNNN.safetensors every N steps (a hard link, no extra disk), e.g. to pick a checkpoint with a validation probe."
+    )
     var keepEvery: Int?
     @Option(help: "Print and log every N steps.") var logEvery: Int = 10
     @Option(help: "Random crops for the normalization statistics.") var normDraws: Int = 5000
     @Option(help: "Stop after this many steps in this invocation (for staged runs).") var maxSteps: Int?
-    @Option(help: "Log-mel cache folder (default RUN/logmel-cache; runs on the same audio can share one).") var cache: String?
+    @Option(help: "Log-mel cache folder (default RUN/logmel-cache; runs on the same audio can share one).") var cache:
+        String?
     @Flag(help: "Continue from RUN/checkpoint-latest.safetensors.") var resume = false
     @Option(help: "GEMM backend for the training products: auto (oneDNN when libdnnl loads), onednn or openblas.")
     var backend: GEMMEngine.Backend = .auto
 
     func network() -> M2DNetworkConfig {
-        let (d, dp, h, dd, ddp, dh): (Int, Int, Int, Int, Int, Int) = switch preset {
-        case "m2d_vit_base": (768, 12, 12, 512, 8, 16)
-        case "tiny": (64, 2, 2, 32, 1, 2)
-        default: (768, 4, 12, 256, 2, 8)
-        }
+        let (d, dp, h, dd, ddp, dh): (Int, Int, Int, Int, Int, Int) =
+            switch preset {
+            case "m2d_vit_base": (768, 12, 12, 512, 8, 16)
+            case "tiny": (64, 2, 2, 32, 1, 2)
+            default: (768, 4, 12, 256, 2, 8)
+            }
         // The M2D paper's MSM-MAE decoder: 4 layers, width 384, 6 heads.
         let (pd, pdp, ph) = method == .msmMAE && preset != "tiny" ? (384, 4, 6) : (dd, ddp, dh)
-        let encoder = ModelConfig(name: "m2d_vit-80x\(frames)p16x16", embedDim: embedDim ?? d, depth: depth ?? dp, numHeads: heads ?? h,
-                                  inputSize: [80, frames])
-        return M2DNetworkConfig(encoder: encoder, decoderDim: decoderDim ?? pd, decoderDepth: decoderDepth ?? pdp,
-                                decoderHeads: decoderHeads ?? ph, maskRatio: maskRatio, method: method, targetInput: targetInput)
+        let encoder = ModelConfig(
+            name: "m2d_vit-80x\(frames)p16x16", embedDim: embedDim ?? d, depth: depth ?? dp, numHeads: heads ?? h,
+            inputSize: [80, frames])
+        return M2DNetworkConfig(
+            encoder: encoder, decoderDim: decoderDim ?? pd, decoderDepth: decoderDepth ?? pdp,
+            decoderHeads: decoderHeads ?? ph, maskRatio: maskRatio, method: method, targetInput: targetInput)
     }
 
     func run() throws {
-        guard ["m2d_vit_base", "small", "tiny"].contains(preset) else { throw ValidationError("--preset must be m2d_vit_base, small or tiny") }
+        guard ["m2d_vit_base", "small", "tiny"].contains(preset) else {
+            throw ValidationError("--preset must be m2d_vit_base, small or tiny")
+        }
         var config = PretrainConfig(network: network())
         do { try config.network.encoder.validate() } catch { throw ValidationError("\(error)") }
         config.epochs = epochs
@@ -84,45 +110,69 @@ struct PretrainCommand: ParsableCommand {
         config.learningRate = lr ?? 3e-4 * Double(batchSize) / 256
         config.warmupEpochs = warmupEpochs
         config.clipGrad = clipGrad
-        guard (0...1).contains(emaStart), (0...1).contains(emaEnd) else { throw ValidationError("--ema-start and --ema-end must lie in [0, 1]") }
+        guard (0...1).contains(emaStart), (0...1).contains(emaEnd) else {
+            throw ValidationError("--ema-start and --ema-end must lie in [0, 1]")
+        }
         config.emaStart = emaStart
         config.emaEnd = emaEnd
         config.seed = seed
         config.normDraws = normDraws
-        if method == .msmMAE && targetInput == .all { throw ValidationError("--target-input applies to --method m2d only (MSM-MAE has no target encoder)") }
+        if method == .msmMAE && targetInput == .all {
+            throw ValidationError("--target-input applies to --method m2d only (MSM-MAE has no target encoder)")
+        }
         if let hintRatio, !(0...1).contains(hintRatio) { throw ValidationError("--hint-ratio must lie in [0, 1]") }
-        guard maskingHintK > 0, maskingStartEpoch >= 0 else { throw ValidationError("--masking-hint-k must be > 0 and --masking-start-epoch >= 0") }
-        config.masking = MaskingConfig(strategy: masking, hintK: maskingHintK, startEpoch: maskingStartEpoch, constantHintRatio: hintRatio)
+        guard maskingHintK > 0, maskingStartEpoch >= 0 else {
+            throw ValidationError("--masking-hint-k must be > 0 and --masking-start-epoch >= 0")
+        }
+        config.masking = MaskingConfig(
+            strategy: masking, hintK: maskingHintK, startEpoch: maskingStartEpoch, constantHintRatio: hintRatio)
         if let minutes, minutes <= 0 { throw ValidationError("--minutes must be positive") }
-        guard saveEvery > 0, logEvery > 0, (keepEvery ?? 1) > 0 else { throw ValidationError("--save-every, --log-every and --keep-every must be positive") }
+        guard saveEvery > 0, logEvery > 0, (keepEvery ?? 1) > 0 else {
+            throw ValidationError("--save-every, --log-every and --keep-every must be positive")
+        }
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         let checkpoint = runDir + "/checkpoint-latest.safetensors"
         if resume {
-            guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("--resume: no \(checkpoint)") }
+            guard FileManager.default.fileExists(atPath: checkpoint) else {
+                throw ValidationError("--resume: no \(checkpoint)")
+            }
             config = try Pretrainer.savedConfig(checkpoint)
         } else if FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("\(runDir) already holds a run; pass --resume to continue it or choose another --run")
         }
         let engine: GEMMEngine
-        do { engine = try GEMMEngine(backend: backend, weightsChange: true) } catch { throw ValidationError("\(error)") }
+        do { engine = try GEMMEngine(backend: backend, weightsChange: true) } catch {
+            throw ValidationError("\(error)")
+        }
         let files = try PretrainData.list(data)
         if files.isEmpty { throw ValidationError("no audio files in \(data.joined(separator: " "))") }
-        let audio = try PretrainData(files: files, frontEnd: config.network.encoder.frontEnd, cacheDir: cache ?? runDir + "/logmel-cache",
-                                     progress: Progress.line("decoding"))
-        for s in audio.skipped.prefix(20) { FileHandle.standardError.write(Data("skipped \(s.file): \(s.reason)\n".utf8)) }
+        let audio = try PretrainData(
+            files: files, frontEnd: config.network.encoder.frontEnd, cacheDir: cache ?? runDir + "/logmel-cache",
+            progress: Progress.line("decoding"))
+        for s in audio.skipped.prefix(20) {
+            FileHandle.standardError.write(Data("skipped \(s.file): \(s.reason)\n".utf8))
+        }
         if !audio.skipped.isEmpty {
-            try Data(audio.skipped.map { "\($0.file)\t\($0.reason)" }.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: runDir + "/skipped.txt"))
-            FileHandle.standardError.write(Data("\(audio.skipped.count) unreadable files skipped (listed in \(runDir)/skipped.txt)\n".utf8))
+            try Data(audio.skipped.map { "\($0.file)\t\($0.reason)" }.joined(separator: "\n").utf8).write(
+                to: URL(fileURLWithPath: runDir + "/skipped.txt"))
+            FileHandle.standardError.write(
+                Data("\(audio.skipped.count) unreadable files skipped (listed in \(runDir)/skipped.txt)\n".utf8))
         }
         if audio.files.isEmpty { throw ValidationError("none of the \(files.count) files could be decoded") }
         var knownStats: (mean: Float, std: Float)?
-        if let minutes, !resume { (config.epochs, knownStats) = try budgetEpochs(config, audio, minutes: minutes, engine: engine) }
+        if let minutes, !resume {
+            (config.epochs, knownStats) = try budgetEpochs(config, audio, minutes: minutes, engine: engine)
+        }
         let trainer = Pretrainer(config: config, data: audio, normStats: knownStats, engine: engine)
         if resume { try trainer.restore(from: checkpoint) }
         let stop = StopFlag()
-        say("run \(runDir): \(config.network.variantName), GEMMs on \(engine.summary), masking \(config.masking.strategy.rawValue), \(audio.files.count) clips, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, norm stats \(trainer.normStats), resuming at step \(trainer.step)")
+        say(
+            "run \(runDir): \(config.network.variantName), GEMMs on \(engine.summary), masking \(config.masking.strategy.rawValue), \(audio.files.count) clips, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, norm stats \(trainer.normStats), resuming at step \(trainer.step)"
+        )
         let metricsPath = runDir + "/metrics.csv"
-        if !FileManager.default.fileExists(atPath: metricsPath) { try Data("step,epoch,loss,lr,tau,grad_norm,seconds\n".utf8).write(to: URL(fileURLWithPath: metricsPath)) }
+        if !FileManager.default.fileExists(atPath: metricsPath) {
+            try Data("step,epoch,loss,lr,tau,grad_norm,seconds\n".utf8).write(to: URL(fileURLWithPath: metricsPath))
+        }
         let metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
         try metrics.seekToEnd()
         if keepEvery != nil && trainer.step == 0 {
@@ -136,13 +186,22 @@ struct PretrainCommand: ParsableCommand {
             if let maxSteps, trainer.step - startStep >= maxSteps { break }
             let r = trainer.trainStep()
             window.append(r.loss)
-            try metrics.write(contentsOf: Data(String(format: "%d,%d,%.6f,%.8f,%.8f,%.6f,%.3f\n", r.step, r.epoch, r.loss, r.lr, r.tau, r.gradNorm, r.seconds).utf8))
+            try metrics.write(
+                contentsOf: Data(
+                    String(
+                        format: "%d,%d,%.6f,%.8f,%.8f,%.6f,%.3f\n", r.step, r.epoch, r.loss, r.lr, r.tau, r.gradNorm,
+                        r.seconds
+                    ).utf8))
             if r.step % logEvery == 0 || r.step == trainer.totalSteps {
                 let elapsed = Date().timeIntervalSince(start), done = trainer.step - startStep
                 let eta = Double(trainer.totalSteps - trainer.step) * elapsed / Double(max(done, 1))
                 let clipsPerSecond = Double(done * config.batchSize) / max(elapsed, 1e-9)
-                say(String(format: "epoch %d step %d/%d loss %.4f lr %.2e tau %.6f %.1f clips/s ETA %@", r.epoch, r.step, trainer.totalSteps,
-                             window.reduce(0, +) / Double(window.count), r.lr, r.tau, clipsPerSecond, ProgressLine.clock(eta)))
+                say(
+                    String(
+                        format: "epoch %d step %d/%d loss %.4f lr %.2e tau %.6f %.1f clips/s ETA %@", r.epoch, r.step,
+                        trainer.totalSteps,
+                        window.reduce(0, +) / Double(window.count), r.lr, r.tau, clipsPerSecond, ProgressLine.clock(eta)
+                    ))
                 window = []
             }
             let keep = keepEvery.map { r.step % $0 == 0 } ?? false
@@ -151,13 +210,18 @@ struct PretrainCommand: ParsableCommand {
         }
         try metrics.close()
         try saveAll(trainer, checkpoint)
-        say(stop.isSet ? "interrupted: saved \(checkpoint) at step \(trainer.step)" : "saved \(checkpoint) at step \(trainer.step)")
+        say(
+            stop.isSet
+                ? "interrupted: saved \(checkpoint) at step \(trainer.step)"
+                : "saved \(checkpoint) at step \(trainer.step)")
     }
 
     /// Epochs that fit `minutes`: times a few steps of a throwaway trainer (the real one starts from
     /// the same seed, so the budget changes only the schedule's length); also returns the
     /// normalization statistics it drew, which the real trainer reuses.
-    func budgetEpochs(_ config: PretrainConfig, _ audio: PretrainData, minutes: Double, engine: GEMMEngine) throws -> (Int, (mean: Float, std: Float)) {
+    func budgetEpochs(
+        _ config: PretrainConfig, _ audio: PretrainData, minutes: Double, engine: GEMMEngine
+    ) throws -> (Int, (mean: Float, std: Float)) {
         let probe = Pretrainer(config: config, data: audio, engine: engine)
         _ = probe.trainStep()
         let trials = 3, start = Date()
@@ -165,11 +229,17 @@ struct PretrainCommand: ParsableCommand {
         let stepSeconds = Date().timeIntervalSince(start) / Double(trials)
         let steps = Int(minutes * 60 / stepSeconds)
         guard steps >= probe.stepsPerEpoch else {
-            throw ValidationError(String(format: "--minutes %g fits about %d steps (%.2f s each), less than one epoch of %d steps: give more minutes or fewer files (e.g. a CSV of a subset)",
-                                         minutes, steps, stepSeconds, probe.stepsPerEpoch))
+            throw ValidationError(
+                String(
+                    format:
+                        "--minutes %g fits about %d steps (%.2f s each), less than one epoch of %d steps: give more minutes or fewer files (e.g. a CSV of a subset)",
+                    minutes, steps, stepSeconds, probe.stepsPerEpoch))
         }
         let epochs = steps / probe.stepsPerEpoch
-        say(String(format: "budget %.1f min: %.2f s/step, %d steps/epoch -> %d epochs", minutes, stepSeconds, probe.stepsPerEpoch, epochs))
+        say(
+            String(
+                format: "budget %.1f min: %.2f s/step, %d steps/epoch -> %d epochs", minutes, stepSeconds,
+                probe.stepsPerEpoch, epochs))
         return (epochs, probe.normStats)
     }
 
@@ -202,7 +272,9 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Weight dtype: F32, F16 or BF16.") var dtype: String = "F32"
 
     func run() throws {
-        guard let type = DType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be F32, F16 or BF16") }
+        guard let type = DType(rawValue: dtype.uppercased()) else {
+            throw ValidationError("--dtype must be F32, F16 or BF16")
+        }
         var isDir: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: source, isDirectory: &isDir)
         let checkpoint = isDir.boolValue ? source + "/checkpoint-latest.safetensors" : source
@@ -212,8 +284,10 @@ struct ExportCommand: ParsableCommand {
         let stats = try file.array("norm_stats")
         encoder.normStats = stats
         encoder.name = name ?? encoder.name
-        encoder.provenance = .object(["trained_by": .string("m2d-train pretrain"), "checkpoint": .string(checkpoint),
-                                      "step": .string(file.metadata["step"] ?? "?"), "trained": .bool(true)])
+        encoder.provenance = .object([
+            "trained_by": .string("m2d-train pretrain"), "checkpoint": .string(checkpoint),
+            "step": .string(file.metadata["step"] ?? "?"), "trained": .bool(true),
+        ])
         let weights: EncoderWeights
         do { weights = try EncoderWeights(config: encoder, file: file) } catch { throw ValidationError("\(error)") }
         try ModelDirectory.write(weights, to: out, dtype: type)
@@ -248,7 +322,8 @@ final class StopFlag: @unchecked Sendable {
 enum ProgressLine {
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+        return t >= 3600
+            ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
     }
 }
 

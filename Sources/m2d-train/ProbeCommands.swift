@@ -32,15 +32,21 @@ struct ProbeCommand: ParsableCommand {
         let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))
         let path = out.hasSuffix(".safetensors") ? String(out.dropLast(".safetensors".count)) : out
         let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        let (vectors, failures) = try ProbeRunner.extract(task, features: features, cachePath: path + ".embeddings-cache",
-                                                          progress: Progress.line("embedding"))
-        for (f, e) in failures.sorted(by: { $0.key < $1.key }) { FileHandle.standardError.write(Data("skipped \(f): \(e)\n".utf8)) }
+        if !folder.isEmpty {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        let (vectors, failures) = try ProbeRunner.extract(
+            task, features: features, cachePath: path + ".embeddings-cache",
+            progress: Progress.line("embedding"))
+        for (f, e) in failures.sorted(by: { $0.key < $1.key }) {
+            FileHandle.standardError.write(Data("skipped \(f): \(e)\n".utf8))
+        }
         var config = LinearProbe.Config()
         config.maxEpochs = maxEpochs
         config.patience = patience
         config.learningRate = learningRate
-        let result = try ProbeRunner.run(task, vectors: vectors, seed: seed, name: URL(fileURLWithPath: path).lastPathComponent, config: config)
+        let result = try ProbeRunner.run(
+            task, vectors: vectors, seed: seed, name: URL(fileURLWithPath: path).lastPathComponent, config: config)
         var head = result.head
         head.report["model"] = loaded.config.name
         head.report["skipped_files"] = "\(failures.count)"
@@ -58,7 +64,8 @@ struct EvalCommand: ParsableCommand {
         abstract: "Linear evaluation over several tasks with 3 seeds: a table of mean +- std per task and the average.")
 
     @Option(help: "Model directory or official .pth checkpoint.") var model: String
-    @Option(help: "Compare with a baseline instead of the model: 'logmel' (per-bin log-mel mean and std).") var baseline: String?
+    @Option(help: "Compare with a baseline instead of the model: 'logmel' (per-bin log-mel mean and std).")
+    var baseline: String?
     @Option(help: "Seeds (comma-separated).") var seeds: String = "42,43,44"
     @Option(help: "Folder for embedding caches.") var cache: String = NSTemporaryDirectory() + "m2d-eval-cache"
     @Option(help: "Split to score: test, or valid to choose between models (e.g. checkpoints) without touching test.")
@@ -67,7 +74,9 @@ struct EvalCommand: ParsableCommand {
     @Argument(help: "Task CSVs (file,label,split).") var tasks: [String]
 
     func run() throws {
-        guard let scored = EvaluationSplit(rawValue: split) else { throw ValidationError("--split must be test or valid") }
+        guard let scored = EvaluationSplit(rawValue: split) else {
+            throw ValidationError("--split must be test or valid")
+        }
         let loaded: LoadedModel
         do { loaded = try ModelDirectory.loadAny(model) } catch { throw ValidationError("\(error)") }
         let features: ProbeFeatures
@@ -81,8 +90,9 @@ struct EvalCommand: ParsableCommand {
         let label = baseline.map { "baseline \($0)" } ?? loaded.config.name
         let rows: [EvaluationRow]
         do {
-            rows = try LinearEvaluation.run(features: features, label: label, tasks: tasks, seeds: seedList, cacheDir: cache, split: scored,
-                                            progress: Progress.line, warn: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            rows = try LinearEvaluation.run(
+                features: features, label: label, tasks: tasks, seeds: seedList, cacheDir: cache, split: scored,
+                progress: Progress.line, warn: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         } catch let error as ProbeTask.Failure { throw ValidationError("\(error)") }
         print(LinearEvaluation.table(rows, seeds: seedList.count), terminator: "")
     }

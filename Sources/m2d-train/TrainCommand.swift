@@ -10,8 +10,11 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "m2d-train",
         abstract: "Make M2D model directories.",
-        subcommands: [PretrainCommand.self, ExportCommand.self, ProbeCommand.self, EvalCommand.self, AblateCommand.self, ImportCommand.self,
-                      InitCommand.self])
+        subcommands: [
+            PretrainCommand.self, ExportCommand.self, ProbeCommand.self, EvalCommand.self, AblateCommand.self,
+            ImportCommand.self,
+            InitCommand.self,
+        ])
 
     /// A training step frees and re-allocates its activations every step; keeping freed memory in the
     /// heap spares the page faults of re-mapping them (they were a fifth of a step, all in the kernel).
@@ -25,7 +28,9 @@ struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Write a randomly initialised (untrained) M2D encoder as a model directory.",
-        discussion: "The weights follow the official initialisation (xavier-uniform linears, fixed sin-cos positions). Useful as a placeholder and as the random-init baseline of evaluations.")
+        discussion:
+            "The weights follow the official initialisation (xavier-uniform linears, fixed sin-cos positions). Useful as a placeholder and as the random-init baseline of evaluations."
+    )
 
     @Option(help: "Output model directory.") var out: String
     @Option(help: "Model name (config.json 'name').") var name: String = "m2d_vit-80x608p16x16-untrained"
@@ -35,20 +40,29 @@ struct InitCommand: ParsableCommand {
     @Option(help: "Frames per chunk (input_size[1]).") var chunkFrames = 608
     @Option(help: "Weight dtype: F32, F16 or BF16.") var dtype: String = "F32"
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(parsing: .unconditional, help: "Input normalization 'MEAN,STD' (use a trained model's to compare it with its random initialisation).")
+    @Option(
+        parsing: .unconditional,
+        help: "Input normalization 'MEAN,STD' (use a trained model's to compare it with its random initialisation).")
     var normStats: String = "-7.1,4.2"
 
     func run() throws {
-        guard let type = DType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be F32, F16 or BF16") }
+        guard let type = DType(rawValue: dtype.uppercased()) else {
+            throw ValidationError("--dtype must be F32, F16 or BF16")
+        }
         let stats = normStats.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard stats.count == 2, stats[1] > 0 else { throw ValidationError("--norm-stats must be 'MEAN,STD' with STD > 0, e.g. -7.1,4.2") }
+        guard stats.count == 2, stats[1] > 0 else {
+            throw ValidationError("--norm-stats must be 'MEAN,STD' with STD > 0, e.g. -7.1,4.2")
+        }
         let provenance: JSONValue = .object([
             "trained": .bool(false),
-            "note": .string("UNTRAINED placeholder: random initialisation written by m2d-train init; its embeddings carry no learned meaning"),
+            "note": .string(
+                "UNTRAINED placeholder: random initialisation written by m2d-train init; its embeddings carry no learned meaning"
+            ),
             "seed": .number(Double(seed)),
         ])
-        var config = ModelConfig(name: name, embedDim: embedDim, depth: depth, numHeads: heads, inputSize: [80, chunkFrames],
-                                 provenance: provenance)
+        var config = ModelConfig(
+            name: name, embedDim: embedDim, depth: depth, numHeads: heads, inputSize: [80, chunkFrames],
+            provenance: provenance)
         config.normStats = stats
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let weights = EncoderWeights.initialized(config: config, seed: seed)
@@ -74,11 +88,17 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "Weight dtype: F32, F16 or BF16.") var dtype: String = "F32"
 
     func run() throws {
-        guard let type = DType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be F32, F16 or BF16") }
+        guard let type = DType(rawValue: dtype.uppercased()) else {
+            throw ValidationError("--dtype must be F32, F16 or BF16")
+        }
         let loaded: LoadedModel
-        do { loaded = try OfficialCheckpoint.load(checkpoint, options: .init(heads: heads)) } catch { throw ValidationError("\(error)") }
+        do { loaded = try OfficialCheckpoint.load(checkpoint, options: .init(heads: heads)) } catch {
+            throw ValidationError("\(error)")
+        }
         try ModelDirectory.write(loaded.weights, to: out, dtype: type)
         let c = loaded.config
-        print("wrote \(out): \(c.name), D=\(c.embedDim) depth=\(c.depth) heads=\(c.numHeads) input \(c.inputSize) patch \(c.patchSize) \(c.sampleRate) Hz, norm_stats \(c.normStats); dropped \(loaded.ignoredKeys.count) non-encoder tensors")
+        print(
+            "wrote \(out): \(c.name), D=\(c.embedDim) depth=\(c.depth) heads=\(c.numHeads) input \(c.inputSize) patch \(c.patchSize) \(c.sampleRate) Hz, norm_stats \(c.normStats); dropped \(loaded.ignoredKeys.count) non-encoder tensors"
+        )
     }
 }

@@ -51,7 +51,9 @@ import TestSupport
         #expect {
             try AudioPipeline.prepare(streamed, sampleRate: 16000, limits: limits)
         } throws: { error in
-            if case let AudioError.tooManySamples(samples, limit) = error { return limit == 1_000_000 && samples > limit }
+            if case let AudioError.tooManySamples(samples, limit) = error {
+                return limit == 1_000_000 && samples > limit
+            }
             return false
         }
     }

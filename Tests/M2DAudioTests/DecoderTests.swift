@@ -89,7 +89,9 @@ func toneAmplitude(_ x: [Float], rate: Int, frequency: Double) -> Double {
 
     @Test func overLongAudioIsRefusedFromTheHeader() throws {
         let bytes = Fixtures.bytes(Fixtures.audio + "/three_seconds.wav")
-        #expect(throws: AudioError.tooLong(seconds: 3, limitSeconds: 2)) { try AudioDecoder().decode(bytes, maxSeconds: 2) }
+        #expect(throws: AudioError.tooLong(seconds: 3, limitSeconds: 2)) {
+            try AudioDecoder().decode(bytes, maxSeconds: 2)
+        }
         #expect(try AudioDecoder().decode(bytes, maxSeconds: 4).frames == 48000)
         #expect(try AudioDecoder().header(of: bytes).frames == 48000)
     }
@@ -121,7 +123,8 @@ enum WavWriter {
         func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { out += $0 } }
         let dataBytes = samples.count * 4
         out += Array("RIFF".utf8); u32(36 + dataBytes); out += Array("WAVE".utf8)
-        out += Array("fmt ".utf8); u32(16); u16(3); u16(channels); u32(rate); u32(rate * channels * 4); u16(channels * 4); u16(32)
+        out += Array("fmt ".utf8); u32(16); u16(3); u16(channels); u32(rate); u32(rate * channels * 4);
+        u16(channels * 4); u16(32)
         out += Array("data".utf8); u32(dataBytes)
         for s in samples { withUnsafeBytes(of: s.bitPattern.littleEndian) { out += $0 } }
         return out

@@ -94,8 +94,9 @@ import TestSupport
         #expect(blocked.count == whole.count)
         // BLAS picks kernels by matrix height, so values may differ in their last bits; the
         // golden tests hold the front end to the official numbers either way.
-        let cmp = Numerics.compare("blocked vs one block", Array(UnsafeBufferPointer(start: blocked.pointer, count: blocked.count)),
-                                   Array(UnsafeBufferPointer(start: whole.pointer, count: whole.count)), atol: 1e-4, rtol: 1e-6)
+        let cmp = Numerics.compare(
+            "blocked vs one block", Array(UnsafeBufferPointer(start: blocked.pointer, count: blocked.count)),
+            Array(UnsafeBufferPointer(start: whole.pointer, count: whole.count)), atol: 1e-4, rtol: 1e-6)
         #expect(cmp.violations == 0 && cmp.nmse < 1e-12, "\(cmp)")
     }
 }

@@ -25,7 +25,8 @@ import Testing
     @Test(arguments: [44100, 48000])
     func noAliasAbove8kHz(rate: Int) throws {
         // 12 kHz would alias to 4 kHz, 9 kHz to 7 kHz; both must stay below -60 dB.
-        let a = sine(12000, rate: rate, seconds: 1, amplitude: 0.5), b = sine(9000, rate: rate, seconds: 1, amplitude: 0.5)
+        let a = sine(12000, rate: rate, seconds: 1, amplitude: 0.5),
+            b = sine(9000, rate: rate, seconds: 1, amplitude: 0.5)
         let out = try Resampler.resample(zip(a, b).map { $0 + $1 }, from: rate, to: 16000)
         let core = Array(out[1000..<15000])
         for alias in [4000.0, 7000.0] {

@@ -41,8 +41,10 @@ func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >>
 
     @Test func shallowPicklesStillLoad() throws {
         // {"a": ([1], {"b": 2})} is fine.
-        let body: [UInt8] = [0x7D, 0x28, 0x8C, 1, UInt8(ascii: "a"), 0x5D, 0x4B, 1, 0x61, 0x7D, 0x8C, 1, UInt8(ascii: "b"), 0x4B, 2,
-                             0x73, 0x86, 0x75]
+        let body: [UInt8] = [
+            0x7D, 0x28, 0x8C, 1, UInt8(ascii: "a"), 0x5D, 0x4B, 1, 0x61, 0x7D, 0x8C, 1, UInt8(ascii: "b"), 0x4B, 2,
+            0x73, 0x86, 0x75,
+        ]
         let ckpt = try PyTorchCheckpoint(bytes: pickle(body), name: "ok.pth")
         guard case let .tuple(t)? = ckpt.root["a"], t.count == 2 else { Issue.record("bad root"); return }
     }
@@ -110,7 +112,8 @@ func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >>
             var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape)), }"
             while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
             header += "\n"
-            var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
+            var d = Data(
+                [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
             d.append(Data(header.utf8))
             d.append(Data(count: payload))
             return d

@@ -10,7 +10,9 @@ let goldenPth = Fixtures.golden + "/tiny_208/official_pth/m2d_vit_base-80x208p16
 
 /// A protocol-2 pickle of {'model': <callable from module.name called with ()>}.
 func pickleCalling(_ module: String, _ name: String) -> [UInt8] {
-    [0x80, 0x02, 0x7D, 0x58] + le32(5) + Array("model".utf8) + [0x63] + Array("\(module)\n\(name)\n".utf8) + [0x29, 0x52, 0x73, 0x2E]
+    [0x80, 0x02, 0x7D, 0x58] + le32(5) + Array("model".utf8) + [0x63] + Array("\(module)\n\(name)\n".utf8) + [
+        0x29, 0x52, 0x73, 0x2E,
+    ]
 }
 
 func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8(v >> (8 * $0) & 0xFF) } }
@@ -35,12 +37,16 @@ func expectMalformed(_ bytes: [UInt8], _ text: String, sourceLocation: SourceLoc
         #expect(pos.shape == [1, 66, 192])
         var values = [Float](repeating: 0, count: 66 * 192)
         try values.withUnsafeMutableBufferPointer { try ckpt.read(pos, name: "pos_embed", into: $0.baseAddress!) }
-        let reference = try SafeTensorsFile(path: Fixtures.golden + "/tiny_208/model/model.safetensors").array("pos_embed")
+        let reference = try SafeTensorsFile(path: Fixtures.golden + "/tiny_208/model/model.safetensors").array(
+            "pos_embed")
         #expect(values == reference)
     }
 
     @Test func forbiddenGlobalsAreRefused() {
-        for (module, name) in [("os", "system"), ("posix", "system"), ("subprocess", "Popen"), ("builtins", "eval"), ("__builtin__", "exec")] {
+        for (module, name) in [
+            ("os", "system"), ("posix", "system"), ("subprocess", "Popen"), ("builtins", "eval"),
+            ("__builtin__", "exec"),
+        ] {
             let zip = ZipWriter.archive([("archive/data.pkl", pickleCalling(module, name))])
             expectMalformed(zip, "forbidden global \(module).\(name)")
         }
@@ -63,7 +69,8 @@ func expectMalformed(_ bytes: [UInt8], _ text: String, sourceLocation: SourceLoc
 
     @Test func notACheckpoint() {
         expectMalformed(ZipWriter.archive([("hello.txt", Array("hi".utf8))]), "no data.pkl")
-        expectMalformed(ZipWriter.archive([("archive/data.pkl", pickleCalling("argparse", "Namespace"))], method: 8), "compressed")
+        expectMalformed(
+            ZipWriter.archive([("archive/data.pkl", pickleCalling("argparse", "Namespace"))], method: 8), "compressed")
         expectMalformed([0x80, 0x02, 0x8A, 0x0A] + [UInt8](repeating: 0, count: 64), "legacy")
         expectMalformed(Array("definitely not a zip file, just some text".utf8), "not a zip archive")
         expectMalformed([], "too short")
@@ -96,16 +103,21 @@ func expectMalformed(_ bytes: [UInt8], _ text: String, sourceLocation: SourceLoc
             switch i % 6 {
             case 4:  // a deep run of tuples, lists or dicts spliced into a valid archive's pickle
                 var body = pkl
-                let run: [UInt8] = [[0x29] + [UInt8](repeating: 0x85, count: Int.random(in: 200...5000, using: &rng)),
-                                    [UInt8](repeating: 0x28, count: 600) + [0x5D] + [UInt8](repeating: 0x6C, count: 600),
-                                    [0x5D, 0x5D, 0x71, 0, 0x61, 0x30, 0x68, 0, 0x5D, 0x61]][Int.random(in: 0...2, using: &rng)]
+                let run: [UInt8] = [
+                    [0x29] + [UInt8](repeating: 0x85, count: Int.random(in: 200...5000, using: &rng)),
+                    [UInt8](repeating: 0x28, count: 600) + [0x5D] + [UInt8](repeating: 0x6C, count: 600),
+                    [0x5D, 0x5D, 0x71, 0, 0x61, 0x30, 0x68, 0, 0x5D, 0x61],
+                ][Int.random(in: 0...2, using: &rng)]
                 body.insert(contentsOf: run + [0x30], at: Int.random(in: 2..<(body.count - 1), using: &rng))
                 // Only the pickle: the nesting checks run before any storage is read.
                 bytes = ZipWriter.archive([("archive/data.pkl", body)])
             case 5:  // a size or offset near Int.max in the directory at the end
                 let at = Int.random(in: max(0, bytes.count - 400)..<(bytes.count - 8), using: &rng)
-                let value = [UInt64.max, UInt64(Int.max), UInt64(Int.max) - 20, 0xFFFF_FFFF][Int.random(in: 0...3, using: &rng)]
-                for k in 0..<(Bool.random(using: &rng) ? 8 : 4) { bytes[at + k] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(k))) }
+                let value = [UInt64.max, UInt64(Int.max), UInt64(Int.max) - 20, 0xFFFF_FFFF][
+                    Int.random(in: 0...3, using: &rng)]
+                for k in 0..<(Bool.random(using: &rng) ? 8 : 4) {
+                    bytes[at + k] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(k)))
+                }
             case 0:  // flip bytes in the pickle
                 for _ in 0..<Int.random(in: 1...8, using: &rng) {
                     let at = Int.random(in: pickleStart..<min(bytes.count, pickleStart + 8000), using: &rng)

@@ -53,7 +53,9 @@ import TestSupport
         #expect(throws: CheckpointError.shapeMismatch(key: "w", expected: [3, 2], actual: [2, 3])) {
             try file.read("w", expecting: [3, 2], into: dst.pointer)
         }
-        #expect(throws: CheckpointError.missingKey(key: "v", expected: [6])) { try file.read("v", expecting: [6], into: dst.pointer) }
+        #expect(throws: CheckpointError.missingKey(key: "v", expected: [6])) {
+            try file.read("v", expecting: [6], into: dst.pointer)
+        }
         try file.read("w", expecting: [2, 3], into: dst.pointer)
         #expect(dst.toArray() == values)
     }
@@ -70,11 +72,16 @@ import TestSupport
             ("short", [1, 2, 3]),
             ("huge-header", [255, 255, 255, 255, 0, 0, 0, 0] + Array("{}".utf8)),
             ("not-json", [4, 0, 0, 0, 0, 0, 0, 0] + Array("abcd".utf8)),
-            ("bad-offsets", Array({ () -> Data in
-                let header = #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#
-                var d = Data([UInt8(header.utf8.count), 0, 0, 0, 0, 0, 0, 0]); d.append(Data(header.utf8)); d.append(Data(count: 8))
-                return d
-            }())),
+            (
+                "bad-offsets",
+                Array(
+                    { () -> Data in
+                        let header = #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#
+                        var d = Data([UInt8(header.utf8.count), 0, 0, 0, 0, 0, 0, 0]); d.append(Data(header.utf8));
+                        d.append(Data(count: 8))
+                        return d
+                    }())
+            ),
         ]
         for (name, bytes) in cases {
             let path = dir + "/\(name).safetensors"
@@ -88,7 +95,8 @@ import TestSupport
     @Test func unsupportedDTypeIsNamed() throws {
         let path = Fixtures.temporaryDirectory() + "/i.safetensors"
         let header = #"{"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#
-        var d = Data([UInt8(header.utf8.count), 0, 0, 0, 0, 0, 0, 0]); d.append(Data(header.utf8)); d.append(Data(count: 8))
+        var d = Data([UInt8(header.utf8.count), 0, 0, 0, 0, 0, 0, 0]); d.append(Data(header.utf8));
+        d.append(Data(count: 8))
         try d.write(to: URL(fileURLWithPath: path))
         let file = try SafeTensorsFile(path: path)
         #expect(throws: CheckpointError.unsupportedDType(key: "ids", dtype: "I64")) { try file.array("ids") }

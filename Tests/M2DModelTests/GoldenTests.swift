@@ -33,7 +33,8 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
             #expect(fc2.base[fc2.count / 2] == 0, "the original fc2 weight was not released while loading")
         }
         let expected = try SafeTensorsFile(path: dir + "/expected.safetensors")
-        let audio = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/\(c.audio).wav"), sampleRate: 16000)
+        let audio = try AudioPipeline.prepare(
+            Fixtures.bytes(Fixtures.golden + "/audio/\(c.audio).wav"), sampleRate: 16000)
         let embedder = AudioEmbedder(weights: model.weights, engine: engine)
 
         let logMel = embedder.frontEnd.logMel(audio.samples)
@@ -43,7 +44,8 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         #expect(lm.violations == 0, "\(lm)")
 
         let normalized = embedder.normalizedLogMel(audio.samples)
-        let nm = Numerics.compare("normalized", normalized.toArray(), try expected.array("normalized.\(c.audio)"), atol: 1e-3)
+        let nm = Numerics.compare(
+            "normalized", normalized.toArray(), try expected.array("normalized.\(c.audio)"), atol: 1e-3)
         #expect(nm.violations == 0, "\(nm)")
 
         let embedding = try embedder.embed(audio.samples)
@@ -65,7 +67,8 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         if model.config.flatFeatures {
             #expect(embedding.timestampsMs.isEmpty)
         } else {
-            let ts = Numerics.compare("timestamps", embedding.timestampsMs, try expected.array("timestamps_ms.\(c.audio)"), atol: 1e-3)
+            let ts = Numerics.compare(
+                "timestamps", embedding.timestampsMs, try expected.array("timestamps_ms.\(c.audio)"), atol: 1e-3)
             #expect(ts.violations == 0, "\(ts)")
         }
         // A second forward, with the originals released, reads only oneDNN's copies: the same result.
@@ -82,7 +85,9 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
     func ownedAfterLoadingEqualsStreamedLoading(precision: GEMMEngine.Precision) throws {
         guard GEMMEngine.oneDNNSupports(precision) else { return try expectBF16Refused() }
         let dir = Fixtures.golden + "/wide_608/model"
-        let samples = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/ten_sec_mod.wav"), sampleRate: 16000).samples
+        let samples = try AudioPipeline.prepare(
+            Fixtures.bytes(Fixtures.golden + "/audio/ten_sec_mod.wav"), sampleRate: 16000
+        ).samples
         let lateEngine = try GEMMEngine(backend: .onednn, precision: precision, ownsWeights: true)
         let late = try ModelDirectory.load(dir)
         let qkv = late.weights.blocks[0].qkvW
@@ -104,16 +109,20 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
             _ = try GEMMEngine(backend: .onednn, precision: .bf16)
             Issue.record("bf16 engine created although oneDNN cannot run bf16 here")
         } catch {
-            #expect(error == .unsupported(error.description) && error.description.contains("--precision fp32"), "\(error)")
+            #expect(
+                error == .unsupported(error.description) && error.description.contains("--precision fp32"), "\(error)")
         }
     }
 
     @Test func bf16StaysCloseToFP32() throws {
         guard GEMMEngine.oneDNNSupports(.bf16) else { return try expectBF16Refused() }
         let model = try ModelDirectory.load(Fixtures.golden + "/wide_608/model")
-        let samples = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/ten_sec_mod.wav"), sampleRate: 16000).samples
+        let samples = try AudioPipeline.prepare(
+            Fixtures.bytes(Fixtures.golden + "/audio/ten_sec_mod.wav"), sampleRate: 16000
+        ).samples
         let fp32 = try AudioEmbedder(weights: model.weights).embed(samples)
-        let bf16 = try AudioEmbedder(weights: model.weights, engine: try GEMMEngine(backend: .onednn, precision: .bf16)).embed(samples)
+        let bf16 = try AudioEmbedder(weights: model.weights, engine: try GEMMEngine(backend: .onednn, precision: .bf16))
+            .embed(samples)
         let cos = Numerics.cosine(bf16.clip[...], fp32.clip[...])
         #expect(cos > 0.999 && cos < 1, "bf16 vs fp32 clip cosine \(cos)")
         #expect(throws: GEMMEngineError.self) { try GEMMEngine(backend: .openblas, precision: .bf16) }

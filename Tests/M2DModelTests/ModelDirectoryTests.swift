@@ -20,7 +20,9 @@ import TestSupport
 
     let tiny = ModelConfig(name: "t-80x64p16x16", embedDim: 8, depth: 1, numHeads: 2, inputSize: [80, 64])
 
-    func addAll(_ w: EncoderWeights, to writer: inout SafeTensorsWriter, skip: String? = nil, reshape: (String, Shape)? = nil) {
+    func addAll(
+        _ w: EncoderWeights, to writer: inout SafeTensorsWriter, skip: String? = nil, reshape: (String, Shape)? = nil
+    ) {
         for e in w.layout.entries where e.name != skip {
             let shape = reshape?.0 == e.name ? reshape!.1 : e.shape
             if shape.count == e.shape.count {
@@ -69,13 +71,17 @@ import TestSupport
             _ = try ModelDirectory.load(dir)
             Issue.record("expected a shape error")
         } catch {
-            #expect(error == .checkpoint(.shapeMismatch(key: "blocks.0.mlp.fc1.weight", expected: [32, 8], actual: [16, 4])))
+            #expect(
+                error
+                    == .checkpoint(.shapeMismatch(key: "blocks.0.mlp.fc1.weight", expected: [32, 8], actual: [16, 4])))
             #expect("\(error)".contains("[32, 8]") && "\(error)".contains("[16, 4]"))
         }
     }
 
     @Test func missingDirectoryAndBadConfigAreClear() throws {
-        #expect(throws: ModelError.notFound(path: "/nonexistent/model")) { try ModelDirectory.load("/nonexistent/model") }
+        #expect(throws: ModelError.notFound(path: "/nonexistent/model")) {
+            try ModelDirectory.load("/nonexistent/model")
+        }
         let dir = Fixtures.temporaryDirectory()
         try Data("{\"name\": 3}".utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
         #expect {
@@ -95,7 +101,9 @@ import TestSupport
     @Test func f16WeightsWidenExactly() throws {
         let w = EncoderWeights.random(config: tiny, seed: 5)
         let dir = try writeModel(tiny) { writer in
-            for e in w.layout.entries { writer.add(e.name, shape: e.shape, values: w.storage.pointer + e.offset, dtype: .f16) }
+            for e in w.layout.entries {
+                writer.add(e.name, shape: e.shape, values: w.storage.pointer + e.offset, dtype: .f16)
+            }
         }
         let loaded = try ModelDirectory.load(dir)
         let expected = w.storage.toArray().map { Float(Float16($0)) }

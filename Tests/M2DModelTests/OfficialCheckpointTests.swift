@@ -12,25 +12,38 @@ import TestSupport
     @Test(arguments: Fixtures.goldenAudio)
     func officialPthReproducesTheGoldenEmbeddings(_ audio: String) throws {
         let model = try ModelDirectory.loadAny(Self.pth)
-        #expect(model.config.inputSize == [80, 208] && model.config.embedDim == 192 && model.config.depth == 2 && model.config.numHeads == 3)
+        #expect(
+            model.config.inputSize == [80, 208] && model.config.embedDim == 192 && model.config.depth == 2
+                && model.config.numHeads == 3)
         #expect(model.config.normStats == [-6.5, 3.9])
         let expected = try SafeTensorsFile(path: Fixtures.golden + "/tiny_208/expected.safetensors")
-        let samples = try AudioPipeline.prepare(Fixtures.bytes(Fixtures.golden + "/audio/\(audio).wav"), sampleRate: 16000).samples
+        let samples = try AudioPipeline.prepare(
+            Fixtures.bytes(Fixtures.golden + "/audio/\(audio).wav"), sampleRate: 16000
+        ).samples
         let embedding = try AudioEmbedder(weights: model.weights).embed(samples)
         let reference = try expected.array("frames.\(audio)")
         let maxRef = reference.reduce(0) { max($0, abs($1)) }
         let cmp = Numerics.compare("frames", embedding.frames, reference, atol: 1e-3 * Double(max(1, maxRef)))
         #expect(cmp.violations == 0 && cmp.cosine >= 0.99999, "\(cmp)")
-        let clip = Numerics.compare("clip", embedding.clip, try expected.array("clip.\(audio)"), atol: 1e-3 * Double(max(1, maxRef)))
+        let clip = Numerics.compare(
+            "clip", embedding.clip, try expected.array("clip.\(audio)"), atol: 1e-3 * Double(max(1, maxRef)))
         #expect(clip.violations == 0 && clip.cosine >= 0.99999, "\(clip)")
     }
 
     @Test func sizesFromOfficialNames() {
         typealias S = OfficialCheckpoint.NameSizes
-        #expect(OfficialCheckpoint.parseSizes("m2d_vit_base-80x608p16x16-221006-mr7") == S(inputSize: [80, 608], patchSize: [16, 16], sampleRate: 16000))
-        #expect(OfficialCheckpoint.parseSizes("m2d_clap_vit_base-80x1001p16x16p32k-240413") == S(inputSize: [80, 1001], patchSize: [16, 16], sampleRate: 32000))
-        #expect(OfficialCheckpoint.parseSizes("m2d_vit_base-80x200p16x4-230529") == S(inputSize: [80, 200], patchSize: [16, 4], sampleRate: 16000))
-        #expect(OfficialCheckpoint.parseSizes("m2d_s_vit_base-80x608p80x2-230201") == S(inputSize: [80, 608], patchSize: [80, 2], sampleRate: 16000))
+        #expect(
+            OfficialCheckpoint.parseSizes("m2d_vit_base-80x608p16x16-221006-mr7")
+                == S(inputSize: [80, 608], patchSize: [16, 16], sampleRate: 16000))
+        #expect(
+            OfficialCheckpoint.parseSizes("m2d_clap_vit_base-80x1001p16x16p32k-240413")
+                == S(inputSize: [80, 1001], patchSize: [16, 16], sampleRate: 32000))
+        #expect(
+            OfficialCheckpoint.parseSizes("m2d_vit_base-80x200p16x4-230529")
+                == S(inputSize: [80, 200], patchSize: [16, 4], sampleRate: 16000))
+        #expect(
+            OfficialCheckpoint.parseSizes("m2d_s_vit_base-80x608p80x2-230201")
+                == S(inputSize: [80, 608], patchSize: [80, 2], sampleRate: 16000))
         #expect(OfficialCheckpoint.parseSizes("checkpoint-300") == nil)
         #expect(OfficialCheckpoint.parseSizes("weights") == nil)
     }
@@ -79,7 +92,8 @@ import TestSupport
             #expect(ours == (try expected.array("\(name)/\(e.name)")), "\(name): \(e.name)")
         }
         if name == "training" {
-            #expect(model.ignoredKeys.contains("decoder_embed.weight") && model.ignoredKeys.contains("target_norm.weight"))
+            #expect(
+                model.ignoredKeys.contains("decoder_embed.weight") && model.ignoredKeys.contains("target_norm.weight"))
         }
     }
 

@@ -18,7 +18,9 @@ func randomBuffer(_ n: Int, seed: UInt64, scale: Float = 1) -> FloatBuffer {
         let buf = FloatBuffer(xs)
         VectorMath.map(buf.pointer, count: xs.count) { VectorMath.exp($0) }
         var worst = 0.0
-        for (i, x) in xs.enumerated() { worst = max(worst, abs(Double(buf.pointer[i]) / Foundation.exp(Double(x)) - 1)) }
+        for (i, x) in xs.enumerated() {
+            worst = max(worst, abs(Double(buf.pointer[i]) / Foundation.exp(Double(x)) - 1))
+        }
         #expect(worst < 3e-7, "max relative error \(worst)")
     }
 
@@ -53,14 +55,18 @@ func randomBuffer(_ n: Int, seed: UInt64, scale: Float = 1) -> FloatBuffer {
         let x = randomBuffer(R * C, seed: 2, scale: 2), w = randomBuffer(C, seed: 3), b = randomBuffer(C, seed: 4)
         for i in 0..<(R * C) { x.pointer[i] += 3 }  // offset mean
         let out = FloatBuffer(count: R * C), mean = FloatBuffer(count: R), rstd = FloatBuffer(count: R)
-        LayerNorm.forward(out: out.pointer, mean: mean.pointer, rstd: rstd.pointer, input: x.pointer, weight: w.pointer,
-                          bias: b.pointer, rows: R, cols: C)
+        LayerNorm.forward(
+            out: out.pointer, mean: mean.pointer, rstd: rstd.pointer, input: x.pointer, weight: w.pointer,
+            bias: b.pointer, rows: R, cols: C)
         var expected = [Float](repeating: 0, count: R * C)
         for r in 0..<R {
             let row = (0..<C).map { Double(x.pointer[r * C + $0]) }
             let mu = row.reduce(0, +) / Double(C)
             let v = row.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(C)
-            for c in 0..<C { expected[r * C + c] = Float((row[c] - mu) / (v + 1e-6).squareRoot() * Double(w.pointer[c]) + Double(b.pointer[c])) }
+            for c in 0..<C {
+                expected[r * C + c] = Float(
+                    (row[c] - mu) / (v + 1e-6).squareRoot() * Double(w.pointer[c]) + Double(b.pointer[c]))
+            }
             #expect(abs(Double(mean.pointer[r]) - mu) < 1e-5)
         }
         let cmp = Numerics.compare("layernorm", out.toArray(), expected, atol: 1e-5, rtol: 1e-5)
@@ -87,7 +93,9 @@ func randomBuffer(_ n: Int, seed: UInt64, scale: Float = 1) -> FloatBuffer {
         let M = 13, C = 24, OC = 10
         let x = randomBuffer(M * C, seed: 6), w = randomBuffer(OC * C, seed: 7), b = randomBuffer(OC, seed: 8)
         let out = randomBuffer(M * OC, seed: 9), before = out.toArray()
-        Linear.forward(out: out.pointer, input: x.pointer, weight: w.pointer, bias: b.pointer, M: M, C: C, OC: OC, accumulate: accumulate)
+        Linear.forward(
+            out: out.pointer, input: x.pointer, weight: w.pointer, bias: b.pointer, M: M, C: C, OC: OC,
+            accumulate: accumulate)
         let ref = FloatBuffer(count: M * OC)
         Linear.forwardNaive(out: ref.pointer, input: x.pointer, weight: w.pointer, bias: b.pointer, M: M, C: C, OC: OC)
         let expected = accumulate ? zip(ref.toArray(), before).map { $0 + $1 } : ref.toArray()
@@ -102,8 +110,10 @@ func randomBuffer(_ n: Int, seed: UInt64, scale: Float = 1) -> FloatBuffer {
         let B = 2, N = 7, H = 3, hd = 4, D = H * hd
         let qkv = randomBuffer(B * N * 3 * D, seed: 10)
         let out = FloatBuffer(count: B * N * D), probs = FloatBuffer(count: B * H * N * N)
-        Attention.forward(out: out.pointer, probs: probs.pointer, probsStride: N * N, qkv: qkv.pointer, B: B, N: N, heads: H, headDim: hd,
-                          engine: engine)
+        Attention.forward(
+            out: out.pointer, probs: probs.pointer, probsStride: N * N, qkv: qkv.pointer, B: B, N: N, heads: H,
+            headDim: hd,
+            engine: engine)
         var expected = [Float](repeating: 0, count: B * N * D)
         let scale = 1 / Double(hd).squareRoot()
         for b in 0..<B {
@@ -115,7 +125,8 @@ func randomBuffer(_ n: Int, seed: UInt64, scale: Float = 1) -> FloatBuffer {
                     let s = (0..<N).map { n in (0..<hd).reduce(0.0) { $0 + q(i, $1) * k(n, $1) } * scale }
                     let m = s.max()!, e = s.map { Foundation.exp($0 - m) }, z = e.reduce(0, +)
                     for j in 0..<hd {
-                        expected[(b * N + i) * D + h * hd + j] = Float((0..<N).reduce(0.0) { $0 + e[$1] / z * v($1, j) })
+                        expected[(b * N + i) * D + h * hd + j] = Float(
+                            (0..<N).reduce(0.0) { $0 + e[$1] / z * v($1, j) })
                     }
                     for n in 0..<N {
                         #expect(abs(Double(probs.pointer[((b * H + h) * N + i) * N + n]) - e[n] / z) < 1e-6)
@@ -131,11 +142,16 @@ func randomBuffer(_ n: Int, seed: UInt64, scale: Float = 1) -> FloatBuffer {
     @Test func raggedAttentionAgreesAcrossBackends() throws {
         let H = 2, hd = 8, D = H * hd, lengths = [5, 9, 3], starts = [0, 5, 14], rows = 17
         let qkv = randomBuffer(rows * 3 * D, seed: 21)
-        let blas = FloatBuffer(count: rows * D), onednn = FloatBuffer(count: rows * D), scratch = FloatBuffer(count: H * 81)
-        Attention.forward(out: blas.pointer, probs: scratch.pointer, probsStride: 0, qkv: qkv.pointer, starts: starts, lengths: lengths,
-                          heads: H, headDim: hd)
-        Attention.forward(out: onednn.pointer, probs: scratch.pointer, probsStride: 0, qkv: qkv.pointer, starts: starts, lengths: lengths,
-                          heads: H, headDim: hd, engine: try GEMMEngine(backend: .onednn))
+        let blas = FloatBuffer(count: rows * D), onednn = FloatBuffer(count: rows * D),
+            scratch = FloatBuffer(count: H * 81)
+        Attention.forward(
+            out: blas.pointer, probs: scratch.pointer, probsStride: 0, qkv: qkv.pointer, starts: starts,
+            lengths: lengths,
+            heads: H, headDim: hd)
+        Attention.forward(
+            out: onednn.pointer, probs: scratch.pointer, probsStride: 0, qkv: qkv.pointer, starts: starts,
+            lengths: lengths,
+            heads: H, headDim: hd, engine: try GEMMEngine(backend: .onednn))
         let cmp = Numerics.compare("ragged attention", onednn.toArray(), blas.toArray(), atol: 1e-5, rtol: 1e-5)
         #expect(cmp.violations == 0, "\(cmp)")
     }
@@ -145,16 +161,23 @@ func randomBuffer(_ n: Int, seed: UInt64, scale: Float = 1) -> FloatBuffer {
         let input = randomBuffer(F * ph * ld, seed: 12)
         let w = randomBuffer(D * ph * pw, seed: 13), bias = randomBuffer(D, seed: 14)
         let cols = FloatBuffer(count: F * T * ph * pw), out = FloatBuffer(count: F * T * D)
-        PatchEmbed.im2col(cols: cols.pointer, input: input.pointer, ldInput: ld, freqPatches: F, timePatches: T, patchHeight: ph, patchWidth: pw)
-        Linear.forward(out: out.pointer, input: cols.pointer, weight: w.pointer, bias: bias.pointer, M: F * T, C: ph * pw, OC: D)
+        PatchEmbed.im2col(
+            cols: cols.pointer, input: input.pointer, ldInput: ld, freqPatches: F, timePatches: T, patchHeight: ph,
+            patchWidth: pw)
+        Linear.forward(
+            out: out.pointer, input: cols.pointer, weight: w.pointer, bias: bias.pointer, M: F * T, C: ph * pw, OC: D)
         var expected = [Float](repeating: 0, count: F * T * D)
         for f in 0..<F {
             for t in 0..<T {
                 for o in 0..<D {
                     var acc = Double(bias.pointer[o])
-                    for i in 0..<ph { for j in 0..<pw {
-                        acc += Double(w.pointer[o * ph * pw + i * pw + j]) * Double(input.pointer[(f * ph + i) * ld + t * pw + j])
-                    } }
+                    for i in 0..<ph {
+                        for j in 0..<pw {
+                            acc +=
+                                Double(w.pointer[o * ph * pw + i * pw + j])
+                                * Double(input.pointer[(f * ph + i) * ld + t * pw + j])
+                        }
+                    }
                     expected[(f * T + t) * D + o] = Float(acc)
                 }
             }

@@ -15,7 +15,8 @@ import TestSupport
         let one = try server.request("POST", "/embed", headers: ["Content-Type": "audio/flac"], body: bomb)
         expectError(one, 422, "validation", contains: "384000 Hz")
         let (type, body) = HTTPClient.multipart((0..<4).map { ("file", "bomb\($0).flac", bomb) })
-        expectError(try server.request("POST", "/embed", headers: ["Content-Type": type], body: body), 422, "validation")
+        expectError(
+            try server.request("POST", "/embed", headers: ["Content-Type": type], body: body), 422, "validation")
         // A legal rate, but 384 kHz x 8 channels x 600 s is over the decoding budget: 413 from the header.
         let heavy = TestAudio.flacClaiming(rate: 384_000, channels: 8, seconds: 600)
         let refused = try server.request("POST", "/embed", headers: ["Content-Type": "audio/flac"], body: heavy)
@@ -26,21 +27,29 @@ import TestSupport
     }
 
     @Test func oneRequestsAudioIsBounded() throws {
-        try TestServer.with(configure: { $0.maxAudioSeconds = 10; $0.maxRequestAudioSeconds = 20; $0.maxInflightAudioSeconds = 30 }) { s in
+        try TestServer.with(configure: {
+            $0.maxAudioSeconds = 10; $0.maxRequestAudioSeconds = 20; $0.maxInflightAudioSeconds = 30
+        }) { s in
             let ten = TestAudio.longWAV(seconds: 9.5)
             #expect(try s.postFiles("/embed", [("a", ten), ("b", ten)]).status == 200)
             let r = try s.postFiles("/embed", [("a", ten), ("b", ten), ("c", ten)])
             expectError(r, 413, "payload_too_large", contains: "--max-request-audio-seconds")
             let info = try s.get("/info")
-            #expect(info.json?["max_request_audio_seconds"] as? Int == 20 && info.json?["max_inflight_audio_seconds"] as? Int == 30)
+            #expect(
+                info.json?["max_request_audio_seconds"] as? Int == 20
+                    && info.json?["max_inflight_audio_seconds"] as? Int == 30)
             #expect(info.json?["max_sample_rate"] as? Int == 384_000)
         }
     }
 
     @Test func inflightBudgetAnswers429WithRetryAfterThenRecovers() throws {
         let engine = try StubEngine.tiny()
-        try TestServer.with(configure: { $0.maxAudioSeconds = 10; $0.maxRequestAudioSeconds = 20; $0.maxInflightAudioSeconds = 25 },
-                            loader: StubEngine.loader(engine)) { s in
+        try TestServer.with(
+            configure: {
+                $0.maxAudioSeconds = 10; $0.maxRequestAudioSeconds = 20; $0.maxInflightAudioSeconds = 25
+            },
+            loader: StubEngine.loader(engine)
+        ) { s in
             let ten = TestAudio.longWAV(seconds: 9.5)
             engine.close()
             // The first request holds 19 s of the 25 s budget while the engine is held.
@@ -48,8 +57,11 @@ import TestSupport
             let port = s.port
             let holder = Thread {
                 let (type, body) = HTTPClient.multipart([("file", "a", ten), ("file", "b", ten)])
-                first.set(0, (try? HTTPClient.request(port: port, method: "POST", path: "/embed", headers: ["Content-Type": type],
-                                                       body: body)).map { ($0.status, []) })
+                first.set(
+                    0,
+                    (try? HTTPClient.request(
+                        port: port, method: "POST", path: "/embed", headers: ["Content-Type": type],
+                        body: body)).map { ($0.status, []) })
             }
             holder.start()
             var held = 0.0
@@ -74,8 +86,10 @@ import TestSupport
     /// the front end has run: 2,400 s of audio in one clip request grows the server by its log-mel
     /// (80 floats per 10 ms: 77 MB) plus one input's transient samples, not by every sample and frame.
     @Test func clipRequestsHoldOnlyWhatTheyAnswer() throws {
-        let server = try ServerProcess(["--payload-limit", "60000000", "--max-request-audio-seconds", "2400",
-                                        "--max-inflight-audio-seconds", "2400"])
+        let server = try ServerProcess([
+            "--payload-limit", "60000000", "--max-request-audio-seconds", "2400",
+            "--max-inflight-audio-seconds", "2400",
+        ])
         _ = try server.postWAV("/embed", audio("short_chirp"))
         let before = server.peakRSSMB
         let input = TestAudio.longWAV(seconds: 599, rate: 8000)

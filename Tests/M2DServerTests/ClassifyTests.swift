@@ -21,10 +21,11 @@ import TestSupport
     func randomHead(_ name: String, labels: [String], seed: UInt64) -> ProbeHead {
         var rng = Rng(seed: seed)
         let dim = 960
-        return ProbeHead(name: name, labels: labels, multiLabel: false,
-                         weight: (0..<(labels.count * dim)).map { _ in rng.normal() * 0.05 }, bias: labels.map { _ in rng.normal() },
-                         mean: (0..<dim).map { _ in rng.normal() * 0.1 }, scale: (0..<dim).map { _ in 1 + rng.uniform() },
-                         report: ["task": name, "metric": "accuracy", "test_accuracy": "0.9"])
+        return ProbeHead(
+            name: name, labels: labels, multiLabel: false,
+            weight: (0..<(labels.count * dim)).map { _ in rng.normal() * 0.05 }, bias: labels.map { _ in rng.normal() },
+            mean: (0..<dim).map { _ in rng.normal() * 0.1 }, scale: (0..<dim).map { _ in 1 + rng.uniform() },
+            report: ["task": name, "metric": "accuracy", "test_accuracy": "0.9"])
     }
 
     @Test func scoresEqualADirectComputationFromOfflineEmbeddings() throws {
@@ -43,22 +44,28 @@ import TestSupport
             let scores = ranked.compactMap { ($0["score"] as? NSNumber)?.floatValue }
             #expect(scores == scores.sorted(by: >))
             for item in ranked {
-                let label = try #require(item["label"] as? String), score = try #require((item["score"] as? NSNumber)?.floatValue)
+                let label = try #require(item["label"] as? String),
+                    score = try #require((item["score"] as? NSNumber)?.floatValue)
                 let i = try #require(head.labels.firstIndex(of: label))
                 #expect(abs(score - expected[i]) <= 1e-5, "\(label): \(score) vs \(expected[i])")
             }
             // top_k and raw logits.
-            let top = try s.post("/classify?top_k=1&function_to_apply=none", contentType: "audio/wav", body: audio("five_sec_tone_noise"))
+            let top = try s.post(
+                "/classify?top_k=1&function_to_apply=none", contentType: "audio/wav", body: audio("five_sec_tone_noise")
+            )
             let best = try #require((top.jsonArray as? [[String: Any]])?.first)
             let logits = head.logits(embedding)
             #expect((top.jsonArray?.count ?? 0) == 1)
             #expect(abs(((best["score"] as? NSNumber)?.floatValue ?? 0) - (logits.max() ?? 0)) <= 1e-4)
             // A batch answers a list of lists.
-            let batch = try s.postFiles("/classify", [("a.wav", audio("short_chirp")), ("b.wav", audio("ten_sec_mod"))])
+            let batch = try s.postFiles(
+                "/classify", [("a.wav", audio("short_chirp")), ("b.wav", audio("ten_sec_mod"))])
             #expect((batch.jsonArray as? [[[String: Any]]])?.count == 2)
             let info = try s.get("/info")
             let heads = try #require(info.json?["heads"] as? [[String: Any]])
-            #expect(heads.first?["name"] as? String == "tones" && (heads.first?["labels"] as? [String]) == ["low", "mid", "high"])
+            #expect(
+                heads.first?["name"] as? String == "tones"
+                    && (heads.first?["labels"] as? [String]) == ["low", "mid", "high"])
             #expect(heads.first?["reported_score"] as? Double == 0.9)
         }
     }
@@ -70,14 +77,22 @@ import TestSupport
             #expect(try s.post("/classify", contentType: "audio/wav", body: wav).status == 200)
             try randomHead("birds", labels: ["crow", "gull"], seed: 2).write(to: model + "/heads/birds.safetensors")
             try s.runner.reloadHeads()
-            expectError(try s.post("/classify", contentType: "audio/wav", body: wav), 422, "validation", contains: "birds, tones")
+            expectError(
+                try s.post("/classify", contentType: "audio/wav", body: wav), 422, "validation",
+                contains: "birds, tones")
             let birds = try s.post("/classify?head=birds", contentType: "audio/wav", body: wav)
             #expect(birds.status == 200 && (birds.jsonArray?.count ?? 0) == 2)
-            let json = try s.postJSON("/classify", ["inputs": Data(wav).base64EncodedString(), "parameters": ["head": "tones", "top_k": 2]])
+            let json = try s.postJSON(
+                "/classify", ["inputs": Data(wav).base64EncodedString(), "parameters": ["head": "tones", "top_k": 2]])
             #expect(json.status == 200 && (json.jsonArray?.count ?? 0) == 2)
-            expectError(try s.post("/classify?head=fish", contentType: "audio/wav", body: wav), 404, "not_found", contains: "fish")
-            expectError(try s.post("/classify?head=birds&top_k=0", contentType: "audio/wav", body: wav), 422, "validation")
-            expectError(try s.post("/classify?head=birds&function_to_apply=relu", contentType: "audio/wav", body: wav), 422, "validation")
+            expectError(
+                try s.post("/classify?head=fish", contentType: "audio/wav", body: wav), 404, "not_found",
+                contains: "fish")
+            expectError(
+                try s.post("/classify?head=birds&top_k=0", contentType: "audio/wav", body: wav), 422, "validation")
+            expectError(
+                try s.post("/classify?head=birds&function_to_apply=relu", contentType: "audio/wav", body: wav), 422,
+                "validation")
         }
     }
 }

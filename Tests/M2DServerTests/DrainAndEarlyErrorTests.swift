@@ -24,14 +24,17 @@ func python(_ script: String, _ args: [String]) throws -> String {
 @Suite(.serialized) struct EarlyErrorTests {
     /// urllib sends the whole body before it reads: it used to get a broken pipe 3 times out of 4.
     @Test func urllibAndRequestsReadTheEarly413AndOtherEarlyAnswers() throws {
-        try TestServer.with(configure: { $0.payloadLimit = 1 << 20; $0.apiKey = "k" }) { (s: TestServer) throws in
+        try TestServer.with(configure: {
+            $0.payloadLimit = 1 << 20; $0.apiKey = "k"
+        }) { (s: TestServer) throws in
             let script = """
                 import sys, urllib.request, urllib.error
                 port, path, size, key = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
                 out = []
                 for _ in range(10):
+                    headers = {"Content-Type": "audio/wav", "Authorization": "Bearer " + key}
                     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"\\0" * size, method="POST",
-                                                 headers={"Content-Type": "audio/wav", "Authorization": "Bearer " + key})
+                                                 headers=headers)
                     try:
                         urllib.request.urlopen(req, timeout=20)
                         out.append("200")
@@ -41,14 +44,21 @@ func python(_ script: String, _ args: [String]) throws -> String {
                         out.append(type(e).__name__)
                 print(" ".join(out))
                 """
-            #expect(try python(script, [String(s.port), "/embed", String(3 << 20), "k"]) == Array(repeating: "413", count: 10).joined(separator: " "))
-            #expect(try python(script, [String(s.port), "/embed", String(300_000), "wrong"]) == Array(repeating: "401", count: 10).joined(separator: " "))
-            #expect(try python(script, [String(s.port), "/nowhere", String(300_000), "k"]) == Array(repeating: "404", count: 10).joined(separator: " "))
+            #expect(
+                try python(script, [String(s.port), "/embed", String(3 << 20), "k"])
+                    == Array(repeating: "413", count: 10).joined(separator: " "))
+            #expect(
+                try python(script, [String(s.port), "/embed", String(300_000), "wrong"])
+                    == Array(repeating: "401", count: 10).joined(separator: " "))
+            #expect(
+                try python(script, [String(s.port), "/nowhere", String(300_000), "k"])
+                    == Array(repeating: "404", count: 10).joined(separator: " "))
             let viaRequests = """
                 import sys, requests
                 port = sys.argv[1]
+                headers = {"Content-Type": "audio/wav", "Authorization": "Bearer k"}
                 codes = [str(requests.post(f"http://127.0.0.1:{port}/embed", data=b"\\0" * (3 << 20),
-                             headers={"Content-Type": "audio/wav", "Authorization": "Bearer k"}, timeout=20).status_code) for _ in range(5)]
+                             headers=headers, timeout=20).status_code) for _ in range(5)]
                 print(" ".join(codes))
                 """
             #expect(try python(viaRequests, [String(s.port)]) == "413 413 413 413 413")
@@ -60,13 +70,15 @@ func python(_ script: String, _ args: [String]) throws -> String {
     /// Four requests that need seconds of inference, SIGTERM with --shutdown-timeout 1: each client
     /// gets a whole answer (200 if it finished, else 503 naming the timeout), the process exits 0.
     @Test func sigtermPastTheShutdownTimeoutAnswersEveryoneAndExitsZero() throws {
-        let server = try ServerProcess(["--shutdown-timeout", "1", "--max-batch-chunks", "2"], model: "models/m2d-small-debian".absolute)
+        let server = try ServerProcess(
+            ["--shutdown-timeout", "1", "--max-batch-chunks", "2"], model: "models/m2d-small-debian".absolute)
         let wav = TestAudio.longWAV(seconds: 120, rate: 16000)
         let results = ResultBox(count: 4)
         let port = server.port
         let clients = (0..<4).map { i in
             Thread {
-                let r = try? HTTPClient.request(port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"], body: wav)
+                let r = try? HTTPClient.request(
+                    port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"], body: wav)
                 results.set(i, r.map { ($0.status, Array($0.text.utf8).map(Float.init)) })
             }
         }
@@ -90,7 +102,9 @@ func python(_ script: String, _ args: [String]) throws -> String {
         for i in 0..<4 {
             let (status, text) = try #require(results.get(i), "client \(i) got no answer (reset?)")
             let body = String(decoding: text.map { UInt8($0) }, as: UTF8.self)
-            #expect(status == 200 || (status == 503 && body.contains("--shutdown-timeout")), "client \(i): \(status) \(body.prefix(200))")
+            #expect(
+                status == 200 || (status == 503 && body.contains("--shutdown-timeout")),
+                "client \(i): \(status) \(body.prefix(200))")
             if status == 503 { late += 1 }
         }
         #expect(late > 0, "every request finished within 1 s: the test did not reach the deadline")
@@ -114,6 +128,10 @@ func python(_ script: String, _ args: [String]) throws -> String {
 
 extension String {
     /// This repository-relative path made absolute (tests run from the package root or elsewhere).
-    var absolute: String { hasPrefix("/") ? self : URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(self).path }
+    var absolute: String {
+        hasPrefix("/")
+            ? self
+            : URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(self).path
+    }
 }

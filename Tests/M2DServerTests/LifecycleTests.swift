@@ -12,8 +12,9 @@ import TestSupport
         let result = ResultBox(count: 1)
         let port = server.port
         let inflight = Thread {
-            let r = try? HTTPClient.request(port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
-                                            body: audio("ten_sec_mod"))
+            let r = try? HTTPClient.request(
+                port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
+                body: audio("ten_sec_mod"))
             result.set(0, r.map { ($0.status, []) })
         }
         inflight.start()
@@ -52,14 +53,23 @@ import TestSupport
         let server = try ServerProcess([], model: model)
         let port = server.port
         let wav = audio("short_chirp")
-        #expect(try HTTPClient.request(port: port, method: "POST", path: "/classify", headers: ["Content-Type": "audio/wav"], body: wav).status == 404)
-        try ProbeHead(name: "two", labels: ["a", "b"], multiLabel: false, weight: [Float](repeating: 0.01, count: 2 * 960), bias: [0, 1],
-                      mean: [Float](repeating: 0, count: 960), scale: [Float](repeating: 1, count: 960)).write(to: model + "/heads/two.safetensors")
+        #expect(
+            try HTTPClient.request(
+                port: port, method: "POST", path: "/classify", headers: ["Content-Type": "audio/wav"], body: wav
+            ).status == 404)
+        try ProbeHead(
+            name: "two", labels: ["a", "b"], multiLabel: false, weight: [Float](repeating: 0.01, count: 2 * 960),
+            bias: [0, 1],
+            mean: [Float](repeating: 0, count: 960), scale: [Float](repeating: 1, count: 960)
+        ).write(to: model + "/heads/two.safetensors")
         server.signal(SIGHUP)
         var status = 0
         for _ in 0..<100 where status != 200 {
             usleep(50_000)
-            status = (try? HTTPClient.request(port: port, method: "POST", path: "/classify", headers: ["Content-Type": "audio/wav"], body: wav).status) ?? 0
+            status =
+                (try? HTTPClient.request(
+                    port: port, method: "POST", path: "/classify", headers: ["Content-Type": "audio/wav"], body: wav
+                ).status) ?? 0
         }
         #expect(status == 200)
         #expect(server.isRunning)

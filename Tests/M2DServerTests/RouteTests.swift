@@ -21,7 +21,9 @@ import TestSupport
             #expect(info.json?["chunk_seconds"] as? Double == 2.08)
             let models = try s.get("/v1/models")
             let data = models.json?["data"] as? [[String: Any]]
-            #expect(data?.first?["id"] as? String == "golden_tiny_208-80x208p16x16" && data?.first?["object"] as? String == "model")
+            #expect(
+                data?.first?["id"] as? String == "golden_tiny_208-80x208p16x16"
+                    && data?.first?["object"] as? String == "model")
             #expect(try s.get("/openapi.yaml").text.hasPrefix("openapi: 3"))
             let metrics = try s.get("/metrics")
             #expect(metrics.status == 200 && metrics.text.contains("m2d_ready 1"))
@@ -40,7 +42,8 @@ import TestSupport
             let b64 = Data(wav).base64EncodedString()
             let json = embeddings(try s.postJSON("/embed", ["inputs": b64]))
             let dataURI = embeddings(try s.postJSON("/embed", ["inputs": ["data:audio/wav;base64," + b64]]))
-            let openAI = embeddings(try s.postJSON("/v1/embeddings", ["input": "data:audio/wav;base64," + b64, "model": "whatever"]))
+            let openAI = embeddings(
+                try s.postJSON("/v1/embeddings", ["input": "data:audio/wav;base64," + b64, "model": "whatever"]))
             #expect(multipart.count == 1 && multipart[0].count == 960)
             for other in [raw, octet, json, dataURI, openAI] { #expect(other == multipart) }
         }
@@ -48,8 +51,9 @@ import TestSupport
 
     @Test func batchesOptionsAndFrames() throws {
         try TestServer.with { s in
-            let r = try s.postFiles("/embed", [("a.wav", audio("short_chirp")), ("b.wav", audio("ten_sec_mod"))],
-                                    fields: [("granularity", "frames"), ("normalize", "true")])
+            let r = try s.postFiles(
+                "/embed", [("a.wav", audio("short_chirp")), ("b.wav", audio("ten_sec_mod"))],
+                fields: [("granularity", "frames"), ("normalize", "true")])
             #expect(r.status == 200)
             let data = try #require(r.json?["data"] as? [[String: Any]])
             #expect(data.count == 2)
@@ -61,13 +65,16 @@ import TestSupport
             #expect(data[1]["input_sample_rate"] as? Int == 16000 && data[1]["duration_seconds"] as? Double == 10)
             let usage = try #require(r.json?["usage"] as? [String: Any])
             #expect(usage["prompt_tokens"] as? Int == 4 + 63)
-            #expect(r.headers["x-audio-seconds"] != nil && r.headers["x-inference-time"] != nil && r.headers["x-request-id"] != nil)
+            #expect(
+                r.headers["x-audio-seconds"] != nil && r.headers["x-inference-time"] != nil
+                    && r.headers["x-request-id"] != nil)
 
             let b = try s.post("/embed?encoding_format=base64", contentType: "audio/wav", body: audio("short_chirp"))
             let encoded = try #require((b.json?["data"] as? [[String: Any]])?.first?["embedding"] as? String)
             let bytes = try #require(Data(base64Encoded: encoded))
             let decoded = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            #expect(decoded == embeddings(try s.post("/embed", contentType: "audio/wav", body: audio("short_chirp")))[0])
+            #expect(
+                decoded == embeddings(try s.post("/embed", contentType: "audio/wav", body: audio("short_chirp")))[0])
         }
     }
 
@@ -89,7 +96,9 @@ import TestSupport
         let model = try ModelDirectory.load(TestServer.tinyModel)
         let embedder = AudioEmbedder(weights: model.weights)
         let names = Fixtures.goldenAudio
-        let expected = try names.map { try embedder.embed(try AudioPipeline.prepare(audio($0), sampleRate: 16000).samples).clip }
+        let expected = try names.map {
+            try embedder.embed(try AudioPipeline.prepare(audio($0), sampleRate: 16000).samples).clip
+        }
         try TestServer.with(configure: { $0.maxBatchDelayMs = 5 }) { s in
             let results = ResultBox(count: 32)
             DispatchQueue.concurrentPerform(iterations: 32) { i in
@@ -108,7 +117,9 @@ import TestSupport
     @Test func metricsCountersMove() throws {
         try TestServer.with { s in
             func value(_ text: String, _ prefix: String) -> Double {
-                text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+                text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap {
+                    Double($0.split(separator: " ").last ?? "")
+                } ?? 0
             }
             let before = try s.get("/metrics").text
             _ = try s.post("/embed", contentType: "audio/wav", body: audio("short_chirp"))
@@ -118,7 +129,9 @@ import TestSupport
             #expect(value(after, ok) == value(before, ok) + 1)
             #expect(value(after, "m2d_audio_seconds_total") >= value(before, "m2d_audio_seconds_total") + 0.5)
             #expect(value(after, #"m2d_rejected_requests_total{reason="unsupported_media_type"}"#) >= 1)
-            #expect(after.contains("m2d_inference_duration_seconds_bucket") && after.contains("process_resident_memory_bytes"))
+            #expect(
+                after.contains("m2d_inference_duration_seconds_bucket")
+                    && after.contains("process_resident_memory_bytes"))
             #expect(after.contains("m2d_build_info{"))
             // Every sample line parses as `name{labels} value`.
             for line in after.split(separator: "\n") where !line.hasPrefix("#") {
@@ -144,21 +157,27 @@ final class ResultBox: @unchecked Sendable {
             let served = try s.get("/openapi.yaml")
             #expect(served.headers["content-type"] == "application/yaml")
             // A multi-line Swift string drops the file's final newline.
-            #expect(served.text == file || served.text + "\n" == file, "run scripts/gen-openapi.sh after editing openapi.yaml")
+            #expect(
+                served.text == file || served.text + "\n" == file,
+                "run scripts/gen-openapi.sh after editing openapi.yaml")
         }
     }
 
     @Test func specListsEveryRoute() throws {
         let root = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
         let file = try String(contentsOf: root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
-        for route in Route.allCases { #expect(file.contains("\n  \(route.rawValue):"), "\(route.rawValue) missing from openapi.yaml") }
+        for route in Route.allCases {
+            #expect(file.contains("\n  \(route.rawValue):"), "\(route.rawValue) missing from openapi.yaml")
+        }
     }
 }
 
 @Suite(.serialized) struct PthServingTests {
     @Test func serverServesAnOfficialPthDirectly() throws {
         let pth = Fixtures.golden + "/tiny_208/official_pth/m2d_vit_base-80x208p16x16-golden/checkpoint-300.pth"
-        let direct = try TestServer.with { s in embeddings(try s.post("/embed", contentType: "audio/wav", body: audio("ten_sec_mod"))) }
+        let direct = try TestServer.with { s in
+            embeddings(try s.post("/embed", contentType: "audio/wav", body: audio("ten_sec_mod")))
+        }
         try TestServer.with(model: pth) { (s: TestServer) throws in
             #expect(try s.get("/info").json?["model_id"] as? String == "m2d_vit_base-80x208p16x16-golden")
             #expect(embeddings(try s.post("/embed", contentType: "audio/wav", body: audio("ten_sec_mod"))) == direct)

@@ -12,13 +12,18 @@ import TestSupport
     /// The tiny model's chunks are 2.08 s: 400 s of audio is 193 chunks, 49 batches of 4 at 30 ms.
     @Test func aShortRequestIsNotStuckBehindALongOne() throws {
         let engine = try StubEngine.tiny(delay: 0.03)
-        try TestServer.with(configure: { $0.maxBatchChunks = 4; $0.maxBatchDelayMs = 0 }, loader: StubEngine.loader(engine)) { s in
+        try TestServer.with(
+            configure: {
+                $0.maxBatchChunks = 4; $0.maxBatchDelayMs = 0
+            }, loader: StubEngine.loader(engine)
+        ) { s in
             let long = TestAudio.longWAV(seconds: 400)
             let started = Date()
             let longDone = ResultBox(count: 1)
             let port = s.port
             let t = Thread {
-                let r = try? HTTPClient.request(port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"], body: long)
+                let r = try? HTTPClient.request(
+                    port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"], body: long)
                 longDone.set(0, r.map { ($0.status, [Float(Date().timeIntervalSince(started))]) })
             }
             t.start()
@@ -42,7 +47,11 @@ import TestSupport
     /// 16 clients send long requests and hang up (curl -m 1); their queued chunks are dropped.
     @Test func workForDepartedClientsIsDroppedAndCounted() throws {
         let engine = try StubEngine.tiny(delay: 0.05)
-        try TestServer.with(configure: { $0.maxBatchChunks = 2; $0.maxBatchDelayMs = 0 }, loader: StubEngine.loader(engine)) { s in
+        try TestServer.with(
+            configure: {
+                $0.maxBatchChunks = 2; $0.maxBatchDelayMs = 0
+            }, loader: StubEngine.loader(engine)
+        ) { s in
             let body = Array("POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\n".utf8)
             let wav = TestAudio.longWAV(seconds: 80)  // 39 chunks each: 16 x 39 x 25 ms = 16 s of work
             var sockets: [Int32] = []
@@ -76,13 +85,18 @@ import TestSupport
     /// An idle server stays ready through a slow request; only waiting work with no progress is a stall.
     @Test func readinessDoesNotFlapAfterIdleness() throws {
         let engine = try StubEngine.tiny(delay: 0.4)
-        try TestServer.with(configure: { $0.stallTimeout = 1; $0.maxBatchChunks = 1 }, loader: StubEngine.loader(engine)) { s in
+        try TestServer.with(
+            configure: {
+                $0.stallTimeout = 1; $0.maxBatchChunks = 1
+            }, loader: StubEngine.loader(engine)
+        ) { s in
             usleep(1_500_000)  // idle longer than the stall timeout
             let port = s.port
             let done = ResultBox(count: 1)
             let t = Thread {
-                let r = try? HTTPClient.request(port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
-                                                body: TestAudio.longWAV(seconds: 6))
+                let r = try? HTTPClient.request(
+                    port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
+                    body: TestAudio.longWAV(seconds: 6))
                 done.set(0, r.map { ($0.status, []) })
             }
             t.start()
@@ -102,8 +116,9 @@ import TestSupport
             engine.close()
             let port = s.port
             let t = Thread {
-                _ = try? HTTPClient.request(port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
-                                            body: audio("short_chirp"))
+                _ = try? HTTPClient.request(
+                    port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
+                    body: audio("short_chirp"))
             }
             t.start()
             usleep(1_600_000)

@@ -5,12 +5,20 @@ import Foundation
 import TestSupport
 
 final class ServerProcess: @unchecked Sendable {
-    // SAFETY: `log` is guarded by `lock`; the rest is set before the reader thread starts.
+    // SAFETY: the ports are set in init, before any other thread sees the object; the log lives in
+    // its own locked box, so the reader thread never holds the process object alive.
     let process = Process()
-    private let lock = NSLock()
-    private var log = ""
+    private let log = LogBuffer()
     private(set) var port = 0
     private(set) var adminPort = 0
+
+    private final class LogBuffer: @unchecked Sendable {
+        // SAFETY: `text` is guarded by `lock`.
+        private let lock = NSLock()
+        private var text = ""
+        func append(_ data: Data) { lock.withLock { text += String(decoding: data, as: UTF8.self) } }
+        var value: String { lock.withLock { text } }
+    }
 
     /// Starts the server with `arguments` after the defaults, under an address-space limit of
     /// `addressSpaceMB` when given, and waits until it is ready (or `timeout`).
@@ -32,34 +40,37 @@ final class ServerProcess: @unchecked Sendable {
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let reader = Thread { [self] in
+        let log = self.log
+        let reader = Thread {
             while true {
                 let data = err.fileHandleForReading.availableData
                 if data.isEmpty { return }
-                lock.withLock { log += String(decoding: data, as: UTF8.self) }
+                log.append(data)
             }
         }
         reader.start()
         let deadline = Date(timeIntervalSinceNow: timeout)
         while Date() < deadline, process.isRunning {
-            let text = lock.withLock { log }
+            let text = log.value
             if port == 0, let p = Self.number(after: " port=", in: text) { port = p }
             if adminPort == 0, let p = Self.number(after: "admin_port=", in: text) { adminPort = p }
-            if port > 0 && (!waitReady || text.contains("] ready") || text.contains(" ready ")) { break }
+            if port > 0 && (!waitReady || text.contains("] ready")) { break }
             usleep(20_000)
         }
         guard port > 0 else { throw HTTPClient.Failure.connect("server did not start: \(output)") }
-        if waitReady, !output.contains("ready") { throw HTTPClient.Failure.connect("server did not become ready: \(output)") }
+        if waitReady, !output.contains("] ready") { throw HTTPClient.Failure.connect("server did not become ready: \(output)") }
     }
 
+    /// SIGTERM (the server drains), then SIGKILL if it is still up after 10 s.
     deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
-    var output: String { lock.withLock { log } }
+    var output: String { log.value }
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
 
@@ -82,17 +93,23 @@ final class ServerProcess: @unchecked Sendable {
     /// Peak resident memory so far (VmHWM), MiB.
     var peakRSSMB: Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
         return kb / 1024
     }
 
-    func request(_ method: String = "GET", _ path: String, headers: [String: String] = [:], body: [UInt8] = [],
-                 admin: Bool = false, timeout: Double = 60) throws -> TestResponse {
-        try HTTPClient.request(port: admin ? adminPort : port, method: method, path: path, headers: headers, body: body, timeout: timeout)
+    func request(
+        _ method: String = "GET", _ path: String, headers: [String: String] = [:], body: [UInt8] = [],
+        admin: Bool = false, timeout: Double = 60
+    ) throws -> TestResponse {
+        try HTTPClient.request(
+            port: admin ? adminPort : port, method: method, path: path, headers: headers, body: body, timeout: timeout)
     }
 
-    func postWAV(_ path: String = "/embed", _ body: [UInt8], query: String = "", timeout: Double = 60) throws -> TestResponse {
+    func postWAV(
+        _ path: String = "/embed", _ body: [UInt8], query: String = "", timeout: Double = 60
+    ) throws -> TestResponse {
         try request("POST", path + query, headers: ["Content-Type": "audio/wav"], body: body, timeout: timeout)
     }
 }

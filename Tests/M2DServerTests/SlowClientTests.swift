@@ -8,7 +8,9 @@ import TestSupport
 
 /// Sends `prefix`, then one byte of `drip` every `interval` seconds until the server closes the
 /// connection; returns the seconds that took, or nil if it was still open after `limit`.
-func secondsUntilClosed(_ fd: Int32, prefix: [UInt8], drip: UInt8 = UInt8(ascii: "x"), interval: Double, limit: Double) -> Double? {
+func secondsUntilClosed(
+    _ fd: Int32, prefix: [UInt8], drip: UInt8 = UInt8(ascii: "x"), interval: Double, limit: Double
+) -> Double? {
     let start = Date()
     var probe = [UInt8](repeating: 0, count: 4096)
     var tv = timeval(tv_sec: 0, tv_usec: Int(interval * 1e6))
@@ -28,23 +30,30 @@ func secondsUntilClosed(_ fd: Int32, prefix: [UInt8], drip: UInt8 = UInt8(ascii:
         try TestServer.with(configure: { $0.headerTimeout = 1 }) { s in
             let fd = try HTTPClient.connect(port: s.port)
             defer { close(fd) }
-            let took = secondsUntilClosed(fd, prefix: Array("POST /embed HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8), interval: 0.2, limit: 6)
-            #expect(took != nil && took! < 2.5, "a head trickled a byte every 0.2 s stayed open \(String(describing: took)) s")
+            let took = secondsUntilClosed(
+                fd, prefix: Array("POST /embed HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8), interval: 0.2, limit: 6)
+            #expect(
+                took != nil && took! < 2.5,
+                "a head trickled a byte every 0.2 s stayed open \(String(describing: took)) s")
             // An idle keep-alive connection is closed by the same deadline.
             let idle = try HTTPClient.connect(port: s.port)
             defer { close(idle) }
             HTTPClient.send(idle, Array("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
             let closedAfter = secondsUntilClosed(idle, prefix: [], interval: 0.2, limit: 6)
             #expect(closedAfter != nil && closedAfter! < 2.5)
-            #expect(metric(try s.get("/metrics").text, "m2d_connections_closed_total{reason=\"header_timeout\"}") ?? 0 >= 2)
+            #expect(
+                metric(try s.get("/metrics").text, "m2d_connections_closed_total{reason=\"header_timeout\"}") ?? 0 >= 2)
         }
     }
 
     @Test func slowBodiesAreCutBelowTheMinimumRate() throws {
-        try TestServer.with(configure: { $0.receiveGrace = 1; $0.minReceiveRate = 2000 }) { s in
+        try TestServer.with(configure: {
+            $0.receiveGrace = 1; $0.minReceiveRate = 2000
+        }) { s in
             let fd = try HTTPClient.connect(port: s.port)
             defer { close(fd) }
-            let head = Array("POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: 100000\r\n\r\n".utf8)
+            let head = Array(
+                "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: 100000\r\n\r\n".utf8)
             let took = secondsUntilClosed(fd, prefix: head, interval: 0.3, limit: 8)
             #expect(took != nil && took! < 3.5, "a body at 3 bytes/s stayed open \(String(describing: took)) s")
             #expect(metric(try s.get("/metrics").text, "m2d_connections_closed_total{reason=\"slow_body\"}") == 1)
@@ -52,7 +61,11 @@ func secondsUntilClosed(_ fd: Int32, prefix: [UInt8], drip: UInt8 = UInt8(ascii:
             let wav = audio("five_sec_tone_noise")
             let honest = try HTTPClient.connect(port: s.port)
             defer { close(honest) }
-            HTTPClient.send(honest, Array("POST /embed HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: audio/wav\r\nContent-Length: \(wav.count)\r\n\r\n".utf8))
+            HTTPClient.send(
+                honest,
+                Array(
+                    ("POST /embed HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: audio/wav\r\n"
+                        + "Content-Length: \(wav.count)\r\n\r\n").utf8))
             var at = 0
             while at < wav.count {
                 HTTPClient.send(honest, Array(wav[at..<min(wav.count, at + 8000)]))
@@ -73,8 +86,9 @@ func secondsUntilClosed(_ fd: Int32, prefix: [UInt8], drip: UInt8 = UInt8(ascii:
             defer { close(fifth) }
             HTTPClient.send(fifth, Array("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
             #expect(HTTPClient.readToEnd(fifth)?.isEmpty == true, "a fifth connection from one address was served")
-            let other = try HTTPClient.request(port: s.port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
-                                               body: audio("short_chirp"), from: "127.0.0.2")
+            let other = try HTTPClient.request(
+                port: s.port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
+                body: audio("short_chirp"), from: "127.0.0.2")
             #expect(other.status == 200)
         }
     }
@@ -83,8 +97,11 @@ func secondsUntilClosed(_ fd: Int32, prefix: [UInt8], drip: UInt8 = UInt8(ascii:
     /// seconds. With the defaults (32 per address), another client still embeds and the admin port
     /// still answers; the slow ones are cut once their grace ends.
     @Test func threeHundredSlowConnectionsStarveNobody() throws {
-        try TestServer.with(configure: { $0.receiveGrace = 2; $0.minReceiveRate = 1000 }) { s in
-            let head = Array("POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: 1000000\r\n\r\n".utf8)
+        try TestServer.with(configure: {
+            $0.receiveGrace = 2; $0.minReceiveRate = 1000
+        }) { s in
+            let head = Array(
+                "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: 1000000\r\n\r\n".utf8)
             var slow: [Int32] = []
             defer { slow.forEach { close($0) } }
             for _ in 0..<300 {
@@ -95,8 +112,9 @@ func secondsUntilClosed(_ fd: Int32, prefix: [UInt8], drip: UInt8 = UInt8(ascii:
             let start = Date()
             #expect(try s.get("/health/live", admin: true).status == 200)
             #expect(try s.get("/metrics", admin: true).status == 200)
-            let embed = try HTTPClient.request(port: s.port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
-                                               body: audio("short_chirp"), timeout: 10, from: "127.0.0.2")
+            let embed = try HTTPClient.request(
+                port: s.port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
+                body: audio("short_chirp"), timeout: 10, from: "127.0.0.2")
             #expect(embed.status == 200)
             #expect(Date().timeIntervalSince(start) < 3)
             // Dripping a byte a second keeps no one past the grace.
@@ -113,7 +131,9 @@ func secondsUntilClosed(_ fd: Int32, prefix: [UInt8], drip: UInt8 = UInt8(ascii:
 
     /// With no per-address limit the table can fill; the admin port has its own.
     @Test func theAdminPortAnswersWhenTheMainTableIsFull() throws {
-        try TestServer.with(configure: { $0.connectionLimit = 16; $0.maxConnectionsPerIP = 0 }) { s in
+        try TestServer.with(configure: {
+            $0.connectionLimit = 16; $0.maxConnectionsPerIP = 0
+        }) { s in
             let held = (0..<40).compactMap { _ in try? HTTPClient.connect(port: s.port, timeout: 1) }
             defer { held.forEach { close($0) } }
             let start = Date()

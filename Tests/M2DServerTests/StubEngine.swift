@@ -39,7 +39,9 @@ final class StubEngine: EncoderEngine, @unchecked Sendable {
     /// Holds every call until `open()`.
     func close() { lock.withLock { gate = DispatchSemaphore(value: 0) } }
     func open() {
-        let g = lock.withLock { () -> DispatchSemaphore? in defer { gate = nil }; return gate }
+        let g = lock.withLock { () -> DispatchSemaphore? in
+            defer { gate = nil }; return gate
+        }
         g?.signal()
     }
 

@@ -7,8 +7,11 @@ import TestSupport
 @Suite struct BLASTests {
     /// OpenBLAS directly, and the training engine's oneDNN path (plain strided memory), with and
     /// without alpha and beta.
-    @Test(arguments: [(Transpose.none, Transpose.none), (.transposed, .none), (.none, .transposed), (.transposed, .transposed)],
-          ["blas", "onednn", "onednn-plain"])
+    @Test(
+        arguments: [
+            (Transpose.none, Transpose.none), (.transposed, .none), (.none, .transposed), (.transposed, .transposed),
+        ],
+        ["blas", "onednn", "onednn-plain"])
     func gemmMatchesNaive(transposes: (Transpose, Transpose), engine: String) throws {
         let (ta, tb) = transposes
         let onednn = engine == "blas" ? nil : try GEMMEngine(backend: .onednn, weightsChange: true)
@@ -24,12 +27,14 @@ import TestSupport
         for i in 0..<c.count { c.pointer[i] = rng.normal() }
         let c0 = c.toArray()
         if let onednn {
-            onednn.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a.pointer, lda: lda, b: b.pointer, ldb: ldb,
-                        beta: beta, c: c.pointer, ldc: ldc)
+            onednn.gemm(
+                transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a.pointer, lda: lda, b: b.pointer, ldb: ldb,
+                beta: beta, c: c.pointer, ldc: ldc)
             #expect(onednn.backend == .onednn)
         } else {
-            BLAS.gemm(transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a.pointer, lda: lda, b: b.pointer, ldb: ldb,
-                      beta: beta, c: c.pointer, ldc: ldc)
+            BLAS.gemm(
+                transA: ta, transB: tb, M: M, N: N, K: K, alpha: alpha, a: a.pointer, lda: lda, b: b.pointer, ldb: ldb,
+                beta: beta, c: c.pointer, ldc: ldc)
         }
         var expected = c0, actual = c.toArray()
         for i in 0..<M {
@@ -59,7 +64,8 @@ import TestSupport
     /// Pages of `buffer` resident in memory (mincore).
     static func residentPages(_ buffer: FloatBuffer) -> Int {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = Int(bitPattern: buffer.pointer) / page * page, end = Int(bitPattern: buffer.pointer) + buffer.count * 4
+        let start = Int(bitPattern: buffer.pointer) / page * page,
+            end = Int(bitPattern: buffer.pointer) + buffer.count * 4
         var flags = [UInt8](repeating: 0, count: (end - start + page - 1) / page)
         #expect(mincore(UnsafeMutableRawPointer(bitPattern: start), end - start, &flags) == 0)
         return flags.reduce(0) { $0 + Int($1 & 1) }
@@ -68,13 +74,14 @@ import TestSupport
     /// A zero-pages buffer (model weights) reads as zeros and holds no memory until written, so a
     /// loader that hands each part on never has the whole resident; a heap buffer is touched at once.
     @Test func zeroPagesBecomeResidentOnlyWhenWritten() {
-        let count = 16 << 20 // 64 MiB
+        let count = 16 << 20  // 64 MiB
         let lazy = FloatBuffer(zeroPages: count)
         #expect(Self.residentPages(lazy) < 16)
         #expect(lazy.pointer[0] == 0 && lazy.pointer[count - 1] == 0)
         for i in stride(from: 0, to: count / 2, by: 1024) { lazy.pointer[i] = Float(i) }
         let half = (count / 2) * 4 / Int(sysconf(Int32(_SC_PAGESIZE)))
-        #expect(abs(Self.residentPages(lazy) - half) < 16, "resident \(Self.residentPages(lazy)) of \(half) written pages")
+        #expect(
+            abs(Self.residentPages(lazy) - half) < 16, "resident \(Self.residentPages(lazy)) of \(half) written pages")
         #expect(lazy.pointer[2048] == 2048 && lazy.pointer[count / 2 + 5] == 0)
         let eager = FloatBuffer(count: count)
         #expect(Self.residentPages(eager) > 2 * half - 16)
@@ -96,7 +103,9 @@ import TestSupport
         #expect(HalfPrecision.floatFromBF16(HalfPrecision.bf16FromFloat(3.140625)) == 3.140625)
         // Round to nearest even: 1 + 2^-8 is halfway between two bf16 values and rounds down to 1.
         #expect(HalfPrecision.floatFromBF16(HalfPrecision.bf16FromFloat(Float(1) + Float(1) / 256)) == 1)
-        #expect(HalfPrecision.floatFromBF16(HalfPrecision.bf16FromFloat(Float(1) + Float(3) / 256)) == Float(1) + Float(4) / 256)
+        #expect(
+            HalfPrecision.floatFromBF16(HalfPrecision.bf16FromFloat(Float(1) + Float(3) / 256)) == Float(1) + Float(4)
+                / 256)
     }
 
     @Test func rngIsDeterministicAndUniform() {

@@ -39,7 +39,8 @@ import TestSupport
         }
         let cmpX = Numerics.compare("block dX", dX.toArray(), numeric(x.pointer, R * D), atol: 5e-3, rtol: 2e-2)
         #expect(cmpX.violations == 0, "\(cmpX)")
-        let cmpW = Numerics.compare("block dParams", grads.toArray(), numeric(params.pointer, count), atol: 5e-3, rtol: 2e-2)
+        let cmpW = Numerics.compare(
+            "block dParams", grads.toArray(), numeric(params.pointer, count), atol: 5e-3, rtol: 2e-2)
         #expect(cmpW.violations == 0 && cmpW.cosine > 0.9999, "\(cmpW)")
     }
 
@@ -54,16 +55,29 @@ import TestSupport
         // The same encoder assembled from the training block.
         let D = 16, F = 5, T = 4, N = 1 + F * T
         let cols = FloatBuffer(count: F * T * 256), x = FloatBuffer(count: N * D)
-        PatchEmbed.im2col(cols: cols.pointer, input: mel.pointer, ldInput: 64, freqPatches: F, timePatches: T, patchHeight: 16, patchWidth: 16)
-        Linear.forward(out: x.pointer + D, input: cols.pointer, weight: weights.patchWeight.base, bias: weights.patchBias.base, M: F * T, C: 256, OC: D)
-        for n in 0..<N { for d in 0..<D { x.pointer[n * D + d] += weights.posEmbed.base[n * D + d] + (n == 0 ? weights.clsToken.base[d] : 0) } }
+        PatchEmbed.im2col(
+            cols: cols.pointer, input: mel.pointer, ldInput: 64, freqPatches: F, timePatches: T, patchHeight: 16,
+            patchWidth: 16)
+        Linear.forward(
+            out: x.pointer + D, input: cols.pointer, weight: weights.patchWeight.base, bias: weights.patchBias.base,
+            M: F * T, C: 256, OC: D)
+        for n in 0..<N {
+            for d in 0..<D {
+                x.pointer[n * D + d] += weights.posEmbed.base[n * D + d] + (n == 0 ? weights.clsToken.base[d] : 0)
+            }
+        }
         let acts = BlockActivations(B: 1, N: N, D: D, hidden: 64, heads: 2)
         for i in 0..<2 {
             let e = weights.layout.entry("blocks.\(i).norm1.weight")
-            BlockTraining.forward(x.pointer, BlockParameters(base: weights.storage.pointer + e.offset, D: D, hidden: 64), acts)
+            BlockTraining.forward(
+                x.pointer, BlockParameters(base: weights.storage.pointer + e.offset, D: D, hidden: 64), acts)
         }
-        LayerNorm.forward(out: x.pointer, input: x.pointer, weight: weights.normWeight.base, bias: weights.normBias.base, rows: N, cols: D)
-        let cmp = withExtendedLifetime(encoder) { Numerics.compare("training vs inference", x.toArray(), inference.tokens.toArray(), atol: 1e-5, rtol: 1e-5) }
+        LayerNorm.forward(
+            out: x.pointer, input: x.pointer, weight: weights.normWeight.base, bias: weights.normBias.base, rows: N,
+            cols: D)
+        let cmp = withExtendedLifetime(encoder) {
+            Numerics.compare("training vs inference", x.toArray(), inference.tokens.toArray(), atol: 1e-5, rtol: 1e-5)
+        }
         #expect(cmp.violations == 0, "\(cmp)")
     }
 }

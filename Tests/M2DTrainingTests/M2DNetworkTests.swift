@@ -7,16 +7,23 @@ import Testing
 import TestSupport
 
 @Suite struct M2DNetworkTests {
-    func tiny(_ method: PretrainMethod = .m2d, _ targetInput: TargetInput = .masked) -> (M2DNetwork, FloatBuffer, [PatchMask]) {
+    func tiny(
+        _ method: PretrainMethod = .m2d, _ targetInput: TargetInput = .masked
+    ) -> (M2DNetwork, FloatBuffer, [PatchMask]) {
         let enc = ModelConfig(name: "t-80x32p16x16", embedDim: 16, depth: 1, numHeads: 2, inputSize: [80, 32])
-        let net = M2DNetwork(config: M2DNetworkConfig(encoder: enc, decoderDim: 8, decoderDepth: 1, decoderHeads: 2, maskRatio: 0.6,
-                                                      method: method, targetInput: targetInput))
+        let net = M2DNetwork(
+            config: M2DNetworkConfig(
+                encoder: enc, decoderDim: 8, decoderDepth: 1, decoderHeads: 2, maskRatio: 0.6,
+                method: method, targetInput: targetInput))
         var rng = Rng(seed: 7)
         for i in 0..<net.params.count { net.params.pointer[i] = 0.2 * rng.normal() }
         for i in 0..<net.targetValues.count { net.targetValues.pointer[i] = 0.2 * rng.normal() }
-        for name in ["blocks.0.norm1.weight", "blocks.0.norm2.weight", "norm.weight", "decoder_blocks.0.norm1.weight",
-                     "decoder_blocks.0.norm2.weight", "decoder_norm.weight", "target_blocks.0.norm1.weight", "target_blocks.0.norm2.weight", "target_norm.weight"]
-            where method == .m2d || !name.hasPrefix("target") {
+        for name in [
+            "blocks.0.norm1.weight", "blocks.0.norm2.weight", "norm.weight", "decoder_blocks.0.norm1.weight",
+            "decoder_blocks.0.norm2.weight", "decoder_norm.weight", "target_blocks.0.norm1.weight",
+            "target_blocks.0.norm2.weight", "target_norm.weight",
+        ]
+        where method == .m2d || !name.hasPrefix("target") {
             let n = name.hasPrefix("decoder") ? 8 : 16
             for i in 0..<n { net.pointer(name)[i] += 1 }
         }

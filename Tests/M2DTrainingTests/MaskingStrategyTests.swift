@@ -12,7 +12,9 @@ import Testing
         var rng = Rng(seed: seed)
         let frames = T * 16
         var x = [Float](repeating: 0, count: B * F * 16 * frames)
-        for b in 0..<B { for r in 0..<(F * 16) { for c in 0..<(frames - 16) { x[(b * F * 16 + r) * frames + c] = rng.normal() } } }
+        for b in 0..<B {
+            for r in 0..<(F * 16) { for c in 0..<(frames - 16) { x[(b * F * 16 + r) * frames + c] = rng.normal() } }
+        }
         return x
     }
 
@@ -25,8 +27,10 @@ import Testing
                     var rng = Rng(seed: 5)
                     let config = MaskingConfig(strategy: strategy, constantHintRatio: hint)
                     let masks = x.withUnsafeBufferPointer {
-                        Masking.draw(config, input: $0.baseAddress!, batch: 3, freqPatches: 5, timePatches: T, patchSize: (16, 16),
-                                     ratio: ratio, epoch: 0, epochs: 10, rng: &rng)
+                        Masking.draw(
+                            config, input: $0.baseAddress!, batch: 3, freqPatches: 5, timePatches: T,
+                            patchSize: (16, 16),
+                            ratio: ratio, epoch: 0, epochs: 10, rng: &rng)
                     }
                     let L = 5 * T, K = RandomMasking.keepCount(patches: L, ratio: ratio)
                     for m in masks {
@@ -44,8 +48,10 @@ import Testing
         func draw(_ seed: UInt64) -> [PatchMask] {
             var rng = Rng(seed: seed)
             return x.withUnsafeBufferPointer {
-                Masking.draw(MaskingConfig(strategy: strategy, constantHintRatio: 0), input: $0.baseAddress!, batch: 4, freqPatches: 5,
-                             timePatches: 38, patchSize: (16, 16), ratio: 0.7, epoch: 0, epochs: 1, rng: &rng)
+                Masking.draw(
+                    MaskingConfig(strategy: strategy, constantHintRatio: 0), input: $0.baseAddress!, batch: 4,
+                    freqPatches: 5,
+                    timePatches: 38, patchSize: (16, 16), ratio: 0.7, epoch: 0, epochs: 1, rng: &rng)
             }
         }
         #expect(draw(9) == draw(9))
@@ -95,25 +101,38 @@ import Testing
             }
         }
         let weights = x.withUnsafeBufferPointer {
-            DispersionMasking.meanAbsoluteDeviation($0.baseAddress!, freqPatches: F, timePatches: T, patchHeight: 16, patchWidth: 16)
+            DispersionMasking.meanAbsoluteDeviation(
+                $0.baseAddress!, freqPatches: F, timePatches: T, patchHeight: 16, patchWidth: 16)
         }
         #expect(weights.suffix(4).allSatisfy { $0 == 0 })
         var counts = [Int](repeating: 0, count: L)
         let draws = 4000
         for _ in 0..<draws {
-            for p in DispersionMasking.draw(weights: weights, ratio: 0.7, hintRatio: 0, rng: &rng).masked { counts[p] += 1 }
+            for p in DispersionMasking.draw(weights: weights, ratio: 0.7, hintRatio: 0, rng: &rng).masked {
+                counts[p] += 1
+            }
         }
         let frequency = counts.map { Double($0) / Double(draws) }
         #expect(frequency.suffix(4).allSatisfy { $0 < 0.01 }, "constant patches masked: \(frequency.suffix(4))")
         // Mean frequency over quintiles of the dispersed patches rises with their deviation.
         let ranked = (0..<(L - 4)).sorted { weights[$0] < weights[$1] }
-        let quintiles = (0..<5).map { q in ranked[(q * ranked.count / 5)..<((q + 1) * ranked.count / 5)].map { frequency[$0] }.reduce(0, +) / Double(ranked.count / 5) }
+        let quintiles = (0..<5).map { q in
+            ranked[(q * ranked.count / 5)..<((q + 1) * ranked.count / 5)].map { frequency[$0] }.reduce(0, +)
+                / Double(ranked.count / 5)
+        }
         #expect(zip(quintiles, quintiles.dropFirst()).allSatisfy { $0 < $1 }, "quintile frequencies \(quintiles)")
         #expect(quintiles[4] - quintiles[0] > 0.2)
         // With hints the mask moves toward uniform: the spread between quintiles shrinks.
         var hinted = [Int](repeating: 0, count: L)
-        for _ in 0..<draws { for p in DispersionMasking.draw(weights: weights, ratio: 0.7, hintRatio: 0.8, rng: &rng).masked { hinted[p] += 1 } }
-        let hq = (0..<5).map { q in ranked[(q * ranked.count / 5)..<((q + 1) * ranked.count / 5)].map { Double(hinted[$0]) / Double(draws) }.reduce(0, +) / Double(ranked.count / 5) }
+        for _ in 0..<draws {
+            for p in DispersionMasking.draw(weights: weights, ratio: 0.7, hintRatio: 0.8, rng: &rng).masked {
+                hinted[p] += 1
+            }
+        }
+        let hq = (0..<5).map { q in
+            ranked[(q * ranked.count / 5)..<((q + 1) * ranked.count / 5)].map { Double(hinted[$0]) / Double(draws) }
+                .reduce(0, +) / Double(ranked.count / 5)
+        }
         #expect(hq[4] - hq[0] < (quintiles[4] - quintiles[0]) / 2)
     }
 
@@ -128,14 +147,18 @@ import Testing
         for strategy in [MaskingStrategy.dwm, .inverseBlock] {
             var a = Rng(seed: 8), b = Rng(seed: 8)
             let early = x.withUnsafeBufferPointer {
-                Masking.draw(MaskingConfig(strategy: strategy, startEpoch: 50), input: $0.baseAddress!, batch: 4, freqPatches: 5, timePatches: 38,
-                             patchSize: (16, 16), ratio: 0.7, epoch: 49, epochs: 300, rng: &a)
+                Masking.draw(
+                    MaskingConfig(strategy: strategy, startEpoch: 50), input: $0.baseAddress!, batch: 4, freqPatches: 5,
+                    timePatches: 38,
+                    patchSize: (16, 16), ratio: 0.7, epoch: 49, epochs: 300, rng: &a)
             }
             #expect(early == RandomMasking.draw(batch: 4, patches: 190, ratio: 0.7, rng: &b))
             var c = Rng(seed: 8), d = Rng(seed: 8)
             let late = x.withUnsafeBufferPointer {
-                Masking.draw(MaskingConfig(strategy: strategy, startEpoch: 50), input: $0.baseAddress!, batch: 4, freqPatches: 5, timePatches: 38,
-                             patchSize: (16, 16), ratio: 0.7, epoch: 50, epochs: 300, rng: &c)
+                Masking.draw(
+                    MaskingConfig(strategy: strategy, startEpoch: 50), input: $0.baseAddress!, batch: 4, freqPatches: 5,
+                    timePatches: 38,
+                    patchSize: (16, 16), ratio: 0.7, epoch: 50, epochs: 300, rng: &c)
             }
             #expect(late != RandomMasking.draw(batch: 4, patches: 190, ratio: 0.7, rng: &d))
         }

@@ -31,7 +31,9 @@ import Testing
         // Over many draws every patch is masked about 70% of the time.
         var rng = Rng(seed: 12)
         var counts = [Int](repeating: 0, count: 190)
-        for mask in RandomMasking.draw(batch: 2000, patches: 190, ratio: 0.7, rng: &rng) { for p in mask.masked { counts[p] += 1 } }
+        for mask in RandomMasking.draw(batch: 2000, patches: 190, ratio: 0.7, rng: &rng) {
+            for p in mask.masked { counts[p] += 1 }
+        }
         #expect(counts.allSatisfy { abs(Double($0) / 2000 - 0.7) < 0.05 })
     }
 }

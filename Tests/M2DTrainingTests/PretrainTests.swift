@@ -15,28 +15,35 @@ import TestSupport
         return dir
     }
 
-    let common = ["--preset", "tiny", "--frames", "64", "--epochs", "3", "--batch-size", "4", "--norm-draws", "50",
-                  "--lr", "1e-3", "--warmup-epochs", "1", "--log-every", "5", "--save-every", "1000"]
+    let common = [
+        "--preset", "tiny", "--frames", "64", "--epochs", "3", "--batch-size", "4", "--norm-draws", "50",
+        "--lr", "1e-3", "--warmup-epochs", "1", "--log-every", "5", "--save-every", "1000",
+    ]
 
     @Test func resumeReproducesAnUninterruptedRun() throws {
         let audio = try audioFolder()
         let root = Fixtures.temporaryDirectory()
-        let full = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/full", "--keep-every", "7"] + common)
+        let full = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--data", audio, "--run", root + "/full", "--keep-every", "7"] + common)
         #expect(full.status == 0, "\(full.stderr)")
         #expect(full.stderr.contains("broken.wav") && full.stderr.contains("1 unreadable"))
-        let first = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--max-steps", "7"] + common)
+        let first = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--max-steps", "7"] + common)
         #expect(first.status == 0, "\(first.stderr)")
         // The step-7 snapshot of the full run survives later saves: it equals the run stopped at step 7.
         let snapshot = try SafeTensorsFile(path: root + "/full/checkpoint-step-000007.safetensors")
         let stopped = try SafeTensorsFile(path: root + "/split/checkpoint-latest.safetensors")
         #expect(snapshot.metadata["step"] == "7" && stopped.metadata["step"] == "7")
         #expect(try snapshot.array("blocks.0.attn.qkv.weight") == stopped.array("blocks.0.attn.qkv.weight"))
-        let second = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--resume"])
+        let second = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--resume"])
         #expect(second.status == 0, "\(second.stderr)")
         let a = try SafeTensorsFile(path: root + "/full/checkpoint-latest.safetensors")
         let b = try SafeTensorsFile(path: root + "/split/checkpoint-latest.safetensors")
         #expect(a.metadata["step"] == b.metadata["step"] && a.metadata["step"] != nil)
-        for key in ["blocks.0.attn.qkv.weight", "decoder_pred.weight", "target_norm.weight", "optim.exp_avg_sq.cls_token"] {
+        for key in [
+            "blocks.0.attn.qkv.weight", "decoder_pred.weight", "target_norm.weight", "optim.exp_avg_sq.cls_token",
+        ] {
             #expect(try a.array(key) == b.array(key), "\(key) differs after resume")
         }
         let metrics = try String(contentsOfFile: root + "/split/metrics.csv", encoding: .utf8).split(separator: "\n")
@@ -46,7 +53,8 @@ import TestSupport
         let again = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/full"] + common)
         #expect(again.status != 0 && again.stderr.contains("--resume"))
         // Export gives a model directory the embedder loads, with the run's norm stats.
-        let export = try CommandRunner.run("m2d-train", ["export", root + "/full", "--out", root + "/model", "--dtype", "F16"])
+        let export = try CommandRunner.run(
+            "m2d-train", ["export", root + "/full", "--out", root + "/model", "--dtype", "F16"])
         #expect(export.status == 0, "\(export.stderr)")
         let model = try ModelDirectory.load(root + "/model")
         #expect(model.config.embedDim == 64 && model.config.inputSize == [80, 64])
@@ -58,10 +66,15 @@ import TestSupport
     @Test func lossFallsOnATinyRun() throws {
         let audio = try audioFolder()
         let run = Fixtures.temporaryDirectory() + "/run"
-        let r = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", run, "--preset", "tiny", "--frames", "64",
-                                                    "--epochs", "12", "--batch-size", "4", "--norm-draws", "50", "--lr", "2e-3", "--warmup-epochs", "1"])
+        let r = try CommandRunner.run(
+            "m2d-train",
+            [
+                "pretrain", "--data", audio, "--run", run, "--preset", "tiny", "--frames", "64",
+                "--epochs", "12", "--batch-size", "4", "--norm-draws", "50", "--lr", "2e-3", "--warmup-epochs", "1",
+            ])
         #expect(r.status == 0, "\(r.stderr)")
-        let losses = try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        let losses = try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8).split(separator: "\n")
+            .dropFirst()
             .compactMap { Double($0.split(separator: ",")[2]) }
         let head = losses.prefix(5).reduce(0, +) / 5, tail = losses.suffix(5).reduce(0, +) / 5
         #expect(tail < head * 0.8, "loss \(head) -> \(tail)")
@@ -71,20 +84,27 @@ import TestSupport
 /// Every variant trains from the CLI, records itself in the checkpoint, resumes bit for bit with DWM
 /// masks, and exports an encoder the embedder loads; contradictory flags are refused.
 @Suite(.serialized) struct PretrainVariantTests {
-    let common = ["--preset", "tiny", "--frames", "64", "--epochs", "3", "--batch-size", "4", "--norm-draws", "50",
-                  "--lr", "1e-3", "--warmup-epochs", "1", "--log-every", "5", "--save-every", "1000"]
+    let common = [
+        "--preset", "tiny", "--frames", "64", "--epochs", "3", "--batch-size", "4", "--norm-draws", "50",
+        "--lr", "1e-3", "--warmup-epochs", "1", "--log-every", "5", "--save-every", "1000",
+    ]
 
-    @Test(arguments: [["--method", "msm-mae"], ["--target-input", "all"], ["--masking", "inverse-block", "--hint-ratio", "0"],
-                      ["--masking", "dwm", "--masking-start-epoch", "1", "--masking-hint-k", "1"]])
+    @Test(arguments: [
+        ["--method", "msm-mae"], ["--target-input", "all"], ["--masking", "inverse-block", "--hint-ratio", "0"],
+        ["--masking", "dwm", "--masking-start-epoch", "1", "--masking-hint-k", "1"],
+    ])
     func variantTrainsResumesAndExports(flags: [String]) throws {
         let audio = Fixtures.temporaryDirectory() + "/audio"
         _ = try TestAudio.toneTask(in: audio, frequencies: [300, 900, 2500], train: 3, valid: false)
         let root = Fixtures.temporaryDirectory()
-        let full = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/full"] + common + flags)
+        let full = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--data", audio, "--run", root + "/full"] + common + flags)
         #expect(full.status == 0, "\(full.stderr)")
-        let first = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--max-steps", "4"] + common + flags)
+        let first = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--max-steps", "4"] + common + flags)
         #expect(first.status == 0, "\(first.stderr)")
-        let second = try CommandRunner.run("m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--resume"])
+        let second = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--data", audio, "--run", root + "/split", "--resume"])
         #expect(second.status == 0, "\(second.stderr)")
         let a = try SafeTensorsFile(path: root + "/full/checkpoint-latest.safetensors")
         let b = try SafeTensorsFile(path: root + "/split/checkpoint-latest.safetensors")
@@ -107,9 +127,11 @@ import TestSupport
 
     @Test func contradictoryFlagsAreRefused() throws {
         let run = Fixtures.temporaryDirectory() + "/run"
-        let r = try CommandRunner.run("m2d-train", ["pretrain", "--data", run, "--run", run, "--method", "msm-mae", "--target-input", "all"])
+        let r = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--data", run, "--run", run, "--method", "msm-mae", "--target-input", "all"])
         #expect(r.status != 0 && r.stderr.contains("--target-input"))
-        let h = try CommandRunner.run("m2d-train", ["pretrain", "--data", run, "--run", run, "--masking", "dwm", "--hint-ratio", "2"])
+        let h = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--data", run, "--run", run, "--masking", "dwm", "--hint-ratio", "2"])
         #expect(h.status != 0 && h.stderr.contains("--hint-ratio"))
         let m = try CommandRunner.run("m2d-train", ["pretrain", "--data", run, "--run", run, "--masking", "blocks"])
         #expect(m.status != 0 && m.stderr.contains("random"))
@@ -123,8 +145,11 @@ import TestSupport
         let audio = Fixtures.temporaryDirectory() + "/audio"
         _ = try TestAudio.toneTask(in: audio, frequencies: [300, 900, 2500], train: 3, valid: false)
         let root = Fixtures.temporaryDirectory()
-        let args = ["--data", audio, "--preset", "tiny", "--frames", "64", "--epochs", "400", "--batch-size", "4", "--norm-draws", "50",
-                    "--lr", "1e-3", "--warmup-epochs", "1", "--save-every", "100000"]
+        let args = [
+            "--data", audio, "--preset", "tiny", "--frames", "64", "--epochs", "400", "--batch-size", "4",
+            "--norm-draws", "50",
+            "--lr", "1e-3", "--warmup-epochs", "1", "--save-every", "100000",
+        ]
         let full = try CommandRunner.run("m2d-train", ["pretrain", "--run", root + "/full"] + args)
         #expect(full.status == 0, "\(full.stderr)")
         let process = Process()
@@ -136,7 +161,9 @@ import TestSupport
         // Interrupt once some steps are logged.
         let deadline = Date(timeIntervalSinceNow: 60)
         while Date() < deadline {
-            let lines = (try? String(contentsOfFile: root + "/cut/metrics.csv", encoding: .utf8))?.split(separator: "\n").count ?? 0
+            let lines =
+                (try? String(contentsOfFile: root + "/cut/metrics.csv", encoding: .utf8))?.split(separator: "\n").count
+                ?? 0
             if lines > 20 { break }
             usleep(5000)
         }
@@ -145,11 +172,17 @@ import TestSupport
         #expect(process.terminationStatus == 0)
         let interrupted = try SafeTensorsFile(path: root + "/cut/checkpoint-latest.safetensors")
         let total = try SafeTensorsFile(path: root + "/full/checkpoint-latest.safetensors")
-        #expect(Int(interrupted.metadata["step"] ?? "0")! < Int(total.metadata["step"] ?? "0")!, "the interrupt came too late to test anything")
-        let resumed = try CommandRunner.run("m2d-train", ["pretrain", "--run", root + "/cut", "--data", audio, "--resume"])
+        #expect(
+            Int(interrupted.metadata["step"] ?? "0")! < Int(total.metadata["step"] ?? "0")!,
+            "the interrupt came too late to test anything")
+        let resumed = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--run", root + "/cut", "--data", audio, "--resume"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let b = try SafeTensorsFile(path: root + "/cut/checkpoint-latest.safetensors")
-        for key in ["blocks.1.mlp.fc2.weight", "decoder_blocks.0.attn.qkv.weight", "target_blocks.0.norm1.bias", "optim.exp_avg.mask_token"] {
+        for key in [
+            "blocks.1.mlp.fc2.weight", "decoder_blocks.0.attn.qkv.weight", "target_blocks.0.norm1.bias",
+            "optim.exp_avg.mask_token",
+        ] {
             #expect(try total.array(key) == b.array(key), "\(key) differs after interrupt + resume")
         }
     }
@@ -162,13 +195,17 @@ import TestSupport
     @Test func ablationWritesOneTableAndSkipsFinishedRuns() throws {
         let root = Fixtures.temporaryDirectory()
         let task = try TestAudio.toneTask(in: root + "/task", frequencies: [300, 900, 2500], train: 4)
-        let args = ["ablate", "--data", root + "/task", "--tasks", task, "--out", root + "/ablation", "--minutes", "0.03",
-                    "--variants", "m2d,msm-mae", "--seeds", "1,2",
-                    "--pretrain-args", "--preset tiny --frames 64 --batch-size 4 --norm-draws 20 --warmup-epochs 1"]
+        let args = [
+            "ablate", "--data", root + "/task", "--tasks", task, "--out", root + "/ablation", "--minutes", "0.03",
+            "--variants", "m2d,msm-mae", "--seeds", "1,2",
+            "--pretrain-args", "--preset tiny --frames 64 --batch-size 4 --norm-draws 20 --warmup-epochs 1",
+        ]
         let first = try CommandRunner.run("m2d-train", args)
         #expect(first.status == 0, "\(first.stderr)")
         let table = try String(contentsOfFile: root + "/ablation/ablation.md", encoding: .utf8)
-        for row in ["| m2d |", "| msm-mae |", "| random-init |", "| log-mel |"] { #expect(table.contains(row), "\(table)") }
+        for row in ["| m2d |", "| msm-mae |", "| random-init |", "| log-mel |"] {
+            #expect(table.contains(row), "\(table)")
+        }
         let csv = try String(contentsOfFile: root + "/ablation/ablation.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 1 + 4)
         for png in ["ablation.png", "losses.png"] {
@@ -177,7 +214,8 @@ import TestSupport
         }
         let again = try CommandRunner.run("m2d-train", args)
         #expect(again.status == 0 && !again.stdoutText.contains("== m2d:"), "\(again.stdoutText)")
-        let bad = try CommandRunner.run("m2d-train", ["ablate", "--data", root, "--tasks", task, "--out", root + "/x", "--variants", "mae"])
+        let bad = try CommandRunner.run(
+            "m2d-train", ["ablate", "--data", root, "--tasks", task, "--out", root + "/x", "--variants", "mae"])
         #expect(bad.status != 0 && bad.stderr.contains("unknown variant"))
     }
 }

@@ -38,8 +38,9 @@ import TestSupport
             for i in 0..<z.count {
                 var up = z, down = z
                 up[i] += 1e-3; down[i] -= 1e-3
-                let numeric = (LinearProbeTestAccess.lossGradient(up, targets, classes: 3, multiLabel: multi).0
-                               - LinearProbeTestAccess.lossGradient(down, targets, classes: 3, multiLabel: multi).0) / 2e-3
+                let numeric =
+                    (LinearProbeTestAccess.lossGradient(up, targets, classes: 3, multiLabel: multi).0
+                        - LinearProbeTestAccess.lossGradient(down, targets, classes: 3, multiLabel: multi).0) / 2e-3
                 #expect(abs(Double(g[i]) - numeric) < 1e-5, "multi=\(multi) i=\(i) \(g[i]) vs \(numeric)")
             }
         }
@@ -63,12 +64,15 @@ import TestSupport
     }
 
     @Test func headFilesRoundTrip() throws {
-        let head = ProbeHead(name: "h", labels: ["a", "b"], multiLabel: false, weight: [1, 2, 3, 4], bias: [0.5, -0.5],
-                             mean: [1, 1], scale: [2, 2], report: ["task": "t", "metric": "accuracy"])
+        let head = ProbeHead(
+            name: "h", labels: ["a", "b"], multiLabel: false, weight: [1, 2, 3, 4], bias: [0.5, -0.5],
+            mean: [1, 1], scale: [2, 2], report: ["task": "t", "metric": "accuracy"])
         let path = Fixtures.temporaryDirectory() + "/heads/h.safetensors"
         try head.write(to: path)
         let back = try ProbeHead.load(path)
-        #expect(back.labels == ["a", "b"] && back.weight == head.weight && back.bias == head.bias && back.report["task"] == "t")
+        #expect(
+            back.labels == ["a", "b"] && back.weight == head.weight && back.bias == head.bias
+                && back.report["task"] == "t")
         let s = back.scores([3, 5])  // standardized [1, 2]: logits [5.5, 10.5]
         #expect(abs(Double(s[1]) - 1 / (1 + exp(-5.0))) < 1e-6)
     }
@@ -77,13 +81,17 @@ import TestSupport
         let dir = Fixtures.temporaryDirectory()
         let csv = try TestAudio.toneTask(in: dir + "/tones")
         let model = Fixtures.golden + "/tiny_208/model"
-        let r1 = try CommandRunner.run("m2d-train", ["probe", "--model", model, "--labels", csv, "--out", dir + "/heads/tones", "--learning-rate", "1e-3"])
+        let r1 = try CommandRunner.run(
+            "m2d-train",
+            ["probe", "--model", model, "--labels", csv, "--out", dir + "/heads/tones", "--learning-rate", "1e-3"])
         #expect(r1.status == 0, "\(r1.stderr)")
         #expect(r1.stdoutText.contains("test accuracy") && r1.stdoutText.contains("confusion"))
         let head = try ProbeHead.load(dir + "/heads/tones.safetensors")
         #expect(head.labels == ["tone1200", "tone300", "tone4000"])
         #expect(Double(head.report["test_accuracy"] ?? "0")! >= 0.8)
-        let r2 = try CommandRunner.run("m2d-train", ["probe", "--model", model, "--labels", csv, "--out", dir + "/heads/again", "--learning-rate", "1e-3"])
+        let r2 = try CommandRunner.run(
+            "m2d-train",
+            ["probe", "--model", model, "--labels", csv, "--out", dir + "/heads/again", "--learning-rate", "1e-3"])
         #expect(r2.status == 0)
         #expect(try ProbeHead.load(dir + "/heads/again.safetensors").weight == head.weight)
         #expect(FileManager.default.fileExists(atPath: dir + "/heads/tones.embeddings-cache"))
@@ -94,8 +102,12 @@ import TestSupport
     @Test func evalCLIPrintsATableWithTheBaseline() throws {
         let dir = Fixtures.temporaryDirectory()
         let csv = try TestAudio.toneTask(in: dir + "/tones", valid: false)
-        let r = try CommandRunner.run("m2d-train", ["eval", "--model", Fixtures.golden + "/tiny_208/model", "--baseline", "logmel",
-                                                   "--cache", dir + "/cache", csv])
+        let r = try CommandRunner.run(
+            "m2d-train",
+            [
+                "eval", "--model", Fixtures.golden + "/tiny_208/model", "--baseline", "logmel",
+                "--cache", dir + "/cache", csv,
+            ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdoutText.contains("| baseline logmel | task | accuracy |") && r.stdoutText.contains("average"))
     }
@@ -106,12 +118,15 @@ import TestSupport
         let dir = Fixtures.temporaryDirectory()
         _ = try TestAudio.toneTask(in: dir, train: 4)
         let model = Fixtures.golden + "/tiny_208/model"
-        let valid = try CommandRunner.run("m2d-train", ["eval", "--model", model, "--split", "valid", "--seeds", "42", "--cache", "cache", "task.csv"],
-                                          directory: dir)
+        let valid = try CommandRunner.run(
+            "m2d-train",
+            ["eval", "--model", model, "--split", "valid", "--seeds", "42", "--cache", "cache", "task.csv"],
+            directory: dir)
         #expect(valid.status == 0, "\(valid.stderr)")
         #expect(!valid.stderr.contains("unreadable"), "\(valid.stderr)")
         #expect(valid.stdoutText.contains("| task | accuracy (valid) |"), "\(valid.stdoutText)")
-        let bad = try CommandRunner.run("m2d-train", ["eval", "--model", model, "--split", "train", "task.csv"], directory: dir)
+        let bad = try CommandRunner.run(
+            "m2d-train", ["eval", "--model", model, "--split", "train", "task.csv"], directory: dir)
         #expect(bad.status != 0 && bad.stderr.contains("--split"))
     }
 
@@ -122,21 +137,27 @@ import TestSupport
         _ = try TestAudio.toneTask(in: dir, train: 4)
         let model = Fixtures.golden + "/tiny_208/model"
         let tables = try ["openblas", "onednn"].map { backend in
-            let r = try CommandRunner.run("m2d-train", ["eval", "--model", model, "--backend", backend, "--seeds", "42",
-                                                        "--cache", "cache-\(backend)", "task.csv"], directory: dir)
+            let r = try CommandRunner.run(
+                "m2d-train",
+                [
+                    "eval", "--model", model, "--backend", backend, "--seeds", "42",
+                    "--cache", "cache-\(backend)", "task.csv",
+                ], directory: dir)
             #expect(r.status == 0, "\(r.stderr)")
             return r.stdoutText
         }
         #expect(tables[0] == tables[1] && tables[0].contains("| task | accuracy |"), "\(tables)")
-        let bad = try CommandRunner.run("m2d-train", ["eval", "--model", model, "--backend", "openblas", "--precision", "bf16", "task.csv"],
-                                        directory: dir)
+        let bad = try CommandRunner.run(
+            "m2d-train", ["eval", "--model", model, "--backend", "openblas", "--precision", "bf16", "task.csv"],
+            directory: dir)
         #expect(bad.status != 0 && bad.stderr.contains("onednn"), "\(bad.stderr)")
     }
 }
 
 /// Reaches the internal loss of LinearProbe for the gradient check.
 enum LinearProbeTestAccess {
-    static func lossGradient(_ z: [Float], _ t: ArraySlice<[Int]>, classes: Int, multiLabel: Bool) -> (Double, [Float]) {
+    static func lossGradient(_ z: [Float], _ t: ArraySlice<[Int]>, classes: Int, multiLabel: Bool) -> (Double, [Float])
+    {
         LinearProbe.lossGradient(z, t, classes: classes, multiLabel: multiLabel)
     }
 }

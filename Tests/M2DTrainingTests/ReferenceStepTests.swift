@@ -24,23 +24,29 @@ enum ReferenceVariant: String, CaseIterable, Sendable {
 
         init(_ variant: ReferenceVariant, backend: GEMMEngine.Backend) throws {
             file = try SafeTensorsFile(path: Fixtures.root + "/m2d_step/\(variant.rawValue).safetensors")
-            let encoder = ModelConfig(name: "ref-80x64p16x16", embedDim: 32, depth: 2, numHeads: 2, inputSize: [80, 64])
-            network = M2DNetwork(config: M2DNetworkConfig(encoder: encoder, decoderDim: 16, decoderDepth: 1, decoderHeads: 2, maskRatio: 0.6,
-                                                          method: variant == .msmMAE ? .msmMAE : .m2d,
-                                                          targetInput: variant == .allTargets ? .all : .masked),
-                                   engine: try GEMMEngine(backend: backend, weightsChange: true))
+            let encoder = ModelConfig(
+                name: "ref-80x64p16x16", embedDim: 32, depth: 2, numHeads: 2, inputSize: [80, 64])
+            network = M2DNetwork(
+                config: M2DNetworkConfig(
+                    encoder: encoder, decoderDim: 16, decoderDepth: 1, decoderHeads: 2, maskRatio: 0.6,
+                    method: variant == .msmMAE ? .msmMAE : .m2d,
+                    targetInput: variant == .allTargets ? .all : .masked),
+                engine: try GEMMEngine(backend: backend, weightsChange: true))
             for layout in [network.trainable, network.frozen, network.target] {
                 for e in layout.entries {
                     try file.read("init." + e.name, expecting: e.shape, into: network.pointer(e.name))
                 }
             }
             let ids = try file.array("ids_shuffle")
-            masks = (0..<10).map { s in (0..<3).map { b in PatchMask(shuffle: (0..<20).map { Int(ids[(s * 3 + b) * 20 + $0]) }, keep: 8) } }
+            masks = (0..<10).map { s in
+                (0..<3).map { b in PatchMask(shuffle: (0..<20).map { Int(ids[(s * 3 + b) * 20 + $0]) }, keep: 8) }
+            }
             input = try file.array("input")
         }
     }
 
-    func expectClose(_ name: String, _ ours: [Float], _ ref: [Float], sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectClose(_ name: String, _ ours: [Float], _ ref: [Float], sourceLocation: SourceLocation = #_sourceLocation)
+    {
         let scale = Double(ref.reduce(0) { max($0, abs($1)) })
         let cmp = Numerics.compare(name, ours, ref, atol: 1e-4 * max(scale, 1e-6))
         #expect(cmp.violations == 0 && (cmp.cosine >= 0.9999 || scale == 0), "\(cmp)", sourceLocation: sourceLocation)
@@ -54,7 +60,9 @@ enum ReferenceVariant: String, CaseIterable, Sendable {
         let reference = try Reference(variant, backend: backend)
         let (file, network, masks, input) = (reference.file, reference.network, reference.masks, reference.input)
         network.grads.zero()
-        let loss = input.withUnsafeBufferPointer { network.lossAndGradients(input: $0.baseAddress!, batch: 3, masks: masks[0]) }
+        let loss = input.withUnsafeBufferPointer {
+            network.lossAndGradients(input: $0.baseAddress!, batch: 3, masks: masks[0])
+        }
         let ref = Double(try file.array("loss0")[0])
         #expect(abs(loss - ref) <= 1e-5 * abs(ref), "loss \(loss) vs \(ref)")
         for e in network.trainable.entries {
@@ -90,7 +98,9 @@ enum ReferenceVariant: String, CaseIterable, Sendable {
         let ref = try file.array("losses")
         for s in 0..<10 {
             network.grads.zero()
-            let loss = input.withUnsafeBufferPointer { network.lossAndGradients(input: $0.baseAddress!, batch: 3, masks: masks[s]) }
+            let loss = input.withUnsafeBufferPointer {
+                network.lossAndGradients(input: $0.baseAddress!, batch: 3, masks: masks[s])
+            }
             #expect(abs(loss - Double(ref[s])) <= 1e-4 * abs(Double(ref[s])), "step \(s): \(loss) vs \(ref[s])")
             optimizer.update(params: network.params.pointer, grads: network.grads.pointer, lr: 1e-3)
             network.updateTarget(tau: 0.9)

@@ -17,8 +17,10 @@ public enum CommandRunner {
             .appendingPathComponent(".build/debug")
     }
 
-    public static func run(_ product: String, _ arguments: [String], environment: [String: String] = [:],
-                           directory: String? = nil) throws -> CommandResult {
+    public static func run(
+        _ product: String, _ arguments: [String], environment: [String: String] = [:],
+        directory: String? = nil
+    ) throws -> CommandResult {
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent(product)
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
@@ -37,6 +39,7 @@ public enum CommandRunner {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         while !errThread.isFinished { usleep(1000) }
-        return CommandResult(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+        return CommandResult(
+            status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
     }
 }

@@ -12,7 +12,9 @@ public enum Fixtures {
     public static var golden: String { root + "/golden" }
     public static var audio: String { root + "/audio" }
     public static let goldenCases = ["tiny_208", "wide_608", "tiny_608_flat"]
-    public static let goldenAudio = ["short_chirp", "exact608_noise", "five_sec_tone_noise", "ten_sec_mod", "silence_click"]
+    public static let goldenAudio = [
+        "short_chirp", "exact608_noise", "five_sec_tone_noise", "ten_sec_mod", "silence_click",
+    ]
 
     public static func bytes(_ path: String) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else { fatalError("missing fixture \(path)") }

@@ -14,9 +14,11 @@ public struct TestResponse: Sendable {
 public enum HTTPClient {
     public enum Failure: Error { case connect(String), noResponse }
 
-    public static func request(port: Int, method: String = "GET", path: String, headers: [String: String] = [:],
-                               body: [UInt8] = [], timeout: Double = 60, chunked: Bool = false,
-                               from source: String? = nil) throws -> TestResponse {
+    public static func request(
+        port: Int, method: String = "GET", path: String, headers: [String: String] = [:],
+        body: [UInt8] = [], timeout: Double = 60, chunked: Bool = false,
+        from source: String? = nil
+    ) throws -> TestResponse {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
         var payload = [UInt8]()
@@ -48,13 +50,21 @@ public enum HTTPClient {
             var local = sockaddr_in()
             local.sin_family = sa_family_t(AF_INET)
             local.sin_addr.s_addr = inet_addr(source)
-            _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            _ = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
         }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         guard rc == 0 else {
             close(fd)
             throw Failure.connect(String(cString: strerror(errno)))
@@ -86,7 +96,9 @@ public enum HTTPClient {
     }
 
     /// Sends `bytes` verbatim and parses the response.
-    public static func raw(port: Int, bytes: [UInt8], timeout: Double = 60, from source: String? = nil) throws -> TestResponse {
+    public static func raw(
+        port: Int, bytes: [UInt8], timeout: Double = 60, from source: String? = nil
+    ) throws -> TestResponse {
         let fd = try connect(port: port, timeout: timeout, from: source)
         defer { close(fd) }
         var sent = 0
@@ -115,12 +127,15 @@ public enum HTTPClient {
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         var body = Array(data[(end + 4)...])
         if headers["transfer-encoding"]?.lowercased() == "chunked" {
             var out = [UInt8](), i = 0
-            while i < body.count, let lineEnd = (i..<(body.count - 1)).first(where: { body[$0] == 13 && body[$0 + 1] == 10 }) {
+            while i < body.count,
+                let lineEnd = (i..<(body.count - 1)).first(where: { body[$0] == 13 && body[$0 + 1] == 10 })
+            {
                 let size = Int(String(decoding: body[i..<lineEnd], as: UTF8.self), radix: 16) ?? 0
                 if size == 0 { break }
                 out += body[(lineEnd + 2)..<min(body.count, lineEnd + 2 + size)]
@@ -132,7 +147,9 @@ public enum HTTPClient {
     }
 
     /// A multipart/form-data body: (field name, filename or nil, bytes).
-    public static func multipart(_ fields: [(String, String?, [UInt8])], boundary: String = "m2dTestBoundary7MA4YWxk") -> (String, [UInt8]) {
+    public static func multipart(
+        _ fields: [(String, String?, [UInt8])], boundary: String = "m2dTestBoundary7MA4YWxk"
+    ) -> (String, [UInt8]) {
         var body = [UInt8]()
         for (name, filename, bytes) in fields {
             var h = "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\""

@@ -31,7 +31,9 @@ public enum TestAudio {
 
     /// A task folder with `task.csv`: class k is a tone at frequencies[k] plus noise; per class
     /// `train` train clips, 3 valid (unless `valid` is false) and 3 test clips of 0.6 s.
-    public static func toneTask(in dir: String, frequencies: [Double] = [300, 1200, 4000], train: Int = 8, valid: Bool = true, seed: UInt64 = 1) throws -> String {
+    public static func toneTask(
+        in dir: String, frequencies: [Double] = [300, 1200, 4000], train: Int = 8, valid: Bool = true, seed: UInt64 = 1
+    ) throws -> String {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var state = seed
         func noise() -> Float {
@@ -44,7 +46,9 @@ public enum TestAudio {
             for (split, n) in splits {
                 for i in 0..<n {
                     let phase = Double(i) * 0.7, amp = 0.2 + 0.05 * Double(i % 3)
-                    let samples = (0..<9600).map { t in Float(amp * sin(2 * Double.pi * f * Double(t) / 16000 + phase)) + noise() }
+                    let samples = (0..<9600).map { t in
+                        Float(amp * sin(2 * Double.pi * f * Double(t) / 16000 + phase)) + noise()
+                    }
                     let name = "c\(k)_\(split)_\(i).wav"
                     try Data(wav16(samples)).write(to: URL(fileURLWithPath: dir + "/" + name))
                     csv += "\(name),tone\(Int(f)),\(split)\n"

@@ -37,7 +37,8 @@ public struct TensorReference: Sendable {
 
 public enum TorchDType: String, Sendable {
     case float32 = "FloatStorage", float16 = "HalfStorage", bfloat16 = "BFloat16Storage", float64 = "DoubleStorage"
-    case int64 = "LongStorage", int32 = "IntStorage", int16 = "ShortStorage", int8 = "CharStorage", uint8 = "ByteStorage", bool = "BoolStorage"
+    case int64 = "LongStorage", int32 = "IntStorage", int16 = "ShortStorage", int8 = "CharStorage", uint8 =
+        "ByteStorage", bool = "BoolStorage"
 
     public var byteSize: Int {
         switch self {

@@ -32,14 +32,16 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         self.path = path
         self.owner = owner
         archive = try ZipArchive(bytes: bytes, path: path)
-        guard let pkl = archive.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
+        guard let pkl = archive.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count })
+        else {
             throw .malformed(path: path, reason: "zip archive has no data.pkl: not a torch.save checkpoint")
         }
         prefix = String(pkl.dropLast("data.pkl".count))
         if archive.entries[prefix + "byteorder"] != nil {
             let text = String(decoding: try archive.data(prefix + "byteorder"), as: UTF8.self)
             if text.trimmingCharacters(in: .whitespacesAndNewlines) != "little" {
-                throw .malformed(path: path, reason: "checkpoint byte order is '\(text)'; only little-endian is supported")
+                throw .malformed(
+                    path: path, reason: "checkpoint byte order is '\(text)'; only little-endian is supported")
             }
         }
         do { root = try Unpickler.load(try archive.data(pkl)) } catch let e as Unpickler.Failure {
@@ -58,19 +60,25 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
     }
 
     /// Widens tensor `t` (row-major order of its shape) into `destination`.
-    public func read(_ t: TensorReference, name: String, into destination: UnsafeMutablePointer<Float>) throws(CheckpointError) {
+    public func read(
+        _ t: TensorReference, name: String, into destination: UnsafeMutablePointer<Float>
+    ) throws(CheckpointError) {
         guard t.dtype.isFloatingPoint else {
             throw .unsupportedDType(key: name, dtype: t.dtype.rawValue)
         }
         let storage = try archive.data(prefix + "data/" + t.storageKey)
         let (needed, overflow) = t.storageNumel.multipliedReportingOverflow(by: t.dtype.byteSize)
         guard !overflow, storage.count >= needed else {
-            throw .malformed(path: path, reason: "storage '\(t.storageKey)' of '\(name)' holds \(storage.count) bytes, needs \(needed)")
+            throw .malformed(
+                path: path,
+                reason: "storage '\(t.storageKey)' of '\(name)' holds \(storage.count) bytes, needs \(needed)")
         }
         var count = 1
         for n in t.shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: n)
-            guard !overflow, product <= 1 << 34 else { throw .malformed(path: path, reason: "tensor '\(name)' is implausibly large \(t.shape)") }
+            guard !overflow, product <= 1 << 34 else {
+                throw .malformed(path: path, reason: "tensor '\(name)' is implausibly large \(t.shape)")
+            }
             count = product
         }
         let rank = t.shape.count
@@ -98,10 +106,17 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
     @inline(__always)
     static func element(_ s: UnsafeRawBufferPointer, _ i: Int, _ dtype: TorchDType) -> Float {
         switch dtype {
-        case .float32: return Float(bitPattern: UInt32(littleEndian: s.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-        case .float16: return HalfPrecision.floatFromF16(UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-        case .bfloat16: return HalfPrecision.floatFromBF16(UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-        case .float64: return Float(Double(bitPattern: UInt64(littleEndian: s.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+        case .float32:
+            return Float(bitPattern: UInt32(littleEndian: s.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        case .float16:
+            return HalfPrecision.floatFromF16(
+                UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+        case .bfloat16:
+            return HalfPrecision.floatFromBF16(
+                UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+        case .float64:
+            return Float(
+                Double(bitPattern: UInt64(littleEndian: s.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
         default: return 0
         }
     }

@@ -98,7 +98,9 @@ public struct Unpickler {
 
     /// Marks `items` as nested and returns the depth of a value holding them, refusing a value
     /// that holds itself or nests deeper than `maxDepth`.
-    private func nest(_ items: [(value: PickleValue, depth: Int)], into holder: PickleContainer? = nil) throws(Failure) -> Int {
+    private func nest(
+        _ items: [(value: PickleValue, depth: Int)], into holder: PickleContainer? = nil
+    ) throws(Failure) -> Int {
         var deepest = 0
         for item in items {
             if let c = item.value.container {
@@ -107,13 +109,17 @@ public struct Unpickler {
             }
             deepest = max(deepest, item.depth)
         }
-        guard deepest < Self.maxDepth else { throw fail("pickle nests deeper than \(Self.maxDepth) levels; refusing it") }
+        guard deepest < Self.maxDepth else {
+            throw fail("pickle nests deeper than \(Self.maxDepth) levels; refusing it")
+        }
         return deepest + 1
     }
 
     /// Adds `items` to the container on top of the stack. A container already inside another value
     /// is never changed: that value's depth, computed when it was built, must stay true.
-    private mutating func extendTop(_ container: PickleContainer, with items: [(value: PickleValue, depth: Int)]) throws(Failure) {
+    private mutating func extendTop(
+        _ container: PickleContainer, with items: [(value: PickleValue, depth: Int)]
+    ) throws(Failure) {
         guard !container.nested else { throw fail("pickle changes a container after nesting it; refusing it") }
         container.depth = max(container.depth, try nest(items, into: container))
         depths[depths.count - 1] = container.depth
@@ -121,7 +127,9 @@ public struct Unpickler {
 
     private func checkGlobal(_ module: String, _ name: String) throws(Failure) {
         let root = String(module.split(separator: ".").first ?? "")
-        if Self.forbiddenModules.contains(root) || ((module == "builtins" || module == "__builtin__") && Self.forbiddenBuiltins.contains(name)) {
+        if Self.forbiddenModules.contains(root)
+            || ((module == "builtins" || module == "__builtin__") && Self.forbiddenBuiltins.contains(name))
+        {
             throw fail("forbidden global \(module).\(name): this checkpoint tries to run code; refusing to load it")
         }
     }
@@ -151,7 +159,9 @@ public struct Unpickler {
                 try push(.int(v))
             case 0x49:  // INT (text)
                 let t = try line()
-                if t == "00" || t == "01" { try push(.bool(t == "01")) } else {
+                if t == "00" || t == "01" {
+                    try push(.bool(t == "01"))
+                } else {
                     guard let v = Int64(t) else { throw fail("bad INT") }
                     try push(.int(v))
                 }
@@ -211,7 +221,9 @@ public struct Unpickler {
                 guard items.count % 2 == 0 else { throw fail("odd DICT item count") }
                 let d = PickleDict()
                 d.depth = try nest(items, into: d)
-                for i in stride(from: 0, to: items.count, by: 2) { d.items.append((items[i].value, items[i + 1].value)) }
+                for i in stride(from: 0, to: items.count, by: 2) {
+                    d.items.append((items[i].value, items[i + 1].value))
+                }
                 try push(.dict(d), depth: d.depth)
             case 0x73:  // SETITEM
                 let v = try popItem(), k = try popItem()
@@ -237,7 +249,9 @@ public struct Unpickler {
                 try checkGlobal(module, name)
                 try push(.global(module: module, name: name))
             case 0x93:  // STACK_GLOBAL
-                guard let name = try pop().string, let module = try pop().string else { throw fail("STACK_GLOBAL needs two strings") }
+                guard let name = try pop().string, let module = try pop().string else {
+                    throw fail("STACK_GLOBAL needs two strings")
+                }
                 try checkGlobal(module, name)
                 try push(.global(module: module, name: name))
             case 0x52, 0x81, 0x92:  // REDUCE, NEWOBJ, NEWOBJ_EX
@@ -274,8 +288,8 @@ public struct Unpickler {
     /// ('storage', <storage class>, key, location, numel) -> a storage reference.
     private func persistent(_ pid: PickleValue) throws(Failure) -> PickleValue {
         guard case let .tuple(t) = pid, t.count >= 5, t[0].string == "storage",
-              case let .global(module, name) = t[1], module == "torch", let key = t[2].string,
-              let numel = t[4].int, numel >= 0, numel < Int64(1) << 40
+            case let .global(module, name) = t[1], module == "torch", let key = t[2].string,
+            let numel = t[4].int, numel >= 0, numel < Int64(1) << 40
         else { throw fail("unrecognised persistent id") }
         guard let dtype = TorchDType(rawValue: name) else { throw fail("unsupported storage type torch.\(name)") }
         return .storage(key: key, dtype: dtype, numel: Int(numel))
@@ -291,12 +305,15 @@ public struct Unpickler {
         switch (module, name) {
         case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"):
             guard argList.count >= 4, case let .storage(key, dtype, numel) = argList[0], let offset = argList[1].int,
-                  case let .tuple(sizeValues) = argList[2], case let .tuple(strideValues) = argList[3] else {
+                case let .tuple(sizeValues) = argList[2], case let .tuple(strideValues) = argList[3]
+            else {
                 throw fail("malformed tensor rebuild arguments")
             }
-            let shape = sizeValues.compactMap { $0.int.map(Int.init) }, strides = strideValues.compactMap { $0.int.map(Int.init) }
+            let shape = sizeValues.compactMap { $0.int.map(Int.init) },
+                strides = strideValues.compactMap { $0.int.map(Int.init) }
             guard shape.count == sizeValues.count, strides.count == shape.count, offset >= 0,
-                  shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }) else { throw fail("malformed tensor shape or strides") }
+                shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 })
+            else { throw fail("malformed tensor shape or strides") }
             // The furthest element must lie inside the storage.
             var last = Int(offset)
             for (n, s) in zip(shape, strides) where n > 0 {
@@ -312,7 +329,10 @@ public struct Unpickler {
                 guard !o, p <= 1 << 34 else { throw fail("tensor shape \(shape) is implausibly large") }
                 elements = p
             }
-            return .tensor(TensorReference(storageKey: key, dtype: dtype, storageNumel: numel, offset: Int(offset), shape: shape, strides: strides))
+            return .tensor(
+                TensorReference(
+                    storageKey: key, dtype: dtype, storageNumel: numel, offset: Int(offset), shape: shape,
+                    strides: strides))
         case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
             guard let first = argList.first else { throw fail("malformed parameter rebuild") }
             return first

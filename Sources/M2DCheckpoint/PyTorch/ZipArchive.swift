@@ -44,10 +44,14 @@ public struct ZipArchive {
             i -= 1
         }
         guard eocd >= 0 else {
-            if bytes.count >= 2, bytes[0] == 0x80 { throw fail("this is a legacy (pre-1.6, non-zip) torch.save file; re-save it with a recent torch.save") }
+            if bytes.count >= 2, bytes[0] == 0x80 {
+                throw fail("this is a legacy (pre-1.6, non-zip) torch.save file; re-save it with a recent torch.save")
+            }
             throw fail("not a zip archive (no end-of-central-directory record)")
         }
-        guard try u16(eocd + 4) == 0, try u16(eocd + 6) == 0 else { throw fail("multi-disk zip archives are not supported") }
+        guard try u16(eocd + 4) == 0, try u16(eocd + 6) == 0 else {
+            throw fail("multi-disk zip archives are not supported")
+        }
         var count = try u16(eocd + 10)
         var directorySize = try u32(eocd + 12)
         var directoryOffset = try u32(eocd + 16)
@@ -61,7 +65,9 @@ public struct ZipArchive {
             directorySize = try u64(record + 40)
             directoryOffset = try u64(record + 48)
         }
-        guard directoryOffset <= bytes.count, directorySize <= bytes.count - directoryOffset, count <= directorySize / 46 + 1 else {
+        guard directoryOffset <= bytes.count, directorySize <= bytes.count - directoryOffset,
+            count <= directorySize / 46 + 1
+        else {
             throw fail("central directory lies outside the file")
         }
         var entries: [String: Entry] = [:]
@@ -73,7 +79,8 @@ public struct ZipArchive {
             let nameLength = try u16(at + 28), extraLength = try u16(at + 30), commentLength = try u16(at + 32)
             var local = try u32(at + 42)
             guard at + 46 + nameLength <= bytes.count else { throw fail("entry name past the end of the file") }
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(at + 46)..<(at + 46 + nameLength)]), as: UTF8.self)
+            let name = String(
+                decoding: UnsafeRawBufferPointer(rebasing: bytes[(at + 46)..<(at + 46 + nameLength)]), as: UTF8.self)
             // Zip64 extended information (0x0001) carries the values that overflowed 32 bits, in order.
             var extra = at + 46 + nameLength
             let extraEnd = extra + extraLength
@@ -87,7 +94,8 @@ public struct ZipArchive {
                 }
                 extra += 4 + length
             }
-            entries[name] = Entry(name: name, method: method, compressedSize: compressed, size: size, localHeaderOffset: local)
+            entries[name] = Entry(
+                name: name, method: method, compressedSize: compressed, size: size, localHeaderOffset: local)
             at += 46 + nameLength + extraLength + commentLength
         }
         self.entries = entries
@@ -97,12 +105,18 @@ public struct ZipArchive {
     public func data(_ name: String) throws(CheckpointError) -> UnsafeRawBufferPointer {
         guard let e = entries[name] else { throw .malformed(path: path, reason: "zip entry '\(name)' is missing") }
         guard e.method == 0 else {
-            throw .malformed(path: path, reason: "zip entry '\(name)' is compressed (method \(e.method)); only stored entries are read. Re-save with torch.save (it stores entries uncompressed)")
+            throw .malformed(
+                path: path,
+                reason:
+                    "zip entry '\(name)' is compressed (method \(e.method)); only stored entries are read. "
+                        + "Re-save with torch.save (it stores entries uncompressed)"
+            )
         }
         let h = e.localHeaderOffset
         // Offsets come from the file: compare without adding, so a huge one cannot overflow.
         guard h >= 0, h <= bytes.count - 30,
-              UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: h, as: UInt32.self)) == 0x0403_4B50 else {
+            UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: h, as: UInt32.self)) == 0x0403_4B50
+        else {
             throw .malformed(path: path, reason: "bad local header for '\(name)'")
         }
         let nameLength = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: h + 26, as: UInt16.self)))

@@ -17,7 +17,11 @@ public final class ModelRegistry: @unchecked Sendable {
     public var heads: [String: ProbeHead] { lock.withLock { _heads } }
     public var modelSHA: String { lock.withLock { _sha } }
 
-    func install(_ service: EmbeddingService, sha: String) { lock.withLock { _service = service; _sha = sha } }
+    func install(_ service: EmbeddingService, sha: String) {
+        lock.withLock {
+            _service = service; _sha = sha
+        }
+    }
     public func installHeads(_ heads: [String: ProbeHead]) { lock.withLock { _heads = heads } }
 
     /// sha256 of a file, hex.

@@ -19,8 +19,9 @@ public final class ServerApp: Sendable {
         self.logger = logger
         state = ServerState(maxInflight: config.maxConcurrentRequests)
         uploadBudget = Budget(capacity: config.maxInflightUploadBytes)
-        metrics = ServerMetrics(version: Self.version, model: (config.modelPath as NSString).lastPathComponent, blas: BLAS.coreName,
-                                precision: config.precision.rawValue)
+        metrics = ServerMetrics(
+            version: Self.version, model: (config.modelPath as NSString).lastPathComponent, blas: BLAS.coreName,
+            precision: config.precision.rawValue)
     }
 
     /// The HTTP handler of the main port, or of the admin port (operational routes only).

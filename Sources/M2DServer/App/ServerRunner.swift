@@ -28,8 +28,9 @@ public struct LoadedEngine: Sendable {
         }
         let model = try ModelDirectory.loadAny(config.modelPath, engine: gemm)
         let file = config.modelPath.hasSuffix(".pth") ? config.modelPath : config.modelPath + "/model.safetensors"
-        return LoadedEngine(model: model.config, engine: ViTEncoder(weights: model.weights, engine: gemm),
-                            sha: ModelRegistry.sha256(path: file))
+        return LoadedEngine(
+            model: model.config, engine: ViTEncoder(weights: model.weights, engine: gemm),
+            sha: ModelRegistry.sha256(path: file))
     }
 }
 
@@ -47,7 +48,10 @@ public final class ServerRunner: @unchecked Sendable {
     public var beforeLoad: (@Sendable () -> Void)?
     public private(set) var adminPort: Int?
 
-    public init(config: ServerConfig, logger: Logger, loader: @escaping @Sendable (ServerConfig) throws -> LoadedEngine = LoadedEngine.load) {
+    public init(
+        config: ServerConfig, logger: Logger,
+        loader: @escaping @Sendable (ServerConfig) throws -> LoadedEngine = LoadedEngine.load
+    ) {
         self.logger = logger
         self.loader = loader
         app = ServerApp(config: config, logger: logger)
@@ -90,8 +94,12 @@ public final class ServerRunner: @unchecked Sendable {
             }
             self.admin = admin
         }
-        logger.info("listening", metadata: ["host": .string(config.host), "port": .stringConvertible(port),
-                                            "admin_port": .string(adminPort.map(String.init) ?? "off")])
+        logger.info(
+            "listening",
+            metadata: [
+                "host": .string(config.host), "port": .stringConvertible(port),
+                "admin_port": .string(adminPort.map(String.init) ?? "off"),
+            ])
         let thread = Thread { [self] in self.load() }
         thread.name = "m2d-load"
         thread.start()
@@ -111,22 +119,30 @@ public final class ServerRunner: @unchecked Sendable {
                 metrics.inferenceDuration.record(seconds)
             }
             hooks.cancelled = { chunks in metrics.cancelledChunks.increment(by: Double(chunks)) }
-            let scheduler = InferenceScheduler(engine: loaded.engine, maxBatchChunks: config.maxBatchChunks,
-                                               maxBatchDelayMs: config.maxBatchDelayMs, capacity: config.maxConcurrentRequests,
-                                               stallTimeoutSeconds: config.stallTimeout, hooks: hooks)
+            let scheduler = InferenceScheduler(
+                engine: loaded.engine, maxBatchChunks: config.maxBatchChunks,
+                maxBatchDelayMs: config.maxBatchDelayMs, capacity: config.maxConcurrentRequests,
+                stallTimeoutSeconds: config.stallTimeout, hooks: hooks)
             let service = EmbeddingService(model: loaded.model, scheduler: scheduler, config: config)
             scheduler.start()
             if config.warmUp {
                 app.state.set(.loading, reason: "warming up")
                 let noise = (0..<loaded.model.sampleRate).map { i in Float(sin(Double(i) * 0.05) * 0.1) }
-                _ = try service.embedBlocking([AudioInput(name: "warm-up", bytes: WavEncoder.pcm16(noise, sampleRate: loaded.model.sampleRate))])
+                _ = try service.embedBlocking([
+                    AudioInput(name: "warm-up", bytes: WavEncoder.pcm16(noise, sampleRate: loaded.model.sampleRate))
+                ])
             }
             app.registry.install(service, sha: loaded.sha)
             try reloadHeads()
             app.state.set(.ready, reason: "")
-            logger.info("ready", metadata: ["model": .string(loaded.model.name), "dim": .stringConvertible(loaded.model.embeddingDim),
-                                            "load_ms": .string(String(format: "%.0f", Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e6)),
-                                            "engine": .string(scheduler.engineSummary), "threads": .stringConvertible(BLAS.threads)])
+            logger.info(
+                "ready",
+                metadata: [
+                    "model": .string(loaded.model.name), "dim": .stringConvertible(loaded.model.embeddingDim),
+                    "load_ms": .string(
+                        String(format: "%.0f", Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e6)),
+                    "engine": .string(scheduler.engineSummary), "threads": .stringConvertible(BLAS.threads),
+                ])
         } catch {
             let message = "\(error)"
             lock.withLock { _loadError = message }
@@ -140,7 +156,9 @@ public final class ServerRunner: @unchecked Sendable {
     public func reloadHeads() throws(ModelError) {
         let path = app.config.modelPath
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue, let service = app.registry.service else { return }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
+            let service = app.registry.service
+        else { return }
         let heads = try ProbeHead.loadAll(modelDirectory: path, dim: service.model.embeddingDim)
         app.registry.installHeads(heads)
         logger.info("heads loaded", metadata: ["heads": .string(heads.keys.sorted().joined(separator: ","))])
@@ -192,7 +210,9 @@ public final class ServerRunner: @unchecked Sendable {
             done.signal()
         }
         hup.setEventHandler { [self] in
-            do { try reloadHeads() } catch { logger.error("head reload failed; keeping the previous heads", metadata: ["error": .string("\(error)")]) }
+            do { try reloadHeads() } catch {
+                logger.error("head reload failed; keeping the previous heads", metadata: ["error": .string("\(error)")])
+            }
         }
         term.resume()
         int.resume()

@@ -35,11 +35,16 @@ public enum ErrorBody {
         let (status, type) = error.statusAndType
         let body: [UInt8]
         if openAI {
-            let oaType = status == 401 ? "authentication_error" : status == 429 ? "rate_limit_error"
-                : status >= 500 ? "server_error" : "invalid_request_error"
+            let oaType =
+                status == 401
+                ? "authentication_error"
+                : status == 429
+                    ? "rate_limit_error"
+                    : status >= 500 ? "server_error" : "invalid_request_error"
             var param: String?
             if case let .validation(_, p) = error { param = p }
-            body = JSONResponse.bytes(OpenAIErrorBody(error: .init(message: error.message, type: oaType, param: param, code: status)))
+            body = JSONResponse.bytes(
+                OpenAIErrorBody(error: .init(message: error.message, type: oaType, param: param, code: status)))
         } else {
             body = JSONResponse.bytes(NativeErrorBody(error: error.message, errorType: type, code: status))
         }
@@ -50,6 +55,8 @@ public enum ErrorBody {
 /// Encodes response DTOs; our own DTOs cannot fail to encode.
 enum JSONResponse {
     static func bytes<T: Encodable>(_ value: T) -> [UInt8] {
-        do { return try JSONEncoding.encode(value) } catch { preconditionFailure("response DTO failed to encode: \(error)") }
+        do { return try JSONEncoding.encode(value) } catch {
+            preconditionFailure("response DTO failed to encode: \(error)")
+        }
     }
 }

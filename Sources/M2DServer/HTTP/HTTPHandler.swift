@@ -29,8 +29,9 @@ public protocol HTTPHandler: Sendable {
     func accept(_ head: RequestHead) -> HeadDecision
     func bodyRejected(_ head: RequestHead, context: (any Sendable & AnyObject)?, reason: BodyRejection) -> HTTPResponse
     /// The complete request, off the daemon threads. Call `respond` exactly once (later calls are ignored).
-    func handle(_ request: HTTPRequest, connection: any ClientConnection,
-                respond: @escaping @Sendable (HTTPResponse) -> Void)
+    func handle(
+        _ request: HTTPRequest, connection: any ClientConnection,
+        respond: @escaping @Sendable (HTTPResponse) -> Void)
     /// The daemon is stopping and this request is still waiting: stop its work and give the answer
     /// to send instead (the handler's own answer, if it comes later, is dropped).
     func interrupted(_ head: RequestHead, context: (any Sendable & AnyObject)?) -> HTTPResponse

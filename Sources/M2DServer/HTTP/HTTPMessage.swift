@@ -12,8 +12,10 @@ public struct RequestHead: Sendable {
     /// The client's address ("127.0.0.1").
     public var peer: String
 
-    public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:],
-                peer: String = "") {
+    public init(
+        method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:],
+        peer: String = ""
+    ) {
         self.method = method
         self.path = path
         self.query = query
@@ -25,16 +27,21 @@ public struct RequestHead: Sendable {
     /// The client's x-request-id, if it sent a usable one (1-200 visible ASCII characters).
     public var requestID: String? {
         guard let id = headers["x-request-id"], (1...200).contains(id.utf8.count),
-              id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
+            id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        else { return nil }
         return id
     }
     /// The media type without parameters, lowercased ("audio/wav").
     public var mediaType: String? {
-        contentType.map { $0.split(separator: ";").first.map(String.init)?.trimmingCharacters(in: .whitespaces).lowercased() ?? "" }
+        contentType.map {
+            $0.split(separator: ";").first.map(String.init)?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        }
     }
     public var isForm: Bool { mediaType == "multipart/form-data" || mediaType == "application/x-www-form-urlencoded" }
     /// The declared body length, when the client sent a valid Content-Length.
-    public var contentLength: Int? { headers["content-length"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    public var contentLength: Int? {
+        headers["content-length"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
 }
 
 /// One field of a multipart/form-data or urlencoded body.
@@ -66,9 +73,11 @@ public struct HTTPRequest: Sendable {
     /// The upload budget the body holds; dropping it (with the body) gives the bytes back.
     public var uploadReservation: Budget.Reservation?
 
-    public init(head: RequestHead, body: [UInt8] = [], parts: [FormPart] = [],
-                receivedNanos: UInt64 = DispatchTime.now().uptimeNanoseconds, context: (any Sendable & AnyObject)? = nil,
-                uploadReservation: Budget.Reservation? = nil) {
+    public init(
+        head: RequestHead, body: [UInt8] = [], parts: [FormPart] = [],
+        receivedNanos: UInt64 = DispatchTime.now().uptimeNanoseconds, context: (any Sendable & AnyObject)? = nil,
+        uploadReservation: Budget.Reservation? = nil
+    ) {
         self.head = head
         self.body = body
         self.parts = parts
@@ -113,7 +122,9 @@ public struct HTTPResponse: Sendable {
         HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: body)
     }
 
-    public static func text(_ status: Int, _ text: String, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {
+    public static func text(
+        _ status: Int, _ text: String, contentType: String = "text/plain; charset=utf-8"
+    ) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: Array(text.utf8))
     }
 

@@ -54,8 +54,14 @@ public enum ServerError: Error, Equatable, Sendable {
         case .unavailable: [("Retry-After", "5")]
         case .unauthorized: [("WWW-Authenticate", "Bearer")]
         case let .methodNotAllowed(allowed): [("Allow", allowed.joined(separator: ", "))]
-        case .unsupportedMediaType: [("Accept-Post", "multipart/form-data, " + AudioFormat.mediaTypes.sorted().joined(separator: ", ")
-                                        + ", application/octet-stream, application/json")]
+        case .unsupportedMediaType:
+            [
+                (
+                    "Accept-Post",
+                    "multipart/form-data, " + AudioFormat.mediaTypes.sorted().joined(separator: ", ")
+                        + ", application/octet-stream, application/json"
+                )
+            ]
         default: []
         }
     }
@@ -63,7 +69,7 @@ public enum ServerError: Error, Equatable, Sendable {
     public var message: String {
         switch self {
         case let .invalidRequest(m), let .empty(m), let .invalidAudio(m), let .notFound(m),
-             let .payloadTooLarge(m), let .validation(m, _), let .backend(m), let .overloaded(m, _):
+            let .payloadTooLarge(m), let .validation(m, _), let .backend(m), let .overloaded(m, _):
             m
         case .unauthorized: "missing or invalid API key; send 'Authorization: Bearer <key>'"
         case let .methodNotAllowed(allowed): "method not allowed; use \(allowed.joined(separator: ", "))"

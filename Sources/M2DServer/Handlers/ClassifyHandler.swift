@@ -7,15 +7,19 @@ struct ClassifyHandler: RouteHandler {
     func respond(to request: AdmittedRequest, reply: @escaping @Sendable (Reply) -> Void) {
         let heads = app.registry.heads
         if heads.isEmpty {
-            return reply(.error(.notFound("this model has no probe heads; add heads/<name>.safetensors to the model directory "
-                                          + "(m2d-train probe) and send SIGHUP"), route: request.route))
+            return reply(
+                .error(
+                    .notFound(
+                        "this model has no probe heads; add heads/<name>.safetensors to the model directory "
+                            + "(m2d-train probe) and send SIGHUP"), route: request.route))
         }
         let metrics = app.metrics
         let check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { (options, model) throws(ServerError) in
             try InferenceRun.requireModel(options, model)
             _ = try Self.choose(options.head, from: heads)
         }
-        InferenceRun(app: app, jsonKey: "inputs").run(request, keepFrames: { _ in false }, check: check, reply: reply) { (items, options, _) throws(ServerError) in
+        InferenceRun(app: app, jsonKey: "inputs").run(request, keepFrames: { _ in false }, check: check, reply: reply) {
+            (items, options, _) throws(ServerError) in
             let head = try Self.choose(options.head, from: heads)
             metrics.classification(head: head.name)
             return .json(200, Classification.body(items, head: head, options: options))
@@ -25,11 +29,14 @@ struct ClassifyHandler: RouteHandler {
     static func choose(_ name: String?, from heads: [String: ProbeHead]) throws(ServerError) -> ProbeHead {
         let names = heads.keys.sorted()
         if let name {
-            guard let head = heads[name] else { throw .notFound("unknown head '\(name)'; heads: \(names.joined(separator: ", "))") }
+            guard let head = heads[name] else {
+                throw .notFound("unknown head '\(name)'; heads: \(names.joined(separator: ", "))")
+            }
             return head
         }
         guard names.count == 1 else {
-            throw .validation("several heads are loaded; choose one with 'head': \(names.joined(separator: ", "))", param: "head")
+            throw .validation(
+                "several heads are loaded; choose one with 'head': \(names.joined(separator: ", "))", param: "head")
         }
         return heads[names[0]]!
     }

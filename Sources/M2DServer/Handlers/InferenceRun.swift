@@ -11,23 +11,28 @@ struct InferenceRun {
     typealias Finish = @Sendable ([EmbeddedClip], RequestOptions, ModelConfig) throws(ServerError) -> HTTPResponse
 
     /// `check` runs on the parsed options before any audio is decoded.
-    func run(_ request: AdmittedRequest, keepFrames: @escaping @Sendable (RequestOptions) -> Bool = { $0.granularity == .frames },
-             check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { _, _ in },
-             reply: @escaping @Sendable (Reply) -> Void, finish: @escaping Finish) {
+    func run(
+        _ request: AdmittedRequest,
+        keepFrames: @escaping @Sendable (RequestOptions) -> Bool = { $0.granularity == .frames },
+        check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { _, _ in },
+        reply: @escaping @Sendable (Reply) -> Void, finish: @escaping Finish
+    ) {
         let route = request.route
         guard let service = app.registry.service, let ticket = request.ticket else {
             return reply(.error(.unavailable(status: "loading", reason: app.state.reason), route: route))
         }
         let inputs: [AudioInput], options: RequestOptions
         do {
-            (inputs, options) = try InputParser.parse(request.http, jsonInputKey: jsonKey, maxItems: app.config.maxClientBatchSize)
+            (inputs, options) = try InputParser.parse(
+                request.http, jsonInputKey: jsonKey, maxItems: app.config.maxClientBatchSize)
             try check(options, service.model)
         } catch {
             if let reason = error.rejectionReason { app.metrics.rejected(reason) }
             return reply(.error(error, route: route))
         }
         let metrics = app.metrics, model = service.model
-        service.embed(inputs, keepFrames: keepFrames(options), ticket: ticket, upload: request.http.uploadReservation) { result, timings in
+        service.embed(inputs, keepFrames: keepFrames(options), ticket: ticket, upload: request.http.uploadReservation) {
+            result, timings in
             switch result {
             case let .failure(error):
                 if let reason = error.rejectionReason { metrics.rejected(reason) }
@@ -37,14 +42,18 @@ struct InferenceRun {
                 for item in items { metrics.audioInputSeconds.record(item.facts.durationSeconds) }
                 metrics.audioSecondsTotal.increment(by: seconds)
                 metrics.queueDuration.record(Double(timings.queueNanos) / 1e9)
-                let format = items.first.map { String($0.facts.format.split(separator: "/").first ?? "unknown").lowercased() }
+                let format = items.first.map {
+                    String($0.facts.format.split(separator: "/").first ?? "unknown").lowercased()
+                }
                 metrics.decode(format: format ?? "unknown", seconds: Double(timings.decodeNanos) / 1e9)
                 do throws(ServerError) {
                     var response = try finish(items, options, model)
                     response.headers += Self.timingHeaders(timings, seconds: seconds, total: request.http.receivedNanos)
                     reply(Reply(response, audioSeconds: seconds, timings: timings))
                 } catch {
-                    reply(Reply(ErrorBody.response(error, openAI: route.isOpenAI), audioSeconds: seconds, timings: timings))
+                    reply(
+                        Reply(
+                            ErrorBody.response(error, openAI: route.isOpenAI), audioSeconds: seconds, timings: timings))
                 }
             }
         }

@@ -10,10 +10,12 @@ struct InfoHandler: RouteHandler {
         let service = registry.service
         let info = InfoResponse(
             model: service.map { .init($0.model, sha: registry.modelSHA, precision: app.config.precision.rawValue) },
-            status: app.readiness.status, heads: registry.heads.values.sorted { $0.name < $1.name }.map(InfoResponse.Head.init),
+            status: app.readiness.status,
+            heads: registry.heads.values.sorted { $0.name < $1.name }.map(InfoResponse.Head.init),
             limits: .init(app.config),
-            backend: .init(engine: service?.scheduler.engineSummary ?? "loading", precision: app.config.precision.rawValue,
-                           openblasCore: BLAS.coreName, threads: BLAS.threads),
+            backend: .init(
+                engine: service?.scheduler.engineSummary ?? "loading", precision: app.config.precision.rawValue,
+                openblasCore: BLAS.coreName, threads: BLAS.threads),
             version: ServerApp.version, sha: env["M2D_BUILD_SHA"] ?? "unknown", dockerLabel: env["M2D_DOCKER_LABEL"])
         reply(Reply(.json(200, JSONResponse.bytes(info))))
     }

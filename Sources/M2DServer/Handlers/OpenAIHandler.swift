@@ -15,12 +15,17 @@ struct OpenAIHandler: RouteHandler {
         let logger = app.logger
         let check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { (options, model) throws(ServerError) in
             if let d = options.dimensions, d != model.embeddingDim {
-                throw .validation("dimensions must be \(model.embeddingDim) (M2D embeddings cannot be shortened)", param: "dimensions")
+                throw .validation(
+                    "dimensions must be \(model.embeddingDim) (M2D embeddings cannot be shortened)", param: "dimensions"
+                )
             }
             // OpenAI clients send their own model names: serve, but say so in the log.
-            if let m = options.model, m != model.name { logger.warning("request names model '\(m)'; serving '\(model.name)'") }
+            if let m = options.model, m != model.name {
+                logger.warning("request names model '\(m)'; serving '\(model.name)'")
+            }
         }
-        InferenceRun(app: app, jsonKey: "input").run(request, keepFrames: { _ in false }, check: check, reply: reply) { items, options, model in
+        InferenceRun(app: app, jsonKey: "input").run(request, keepFrames: { _ in false }, check: check, reply: reply) {
+            items, options, model in
             .json(200, JSONResponse.bytes(OpenAIEmbedResponse(items, options: options, model: model)))
         }
     }

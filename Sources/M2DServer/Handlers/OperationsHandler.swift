@@ -6,19 +6,31 @@ struct OperationsHandler: RouteHandler {
 
     func respond(to request: AdmittedRequest, reply: @escaping @Sendable (Reply) -> Void) {
         switch request.route {
-        case .live: reply(Reply(.json(200, JSONResponse.bytes(HealthBody(status: "ok", error: nil, errorType: nil, code: nil)))))
+        case .live:
+            reply(
+                Reply(.json(200, JSONResponse.bytes(HealthBody(status: "ok", error: nil, errorType: nil, code: nil)))))
         case .metrics:
             let body = app.metrics.scrape(app.metricsSnapshot())
-            reply(Reply(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body)))
+            reply(
+                Reply(
+                    HTTPResponse(
+                        status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body
+                    )))
         case .openapi:
-            reply(Reply(HTTPResponse(status: 200, headers: [("Content-Type", "application/yaml")], body: OpenAPIDocument.bytes)))
+            reply(
+                Reply(
+                    HTTPResponse(
+                        status: 200, headers: [("Content-Type", "application/yaml")], body: OpenAPIDocument.bytes)))
         default: reply(Reply(Self.readiness(app.readiness)))
         }
     }
 
     static func readiness(_ r: Readiness) -> HTTPResponse {
-        if r.isReady { return .json(200, JSONResponse.bytes(HealthBody(status: "ok", error: nil, errorType: nil, code: nil))) }
-        return .json(503, JSONResponse.bytes(HealthBody(status: r.status, error: r.reason, errorType: "unhealthy", code: 503)),
-                     headers: [("Retry-After", "5")])
+        if r.isReady {
+            return .json(200, JSONResponse.bytes(HealthBody(status: "ok", error: nil, errorType: nil, code: nil)))
+        }
+        return .json(
+            503, JSONResponse.bytes(HealthBody(status: r.status, error: r.reason, errorType: "unhealthy", code: 503)),
+            headers: [("Retry-After", "5")])
     }
 }

@@ -15,10 +15,13 @@ public struct Readiness: Sendable, Equatable {
         switch scheduler?.health ?? .ok {
         case .ok: return Readiness(status: "ok", reason: "")
         case let .stalled(seconds):
-            return Readiness(status: "stalled", reason: "work is waiting and the inference worker has finished nothing "
-                             + "for \(Int(seconds)) s")
+            return Readiness(
+                status: "stalled",
+                reason: "work is waiting and the inference worker has finished nothing "
+                    + "for \(Int(seconds)) s")
         case let .failing(reason):
-            return Readiness(status: "unhealthy", reason: "the last 3 inference batches failed (\(reason)); probing every 5 s")
+            return Readiness(
+                status: "unhealthy", reason: "the last 3 inference batches failed (\(reason)); probing every 5 s")
         }
     }
 }

@@ -76,8 +76,10 @@ public final class EmbeddingService: @unchecked Sendable {
 
     /// Decodes and embeds without blocking the caller; `completion` runs once (not at all when the
     /// ticket is cancelled before the job is done).
-    public func embed(_ inputs: [AudioInput], keepFrames: Bool, ticket: RequestTicket, upload: Budget.Reservation? = nil,
-                      completion: @escaping Completion) {
+    public func embed(
+        _ inputs: [AudioInput], keepFrames: Bool, ticket: RequestTicket, upload: Budget.Reservation? = nil,
+        completion: @escaping Completion
+    ) {
         let box = Inputs(inputs, upload: upload)
         preprocess.addOperation { [self] in
             var timings = ServiceTimings()
@@ -103,10 +105,15 @@ public final class EmbeddingService: @unchecked Sendable {
     }
 
     /// Checks every header, reserves the budget, then decodes input by input. nil when cancelled.
-    private func prepare(_ box: Inputs, keepFrames: Bool, ticket: RequestTicket) throws(ServerError)
-        -> ([ClipEncoding], [ClipFacts])? {
+    private func prepare(
+        _ box: Inputs, keepFrames: Bool, ticket: RequestTicket
+    ) throws(ServerError)
+        -> ([ClipEncoding], [ClipFacts])?
+    {
         let many = box.items.count > 1
-        func label(_ i: Int) -> String { many || !box.items[i].name.hasPrefix("input") ? "input \(i) (\(box.items[i].name)): " : "" }
+        func label(_ i: Int) -> String {
+            many || !box.items[i].name.hasPrefix("input") ? "input \(i) (\(box.items[i].name)): " : ""
+        }
         var declared: [Double] = []
         for i in box.items.indices {
             do {
@@ -120,9 +127,10 @@ public final class EmbeddingService: @unchecked Sendable {
         if claimed > maxRequestSeconds { throw tooMuchAudio(claimed) }
         let charge = Int((claimed * 1000).rounded(.up)) * weight
         if charge > audioBudget.capacity {
-            throw .payloadTooLarge("the request's \(Self.format(claimed)) s of audio need more than the whole in-flight budget "
-                                   + "(\(Self.format(Double(audioBudget.capacity) / 1000 / Double(weight))) s for this granularity, "
-                                   + "--max-inflight-audio-seconds)")
+            throw .payloadTooLarge(
+                "the request's \(Self.format(claimed)) s of audio need more than the whole in-flight budget "
+                    + "(\(Self.format(Double(audioBudget.capacity) / 1000 / Double(weight))) s for this granularity, "
+                    + "--max-inflight-audio-seconds)")
         }
         guard let reservation = audioBudget.reserve(charge) else { throw budgetFull() }
         ticket.hold(reservation)
@@ -131,7 +139,9 @@ public final class EmbeddingService: @unchecked Sendable {
         for i in box.items.indices {
             if ticket.isCancelled { return nil }
             let prepared: PreparedAudio
-            do { prepared = try AudioPipeline.prepare(box.items[i].bytes, sampleRate: model.sampleRate, limits: limits) } catch {
+            do {
+                prepared = try AudioPipeline.prepare(box.items[i].bytes, sampleRate: model.sampleRate, limits: limits)
+            } catch {
                 throw ServerError.from(error).prefixed(label(i))
             }
             box.items[i].bytes = []
@@ -141,23 +151,29 @@ public final class EmbeddingService: @unchecked Sendable {
             let extra = Int(((prepared.durationSeconds - declared[i]) * 1000).rounded(.up)) * weight
             if extra > 0, !reservation.grow(by: extra) { throw budgetFull() }
             let mel = frontEnd.normalizedLogMel(prepared.samples)
-            clips.append(ClipEncoding(normalizedLogMel: mel, config: model, durationSeconds: prepared.durationSeconds,
-                                      keepFrames: keepFrames))
-            facts.append(ClipFacts(durationSeconds: prepared.durationSeconds, inputSampleRate: prepared.inputSampleRate,
-                                   inputChannels: prepared.inputChannels, format: prepared.format))
+            clips.append(
+                ClipEncoding(
+                    normalizedLogMel: mel, config: model, durationSeconds: prepared.durationSeconds,
+                    keepFrames: keepFrames))
+            facts.append(
+                ClipFacts(
+                    durationSeconds: prepared.durationSeconds, inputSampleRate: prepared.inputSampleRate,
+                    inputChannels: prepared.inputChannels, format: prepared.format))
         }
         box.upload = nil
         return ticket.isCancelled ? nil : (clips, facts)
     }
 
     private func tooMuchAudio(_ seconds: Double) -> ServerError {
-        .payloadTooLarge("the request holds \(Self.format(seconds)) s of audio; the limit is "
-                         + "\(Self.format(maxRequestSeconds)) s per request (--max-request-audio-seconds)")
+        .payloadTooLarge(
+            "the request holds \(Self.format(seconds)) s of audio; the limit is "
+                + "\(Self.format(maxRequestSeconds)) s per request (--max-request-audio-seconds)")
     }
 
     private func budgetFull() -> ServerError {
-        .overloaded("the server is holding its limit of \(Self.format(Double(audioBudget.capacity) / 1000)) s of audio "
-                    + "in flight (--max-inflight-audio-seconds); retry shortly", retryAfter: 1)
+        .overloaded(
+            "the server is holding its limit of \(Self.format(Double(audioBudget.capacity) / 1000)) s of audio "
+                + "in flight (--max-inflight-audio-seconds); retry shortly", retryAfter: 1)
     }
 
     static func format(_ seconds: Double) -> String { String(format: "%g", (seconds * 10).rounded() / 10) }

@@ -42,8 +42,10 @@ public final class InferenceScheduler: @unchecked Sendable {
     private var lastFailure = ""
     private var lastProbe: UInt64 = 0
 
-    public init(engine: any EncoderEngine, maxBatchChunks: Int, maxBatchDelayMs: Double, capacity: Int,
-                stallTimeoutSeconds: Double = 30, hooks: Hooks = Hooks()) {
+    public init(
+        engine: any EncoderEngine, maxBatchChunks: Int, maxBatchDelayMs: Double, capacity: Int,
+        stallTimeoutSeconds: Double = 30, hooks: Hooks = Hooks()
+    ) {
         self.engine = engine
         self.maxBatchChunks = max(1, maxBatchChunks)
         maxDelayNanos = UInt64(max(0, maxBatchDelayMs) * 1e6)
@@ -112,7 +114,9 @@ public final class InferenceScheduler: @unchecked Sendable {
         while let batch = nextBatch() {
             let start = DispatchTime.now().uptimeNanoseconds
             let outcome: Result<Void, EncoderError>
-            do { try ChunkBatch.encodeNext(batch.slots, engine: engine); outcome = .success(()) } catch { outcome = .failure(error) }
+            do { try ChunkBatch.encodeNext(batch.slots, engine: engine); outcome = .success(()) } catch {
+                outcome = .failure(error)
+            }
             let elapsed = DispatchTime.now().uptimeNanoseconds &- start
             if !batch.slots.isEmpty { hooks.batch(batch.slots.count, Double(elapsed) / 1e9) }
             finish(batch, outcome: outcome, start: start, elapsed: elapsed)

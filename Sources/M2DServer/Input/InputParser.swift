@@ -6,8 +6,10 @@ import M2DAudio
 
 public enum InputParser {
     /// Parses a request. `jsonInputKey` is "inputs" on native routes and "input" on /v1/embeddings.
-    public static func parse(_ request: HTTPRequest, jsonInputKey: String = "inputs",
-                             maxItems: Int) throws(ServerError) -> ([AudioInput], RequestOptions) {
+    public static func parse(
+        _ request: HTTPRequest, jsonInputKey: String = "inputs",
+        maxItems: Int
+    ) throws(ServerError) -> ([AudioInput], RequestOptions) {
         var options = RequestOptions()
         var inputs: [AudioInput] = []
         let media = request.head.mediaType
@@ -36,7 +38,8 @@ public enum InputParser {
             throw .unsupportedMediaType("Content-Type '\(m)' is not accepted")
         }
         if inputs.count > maxItems {
-            throw .payloadTooLarge("\(inputs.count) inputs in one request; the limit is \(maxItems) (--max-client-batch-size)")
+            throw .payloadTooLarge(
+                "\(inputs.count) inputs in one request; the limit is \(maxItems) (--max-client-batch-size)")
         }
         for (i, input) in inputs.enumerated() {
             if input.bytes.isEmpty { throw .empty("input \(i) (\(input.name)) is empty") }
@@ -44,13 +47,16 @@ public enum InputParser {
                 throw .unsupportedMediaType("input \(i) (\(input.name)) is \(unsupported), which cannot be decoded")
             }
             if media == "application/octet-stream", AudioFormat.sniff(input.bytes) == nil {
-                throw .unsupportedMediaType("the body is not a recognised audio file (no signature of \(AudioFormat.summary))")
+                throw .unsupportedMediaType(
+                    "the body is not a recognised audio file (no signature of \(AudioFormat.summary))")
             }
         }
         return (inputs, options)
     }
 
-    static func parseJSON(_ body: [UInt8], inputKey: String, options: inout RequestOptions) throws(ServerError) -> [AudioInput] {
+    static func parseJSON(
+        _ body: [UInt8], inputKey: String, options: inout RequestOptions
+    ) throws(ServerError) -> [AudioInput] {
         if body.isEmpty { throw .empty("the JSON body is empty") }
         let parsed: Any
         do { parsed = try JSONSerialization.jsonObject(with: Data(body)) } catch {
@@ -61,7 +67,9 @@ public enum InputParser {
         guard let raw = object[inputKey] ?? object[otherKey] else {
             throw .empty("the JSON body has no '\(inputKey)' field")
         }
-        for (k, v) in object where k != inputKey && k != otherKey && k != "parameters" { try options.apply(key: k, json: v) }
+        for (k, v) in object where k != inputKey && k != otherKey && k != "parameters" {
+            try options.apply(key: k, json: v)
+        }
         if let parameters = object["parameters"] as? [String: Any] {
             for (k, v) in parameters { try options.apply(key: k, json: v) }
         }
@@ -69,14 +77,21 @@ public enum InputParser {
             throw .validation("modality must be 'audio', got '\(modality)'", param: "modality")
         }
         let items: [Any]
-        if let s = raw as? String { items = [s] } else if let a = raw as? [Any] { items = a } else {
+        if let s = raw as? String {
+            items = [s]
+        } else if let a = raw as? [Any] {
+            items = a
+        } else {
             throw .invalidRequest("'\(inputKey)' must be a base64 string, a data URI, or a list of them")
         }
         if items.isEmpty { throw .empty("'\(inputKey)' is an empty list") }
         var out: [AudioInput] = []
         for (i, item) in items.enumerated() {
-            guard let text = item as? String else { throw .invalidRequest("\(inputKey)[\(i)] must be a string (base64 or data URI)") }
-            out.append(AudioInput(name: "\(inputKey)[\(i)]", bytes: try decodeBase64Audio(text, index: i, key: inputKey)))
+            guard let text = item as? String else {
+                throw .invalidRequest("\(inputKey)[\(i)] must be a string (base64 or data URI)")
+            }
+            out.append(
+                AudioInput(name: "\(inputKey)[\(i)]", bytes: try decodeBase64Audio(text, index: i, key: inputKey)))
         }
         return out
     }
@@ -92,13 +107,16 @@ public enum InputParser {
                 throw .invalidRequest("\(key)[\(index)] is a data URI without ';base64,'")
             }
             let mediaType = String(text[text.index(text.startIndex, offsetBy: 5)..<comma].dropLast(7)).lowercased()
-            if !mediaType.isEmpty, !AudioFormat.mediaTypes.contains(mediaType), mediaType != "application/octet-stream" {
+            if !mediaType.isEmpty, !AudioFormat.mediaTypes.contains(mediaType), mediaType != "application/octet-stream"
+            {
                 throw .unsupportedMediaType("\(key)[\(index)] has media type '\(mediaType)'")
             }
             payload = text[text.index(after: comma)...]
         }
         let cleaned = payload.filter { !$0.isWhitespace }
-        guard let data = Data(base64Encoded: String(cleaned), options: []) ?? Data(base64Encoded: padded(String(cleaned))) else {
+        guard
+            let data = Data(base64Encoded: String(cleaned), options: []) ?? Data(base64Encoded: padded(String(cleaned)))
+        else {
             throw .invalidRequest("\(key)[\(index)] is not valid base64")
         }
         return [UInt8](data)

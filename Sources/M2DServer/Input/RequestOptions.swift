@@ -29,7 +29,8 @@ public struct RequestOptions: Sendable, Equatable {
             }
         case "encoding_format":
             guard let v = EncodingFormat(rawValue: text) else {
-                throw .validation("encoding_format must be 'float' or 'base64', got '\(text)'", param: "encoding_format")
+                throw .validation(
+                    "encoding_format must be 'float' or 'base64', got '\(text)'", param: "encoding_format")
             }
             encodingFormat = v
         case "granularity":
@@ -43,11 +44,14 @@ public struct RequestOptions: Sendable, Equatable {
             dimensions = v
         case "head": head = text
         case "top_k":
-            guard let v = Int(text), v >= 1 else { throw .validation("top_k must be an integer >= 1, got '\(text)'", param: "top_k") }
+            guard let v = Int(text), v >= 1 else {
+                throw .validation("top_k must be an integer >= 1, got '\(text)'", param: "top_k")
+            }
             topK = v
         case "function_to_apply":
             guard let v = Activation(rawValue: text) else {
-                throw .validation("function_to_apply must be softmax, sigmoid or none, got '\(text)'", param: "function_to_apply")
+                throw .validation(
+                    "function_to_apply must be softmax, sigmoid or none, got '\(text)'", param: "function_to_apply")
             }
             functionToApply = v
         default: break

@@ -10,44 +10,10 @@ import CMicroHTTPD
 import Dispatch
 import Foundation
 
-public enum DaemonError: Error, CustomStringConvertible {
-    case bindFailed(host: String, port: Int, reason: String)
-    case startFailed
-
-    public var description: String {
-        switch self {
-        case let .bindFailed(host, port, reason): "cannot listen on \(host):\(port): \(reason)"
-        case .startFailed: "libmicrohttpd failed to start"
-        }
-    }
-}
-
 public final class MHDDaemon: @unchecked Sendable {
     // SAFETY: `daemon`/`listenFD` change only in start/stop (called by the owner). Socket and request
     // state shared between MHD's thread, the sweeper and responding threads is guarded by `lock`;
     // the rest of a request is touched only by the MHD thread that owns its connection.
-    public struct Options: Sendable {
-        public var host = "0.0.0.0"
-        public var port = 8080
-        public var connectionLimit = 256
-        /// Connections one client address may hold (0: no limit).
-        public var perAddressLimit = 32
-        /// Seconds without any progress before MHD closes a connection.
-        public var idleTimeoutSeconds = 30
-        /// A request head must be complete this long after the connection opened or the previous
-        /// response was sent (so an idle keep-alive connection is closed after it, too).
-        public var headerTimeoutSeconds = 10.0
-        /// Bodies must arrive at least this fast once `receiveGraceSeconds` have passed.
-        public var minReceiveBytesPerSecond = 4096.0
-        public var receiveGraceSeconds = 5.0
-        /// Body bytes read and dropped after an early answer before the connection is cut instead.
-        public var discardLimit = 64 << 20
-        /// Polling threads (MHD's thread pool when above 1).
-        public var threads = 1
-        /// In-flight upload bytes across connections (nil: unbounded).
-        public var uploadBudget: Budget?
-        public init() {}
-    }
 
     let handler: any HTTPHandler
     let options: Options
@@ -58,13 +24,13 @@ public final class MHDDaemon: @unchecked Sendable {
     /// ends a connection or a request on its own.
     public var onConnectionEvent: (@Sendable (String) -> Void)?
 
-    private let lock = NSLock()
-    private var sockets: [ObjectIdentifier: Socket] = [:]
-    private var draining = false
+    let lock = NSLock()
+    var sockets: [ObjectIdentifier: Socket] = [:]
+    var draining = false
     private var stopping = false
     private var sweeper: Thread?
-    private let sweeperWake = NSCondition()
-    private var sweeperStop = false
+    let sweeperWake = NSCondition()
+    var sweeperStop = false
 
     public init(handler: any HTTPHandler, options: Options) {
         self.handler = handler
@@ -77,13 +43,16 @@ public final class MHDDaemon: @unchecked Sendable {
         let (fd, port, ipv6) = try Self.listen(host: options.host, port: options.port)
         listenFD = fd
         boundPort = port
-        var flags = MHD_USE_AUTO_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
+        var flags =
+            MHD_USE_AUTO_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
             | MHD_USE_ITC.rawValue
         if ipv6 { flags |= MHD_USE_IPv6.rawValue }
         let me = Unmanaged.passRetained(self).toOpaque()
-        guard let d = m2d_mhd_start(flags, Self.accessCallback, me, Self.completedCallback, me, Self.notifyCallback, me, fd,
-                                    UInt32(options.idleTimeoutSeconds), UInt32(options.connectionLimit),
-                                    UInt32(max(0, options.perAddressLimit)), 256 * 1024, UInt32(max(1, options.threads)))
+        guard
+            let d = m2d_mhd_start(
+                flags, Self.accessCallback, me, Self.completedCallback, me, Self.notifyCallback, me, fd,
+                UInt32(options.idleTimeoutSeconds), UInt32(options.connectionLimit),
+                UInt32(max(0, options.perAddressLimit)), 256 * 1024, UInt32(max(1, options.threads)))
         else {
             Unmanaged<MHDDaemon>.fromOpaque(me).release()
             close(fd)
@@ -111,7 +80,9 @@ public final class MHDDaemon: @unchecked Sendable {
     /// Requests between head and response (reading, processing, or being answered).
     public var activeRequests: Int { lock.withLock { sockets.values.filter { $0.request != nil }.count } }
     /// Requests waiting for the handler's response.
-    public var suspendedRequests: Int { lock.withLock { sockets.values.filter { $0.request?.suspended == true }.count } }
+    public var suspendedRequests: Int {
+        lock.withLock { sockets.values.filter { $0.request?.suspended == true }.count }
+    }
 
     /// Answers every suspended request now with the handler's `interrupted` answer (their late
     /// results are dropped) and suspends no more: after this, `stop` cannot find a suspended
@@ -134,89 +105,14 @@ public final class MHDDaemon: @unchecked Sendable {
         guard let d = daemon else { return }
         answerSuspended()
         daemon = nil
-        sweeperWake.withLock { sweeperStop = true; sweeperWake.broadcast() }
+        sweeperWake.withLock {
+            sweeperStop = true; sweeperWake.broadcast()
+        }
         while let s = sweeper, !s.isFinished { usleep(1000) }
         MHD_stop_daemon(d)
         if listenFD >= 0 { close(listenFD); listenFD = -1 }
         Unmanaged.passUnretained(self).release()
     }
-
-    // MARK: per-socket and per-request state
-
-    enum Phase { case waiting, receiving, discarding, processing, responding }
-
-    /// One client connection (MHD's socket context), from accept to close.
-    final class Socket {
-        let connection: OpaquePointer
-        let fd: Int32
-        let peer: String
-        // Guarded by the daemon's lock:
-        var phase = Phase.waiting
-        var since = DispatchTime.now().uptimeNanoseconds
-        var received = 0
-        var request: Request?
-        var shutDown = false
-
-        init(connection: OpaquePointer, fd: Int32, peer: String) {
-            self.connection = connection
-            self.fd = fd
-            self.peer = peer
-        }
-    }
-
-    /// What to send once the body has been read to its end.
-    enum Pending {
-        case none
-        case answer(HTTPResponse)
-        case rejection(BodyRejection)
-    }
-
-    /// One request (MHD's con_cls), from head to completion.
-    final class Request {
-        let head: RequestHead
-        let socket: Socket
-        let context: (any Sendable & AnyObject)?
-        let limit: Int
-        let receivedNanos = DispatchTime.now().uptimeNanoseconds
-        var body: [UInt8] = []
-        var parts: [FormPart] = []
-        var received = 0
-        var postProcessor: OpaquePointer?
-        var reservation: Budget.Reservation?
-        var pending = Pending.none
-        var dispatched = false
-        // Guarded by the daemon's lock:
-        var response: HTTPResponse?
-        var suspended = false
-        var disconnected = false
-        var disconnectActions: [@Sendable () -> Void] = []
-
-        init(head: RequestHead, socket: Socket, context: (any Sendable & AnyObject)?, limit: Int) {
-            self.head = head
-            self.socket = socket
-            self.context = context
-            self.limit = limit
-        }
-
-        var discarding: Bool { if case .none = pending { return false }; return true }
-    }
-
-    /// A suspended request's handle for the handler. SAFETY: the request is kept alive by it and
-    /// its shared fields are touched under the daemon's lock.
-    private struct Link: ClientConnection, @unchecked Sendable {
-        let daemon: MHDDaemon
-        let request: Request
-
-        func onDisconnect(_ action: @escaping @Sendable () -> Void) {
-            let gone = daemon.lock.withLock { () -> Bool in
-                if request.disconnected { return true }
-                request.disconnectActions.append(action)
-                return false
-            }
-            if gone { action() }
-        }
-    }
-
     private static func fromOpaque<T: AnyObject>(_ pointer: UnsafeMutableRawPointer?) -> T {
         Unmanaged<T>.fromOpaque(pointer!).takeUnretainedValue()
     }
@@ -242,10 +138,13 @@ public final class MHDDaemon: @unchecked Sendable {
         }
     }
 
-    private static let accessCallback: MHD_AccessHandlerCallback = { cls, connection, url, method, _, upload, uploadSize, state in
+    private static let accessCallback: MHD_AccessHandlerCallback = {
+        cls, connection, url, method, _, upload, uploadSize, state in
         let me: MHDDaemon = fromOpaque(cls)
-        return me.access(connection!, url: url.map { String(cString: $0) } ?? "/", method: method.map { String(cString: $0) } ?? "GET",
-                         upload: upload, uploadSize: uploadSize!, state: state!)
+        return me.access(
+            connection!, url: url.map { String(cString: $0) } ?? "/",
+            method: method.map { String(cString: $0) } ?? "GET",
+            upload: upload, uploadSize: uploadSize!, state: state!)
     }
 
     private static let completedCallback: MHD_RequestCompletedCallback = { cls, _, state, code in
@@ -260,19 +159,24 @@ public final class MHDDaemon: @unchecked Sendable {
             request.socket.phase = .waiting
             request.socket.since = DispatchTime.now().uptimeNanoseconds
         }
-        me.handler.requestEnded(request.head, context: request.context, completed: code == .REQUEST_TERMINATED_COMPLETED_OK)
+        me.handler.requestEnded(
+            request.head, context: request.context, completed: code == .REQUEST_TERMINATED_COMPLETED_OK)
     }
 
-    private static let postIterator: MHD_PostDataIterator = { cls, _, key, filename, contentType, _, data, offset, size in
+    private static let postIterator: MHD_PostDataIterator = {
+        cls, _, key, filename, contentType, _, data, offset, size in
         let request: Request = fromOpaque(cls)
         let name = key.map { String(cString: $0) } ?? ""
         if offset == 0 || request.parts.last?.name != name {
-            request.parts.append(FormPart(name: name, filename: filename.map { String(cString: $0) },
-                                          contentType: contentType.map { String(cString: $0) }, data: []))
+            request.parts.append(
+                FormPart(
+                    name: name, filename: filename.map { String(cString: $0) },
+                    contentType: contentType.map { String(cString: $0) }, data: []))
         }
         if size > 0, let data {
             data.withMemoryRebound(to: UInt8.self, capacity: size) {
-                request.parts[request.parts.count - 1].data.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
+                request.parts[request.parts.count - 1].data.append(
+                    contentsOf: UnsafeBufferPointer(start: $0, count: size))
             }
         }
         return .YES
@@ -297,8 +201,10 @@ public final class MHDDaemon: @unchecked Sendable {
 
     // MARK: the access handler
 
-    private func access(_ connection: OpaquePointer, url: String, method: String, upload: UnsafePointer<CChar>?,
-                        uploadSize: UnsafeMutablePointer<Int>, state: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+    private func access(
+        _ connection: OpaquePointer, url: String, method: String, upload: UnsafePointer<CChar>?,
+        uploadSize: UnsafeMutablePointer<Int>, state: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    ) -> MHD_Result {
         guard let raw = state.pointee else { return begin(connection, url: url, method: method, state: state) }
         let request: Request = Self.fromOpaque(raw)
         if uploadSize.pointee > 0 {
@@ -316,17 +222,21 @@ public final class MHDDaemon: @unchecked Sendable {
     private func answerPending(_ request: Request, _ connection: OpaquePointer) -> MHD_Result {
         switch request.pending {
         case let .answer(response): return queue(connection, response)
-        case let .rejection(reason): return queue(connection, handler.bodyRejected(request.head, context: request.context, reason: reason))
+        case let .rejection(reason):
+            return queue(connection, handler.bodyRejected(request.head, context: request.context, reason: reason))
         case .none: return .NO
         }
     }
 
     /// The first call of a request: only the head is known.
-    private func begin(_ connection: OpaquePointer, url: String, method: String,
-                       state: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+    private func begin(
+        _ connection: OpaquePointer, url: String, method: String,
+        state: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    ) -> MHD_Result {
         let socket: Socket = Self.fromOpaque(m2d_mhd_socket_context(connection))
-        let head = RequestHead(method: method, path: url, query: Self.values(connection, .GET_ARGUMENT_KIND),
-                               headers: Self.values(connection, .HEADER_KIND, lowercase: true), peer: socket.peer)
+        let head = RequestHead(
+            method: method, path: url, query: Self.values(connection, .GET_ARGUMENT_KIND),
+            headers: Self.values(connection, .HEADER_KIND, lowercase: true), peer: socket.peer)
         let decision = handler.accept(head)
         let request: Request
         switch decision {
@@ -341,7 +251,9 @@ public final class MHDDaemon: @unchecked Sendable {
                 request.reservation = budget.reserve(length)
                 if request.reservation == nil { request.pending = .rejection(.uploadBudget(limit: budget.capacity)) }
             }
-            if !request.discarding, !head.isForm, let length = head.contentLength { request.body.reserveCapacity(length) }
+            if !request.discarding, !head.isForm, let length = head.contentLength {
+                request.body.reserveCapacity(length)
+            }
         }
         lock.withLock {
             socket.request = request
@@ -356,12 +268,16 @@ public final class MHDDaemon: @unchecked Sendable {
             // is too large to read through; else read it to the end first (lingering close).
             let noBody = (head.contentLength ?? 0) == 0 && head.headers["transfer-encoding"] == nil
             let expects = head.headers["expect"]?.lowercased() == "100-continue"
-            if noBody || expects || (head.contentLength ?? 0) > options.discardLimit { return answerPending(request, connection) }
+            if noBody || expects || (head.contentLength ?? 0) > options.discardLimit {
+                return answerPending(request, connection)
+            }
             return .YES
         }
         if head.isForm {
             request.postProcessor = MHD_create_post_processor(connection, 64 * 1024, Self.postIterator, opaque)
-            if request.postProcessor == nil { request.pending = .rejection(.malformed("malformed form body (multipart without a boundary?)")) }
+            if request.postProcessor == nil {
+                request.pending = .rejection(.malformed("malformed form body (multipart without a boundary?)"))
+            }
         }
         return .YES
     }
@@ -385,7 +301,9 @@ public final class MHDDaemon: @unchecked Sendable {
         if let pp = request.postProcessor {
             if MHD_post_process(pp, upload, size) != .YES { enterDiscard(request, .malformed("malformed form body")) }
         } else if let upload {
-            upload.withMemoryRebound(to: UInt8.self, capacity: size) { request.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: size)) }
+            upload.withMemoryRebound(to: UInt8.self, capacity: size) {
+                request.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
+            }
         }
         return .YES
     }
@@ -400,9 +318,10 @@ public final class MHDDaemon: @unchecked Sendable {
 
     private func dispatch(_ request: Request, _ connection: OpaquePointer) -> MHD_Result {
         request.dispatched = true
-        let message = HTTPRequest(head: request.head, body: request.body, parts: request.parts,
-                                  receivedNanos: request.receivedNanos, context: request.context,
-                                  uploadReservation: request.reservation)
+        let message = HTTPRequest(
+            head: request.head, body: request.body, parts: request.parts,
+            receivedNanos: request.receivedNanos, context: request.context,
+            uploadReservation: request.reservation)
         request.body = []
         request.parts = []
         request.reservation = nil
@@ -423,7 +342,7 @@ public final class MHDDaemon: @unchecked Sendable {
     }
 
     /// The first response for a suspended request wins; later ones are dropped.
-    private func resume(_ request: Request, with response: HTTPResponse) {
+    func resume(_ request: Request, with response: HTTPResponse) {
         let wake = lock.withLock { () -> Bool in
             guard request.response == nil else { return false }
             request.response = response
@@ -440,7 +359,8 @@ public final class MHDDaemon: @unchecked Sendable {
         switch response.body {
         case let .bytes(body):
             r = body.withUnsafeBytes { raw in
-                MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
+                MHD_create_response_from_buffer(
+                    raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
             }
         case let .stream(stream):
             let box = Unmanaged.passRetained(StreamBox(stream)).toOpaque()
@@ -459,68 +379,6 @@ public final class MHDDaemon: @unchecked Sendable {
         MHD_destroy_response(r)
         return result
     }
-
-    // MARK: the sweeper
-
-    private func wakeSweeper() { sweeperWake.withLock { sweeperWake.broadcast() } }
-
-    private func sweepUntilStopped() {
-        while true {
-            let stop = sweeperWake.withLock { () -> Bool in
-                if !sweeperStop { _ = sweeperWake.wait(until: Date(timeIntervalSinceNow: 0.2)) }
-                return sweeperStop
-            }
-            if stop { return }
-            sweep()
-        }
-    }
-
-    private func sweep() {
-        let now = DispatchTime.now().uptimeNanoseconds
-        var actions: [@Sendable () -> Void] = [], events: [String] = []
-        lock.withLock {
-            for socket in sockets.values where !socket.shutDown {
-                let elapsed = Double(now &- socket.since) / 1e9
-                switch socket.phase {
-                case .waiting:
-                    if draining || elapsed > options.headerTimeoutSeconds {
-                        shutDown(socket)
-                        events.append(draining ? "drain" : "header_timeout")
-                    }
-                case .receiving, .discarding:
-                    let allowed = options.minReceiveBytesPerSecond * (elapsed - options.receiveGraceSeconds)
-                    if allowed > 0, Double(socket.received) < allowed {
-                        shutDown(socket)
-                        events.append("slow_body")
-                    }
-                case .processing:
-                    guard let request = socket.request, request.suspended, !request.disconnected, Self.peerClosed(socket.fd) else { break }
-                    request.disconnected = true
-                    actions += request.disconnectActions
-                    request.disconnectActions = []
-                    events.append("client_gone")
-                case .responding:
-                    break
-                }
-            }
-        }
-        for action in actions { action() }
-        if let onConnectionEvent { for event in events { onConnectionEvent(event) } }
-    }
-
-    /// Under `lock`. MHD sees end of stream and closes the connection itself; the descriptor stays MHD's.
-    private func shutDown(_ socket: Socket) {
-        socket.shutDown = true
-        Glibc.shutdown(socket.fd, Int32(SHUT_RDWR))
-    }
-
-    /// The peer sent FIN or the socket failed (data waiting to be read, a pipelined request, is not a close).
-    private static func peerClosed(_ fd: Int32) -> Bool {
-        var p = pollfd(fd: fd, events: m2d_pollrdhup(), revents: 0)
-        guard poll(&p, 1, 0) > 0 else { return false }
-        return p.revents & (m2d_pollrdhup() | Int16(POLLHUP | POLLERR | POLLNVAL)) != 0
-    }
-
     // MARK: helpers
 
     private final class ValueBox {
@@ -529,53 +387,21 @@ public final class MHDDaemon: @unchecked Sendable {
         init(lowercase: Bool) { self.lowercase = lowercase }
     }
 
-    private static func values(_ connection: OpaquePointer, _ kind: MHD_ValueKind, lowercase: Bool = false) -> [String: String] {
+    private static func values(
+        _ connection: OpaquePointer, _ kind: MHD_ValueKind, lowercase: Bool = false
+    ) -> [String: String] {
         let box = ValueBox(lowercase: lowercase)
         let opaque = Unmanaged.passUnretained(box).toOpaque()
-        _ = MHD_get_connection_values(connection, kind, { cls, _, key, value in
-            let box: ValueBox = MHDDaemon.fromOpaque(cls)
-            if let key {
-                let name = String(cString: key)
-                box.values[box.lowercase ? name.lowercased() : name] = value.map { String(cString: $0) } ?? ""
-            }
-            return .YES
-        }, opaque)
+        _ = MHD_get_connection_values(
+            connection, kind,
+            { cls, _, key, value in
+                let box: ValueBox = MHDDaemon.fromOpaque(cls)
+                if let key {
+                    let name = String(cString: key)
+                    box.values[box.lowercase ? name.lowercased() : name] = value.map { String(cString: $0) } ?? ""
+                }
+                return .YES
+            }, opaque)
         return withExtendedLifetime(box) { box.values }
-    }
-
-    /// Creates, binds and listens on a TCP socket for host:port; returns (fd, bound port, isIPv6).
-    private static func listen(host: String, port: Int) throws -> (Int32, Int, Bool) {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
-        var list: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host.isEmpty ? nil : host, String(port), &hints, &list)
-        guard rc == 0, let first = list else {
-            throw DaemonError.bindFailed(host: host, port: port, reason: String(cString: gai_strerror(rc)))
-        }
-        defer { freeaddrinfo(list) }
-        var lastError = "no usable address"
-        var ai: UnsafeMutablePointer<addrinfo>? = first
-        while let a = ai {
-            defer { ai = a.pointee.ai_next }
-            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
-            if fd < 0 { lastError = String(cString: strerror(errno)); continue }
-            var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            guard bind(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0, Glibc.listen(fd, 511) == 0 else {
-                lastError = String(cString: strerror(errno)); close(fd); continue
-            }
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-            let ipv6 = Int32(storage.ss_family) == AF_INET6
-            let bound: UInt16 = withUnsafePointer(to: &storage) { p in
-                ipv6 ? p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
-                     : p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
-            }
-            return (fd, Int(bound), ipv6)
-        }
-        throw DaemonError.bindFailed(host: host, port: port, reason: lastError)
     }
 }

@@ -7,13 +7,16 @@ struct Usage: Encodable {
     let promptTokens: Int
     let totalTokens: Int
 
-    enum CodingKeys: String, CodingKey { case audioSeconds = "audio_seconds", promptTokens = "prompt_tokens", totalTokens = "total_tokens" }
+    enum CodingKeys: String, CodingKey {
+        case audioSeconds = "audio_seconds", promptTokens = "prompt_tokens", totalTokens = "total_tokens"
+    }
 
     /// Tokens: output frames per clip (flat features: time steps).
     static func of(_ items: [EmbeddedClip], model: ModelConfig, withSeconds: Bool) -> Usage {
         let tokens = items.reduce(0) { $0 + Self.tokens($1.embedding, model: model) }
-        return Usage(audioSeconds: withSeconds ? items.reduce(0) { $0 + $1.facts.durationSeconds } : nil,
-                     promptTokens: tokens, totalTokens: tokens)
+        return Usage(
+            audioSeconds: withSeconds ? items.reduce(0) { $0 + $1.facts.durationSeconds } : nil,
+            promptTokens: tokens, totalTokens: tokens)
     }
 
     static func tokens(_ e: Embedding, model: ModelConfig) -> Int {
@@ -47,8 +50,10 @@ struct ClipEmbedResponse: Encodable {
         self.model = model.name
         dim = model.embeddingDim
         data = items.enumerated().map { i, item in
-            Item(index: i, embedding: EmbeddingValue(item.embedding.clip, options: options), durationSeconds: item.facts.durationSeconds,
-                 inputSampleRate: item.facts.inputSampleRate, inputChannels: item.facts.inputChannels)
+            Item(
+                index: i, embedding: EmbeddingValue(item.embedding.clip, options: options),
+                durationSeconds: item.facts.durationSeconds,
+                inputSampleRate: item.facts.inputSampleRate, inputChannels: item.facts.inputChannels)
         }
         usage = .of(items, model: model, withSeconds: true)
     }
@@ -68,7 +73,9 @@ struct OpenAIEmbedResponse: Encodable {
     let usage: Usage
 
     init(_ items: [EmbeddedClip], options: RequestOptions, model: ModelConfig) {
-        data = items.enumerated().map { Item(index: $0, embedding: EmbeddingValue($1.embedding.clip, options: options)) }
+        data = items.enumerated().map {
+            Item(index: $0, embedding: EmbeddingValue($1.embedding.clip, options: options))
+        }
         self.model = model.name
         usage = .of(items, model: model, withSeconds: false)
     }

@@ -6,7 +6,8 @@ struct InfoResponse: Encodable {
         let embedDim, depth, numHeads: Int
         let inputSize, patchSize: [Int]
         enum CodingKeys: String, CodingKey {
-            case embedDim = "embed_dim", depth, numHeads = "num_heads", inputSize = "input_size", patchSize = "patch_size"
+            case embedDim = "embed_dim", depth, numHeads = "num_heads", inputSize = "input_size", patchSize =
+                "patch_size"
         }
     }
 
@@ -28,8 +29,9 @@ struct InfoResponse: Encodable {
             chunkSeconds = Double(c.chunkFrames * c.hopLength) / Double(c.sampleRate)
             frameHopMs = Double(c.patchWidth * c.hopLength) * 1000 / Double(c.sampleRate)
             flatFeatures = c.flatFeatures
-            architecture = Architecture(embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, inputSize: c.inputSize,
-                                        patchSize: c.patchSize)
+            architecture = Architecture(
+                embedDim: c.embedDim, depth: c.depth, numHeads: c.numHeads, inputSize: c.inputSize,
+                patchSize: c.patchSize)
             normStats = c.normStats
             provenance = c.provenance
         }
@@ -61,7 +63,11 @@ struct InfoResponse: Encodable {
             try c.encode(multiLabel, forKey: .multiLabel)
             try c.encode(defaultFunction, forKey: .defaultFunction)
             try c.encode(metric, forKey: .metric)
-            if let reportedScore { try c.encode(reportedScore, forKey: .reportedScore) } else { try c.encodeNil(forKey: .reportedScore) }
+            if let reportedScore {
+                try c.encode(reportedScore, forKey: .reportedScore)
+            } else {
+                try c.encodeNil(forKey: .reportedScore)
+            }
             if let task { try c.encode(task, forKey: .task) } else { try c.encodeNil(forKey: .task) }
         }
 
@@ -92,9 +98,11 @@ struct InfoResponse: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case maxConcurrentRequests = "max_concurrent_requests", maxClientBatchSize = "max_client_batch_size"
-            case maxBatchChunks = "max_batch_chunks", payloadLimit = "payload_limit", maxBatchDelayMs = "max_batch_delay_ms"
+            case maxBatchChunks = "max_batch_chunks", payloadLimit = "payload_limit", maxBatchDelayMs =
+                "max_batch_delay_ms"
             case maxAudioSeconds = "max_audio_seconds", maxRequestAudioSeconds = "max_request_audio_seconds"
-            case maxInflightAudioSeconds = "max_inflight_audio_seconds", maxInflightUploadBytes = "max_inflight_upload_bytes"
+            case maxInflightAudioSeconds = "max_inflight_audio_seconds", maxInflightUploadBytes =
+                "max_inflight_upload_bytes"
             case maxSampleRate = "max_sample_rate", maxDecodedSamples = "max_decoded_samples"
         }
     }
@@ -126,10 +134,16 @@ struct InfoResponse: Encodable {
         try c.encode(backend, forKey: .backend)
         try c.encode(version, forKey: .version)
         try c.encode(sha, forKey: .sha)
-        if let dockerLabel { try c.encode(dockerLabel, forKey: .dockerLabel) } else { try c.encodeNil(forKey: .dockerLabel) }
+        if let dockerLabel {
+            try c.encode(dockerLabel, forKey: .dockerLabel)
+        } else {
+            try c.encodeNil(forKey: .dockerLabel)
+        }
     }
 
-    enum CodingKeys: String, CodingKey { case status, heads, limits, backend, version, sha, dockerLabel = "docker_label" }
+    enum CodingKeys: String, CodingKey {
+        case status, heads, limits, backend, version, sha, dockerLabel = "docker_label"
+    }
 }
 
 extension InfoResponse.Model {
@@ -151,7 +165,11 @@ extension InfoResponse.Model {
         try c.encode(flatFeatures, forKey: .flatFeatures)
         try c.encode(architecture, forKey: .architecture)
         try c.encode(normStats, forKey: .normStats)
-        if let provenance { try c.encode(provenance, forKey: .provenance) } else { try c.encodeNil(forKey: .provenance) }
+        if let provenance {
+            try c.encode(provenance, forKey: .provenance)
+        } else {
+            try c.encodeNil(forKey: .provenance)
+        }
     }
 }
 

@@ -31,7 +31,8 @@ final class Router: HTTPHandler {
             return .reject(finish(head, context, Reply.error(error, route: route ?? .embed)), context: context)
         }
         guard let route, !adminPort || route.isOperational else {
-            let hint = adminPort ? "; this is the admin port (/health/*, /metrics, /openapi.yaml)" : "; see /openapi.yaml"
+            let hint =
+                adminPort ? "; this is the admin port (/health/*, /metrics, /openapi.yaml)" : "; see /openapi.yaml"
             return reject(.notFound("no route \(head.path)\(hint)"))
         }
         guard route.methods.contains(head.method) else { return reject(.methodNotAllowed(allowed: route.methods)) }
@@ -44,31 +45,43 @@ final class Router: HTTPHandler {
         let readiness = app.readiness
         guard readiness.isReady else { return reject(.unavailable(status: readiness.status, reason: readiness.reason)) }
         guard app.state.admit() else {
-            return reject(.overloaded("too many concurrent requests (--max-concurrent-requests \(app.state.maxInflight)); "
-                                      + "retry shortly", retryAfter: 1))
+            return reject(
+                .overloaded(
+                    "too many concurrent requests (--max-concurrent-requests \(app.state.maxInflight)); "
+                        + "retry shortly", retryAfter: 1))
         }
         let ticket = RequestTicket { [state = app.state] in state.release() }
-        return .accept(bodyLimit: app.config.payloadLimit, context: RequestContext(route: route, requestID: id, ticket: ticket))
+        return .accept(
+            bodyLimit: app.config.payloadLimit, context: RequestContext(route: route, requestID: id, ticket: ticket))
     }
 
-    func bodyRejected(_ head: RequestHead, context: (any Sendable & AnyObject)?, reason: BodyRejection) -> HTTPResponse {
-        let context = context as? RequestContext ?? RequestContext(route: nil, requestID: UUID().uuidString.lowercased())
+    func bodyRejected(_ head: RequestHead, context: (any Sendable & AnyObject)?, reason: BodyRejection) -> HTTPResponse
+    {
+        let context =
+            context as? RequestContext ?? RequestContext(route: nil, requestID: UUID().uuidString.lowercased())
         let error: ServerError
         switch reason {
         case let .tooLarge(limit):
-            let hint = head.mediaType == "application/json" ? "; base64 in JSON adds 33%, multipart or a raw body does not" : ""
+            let hint =
+                head.mediaType == "application/json"
+                ? "; base64 in JSON adds 33%, multipart or a raw body does not" : ""
             error = .payloadTooLarge("request body exceeds \(limit) bytes (--payload-limit)\(hint)")
         case let .malformed(message): error = .invalidRequest(message)
         case let .uploadBudget(limit):
-            error = .overloaded("the server is holding its limit of \(limit >> 20) MiB of uploads "
-                                + "(--max-inflight-upload-mb); retry shortly", retryAfter: 1)
+            error = .overloaded(
+                "the server is holding its limit of \(limit >> 20) MiB of uploads "
+                    + "(--max-inflight-upload-mb); retry shortly", retryAfter: 1)
         }
         if let reason = error.rejectionReason { app.metrics.rejected(reason) }
         return finish(head, context, Reply.error(error, route: context.route ?? .embed))
     }
 
-    func handle(_ request: HTTPRequest, connection: any ClientConnection, respond: @escaping @Sendable (HTTPResponse) -> Void) {
-        guard let context = request.context as? RequestContext, let route = context.route, let handler = handlers[route.family] else {
+    func handle(
+        _ request: HTTPRequest, connection: any ClientConnection, respond: @escaping @Sendable (HTTPResponse) -> Void
+    ) {
+        guard let context = request.context as? RequestContext, let route = context.route,
+            let handler = handlers[route.family]
+        else {
             return respond(ErrorBody.response(.notFound("no route \(request.head.path)")))
         }
         let head = request.head, bytes = request.bodyBytes
@@ -77,16 +90,21 @@ final class Router: HTTPHandler {
             respond(finish(head, context, r, bytes: bytes))
         }
         if let ticket = context.ticket {
-            connection.onDisconnect { ticket.cancel(); reply(.error(.clientGone, route: route)) }
+            connection.onDisconnect {
+                ticket.cancel(); reply(.error(.clientGone, route: route))
+            }
         }
         handler.respond(to: AdmittedRequest(route: route, http: request, ticket: context.ticket), reply: reply)
     }
 
     func interrupted(_ head: RequestHead, context: (any Sendable & AnyObject)?) -> HTTPResponse {
-        let context = context as? RequestContext ?? RequestContext(route: nil, requestID: UUID().uuidString.lowercased())
+        let context =
+            context as? RequestContext ?? RequestContext(route: nil, requestID: UUID().uuidString.lowercased())
         context.ticket?.cancel()
-        let error = ServerError.unavailable(status: "draining", reason: "the request did not finish within --shutdown-timeout "
-                                            + "(\(String(format: "%g", app.config.shutdownTimeout)) s)")
+        let error = ServerError.unavailable(
+            status: "draining",
+            reason: "the request did not finish within --shutdown-timeout "
+                + "(\(String(format: "%g", app.config.shutdownTimeout)) s)")
         let reply = Reply.error(error, route: context.route ?? .embed)
         return context.answered.first() ? finish(head, context, reply) : reply.response
     }
@@ -96,7 +114,8 @@ final class Router: HTTPHandler {
     }
 
     /// Stamps the request id, drops HEAD bodies, and writes the log line and metrics.
-    private func finish(_ head: RequestHead, _ context: RequestContext, _ reply: Reply, bytes: Int = 0) -> HTTPResponse {
+    private func finish(_ head: RequestHead, _ context: RequestContext, _ reply: Reply, bytes: Int = 0) -> HTTPResponse
+    {
         var response = reply.response
         if head.method == "HEAD" { response.body = .bytes([]) }
         response.headers.append(("x-request-id", context.requestID))
@@ -113,7 +132,11 @@ final class Router: HTTPHandler {
             meta["queue_ms"] = .string(String(format: "%.1f", Double(t.queueNanos) / 1e6))
             meta["inference_ms"] = .string(String(format: "%.1f", Double(t.inferenceNanos) / 1e6))
         }
-        if context.route?.isOperational == true { app.logger.debug("request", metadata: meta) } else { app.logger.info("request", metadata: meta) }
+        if context.route?.isOperational == true {
+            app.logger.debug("request", metadata: meta)
+        } else {
+            app.logger.info("request", metadata: meta)
+        }
         return response
     }
 
@@ -134,5 +157,9 @@ final class Once: @unchecked Sendable {
     // SAFETY: `done` is guarded by `lock`.
     private let lock = NSLock()
     private var done = false
-    func first() -> Bool { lock.withLock { defer { done = true }; return !done } }
+    func first() -> Bool {
+        lock.withLock {
+            defer { done = true }; return !done
+        }
+    }
 }

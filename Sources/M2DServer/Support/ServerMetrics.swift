@@ -21,60 +21,92 @@ public final class ServerMetrics: @unchecked Sendable {
             MetricNameDescriptor(metricName: name, unitName: unit, helpText: help)
         }
         let r = registry
-        queueDepth = r.makeGauge(descriptor: d("m2d_queue", "depth", "Requests waiting for or in the inference worker."))
+        queueDepth = r.makeGauge(
+            descriptor: d("m2d_queue", "depth", "Requests waiting for or in the inference worker."))
         pendingChunks = r.makeGauge(descriptor: d("m2d_pending", "chunks", "Chunks waiting for the encoder."))
         inflight = r.makeGauge(descriptor: d("m2d_inflight", "requests", "Requests holding an admission slot."))
         ready = r.makeGauge(descriptor: d("m2d", "ready", "1 when /health/ready answers 200."))
-        inflightAudio = r.makeGauge(descriptor: d("m2d_inflight_audio", "seconds", "Audio seconds charged to requests in flight."))
-        inflightUpload = r.makeGauge(descriptor: d("m2d_inflight_upload", "bytes", "Upload bytes held by requests in flight."))
+        inflightAudio = r.makeGauge(
+            descriptor: d("m2d_inflight_audio", "seconds", "Audio seconds charged to requests in flight."))
+        inflightUpload = r.makeGauge(
+            descriptor: d("m2d_inflight_upload", "bytes", "Upload bytes held by requests in flight."))
         audioSecondsTotal = r.makeCounter(descriptor: d("m2d_audio_seconds", "total", "Seconds of audio embedded."))
-        cancelledRequests = r.makeCounter(descriptor: d("m2d_cancelled_requests", "total",
-                                                        "Requests whose client left before the answer."))
-        cancelledChunks = r.makeCounter(descriptor: d("m2d_cancelled_chunks", "total",
-                                                      "Queued chunks dropped because their client left."))
-        queueDuration = r.makeValueHistogram(descriptor: d("m2d_queue_duration", "seconds",
-                                                           "Time from enqueue to the request's first batch."),
-                                             buckets: Self.durationBuckets)
-        inferenceDuration = r.makeValueHistogram(descriptor: d("m2d_inference_duration", "seconds", "Time of one batched forward."),
-                                                 buckets: Self.durationBuckets)
-        batchChunks = r.makeValueHistogram(descriptor: d("m2d_batch", "chunks", "Chunks per encoder forward."),
-                                           buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256])
-        audioInputSeconds = r.makeValueHistogram(descriptor: d("m2d_audio_input", "seconds", "Duration of each input."),
-                                                 buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600])
-        residentMemory = r.makeGauge(descriptor: d("process_resident_memory", "bytes", "Resident memory size in bytes."))
-        cpuSeconds = r.makeCounter(descriptor: d("process_cpu_seconds", "total", "User and system CPU time in seconds."))
-        startTime = r.makeGauge(descriptor: d("process_start_time", "seconds", "Start time since the epoch in seconds."))
+        cancelledRequests = r.makeCounter(
+            descriptor: d(
+                "m2d_cancelled_requests", "total",
+                "Requests whose client left before the answer."))
+        cancelledChunks = r.makeCounter(
+            descriptor: d(
+                "m2d_cancelled_chunks", "total",
+                "Queued chunks dropped because their client left."))
+        queueDuration = r.makeValueHistogram(
+            descriptor: d(
+                "m2d_queue_duration", "seconds",
+                "Time from enqueue to the request's first batch."),
+            buckets: Self.durationBuckets)
+        inferenceDuration = r.makeValueHistogram(
+            descriptor: d("m2d_inference_duration", "seconds", "Time of one batched forward."),
+            buckets: Self.durationBuckets)
+        batchChunks = r.makeValueHistogram(
+            descriptor: d("m2d_batch", "chunks", "Chunks per encoder forward."),
+            buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256])
+        audioInputSeconds = r.makeValueHistogram(
+            descriptor: d("m2d_audio_input", "seconds", "Duration of each input."),
+            buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600])
+        residentMemory = r.makeGauge(
+            descriptor: d("process_resident_memory", "bytes", "Resident memory size in bytes."))
+        cpuSeconds = r.makeCounter(
+            descriptor: d("process_cpu_seconds", "total", "User and system CPU time in seconds."))
+        startTime = r.makeGauge(
+            descriptor: d("process_start_time", "seconds", "Start time since the epoch in seconds."))
         openFDs = r.makeGauge(descriptor: d("process_open", "fds", "Open file descriptors."))
         startTime.set(Date().timeIntervalSince1970)
-        r.makeGauge(descriptor: d("m2d_build", "info", "Build, model and engine information."),
-                    labels: [("version", version), ("model", model), ("blas", blas), ("engine", engine),
-                             ("precision", precision)]).set(1.0)
+        r.makeGauge(
+            descriptor: d("m2d_build", "info", "Build, model and engine information."),
+            labels: [
+                ("version", version), ("model", model), ("blas", blas), ("engine", engine),
+                ("precision", precision),
+            ]
+        ).set(1.0)
         for reason in ["overloaded", "budget"] { _ = rejectedCounter(reason) }
         for reason in ["header_timeout", "slow_body", "drain"] { _ = connectionCounter(reason) }
     }
 
     private func rejectedCounter(_ reason: String) -> Counter {
-        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "m2d_rejected_requests", unitName: "total",
-                                                              helpText: "Requests rejected before inference."),
-                             labels: [("reason", reason)])
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "m2d_rejected_requests", unitName: "total",
+                helpText: "Requests rejected before inference."),
+            labels: [("reason", reason)])
     }
 
     private func connectionCounter(_ reason: String) -> Counter {
-        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "m2d_connections_closed", unitName: "total",
-                                                              helpText: "Connections the server closed on its own."),
-                             labels: [("reason", reason)])
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "m2d_connections_closed", unitName: "total",
+                helpText: "Connections the server closed on its own."),
+            labels: [("reason", reason)])
     }
 
     public func request(route: String, status: Int, seconds: Double, bytes: Int) {
-        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "m2d_requests", unitName: "total",
-                                                              helpText: "HTTP requests by route and status code."),
-                             labels: [("route", route), ("code", String(status))]).increment()
-        registry.makeValueHistogram(descriptor: MetricNameDescriptor(metricName: "m2d_request_duration", unitName: "seconds",
-                                                                     helpText: "End-to-end request time."),
-                                    labels: [("route", route)], buckets: Self.durationBuckets).record(seconds)
-        registry.makeValueHistogram(descriptor: MetricNameDescriptor(metricName: "m2d_request_size", unitName: "bytes",
-                                                                     helpText: "Request body sizes."),
-                                    labels: [("route", route)], buckets: [1e3, 1e4, 1e5, 1e6, 5e6, 1e7, 2.5e7, 1e8]).record(Double(bytes))
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "m2d_requests", unitName: "total",
+                helpText: "HTTP requests by route and status code."),
+            labels: [("route", route), ("code", String(status))]
+        ).increment()
+        registry.makeValueHistogram(
+            descriptor: MetricNameDescriptor(
+                metricName: "m2d_request_duration", unitName: "seconds",
+                helpText: "End-to-end request time."),
+            labels: [("route", route)], buckets: Self.durationBuckets
+        ).record(seconds)
+        registry.makeValueHistogram(
+            descriptor: MetricNameDescriptor(
+                metricName: "m2d_request_size", unitName: "bytes",
+                helpText: "Request body sizes."),
+            labels: [("route", route)], buckets: [1e3, 1e4, 1e5, 1e6, 5e6, 1e7, 2.5e7, 1e8]
+        ).record(Double(bytes))
     }
 
     public func rejected(_ reason: String) { rejectedCounter(reason).increment() }
@@ -85,15 +117,21 @@ public final class ServerMetrics: @unchecked Sendable {
     }
 
     public func decode(format: String, seconds: Double) {
-        registry.makeValueHistogram(descriptor: MetricNameDescriptor(metricName: "m2d_decode_duration", unitName: "seconds",
-                                                                     helpText: "Decode + resample + front end time per request."),
-                                    labels: [("format", format)], buckets: Self.durationBuckets).record(seconds)
+        registry.makeValueHistogram(
+            descriptor: MetricNameDescriptor(
+                metricName: "m2d_decode_duration", unitName: "seconds",
+                helpText: "Decode + resample + front end time per request."),
+            labels: [("format", format)], buckets: Self.durationBuckets
+        ).record(seconds)
     }
 
     public func classification(head: String) {
-        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "m2d_classifications", unitName: "total",
-                                                              helpText: "Classifications by head."),
-                             labels: [("head", head)]).increment()
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "m2d_classifications", unitName: "total",
+                helpText: "Classifications by head."),
+            labels: [("head", head)]
+        ).increment()
     }
 
     public struct Snapshot: Sendable {
@@ -110,8 +148,10 @@ public final class ServerMetrics: @unchecked Sendable {
         ready.set(s.ready ? 1.0 : 0.0)
         inflightAudio.set(s.inflightAudioSeconds)
         inflightUpload.set(Double(s.inflightUploadBytes))
-        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " "), statm.count > 1,
-           let pages = Double(statm[1]) {
+        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " "),
+            statm.count > 1,
+            let pages = Double(statm[1])
+        {
             residentMemory.set(pages * Double(sysconf(Int32(_SC_PAGESIZE))))
         }
         var usage = rusage()
@@ -124,7 +164,9 @@ public final class ServerMetrics: @unchecked Sendable {
             }
             cpuSeconds.increment(by: delta)
         }
-        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") { openFDs.set(Double(fds.count)) }
+        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            openFDs.set(Double(fds.count))
+        }
         return registry.emitToBuffer()
     }
 }
