@@ -1,11 +1,13 @@
 # m2d-serve. Two set-up commands on a fresh Debian machine: `make serve` and `make test`.
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config
+# python3-requests, python3-httpx and curl: real HTTP clients in the early-answer tests and make abuse.
+APT_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config \
+	python3-requests python3-httpx curl
 MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test serve bench bench-train bench-server fuzz-server abuse openapi clean help
+.PHONY: deps build test serve bench bench-train bench-server fuzz-server abuse clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
@@ -14,7 +16,7 @@ help:
 	@echo "make bench-train  one pre-training step vs the PyTorch reference step (kernel as set, then auto-detected)"
 	@echo "make bench-server  load benchmark of m2d-server against offline m2d-embed"
 	@echo "make abuse   hostile clients and inputs at full size against the release server (table; exit 1 on a failed row)"
-	@echo "make openapi  re-embed openapi.yaml into the server after editing it"
+	@echo "make fuzz-server  schemathesis (every check) against a live server, then promtool on its /metrics"
 
 ## Installs the Debian packages that are missing (checked with dpkg -s).
 deps:
@@ -63,10 +65,8 @@ fuzz-server: deps
 abuse: deps
 	swift build -c release --product m2d-server
 	swift build -c release --product m2d-embed
-	python3 tools/abuse/abuse.py
+	/usr/bin/python3 tools/abuse/abuse.py
 
-openapi:
-	scripts/gen-openapi.sh
 
 clean:
 	rm -rf .build

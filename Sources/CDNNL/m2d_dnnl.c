@@ -20,6 +20,7 @@ typedef struct {
     FN(primitive_create); FN(primitive_destroy); FN(primitive_execute); FN(memory_create); FN(memory_destroy);
     FN(memory_set_data_handle); FN(reorder_primitive_desc_create); FN(memory_desc_equal); FN(memory_desc_get_size);
     FN(version); FN(memory_desc_init_by_strides); FN(primitive_attr_set_output_scales); FN(memory_get_data_handle);
+    FN(primitive_attr_set_scratchpad_mode);
 } api_t;
 #undef FN
 
@@ -28,7 +29,7 @@ typedef struct {
     int accumulate, has_bias;
     dnnl_primitive_t prim;
     dnnl_primitive_desc_t pd;
-    dnnl_memory_t src, dst, bias, src_bf16;
+    dnnl_memory_t src, dst, bias, src_bf16, scratch;
     dnnl_primitive_t src_reorder;
 } matmul_entry;
 
@@ -40,7 +41,7 @@ typedef struct {
     float alpha, beta;
     dnnl_primitive_t prim;
     dnnl_primitive_desc_t pd;
-    dnnl_memory_t a, b, c;
+    dnnl_memory_t a, b, c, scratch;
 } strided_entry;
 
 typedef struct {
@@ -65,6 +66,10 @@ struct m2d_dnnl {
     size_t weight_bytes;
     void *src_bf16;
     size_t src_bf16_bytes;
+    /// One scratchpad for every primitive (user mode): by default each primitive keeps its own,
+    /// and a server that meets many batch heights would hold hundreds of MB of them.
+    void *scratch;
+    size_t scratch_bytes;
     char impl[128];
     char version[32];
 };
@@ -92,6 +97,7 @@ static void load_library(void) {
     LOAD(primitive_create); LOAD(primitive_destroy); LOAD(primitive_execute); LOAD(memory_create); LOAD(memory_destroy);
     LOAD(memory_set_data_handle); LOAD(reorder_primitive_desc_create); LOAD(memory_desc_equal); LOAD(memory_desc_get_size);
     LOAD(version); LOAD(memory_desc_init_by_strides); LOAD(primitive_attr_set_output_scales); LOAD(memory_get_data_handle);
+    LOAD(primitive_attr_set_scratchpad_mode);
 #undef LOAD
     load_ok = 1;
 }
@@ -146,6 +152,7 @@ void m2d_dnnl_close(m2d_dnnl *c) {
         if (e->bias) c->api.memory_destroy(e->bias);
         if (e->src_bf16) c->api.memory_destroy(e->src_bf16);
         if (e->src_reorder) c->api.primitive_destroy(e->src_reorder);
+        if (e->scratch) c->api.memory_destroy(e->scratch);
     }
     for (size_t i = 0; i < c->n_weights; i++) c->api.memory_destroy(c->weights[i].mem);
     for (size_t i = 0; i < c->n_strided; i++) {
@@ -155,14 +162,41 @@ void m2d_dnnl_close(m2d_dnnl *c) {
         c->api.memory_destroy(g->a);
         c->api.memory_destroy(g->b);
         c->api.memory_destroy(g->c);
+        if (g->scratch) c->api.memory_destroy(g->scratch);
     }
     free(c->strided);
     free(c->src_bf16);
+    free(c->scratch);
     free(c->matmuls);
     free(c->weights);
     if (c->stream) c->api.stream_destroy(c->stream);
     if (c->engine) c->api.engine_destroy(c->engine);
     free(c);
+}
+
+// Grows the shared scratchpad to hold `pd`'s and makes the memory object that points into it.
+static int attach_scratch(m2d_dnnl *c, dnnl_primitive_desc_t pd, dnnl_memory_t *memory) {
+    const dnnl_memory_desc_t *md = c->api.primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t bytes = md ? c->api.memory_desc_get_size(md) : 0;
+    *memory = NULL;
+    if (bytes == 0) return 1;
+    if (bytes > c->scratch_bytes) {
+        void *grown = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        if (!grown) return 0;
+        free(c->scratch);
+        c->scratch = grown;
+        c->scratch_bytes = bytes;
+    }
+    return c->api.memory_create(memory, md, c->engine, DNNL_MEMORY_NONE) == dnnl_success;
+}
+
+// Points `memory` at the shared scratchpad (it may have moved since) and adds it to `args`.
+static int with_scratch(m2d_dnnl *c, dnnl_memory_t memory, dnnl_exec_arg_t *args, int n) {
+    if (!memory) return n;
+    c->api.memory_set_data_handle(memory, c->scratch);
+    args[n].arg = DNNL_ARG_SCRATCHPAD;
+    args[n].memory = memory;
+    return n + 1;
 }
 
 static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, int accumulate, int has_bias) {
@@ -190,6 +224,7 @@ static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, in
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     c->api.primitive_attr_create(&attr);
+    c->api.primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (accumulate) {
         c->api.post_ops_create(&ops);
         c->api.post_ops_append_sum(ops, 1.0f);
@@ -204,6 +239,7 @@ static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, in
     c->api.primitive_desc_query(e.pd, dnnl_query_impl_info_str, 0, &impl);
     snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
     if (c->api.primitive_create(&e.prim, e.pd) != dnnl_success) return NULL;
+    if (!attach_scratch(c, e.pd, &e.scratch)) return NULL;
     // Handles are rebound per call (set_data_handle); created with no buffer of their own.
     c->api.memory_create(&e.dst, &dst, c->engine, DNNL_MEMORY_NONE);
     if (has_bias) c->api.memory_create(&e.bias, &bias, c->engine, DNNL_MEMORY_NONE);
@@ -308,9 +344,10 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
         dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, e->src}, {DNNL_ARG_TO, e->src_bf16}};
         if (c->api.primitive_execute(e->src_reorder, c->stream, 2, r) != dnnl_success) return 3;
     }
-    dnnl_exec_arg_t args[4] = {
+    dnnl_exec_arg_t args[5] = {
         {DNNL_ARG_SRC, c->bf16 ? e->src_bf16 : e->src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, e->dst}, {DNNL_ARG_BIAS, e->bias}};
-    if (c->api.primitive_execute(e->prim, c->stream, e->bias ? 4 : 3, args) != dnnl_success) return 4;
+    int n = with_scratch(c, e->scratch, args, e->bias ? 4 : 3);
+    if (c->api.primitive_execute(e->prim, c->stream, n, args) != dnnl_success) return 4;
     return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
 }
 
@@ -339,6 +376,7 @@ static strided_entry *strided_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     c->api.primitive_attr_create(&attr);
+    c->api.primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (alpha != 1.0f) c->api.primitive_attr_set_output_scales(attr, 1, 0, &alpha);
     if (beta != 0.0f) {
         c->api.post_ops_create(&ops);
@@ -357,6 +395,7 @@ static strided_entry *strided_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t
     c->api.primitive_desc_query(g.pd, dnnl_query_impl_info_str, 0, &impl);
     snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
     if (c->api.primitive_create(&g.prim, g.pd) != dnnl_success) { c->api.primitive_desc_destroy(g.pd); return NULL; }
+    if (!attach_scratch(c, g.pd, &g.scratch)) return NULL;
     c->api.memory_create(&g.a, &amd, c->engine, DNNL_MEMORY_NONE);
     c->api.memory_create(&g.b, &bmd, c->engine, DNNL_MEMORY_NONE);
     c->api.memory_create(&g.c, &cmd, c->engine, DNNL_MEMORY_NONE);
@@ -372,8 +411,9 @@ static int strided_product(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int
     c->api.memory_set_data_handle(g->a, (void *)A);
     c->api.memory_set_data_handle(g->b, (void *)B);
     c->api.memory_set_data_handle(g->c, C);
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, g->a}, {DNNL_ARG_WEIGHTS, g->b}, {DNNL_ARG_DST, g->c}};
-    if (c->api.primitive_execute(g->prim, c->stream, 3, args) != dnnl_success) return 4;
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, g->a}, {DNNL_ARG_WEIGHTS, g->b}, {DNNL_ARG_DST, g->c}};
+    int n = with_scratch(c, g->scratch, args, 3);
+    if (c->api.primitive_execute(g->prim, c->stream, n, args) != dnnl_success) return 4;
     return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
 }
 

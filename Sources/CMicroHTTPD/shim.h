@@ -20,6 +20,11 @@ static inline struct MHD_Daemon *m2d_mhd_start(unsigned int flags, MHD_AccessHan
                                                int listen_fd, unsigned int timeout_seconds,
                                                unsigned int connection_limit, unsigned int per_ip_limit,
                                                size_t memory_limit, unsigned int threads) {
+    // MHD warns about a pool size of 0: name the option only for a real pool.
+    struct MHD_OptionItem pool[] = {
+        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                             MHD_OPTION_NOTIFY_CONNECTION, notify, notify_cls,
@@ -28,7 +33,7 @@ static inline struct MHD_Daemon *m2d_mhd_start(unsigned int flags, MHD_AccessHan
                             MHD_OPTION_CONNECTION_LIMIT, connection_limit,
                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_limit,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory_limit,
-                            MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
+                            MHD_OPTION_ARRAY, pool,
                             MHD_OPTION_END);
 }
 

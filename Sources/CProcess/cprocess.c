@@ -1,11 +1,6 @@
 #include "cprocess.h"
-#include <limits.h>
 #include <malloc.h>
 
 int m2d_tune_malloc(int mmap_threshold, int arena_max) {
     return mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 && mallopt(M_ARENA_MAX, arena_max) == 1;
-}
-
-int m2d_keep_freed_memory(void) {
-    return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1;
 }

@@ -1,6 +1,7 @@
 // JSONEncoding: Codable values written straight through JSONWriter, keys in the order the value
-// encodes them (declaration order for synthesized conformances). Optionals that are nil are left
-// out by synthesized code (encodeIfPresent); a type that wants an explicit null calls encodeNil.
+// encodes them (declaration order for synthesized conformances). Every declared field is written:
+// an optional that is nil is `null` (synthesized code asks to skip it; this encoder does not), so a
+// response always has the same keys.
 
 public enum JSONEncoding {
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
@@ -114,6 +115,27 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         encoder.beginElement(at: depth, key: key.stringValue)
         try encoder.value(value)
+    }
+
+    // Nil optionals are written as null (see the file header), for every overload synthesized code calls.
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws { try write(value, key) }
+    mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws { try write(value, key) }
+
+    private mutating func write<T: Encodable>(_ value: T?, _ key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(

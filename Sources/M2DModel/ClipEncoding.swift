@@ -106,13 +106,16 @@ public final class ClipEncoding: @unchecked Sendable {
 
 public enum ChunkBatch {
     /// Encodes the next chunk of each entry of `clips` in one call (a clip listed k times gives its
-    /// next k chunks, in order) and hands the tokens back to their clips.
-    public static func encodeNext(_ clips: [ClipEncoding], engine: any EncoderEngine) throws(EncoderError) {
+    /// next k chunks, in order) and hands the tokens back to their clips. Returns the time patches
+    /// encoded (the work done: a clip's last chunk is usually short).
+    @discardableResult
+    public static func encodeNext(_ clips: [ClipEncoding], engine: any EncoderEngine) throws(EncoderError) -> Int {
         let taken = clips.map { $0.takeChunk() }
         let out = try engine.encode(taken.map(\.input))
         let D = engine.config.embedDim
         for (b, clip) in clips.enumerated() {
             clip.accept(tokens: out.tokens.base + out.rowStarts[b] * D, chunk: taken[b].index)
         }
+        return taken.reduce(0) { $0 + $1.input.timePatches }
     }
 }

@@ -47,6 +47,8 @@ public protocol EncoderEngine: AnyObject, Sendable {
     /// What runs the products, e.g. "onednn 2.6.3 gemm:jit fp32".
     var summary: String { get }
     var precision: GEMMEngine.Precision { get }
+    /// Bytes the compute library holds in its own copies of the weights.
+    var engineWeightBytes: Int { get }
     /// Makes room for `chunks` full-length chunks per call, so serving never grows a buffer.
     func reserve(chunks: Int)
     /// Encodes chunks of any lengths in one pass; attention stays within each chunk.

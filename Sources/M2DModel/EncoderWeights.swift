@@ -55,28 +55,13 @@ public struct ParameterLayout: Sendable {
     }
 }
 
-/// Views of one transformer block's parameters.
-public struct BlockWeights: Sendable {
-    public let norm1W, norm1B, qkvW, qkvB, projW, projB, norm2W, norm2B, fc1W, fc1B, fc2W, fc2B: Tensor
-
-    init(_ weights: EncoderWeights, _ p: String) {
-        func t(_ n: String) -> Tensor { weights.tensor("\(p).\(n)") }
-        norm1W = t("norm1.weight"); norm1B = t("norm1.bias")
-        qkvW = t("attn.qkv.weight"); qkvB = t("attn.qkv.bias")
-        projW = t("attn.proj.weight"); projB = t("attn.proj.bias")
-        norm2W = t("norm2.weight"); norm2B = t("norm2.bias")
-        fc1W = t("mlp.fc1.weight"); fc1B = t("mlp.fc1.bias")
-        fc2W = t("mlp.fc2.weight"); fc2B = t("mlp.fc2.bias")
-    }
-}
-
 public final class EncoderWeights: @unchecked Sendable {
     // SAFETY: written during load, and its owner bookkeeping when an encoder is made (on the thread
     // that makes it, before any forward); read-only while encoders use it.
     public let config: ModelConfig
     public let layout: ParameterLayout
     public let storage: FloatBuffer
-    public private(set) var blocks: [BlockWeights] = []
+    public private(set) var blocks: [BlockParameters] = []
     /// The engine that took the Linear layers over (`GEMMEngine.ownsWeights`): their originals are
     /// released once reordered, so no other encoder may read these weights.
     public private(set) var linearOwner: ObjectIdentifier?
@@ -123,8 +108,11 @@ public final class EncoderWeights: @unchecked Sendable {
         // made batch-8 clips 8% slower.
         let batchRows = 16 * (1 + config.freqPatches * config.gridTimePatches)
         // The Linear weights the encoder multiplies with (the ones oneDNN keeps its own copies of).
-        let linears = Dictionary(
-            uniqueKeysWithValues: blocks.flatMap { [$0.qkvW, $0.projW, $0.fc1W, $0.fc2W] }.map { ($0.base, $0.shape) })
+        let linearSuffixes = [".attn.qkv.weight", ".attn.proj.weight", ".mlp.fc1.weight", ".mlp.fc2.weight"]
+        let linears = Set(
+            layout.entries.filter { e in e.name.hasPrefix("blocks.") && linearSuffixes.contains { e.name.hasSuffix($0) }
+            }
+            .map(\.name))
         for entry in layout.entries {
             do {
                 try file.read(entry.name, expecting: entry.shape, into: storage.pointer + entry.offset)
@@ -133,15 +121,20 @@ public final class EncoderWeights: @unchecked Sendable {
             } catch {
                 throw .invalidConfig("\(error)")
             }
-            if let owner, let shape = linears[storage.pointer + entry.offset] {
-                owner.prepareLinear(weight: storage.pointer + entry.offset, C: shape[1], OC: shape[0], rows: batchRows)
+            if let owner, linears.contains(entry.name) {
+                owner.prepareLinear(
+                    weight: storage.pointer + entry.offset, C: entry.shape[1], OC: entry.shape[0], rows: batchRows)
                 if let failure = owner.takeFailure() { throw .invalidConfig("loading \(entry.name): \(failure)") }
             }
         }
     }
 
     func finalize() {
-        blocks = (0..<config.depth).map { BlockWeights(self, "blocks.\($0)") }
+        blocks = (0..<config.depth).map {
+            BlockParameters(
+                base: storage.pointer + layout.entry("blocks.\($0).norm1.weight").offset, D: config.embedDim,
+                hidden: config.mlpHidden)
+        }
     }
 
     public func tensor(_ name: String) -> Tensor {

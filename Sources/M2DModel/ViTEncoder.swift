@@ -20,6 +20,7 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
 
     public var summary: String { engine.summary }
     public var precision: GEMMEngine.Precision { engine.precision }
+    public var engineWeightBytes: Int { engine.reorderedWeightBytes }
 
     public func encode(_ chunks: [EncoderChunk]) throws(EncoderError) -> EncoderOutput {
         let out = forward(chunks)
@@ -67,27 +68,14 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
             let clsRow = x + starts[i] * D
             for d in 0..<D { clsRow[d] = cls[d] + pos[d] }
         }
-        for blk in weights.blocks {
-            LayerNorm.forward(
-                out: ws.ln.pointer, input: x, weight: blk.norm1W.base, bias: blk.norm1B.base, rows: rows, cols: D)
-            Linear.forward(
-                out: ws.qkv, input: ws.ln.pointer, weight: blk.qkvW.base, bias: blk.qkvB.base,
-                M: rows, C: D, OC: 3 * D, engine: engine)
-            Attention.forward(
-                out: ws.attn, probs: ws.probs.pointer, probsStride: 0, qkv: ws.qkv,
-                starts: starts, lengths: lengths, heads: c.numHeads, headDim: c.headDim, engine: engine)
-            Linear.forward(
-                out: x, input: ws.attn, weight: blk.projW.base, bias: blk.projB.base,
-                M: rows, C: D, OC: D, accumulate: true, engine: engine)
-            LayerNorm.forward(
-                out: ws.ln.pointer, input: x, weight: blk.norm2W.base, bias: blk.norm2B.base, rows: rows, cols: D)
-            Linear.forward(
-                out: ws.hidden, input: ws.ln.pointer, weight: blk.fc1W.base, bias: blk.fc1B.base,
-                M: rows, C: D, OC: H, engine: engine)
-            GELU.forwardInPlace(ws.hidden, count: rows * H)
-            Linear.forward(
-                out: x, input: ws.hidden, weight: blk.fc2W.base, bias: blk.fc2B.base,
-                M: rows, C: H, OC: D, accumulate: true, engine: engine)
+        // Inference keeps nothing: both norms share one buffer and the MLP overlays qkv/attn.
+        let store = BlockStore(
+            ln1: ws.ln.pointer, qkv: ws.qkv, probs: ws.probs.pointer, probsStride: 0, attn: ws.attn, ln2: ws.ln.pointer,
+            fc1: ws.hidden, gelu: ws.hidden)
+        for block in weights.blocks {
+            TransformerBlock.forward(
+                x, block, store, rows: rows, starts: starts, lengths: lengths, D: D, hidden: H, heads: c.numHeads,
+                engine: engine)
         }
         LayerNorm.forward(
             out: ws.ln.pointer, input: x, weight: weights.normWeight.base, bias: weights.normBias.base,

@@ -33,6 +33,9 @@ public struct ServerConfig: Sendable {
     public var maxConcurrentRequests = 64
     /// Most chunks per encoder call (batched across requests).
     public var maxBatchChunks = 32
+    /// Work per encoder call, milliseconds (from the measured time per patch): it bounds how long a
+    /// new request waits for the batch in progress. 0: no bound.
+    public var maxBatchMs = 1000.0
     /// Longest wait for more work before running a partial batch, milliseconds.
     public var maxBatchDelayMs = 2.0
     /// Bearer key for inference and info routes; health, metrics and openapi stay open.
@@ -40,16 +43,8 @@ public struct ServerConfig: Sendable {
     public var jsonLogs = false
     /// Seconds to finish in-flight work after SIGTERM; what is left is answered 503.
     public var shutdownTimeout = 30.0
-    /// Seconds without any progress before a connection is closed.
-    public var connectionTimeout = 30
-    /// Seconds for a request head to arrive (from connect, or from the previous response).
-    public var headerTimeout = 10.0
-    /// Bytes per second a body must keep up once `receiveGrace` seconds have passed.
-    public var minReceiveRate = 4096.0
-    public var receiveGrace = 5.0
-    public var connectionLimit = 256
-    /// Connections one client address may hold (0: no limit; raise it behind a load balancer).
-    public var maxConnectionsPerIP = 32
+    /// Connection table, per-address share, deadlines and the slowest accepted body.
+    public var connections = ConnectionPolicy()
     /// Readiness turns 503 when work waits and no batch finished for this long.
     public var stallTimeout = 30.0
     /// GEMM backend (auto = oneDNN when libdnnl loads) and precision.
@@ -97,14 +92,17 @@ public struct ServerConfig: Sendable {
         if maxClientBatchSize < 1 || maxConcurrentRequests < 1 || maxBatchChunks < 1 {
             throw fail("--max-client-batch-size, --max-concurrent-requests and --max-batch-chunks must be at least 1")
         }
-        if maxBatchDelayMs < 0 { throw fail("--max-batch-delay-ms must be >= 0") }
+        if maxBatchDelayMs < 0 || maxBatchMs < 0 { throw fail("--max-batch-delay-ms and --max-batch-ms must be >= 0") }
         if let threads, threads < 1 { throw fail("--threads must be 0 (all cores) or more") }
-        if shutdownTimeout < 0 || connectionTimeout < 1 || headerTimeout <= 0 || stallTimeout <= 0 {
+        let n = connections
+        if shutdownTimeout < 0 || n.idleTimeout < 1 || n.headerTimeout <= 0 || stallTimeout <= 0 {
             throw fail(
                 "--shutdown-timeout must be >= 0; --connection-timeout, --header-timeout and --stall-timeout positive")
         }
-        if minReceiveRate < 0 || receiveGrace < 0 { throw fail("--min-receive-rate and --receive-grace must be >= 0") }
-        if connectionLimit < 2 || maxConnectionsPerIP < 0 {
+        if n.minReceiveRate < 0 || n.receiveGrace < 0 {
+            throw fail("--min-receive-rate and --receive-grace must be >= 0")
+        }
+        if n.limit < 2 || n.perAddressLimit < 0 {
             throw fail("--connection-limit must be >= 2, --max-connections-per-ip >= 0")
         }
     }

@@ -1,6 +1,6 @@
 // AdamW (torch.optim.AdamW) with the official M2D parameter groups (docs/NUMERICS.md §5.6): decoupled
-// weight decay on every tensor except 1-D ones and biases; betas (0.9, 0.95), eps 1e-8. The EMA
-// update of the target encoder (docs/NUMERICS.md §5.4) lives here too: both are flat loops over buffers.
+// weight decay on every tensor except 1-D ones and biases; betas (0.9, 0.95), eps 1e-8. One flat
+// loop over the parameter buffer.
 import Foundation
 import M2DModel
 import M2DTensor
@@ -68,29 +68,6 @@ public struct AdamW: Sendable {
                     params[i] -= stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
                     i += 1
                 }
-            }
-        }
-    }
-}
-
-extension M2DNetwork {
-    /// target <- tau * target + (1 - tau) * online, for target_blocks <- blocks and target_norm <- norm.
-    public func updateTarget(tau: Float) {
-        for e in target.entries {
-            let online = e.name.replacingOccurrences(of: "target_blocks.", with: "blocks.").replacingOccurrences(
-                of: "target_norm.", with: "norm.")
-            let src = params.pointer + trainable.entry(online).offset, dst = targetValues.pointer + e.offset
-            Parallel.forRanges(e.shape.count, grain: 1 << 16) { part in
-                var i = part.lowerBound
-                while i + 8 <= part.upperBound {
-                    let d = UnsafeMutableRawPointer(dst + i)
-                    let mixed =
-                        tau * d.loadUnaligned(as: SIMD8<Float>.self) + (1 - tau)
-                        * UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-                    d.storeBytes(of: mixed, as: SIMD8<Float>.self)
-                    i += 8
-                }
-                while i < part.upperBound { dst[i] = tau * dst[i] + (1 - tau) * src[i]; i += 1 }
             }
         }
     }

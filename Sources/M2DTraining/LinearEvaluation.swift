@@ -23,7 +23,8 @@ public enum LinearEvaluation {
         var rows: [EvaluationRow] = []
         for csv in tasks {
             var task = try ProbeTask(csv: csv)
-            // Scoring valid never needs the test files: skipping them keeps the test split unseen and saves their embedding.
+            // Scoring valid never needs the test files: skipping them keeps the test split unseen and
+            // saves their embedding.
             if split == .valid { task.items.removeAll { $0.split == "test" } }
             let key = (features.identity + csv).utf8.reduce(UInt64(1469598103934665603)) {
                 ($0 ^ UInt64($1)) &* 1099511628211
@@ -53,7 +54,8 @@ public enum LinearEvaluation {
         var lines = header ? ["| features | task | metric | mean +- std (\(seeds) seeds) |", "|---|---|---|---|"] : []
         for r in rows {
             lines.append(
-                "| \(r.features) | \(r.task) | \(r.metric) | \(String(format: "%.2f +- %.2f", 100 * r.mean, 100 * r.std)) |"
+                "| \(r.features) | \(r.task) | \(r.metric) | "
+                    + "\(String(format: "%.2f +- %.2f", 100 * r.mean, 100 * r.std)) |"
             )
         }
         if let first = rows.first {

@@ -14,16 +14,4 @@ extension M2DNetwork {
             OfficialInitialization.fill(e.name, e.shape, targetValues.pointer + e.offset, patchArea: area, rng: &rng)
         }
     }
-
-    /// The online encoder as inference weights (export): official keys, frozen pos_embed.
-    public func encoderWeights(normStats: [Float], name: String) -> EncoderWeights {
-        var config = self.config.encoder
-        config.normStats = normStats
-        config.name = name
-        let w = EncoderWeights(config: config)
-        for e in w.layout.entries {
-            (w.storage.pointer + e.offset).update(from: pointer(e.name), count: e.shape.count)
-        }
-        return w
-    }
 }

@@ -97,8 +97,9 @@ public final class PretrainData: @unchecked Sendable {
 
     static func cacheKey(_ file: String, _ fe: FrontEndConfig) -> String {
         let a = try? FileManager.default.attributesOfItem(atPath: file)
-        let stamp =
-            "\(file)|\((a?[.size] as? NSNumber)?.intValue ?? 0)|\((a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)|\(fe.sampleRate)|\(fe.nFFT)|\(fe.nMels)"
+        let size = (a?[.size] as? NSNumber)?.intValue ?? 0
+        let modified = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let stamp = "\(file)|\(size)|\(modified)|\(fe.sampleRate)|\(fe.nFFT)|\(fe.nMels)"
         let h = stamp.utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
         return String(h, radix: 16)
     }

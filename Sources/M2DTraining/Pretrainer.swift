@@ -54,6 +54,9 @@ public final class Pretrainer {
     public private(set) var step = 0
     public var normStats: (mean: Float, std: Float)
     public let stepsPerEpoch: Int
+    /// The current epoch's file order (drawn once per epoch) and the batch buffer (made once).
+    private var order: (epoch: Int, files: [Int])?
+    private var batch: FloatBuffer?
 
     /// `normStats` skips drawing the statistics again when a caller already has this run's (same
     /// config, same data, so the same draws).
@@ -91,12 +94,14 @@ public final class Pretrainer {
         let start = Date()
         let epoch = step / stepsPerEpoch, it = step % stepsPerEpoch
         let e = config.network.encoder, B = config.batchSize, U = e.chunkFrames
-        let order = epochOrder(epoch)
+        if order?.epoch != epoch { order = (epoch, epochOrder(epoch)) }
+        let files = order!.files
         var rng = Rng(seed: config.seed ^ (0xA5A5_5A5A_1234 &+ UInt64(step) &* 0x100_0000_01B3))
-        let batch = FloatBuffer(count: B * e.nMels * U)
+        if batch == nil { batch = FloatBuffer(count: B * e.nMels * U) }
+        let batch = self.batch!
         for b in 0..<B {
             data.crop(
-                order[it * B + b], length: U, rng: &rng, mean: normStats.mean, std: normStats.std,
+                files[it * B + b], length: U, rng: &rng, mean: normStats.mean, std: normStats.std,
                 into: batch.pointer + b * e.nMels * U)
         }
         let masks = Masking.draw(

@@ -187,9 +187,11 @@ public enum ProbeRunner {
     /// A readable report: metric, split sizes, epochs, per-class accuracy and the confusion matrix.
     public static func report(_ r: ProbeResult, labels: [String]) -> String {
         var s =
-            "task \(r.head.report["task"] ?? "?"): test \(r.metricName) \(String(format: "%.4f", r.testMetric)) (valid \(String(format: "%.4f", r.validMetric)))\n"
+            "task \(r.head.report["task"] ?? "?"): test \(r.metricName) \(String(format: "%.4f", r.testMetric)) (valid "
+                + "\(String(format: "%.4f", r.validMetric)))\n"
         s +=
-            "splits: train \(r.splitSizes["train"] ?? 0), valid \(r.splitSizes["valid"] ?? 0), test \(r.splitSizes["test"] ?? 0); epochs run \(r.epochsRun), best epoch \(r.bestEpoch)\n"
+            "splits: train \(r.splitSizes["train"] ?? 0), valid \(r.splitSizes["valid"] ?? 0), test "
+                + "\(r.splitSizes["test"] ?? 0); epochs run \(r.epochsRun), best epoch \(r.bestEpoch)\n"
         s += "per-class accuracy:\n"
         for (i, l) in labels.enumerated() {
             s += "  \(l): \(r.perClassAccuracy[i].isNaN ? "-" : String(format: "%.3f", r.perClassAccuracy[i]))\n"

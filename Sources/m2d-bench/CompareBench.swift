@@ -57,11 +57,14 @@ struct CompareBench: ParsableCommand {
         let tf32b1 = torch["fp32_b1_s"] as? Double, tf32b8 = torch["fp32_b8_s"] as? Double
         let tbf16b1 = torch["bf16_b1_s"] as? Double, tbf16b8 = torch["bf16_b8_s"] as? Double
         print(
-            "10 s clip (chunks 608 + 400 frames), ViT-Base depth \(depth), \(threads) threads; OpenBLAS core \(BLAS.coreName)"
+            "10 s clip (chunks 608 + 400 frames), ViT-Base depth \(depth), \(threads) threads; OpenBLAS core "
+                + "\(BLAS.coreName)"
         )
         print(
-            "PyTorch \(torch["torch"] as? String ?? "not measured") (cpu capability \(torch["cpu_capability"] as? String ?? "?")): "
-                + "fp32 b1 \(ms(tf32b1)) ms, b8 \(ms(tf32b8)) ms; bf16 autocast b1 \(ms(tbf16b1)) ms, b8 \(ms(tbf16b8)) ms; peak RSS \(f(torch["peak_rss_mib"] as? Double)) MiB"
+            "PyTorch \(torch["torch"] as? String ?? "not measured") (cpu capability "
+                + "\(torch["cpu_capability"] as? String ?? "?")): "
+                + "fp32 b1 \(ms(tf32b1)) ms, b8 \(ms(tf32b8)) ms; bf16 autocast b1 \(ms(tbf16b1)) ms, b8 "
+                    + "\(ms(tbf16b8)) ms; peak RSS \(f(torch["peak_rss_mib"] as? Double)) MiB"
         )
         print("")
         print("| ours | engine | b1 latency ms | b1 vs torch | b8 ms (clips/s) | b8 vs torch | peak RSS MiB | target |")
@@ -74,7 +77,8 @@ struct CompareBench: ParsableCommand {
             let target = name == "openblas fp32" ? 1.0 : bf16 ? 3.0 : 2.0
             let pass = (r1 ?? 0) >= target && (r8 ?? 0) >= target
             print(
-                "| \(name) | \(row.engine) | \(ms(row.b1)) | \(x(r1)) | \(ms(row.b8)) (\(f(8 / row.b8))) | \(x(r8)) | \(f(row.rssMiB)) | >= \(f(target))x: \(ref1 == nil ? "n/a" : pass ? "PASS" : "FAIL") |"
+                "| \(name) | \(row.engine) | \(ms(row.b1)) | \(x(r1)) | \(ms(row.b8)) (\(f(8 / row.b8))) | \(x(r8)) | "
+                    + "\(f(row.rssMiB)) | >= \(f(target))x: \(ref1 == nil ? "n/a" : pass ? "PASS" : "FAIL") |"
             )
         }
         print("")

@@ -48,10 +48,13 @@ struct TrainBench: ParsableCommand {
     func run() throws {
         BLAS.threads = threads
         print(
-            "training step on OpenBLAS \(BLAS.coreName) (OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")), \(threads) threads; PyTorch with the same threads\n"
+            "training step on OpenBLAS \(BLAS.coreName) "
+                + "(OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset")), "
+                    + "\(threads) threads; PyTorch with the same threads\n"
         )
         print(
-            "| preset | backend | batch | ours s/step | clips/s | GFLOP/s | PyTorch s/step | ours vs PyTorch | target >= 1.0x (issue 4: 1.5x) |"
+            "| preset | backend | batch | ours s/step | clips/s | GFLOP/s | PyTorch s/step | ours vs PyTorch | target "
+                + ">= 1.0x (issue 4: 1.5x) |"
         )
         print("|---|---|---|---|---|---|---|---|---|")
         for preset in presets.split(separator: ",").map(String.init) {

@@ -22,70 +22,78 @@ struct ServerCommand: ParsableCommand {
             """)
 
     static let env = ProcessInfo.processInfo.environment
+    /// Every default comes from ServerConfig, so the library, the flags and --help agree.
+    static let defaults = ServerConfig()
     static func int(_ key: String, _ fallback: Int) -> Int { Int(env[key] ?? "") ?? fallback }
     static func double(_ key: String, _ fallback: Double) -> Double { Double(env[key] ?? "") ?? fallback }
 
     @Option(help: "Model directory (config.json + model.safetensors) or official .pth checkpoint. [M2D_MODEL]")
-    var model: String = env["M2D_MODEL"] ?? "models/m2d-small-debian"
-    @Option(help: "Address to bind. [HOST]") var host: String = env["HOST"] ?? "0.0.0.0"
-    @Option(help: "Port (0 picks a free one). [PORT]") var port: Int = int("PORT", 8080)
+    var model: String = env["M2D_MODEL"] ?? defaults.modelPath
+    @Option(help: "Address to bind. [HOST]") var host: String = env["HOST"] ?? defaults.host
+    @Option(help: "Port (0 picks a free one). [PORT]") var port: Int = int("PORT", defaults.port)
     @Option(help: "Admin port for /health/*, /metrics, /openapi.yaml (0 picks a free one). [ADMIN_PORT]")
-    var adminPort: Int = int("ADMIN_PORT", 8081)
+    var adminPort: Int = int("ADMIN_PORT", defaults.adminPort ?? 8081)
     @Flag(help: "Serve no admin port (health and metrics stay on the main port). [NO_ADMIN_PORT=1]")
     var noAdminPort = ["1", "true"].contains(env["NO_ADMIN_PORT"] ?? "")
     @Option(help: "Compute threads; 0 = all cores. [M2D_THREADS]") var threads: Int = int("M2D_THREADS", 0)
     @Option(help: "Largest request body in bytes. [PAYLOAD_LIMIT]") var payloadLimit: Int = int(
-        "PAYLOAD_LIMIT", 26_214_400)
+        "PAYLOAD_LIMIT", defaults.payloadLimit)
     @Option(help: "Longest audio per input in seconds. [MAX_AUDIO_SECONDS]")
-    var maxAudioSeconds: Double = double("MAX_AUDIO_SECONDS", 600)
+    var maxAudioSeconds: Double = double("MAX_AUDIO_SECONDS", defaults.maxAudioSeconds)
     @Option(help: "Most audio per request in seconds, all inputs together. [MAX_REQUEST_AUDIO_SECONDS]")
-    var maxRequestAudioSeconds: Double = double("MAX_REQUEST_AUDIO_SECONDS", 1800)
+    var maxRequestAudioSeconds: Double = double("MAX_REQUEST_AUDIO_SECONDS", defaults.maxRequestAudioSeconds)
     @Option(
         help:
-            "Audio seconds all requests in flight may hold (frames count 4x); over it: 429. [MAX_INFLIGHT_AUDIO_SECONDS]"
+            .init(
+                "Audio seconds all requests in flight may hold (frames count 4x); over it: 429. "
+                    + "[MAX_INFLIGHT_AUDIO_SECONDS]")
     )
-    var maxInflightAudioSeconds: Double = double("MAX_INFLIGHT_AUDIO_SECONDS", 3600)
+    var maxInflightAudioSeconds: Double = double("MAX_INFLIGHT_AUDIO_SECONDS", defaults.maxInflightAudioSeconds)
     @Option(help: "Upload MiB all connections may hold at once; over it: 429. [MAX_INFLIGHT_UPLOAD_MB]")
-    var maxInflightUploadMb: Int = int("MAX_INFLIGHT_UPLOAD_MB", 256)
+    var maxInflightUploadMb: Int = int("MAX_INFLIGHT_UPLOAD_MB", defaults.maxInflightUploadBytes >> 20)
     @Option(help: "Highest accepted sample rate, Hz (422 above). [MAX_SAMPLE_RATE]") var maxSampleRate: Int = int(
-        "MAX_SAMPLE_RATE", 384_000)
+        "MAX_SAMPLE_RATE", defaults.maxSampleRate)
     @Option(
         help:
-            "Decoded samples (frames x channels) per input; 0 = 8 ch x 48 kHz x --max-audio-seconds. [MAX_DECODED_SAMPLES]"
+            .init(
+                "Decoded samples (frames x channels) per input; 0 = 8 ch x 48 kHz x --max-audio-seconds. "
+                    + "[MAX_DECODED_SAMPLES]")
     )
     var maxDecodedSamples: Int = int("MAX_DECODED_SAMPLES", 0)
     @Option(help: "Most inputs per request. [MAX_CLIENT_BATCH_SIZE]") var maxClientBatchSize: Int = int(
-        "MAX_CLIENT_BATCH_SIZE", 32)
+        "MAX_CLIENT_BATCH_SIZE", defaults.maxClientBatchSize)
     @Option(help: "Requests in flight before 429. [MAX_CONCURRENT_REQUESTS]")
-    var maxConcurrentRequests: Int = int("MAX_CONCURRENT_REQUESTS", 64)
+    var maxConcurrentRequests: Int = int("MAX_CONCURRENT_REQUESTS", defaults.maxConcurrentRequests)
     @Option(help: "Most chunks per encoder call. [MAX_BATCH_CHUNKS]") var maxBatchChunks: Int = int(
-        "MAX_BATCH_CHUNKS", 32)
+        "MAX_BATCH_CHUNKS", defaults.maxBatchChunks)
+    @Option(help: "Work per encoder call, ms (bounds a new request's wait); 0 = no bound. [MAX_BATCH_MS]")
+    var maxBatchMs: Double = double("MAX_BATCH_MS", defaults.maxBatchMs)
     @Option(help: "Longest wait to fill a batch, ms. [MAX_BATCH_DELAY_MS]") var maxBatchDelayMs: Double = double(
-        "MAX_BATCH_DELAY_MS", 2)
+        "MAX_BATCH_DELAY_MS", defaults.maxBatchDelayMs)
     @Option(help: "Require 'Authorization: Bearer KEY' on inference and info routes; empty = no key. [API_KEY]")
     var apiKey: String = env["API_KEY"] ?? ""
     @Option(help: "Seconds to finish in-flight work on SIGTERM; the rest is answered 503. [SHUTDOWN_TIMEOUT]")
-    var shutdownTimeout: Double = double("SHUTDOWN_TIMEOUT", 30)
+    var shutdownTimeout: Double = double("SHUTDOWN_TIMEOUT", defaults.shutdownTimeout)
     @Option(help: "Seconds without progress before a connection is closed. [CONNECTION_TIMEOUT]")
-    var connectionTimeout: Int = int("CONNECTION_TIMEOUT", 30)
+    var connectionTimeout: Int = int("CONNECTION_TIMEOUT", defaults.connections.idleTimeout)
     @Option(help: "Seconds for a request head to arrive (also the keep-alive idle limit). [HEADER_TIMEOUT]")
-    var headerTimeout: Double = double("HEADER_TIMEOUT", 10)
+    var headerTimeout: Double = double("HEADER_TIMEOUT", defaults.connections.headerTimeout)
     @Option(help: "Bytes per second a body must keep up after --receive-grace. [MIN_RECEIVE_RATE]")
-    var minReceiveRate: Double = double("MIN_RECEIVE_RATE", 4096)
+    var minReceiveRate: Double = double("MIN_RECEIVE_RATE", defaults.connections.minReceiveRate)
     @Option(help: "Seconds a body may take before --min-receive-rate applies. [RECEIVE_GRACE]")
-    var receiveGrace: Double = double("RECEIVE_GRACE", 5)
+    var receiveGrace: Double = double("RECEIVE_GRACE", defaults.connections.receiveGrace)
     @Option(help: "Open connections at most. [CONNECTION_LIMIT]") var connectionLimit: Int = int(
-        "CONNECTION_LIMIT", 256)
+        "CONNECTION_LIMIT", defaults.connections.limit)
     @Option(
         help: "Connections per client address; 0 = no limit (raise it behind a load balancer). [MAX_CONNECTIONS_PER_IP]"
     )
-    var maxConnectionsPerIp: Int = int("MAX_CONNECTIONS_PER_IP", 32)
+    var maxConnectionsPerIp: Int = int("MAX_CONNECTIONS_PER_IP", defaults.connections.perAddressLimit)
     @Option(help: "Readiness 503 when work waits and no batch finished for this many seconds. [STALL_TIMEOUT]")
-    var stallTimeout: Double = double("STALL_TIMEOUT", 30)
+    var stallTimeout: Double = double("STALL_TIMEOUT", defaults.stallTimeout)
     @Option(help: "GEMM backend: auto (oneDNN when libdnnl loads), onednn, openblas. [M2D_BACKEND]") var backend:
-        String = env["M2D_BACKEND"] ?? "auto"
-    @Option(help: "GEMM precision: fp32 or bf16 (bf16 needs onednn on an AVX-512 CPU). [M2D_PRECISION]")
-    var precision: String = env["M2D_PRECISION"] ?? "fp32"
+        String = env["M2D_BACKEND"] ?? defaults.backend.rawValue
+    @Option(help: "GEMM precision: fp32 or bf16 (bf16 needs oneDNN bf16 kernels on this CPU). [M2D_PRECISION]")
+    var precision: String = env["M2D_PRECISION"] ?? defaults.precision.rawValue
     @Flag(help: "Log JSON lines instead of text. [JSON_LOGS=1]") var jsonLogs = ["1", "true"].contains(
         env["JSON_LOGS"] ?? "")
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [LOG_LEVEL]") var logLevel: String =
@@ -115,15 +123,16 @@ struct ServerCommand: ParsableCommand {
         c.maxConcurrentRequests = maxConcurrentRequests
         c.maxBatchChunks = maxBatchChunks
         c.maxBatchDelayMs = maxBatchDelayMs
+        c.maxBatchMs = maxBatchMs
         c.apiKey = apiKey.isEmpty ? nil : apiKey
         c.jsonLogs = jsonLogs
         c.shutdownTimeout = shutdownTimeout
-        c.connectionTimeout = connectionTimeout
-        c.headerTimeout = headerTimeout
-        c.minReceiveRate = minReceiveRate
-        c.receiveGrace = receiveGrace
-        c.connectionLimit = connectionLimit
-        c.maxConnectionsPerIP = maxConnectionsPerIp
+        c.connections.idleTimeout = connectionTimeout
+        c.connections.headerTimeout = headerTimeout
+        c.connections.minReceiveRate = minReceiveRate
+        c.connections.receiveGrace = receiveGrace
+        c.connections.limit = connectionLimit
+        c.connections.perAddressLimit = maxConnectionsPerIp
         c.stallTimeout = stallTimeout
         c.backend = backend
         c.precision = precision

@@ -1,7 +1,8 @@
 // m2d-train ablate: the seed papers' comparison on this machine. Every variant pre-trains on the
-// same data with the same seed and wall-clock budget (each run is `m2d-train pretrain --minutes`,
-// so a rerun resumes an interrupted variant and skips finished ones), is exported, and is scored
-// by the same linear evaluation; one table, a CSV, a bar chart and the loss curves.
+// same data with the same seed and wall-clock budget (each is a PretrainRun made from `pretrain
+// --minutes` flags, in this process, so a rerun resumes an interrupted variant and skips finished
+// ones), is exported, and is scored by the same linear evaluation; one table, a CSV, a bar chart
+// and the loss curves.
 import ArgumentParser
 import Foundation
 import M2DCheckpoint
@@ -13,7 +14,8 @@ struct AblateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ablate",
         abstract:
-            "Pre-train training variants on the same data, seed and time budget, evaluate each, and write one table and a chart.",
+            "Pre-train training variants on the same data, seed and time budget, evaluate each, and write one table "
+                + "and a chart.",
         discussion: """
             Variants: \(Variant.all.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")).
             Variants share one log-mel cache (OUT/logmel-cache unless --pretrain-args has --cache).
@@ -82,18 +84,22 @@ struct AblateCommand: ParsableCommand {
         var reference: (config: PretrainConfig, normStats: [Float])?
         // Train every variant first, then evaluate: the budgets are wall-clock, so all runs should
         // share the same machine conditions, and evaluation load must not overlap any of them.
+        let stop = StopFlag()
         for v in chosen {
-            let runDir = out + "/\(v.name)/run", checkpoint = runDir + "/checkpoint-latest.safetensors"
-            if try finished(checkpoint) { continue }
-            let resume = FileManager.default.fileExists(atPath: checkpoint)
+            let runDir = out + "/\(v.name)/run"
+            if try PretrainRun.isFinished(runDir) { continue }
+            let resume = FileManager.default.fileExists(atPath: PretrainRun.checkpoint(in: runDir))
             say("== \(v.name): \(v.summary)\(resume ? " (resuming)" : "")")
             let args =
                 resume
-                ? ["pretrain", "--data"] + data + ["--run", runDir, "--resume"] + cacheArgs
-                : ["pretrain", "--data"] + data + ["--run", runDir, "--minutes", "\(minutes)", "--seed", "\(seed)"]
+                ? ["--data"] + data + ["--run", runDir, "--resume"] + cacheArgs
+                : ["--data"] + data + ["--run", runDir, "--minutes", "\(minutes)", "--seed", "\(seed)"]
                     + v.flags + extra
                     + (extra.contains("--cache") ? [] : cacheArgs)
-            try runSelf(args)
+            let run = try PretrainCommand.parse(args).makeRun()
+            if try run.run(shouldStop: { stop.isSet }) == .stopped {
+                throw ValidationError("interrupted during \(v.name); run the same command again to resume")
+            }
         }
         for v in chosen {
             let runDir = out + "/\(v.name)/run", checkpoint = runDir + "/checkpoint-latest.safetensors",
@@ -134,28 +140,6 @@ struct AblateCommand: ParsableCommand {
             progress: Progress.line, warn: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
     }
 
-    /// True when the run at `checkpoint` reached its last step.
-    func finished(_ checkpoint: String) throws -> Bool {
-        guard FileManager.default.fileExists(atPath: checkpoint) else { return false }
-        let file = try SafeTensorsFile(path: checkpoint)
-        let config = try Pretrainer.savedConfig(checkpoint)
-        guard let step = file.metadata["step"].flatMap(Int.init), let files = file.metadata["files"].flatMap(Int.init)
-        else { return false }
-        return step >= max(1, max(files, config.batchSize) / config.batchSize) * config.epochs
-    }
-
-    /// Runs this executable with `args`, sharing the terminal; a failure stops the ablation.
-    func runSelf(_ args: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = args
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ValidationError("m2d-train \(args.prefix(1).joined()) failed (status \(process.terminationStatus))")
-        }
-    }
-
     func lossColumn(_ csv: String) -> [Double] {
         guard let text = try? String(contentsOfFile: csv, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").dropFirst().compactMap { line in
@@ -175,12 +159,13 @@ struct AblateCommand: ParsableCommand {
                 + rows.map { String(format: "%.2f +- %.2f", 100 * $0.mean, 100 * $0.std) }.joined(separator: " | ")
                 + String(format: " | %.2f |\n", 100 * LinearEvaluation.average(rows))
             for r in rows {
-                csv +=
-                    "\(name),\(r.task),\(r.metric),\(r.mean),\(r.std),\(r.scores.map { "\($0)" }.joined(separator: ";"))\n"
+                let scores = r.scores.map { "\($0)" }.joined(separator: ";")
+                csv += "\(name),\(r.task),\(r.metric),\(r.mean),\(r.std),\(scores)\n"
             }
         }
         md +=
-            "\nTest accuracy (%) of linear probes, mean +- std over \(seeds) probe seeds; \(minutes) minutes of pre-training per variant.\n"
+            "\nTest accuracy (%) of linear probes, mean +- std over \(seeds) probe seeds; \(minutes) minutes of "
+                + "pre-training per variant.\n"
         try AtomicFile.write(Data(md.utf8), to: out + "/ablation.md")
         try AtomicFile.write(Data(csv.utf8), to: out + "/ablation.csv")
         let groups = taskNames.indices.map { t in results.map { (mean: $0.1[t].mean, std: $0.1[t].std) } }

@@ -16,9 +16,11 @@ struct PretrainCommand: ParsableCommand {
         commandName: "pretrain",
         abstract: "M2D self-supervised pre-training (online encoder + predictor + EMA target on masked patches).",
         discussion: """
-            Writes into --run: checkpoint-latest.safetensors (atomic, every --save-every steps, at the end and on
-            Ctrl-C/SIGTERM), checkpoint-step-NNNNNN.safetensors with --keep-every (step 0 = the random init), metrics.csv (step, loss, lr, tau, grad norm, seconds), loss.png and the log-mel cache.
-            --resume continues the same schedule, masks and data order (the same result as an uninterrupted run).
+            Writes into --run: checkpoint-latest.safetensors (atomic, every --save-every steps, at the end \
+            and on Ctrl-C/SIGTERM), checkpoint-step-NNNNNN.safetensors with --keep-every (step 0 = the random \
+            init), metrics.csv (step, loss, lr, tau, grad norm, seconds; rows past a crash's last checkpoint \
+            are dropped on resume), loss.png and the log-mel cache. --resume continues the same schedule, \
+            masks and data order (the same result as an uninterrupted run).
             """)
 
     @Option(name: .long, parsing: .upToNextOption, help: "Audio folders, CSVs (file_name or file column) or files.")
@@ -38,12 +40,16 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Mask ratio.") var maskRatio: Double = 0.7
     @Option(
         help:
-            "Method: m2d (EMA target features) or msm-mae (reconstruct standardized log-mel patches; predictor 384/4/6 unless set)."
+            .init("Method: m2d (EMA target features) or msm-mae (reconstruct standardized log-mel patches; predictor "
+                + "384/4/6 "
+                + "unless set).")
     )
     var method: PretrainMethod = .m2d
     @Option(
         help:
-            "M2D target encoder input: masked (M2D) or all (the conventional data2vec-style setting; loss still on masked patches)."
+            .init("M2D target encoder input: masked (M2D) or all (the conventional data2vec-style setting; loss still "
+                + "on "
+                + "masked patches).")
     )
     var targetInput: TargetInput = .masked
     @Option(help: "Masking: random, inverse-block (data2vec 2.0 IBM) or dwm (dispersion-weighted).") var masking:
@@ -55,7 +61,8 @@ struct PretrainCommand: ParsableCommand {
     var hintRatio: Double?
     @Option(
         help:
-            "Wall-clock budget in minutes: times a few steps, then sets --epochs so the run fits (recorded for --resume)."
+            .init("Wall-clock budget in minutes: times a few steps, then sets --epochs so the run fits (recorded for "
+                + "--resume).")
     )
     var minutes: Double?
     @Option(help: "Epochs.") var epochs: Int = 100
@@ -70,7 +77,9 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Save a checkpoint every N steps.") var saveEvery: Int = 200
     @Option(
         help:
-            "Also keep a snapshot checkpoint-step-NNNNNN.safetensors every N steps (a hard link, no extra disk), e.g. to pick a checkpoint with a validation probe."
+            .init("Also keep a snapshot checkpoint-step-NNNNNN.safetensors every N steps (a hard link, no extra disk), "
+                + "e.g. "
+                + "to pick a checkpoint with a validation probe.")
     )
     var keepEvery: Int?
     @Option(help: "Print and log every N steps.") var logEvery: Int = 10
@@ -99,7 +108,8 @@ struct PretrainCommand: ParsableCommand {
             decoderHeads: decoderHeads ?? ph, maskRatio: maskRatio, method: method, targetInput: targetInput)
     }
 
-    func run() throws {
+    /// The run these flags describe: config, data and directory (a resumed run keeps its saved config).
+    func makeRun() throws -> PretrainRun {
         guard ["m2d_vit_base", "small", "tiny"].contains(preset) else {
             throw ValidationError("--preset must be m2d_vit_base, small or tiny")
         }
@@ -130,22 +140,52 @@ struct PretrainCommand: ParsableCommand {
         guard saveEvery > 0, logEvery > 0, (keepEvery ?? 1) > 0 else {
             throw ValidationError("--save-every, --log-every and --keep-every must be positive")
         }
-        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-        let checkpoint = runDir + "/checkpoint-latest.safetensors"
         if resume {
-            guard FileManager.default.fileExists(atPath: checkpoint) else {
-                throw ValidationError("--resume: no \(checkpoint)")
+            do { config = try PretrainRun.savedConfig(in: runDir) } catch {
+                throw ValidationError("--resume: no run to continue in \(runDir) (\(error))")
             }
-            config = try Pretrainer.savedConfig(checkpoint)
-        } else if FileManager.default.fileExists(atPath: checkpoint) {
-            throw ValidationError("\(runDir) already holds a run; pass --resume to continue it or choose another --run")
+        } else if FileManager.default.fileExists(atPath: PretrainRun.checkpoint(in: runDir)) {
+            throw ValidationError(PretrainRunError.alreadyExists(runDir).description)
         }
         let engine: GEMMEngine
         do { engine = try GEMMEngine(backend: backend, weightsChange: true) } catch {
             throw ValidationError("\(error)")
         }
+        let audio = try loadAudio(config)
+        var knownStats: (mean: Float, std: Float)?
+        if let minutes, !resume {
+            do {
+                (config.epochs, knownStats) = try PretrainRun.budgetEpochs(
+                    config, audio, minutes: minutes, engine: engine, log: say)
+            } catch let error as PretrainRunError { throw ValidationError(error.description) }
+        }
+        var options = PretrainRunOptions()
+        options.saveEvery = saveEvery
+        options.keepEvery = keepEvery
+        options.logEvery = logEvery
+        options.maxSteps = maxSteps
+        let run = try PretrainRun(
+            directory: runDir, config: config, data: audio, engine: engine, normStats: knownStats,
+            resume: resume, options: options, log: say)
+        let t = run.trainer
+        say(
+            "run \(runDir): \(config.network.variantName), GEMMs on \(engine.summary), masking "
+                + "\(config.masking.strategy.rawValue), \(audio.files.count) clips, \(t.stepsPerEpoch) steps/epoch, "
+                + "\(t.totalSteps) steps, norm stats \(t.normStats), resuming at step \(t.step)")
+        return run
+    }
+
+    func run() throws {
+        let run = try makeRun()
+        let stop = StopFlag()
+        _ = try run.run(shouldStop: { stop.isSet })
+    }
+
+    /// Decodes (or reads from the cache) every file; unreadable ones are listed in RUN/skipped.txt.
+    func loadAudio(_ config: PretrainConfig) throws -> PretrainData {
         let files = try PretrainData.list(data)
         if files.isEmpty { throw ValidationError("no audio files in \(data.joined(separator: " "))") }
+        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         let audio = try PretrainData(
             files: files, frontEnd: config.network.encoder.frontEnd, cacheDir: cache ?? runDir + "/logmel-cache",
             progress: Progress.line("decoding"))
@@ -159,105 +199,7 @@ struct PretrainCommand: ParsableCommand {
                 Data("\(audio.skipped.count) unreadable files skipped (listed in \(runDir)/skipped.txt)\n".utf8))
         }
         if audio.files.isEmpty { throw ValidationError("none of the \(files.count) files could be decoded") }
-        var knownStats: (mean: Float, std: Float)?
-        if let minutes, !resume {
-            (config.epochs, knownStats) = try budgetEpochs(config, audio, minutes: minutes, engine: engine)
-        }
-        let trainer = Pretrainer(config: config, data: audio, normStats: knownStats, engine: engine)
-        if resume { try trainer.restore(from: checkpoint) }
-        let stop = StopFlag()
-        say(
-            "run \(runDir): \(config.network.variantName), GEMMs on \(engine.summary), masking \(config.masking.strategy.rawValue), \(audio.files.count) clips, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, norm stats \(trainer.normStats), resuming at step \(trainer.step)"
-        )
-        let metricsPath = runDir + "/metrics.csv"
-        if !FileManager.default.fileExists(atPath: metricsPath) {
-            try Data("step,epoch,loss,lr,tau,grad_norm,seconds\n".utf8).write(to: URL(fileURLWithPath: metricsPath))
-        }
-        let metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
-        try metrics.seekToEnd()
-        if keepEvery != nil && trainer.step == 0 {
-            // Step 0 is the run's random initialization with its norm stats: the baseline to beat.
-            try trainer.save(to: checkpoint)
-            try keepSnapshot(checkpoint, step: 0)
-        }
-        let start = Date(), startStep = trainer.step
-        var window: [Double] = []
-        while trainer.step < trainer.totalSteps && !stop.isSet {
-            if let maxSteps, trainer.step - startStep >= maxSteps { break }
-            let r = trainer.trainStep()
-            window.append(r.loss)
-            try metrics.write(
-                contentsOf: Data(
-                    String(
-                        format: "%d,%d,%.6f,%.8f,%.8f,%.6f,%.3f\n", r.step, r.epoch, r.loss, r.lr, r.tau, r.gradNorm,
-                        r.seconds
-                    ).utf8))
-            if r.step % logEvery == 0 || r.step == trainer.totalSteps {
-                let elapsed = Date().timeIntervalSince(start), done = trainer.step - startStep
-                let eta = Double(trainer.totalSteps - trainer.step) * elapsed / Double(max(done, 1))
-                let clipsPerSecond = Double(done * config.batchSize) / max(elapsed, 1e-9)
-                say(
-                    String(
-                        format: "epoch %d step %d/%d loss %.4f lr %.2e tau %.6f %.1f clips/s ETA %@", r.epoch, r.step,
-                        trainer.totalSteps,
-                        window.reduce(0, +) / Double(window.count), r.lr, r.tau, clipsPerSecond, ProgressLine.clock(eta)
-                    ))
-                window = []
-            }
-            let keep = keepEvery.map { r.step % $0 == 0 } ?? false
-            if r.step % saveEvery == 0 || keep { try saveAll(trainer, checkpoint) }
-            if keep { try keepSnapshot(checkpoint, step: r.step) }
-        }
-        try metrics.close()
-        try saveAll(trainer, checkpoint)
-        say(
-            stop.isSet
-                ? "interrupted: saved \(checkpoint) at step \(trainer.step)"
-                : "saved \(checkpoint) at step \(trainer.step)")
-    }
-
-    /// Epochs that fit `minutes`: times a few steps of a throwaway trainer (the real one starts from
-    /// the same seed, so the budget changes only the schedule's length); also returns the
-    /// normalization statistics it drew, which the real trainer reuses.
-    func budgetEpochs(
-        _ config: PretrainConfig, _ audio: PretrainData, minutes: Double, engine: GEMMEngine
-    ) throws -> (Int, (mean: Float, std: Float)) {
-        let probe = Pretrainer(config: config, data: audio, engine: engine)
-        _ = probe.trainStep()
-        let trials = 3, start = Date()
-        for _ in 0..<trials { _ = probe.trainStep() }
-        let stepSeconds = Date().timeIntervalSince(start) / Double(trials)
-        let steps = Int(minutes * 60 / stepSeconds)
-        guard steps >= probe.stepsPerEpoch else {
-            throw ValidationError(
-                String(
-                    format:
-                        "--minutes %g fits about %d steps (%.2f s each), less than one epoch of %d steps: give more minutes or fewer files (e.g. a CSV of a subset)",
-                    minutes, steps, stepSeconds, probe.stepsPerEpoch))
-        }
-        let epochs = steps / probe.stepsPerEpoch
-        say(
-            String(
-                format: "budget %.1f min: %.2f s/step, %d steps/epoch -> %d epochs", minutes, stepSeconds,
-                probe.stepsPerEpoch, epochs))
-        return (epochs, probe.normStats)
-    }
-
-    /// Saves replace checkpoint-latest by rename, so a hard link keeps this step's file intact.
-    func keepSnapshot(_ checkpoint: String, step: Int) throws {
-        let snapshot = runDir + String(format: "/checkpoint-step-%06d.safetensors", step)
-        try? FileManager.default.removeItem(atPath: snapshot)
-        do { try FileManager.default.linkItem(atPath: checkpoint, toPath: snapshot) } catch {
-            try FileManager.default.copyItem(atPath: checkpoint, toPath: snapshot)
-        }
-    }
-
-    func saveAll(_ trainer: Pretrainer, _ checkpoint: String) throws {
-        try trainer.save(to: checkpoint)
-        if let text = try? String(contentsOfFile: runDir + "/metrics.csv", encoding: .utf8) {
-            let losses = text.split(separator: "\n").dropFirst().compactMap { Double($0.split(separator: ",")[2]) }
-            try AtomicFile.write(LossPlot.png(values: losses), to: runDir + "/loss.png")
-        }
+        return audio
     }
 }
 
@@ -317,14 +259,6 @@ final class StopFlag: @unchecked Sendable {
     }
 
     var isSet: Bool { lock.withLock { value } }
-}
-
-enum ProgressLine {
-    static func clock(_ s: Double) -> String {
-        let t = Int(s.rounded())
-        return t >= 3600
-            ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
-    }
 }
 
 extension GEMMEngine.Backend: ExpressibleByArgument {}

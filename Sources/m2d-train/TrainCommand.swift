@@ -16,12 +16,6 @@ struct TrainCommand: ParsableCommand {
             InitCommand.self,
         ])
 
-    /// A training step frees and re-allocates its activations every step; keeping freed memory in the
-    /// heap spares the page faults of re-mapping them (they were a fifth of a step, all in the kernel).
-    static func main() {
-        _ = m2d_keep_freed_memory()
-        main(nil)
-    }
 }
 
 struct InitCommand: ParsableCommand {
@@ -29,7 +23,8 @@ struct InitCommand: ParsableCommand {
         commandName: "init",
         abstract: "Write a randomly initialised (untrained) M2D encoder as a model directory.",
         discussion:
-            "The weights follow the official initialisation (xavier-uniform linears, fixed sin-cos positions). Useful as a placeholder and as the random-init baseline of evaluations."
+            "The weights follow the official initialisation (xavier-uniform linears, fixed sin-cos positions). Useful "
+                + "as a placeholder and as the random-init baseline of evaluations."
     )
 
     @Option(help: "Output model directory.") var out: String
@@ -56,7 +51,8 @@ struct InitCommand: ParsableCommand {
         let provenance: JSONValue = .object([
             "trained": .bool(false),
             "note": .string(
-                "UNTRAINED placeholder: random initialisation written by m2d-train init; its embeddings carry no learned meaning"
+                "UNTRAINED placeholder: random initialisation written by m2d-train init; its embeddings carry no "
+                    + "learned meaning"
             ),
             "seed": .number(Double(seed)),
         ])
@@ -98,7 +94,9 @@ struct ImportCommand: ParsableCommand {
         try ModelDirectory.write(loaded.weights, to: out, dtype: type)
         let c = loaded.config
         print(
-            "wrote \(out): \(c.name), D=\(c.embedDim) depth=\(c.depth) heads=\(c.numHeads) input \(c.inputSize) patch \(c.patchSize) \(c.sampleRate) Hz, norm_stats \(c.normStats); dropped \(loaded.ignoredKeys.count) non-encoder tensors"
+            "wrote \(out): \(c.name), D=\(c.embedDim) depth=\(c.depth) heads=\(c.numHeads) input \(c.inputSize) patch "
+                + "\(c.patchSize) \(c.sampleRate) Hz, norm_stats \(c.normStats); dropped \(loaded.ignoredKeys.count) "
+                    + "non-encoder tensors"
         )
     }
 }

@@ -29,7 +29,7 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         let model = try ModelDirectory.load(dir + "/model", engine: engine)
         #expect((model.weights.linearOwner != nil) == (c.backend == .onednn))
         if c.backend == .onednn {
-            let fc2 = model.weights.blocks.last!.fc2W
+            let fc2 = model.weights.tensor("blocks.\(model.config.depth - 1).mlp.fc2.weight")
             #expect(fc2.base[fc2.count / 2] == 0, "the original fc2 weight was not released while loading")
         }
         let expected = try SafeTensorsFile(path: dir + "/expected.safetensors")
@@ -74,7 +74,7 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         // A second forward, with the originals released, reads only oneDNN's copies: the same result.
         #expect(try embedder.embed(audio.samples).clip == embedding.clip)
         if c.backend == .onednn {
-            let qkv = model.weights.blocks[0].qkvW
+            let qkv = model.weights.tensor("blocks.0.attn.qkv.weight")
             #expect(qkv.base[qkv.count / 2] == 0, "the original qkv weight was not released")
         }
     }
@@ -90,7 +90,7 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         ).samples
         let lateEngine = try GEMMEngine(backend: .onednn, precision: precision, ownsWeights: true)
         let late = try ModelDirectory.load(dir)
-        let qkv = late.weights.blocks[0].qkvW
+        let qkv = late.weights.tensor("blocks.0.attn.qkv.weight")
         #expect(qkv.base[qkv.count / 2] != 0)
         let lateClip = try AudioEmbedder(weights: late.weights, engine: lateEngine).embed(samples).clip
         #expect(qkv.base[qkv.count / 2] == 0, "the original qkv weight was not released")

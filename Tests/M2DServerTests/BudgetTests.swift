@@ -44,26 +44,14 @@ import TestSupport
 
     @Test func inflightBudgetAnswers429WithRetryAfterThenRecovers() throws {
         let engine = try StubEngine.tiny()
-        try TestServer.with(
-            configure: {
-                $0.maxAudioSeconds = 10; $0.maxRequestAudioSeconds = 20; $0.maxInflightAudioSeconds = 25
-            },
-            loader: StubEngine.loader(engine)
-        ) { s in
+        try TestServer.with(engine: engine, configure: {
+            $0.maxAudioSeconds = 10; $0.maxRequestAudioSeconds = 20; $0.maxInflightAudioSeconds = 25
+        }) { s in
             let ten = TestAudio.longWAV(seconds: 9.5)
             engine.close()
             // The first request holds 19 s of the 25 s budget while the engine is held.
-            let first = ResultBox(count: 1)
-            let port = s.port
-            let holder = Thread {
-                let (type, body) = HTTPClient.multipart([("file", "a", ten), ("file", "b", ten)])
-                first.set(
-                    0,
-                    (try? HTTPClient.request(
-                        port: port, method: "POST", path: "/embed", headers: ["Content-Type": type],
-                        body: body)).map { ($0.status, []) })
-            }
-            holder.start()
+            let (type, body) = HTTPClient.multipart([("file", "a", ten), ("file", "b", ten)])
+            let holder = BackgroundRequest(port: s.port, headers: ["Content-Type": type], body: body)
             var held = 0.0
             for _ in 0..<200 where held < 19 {
                 usleep(20_000)
@@ -75,8 +63,7 @@ import TestSupport
             #expect(refused.headers["retry-after"] == "1")
             #expect(metric(try s.get("/metrics").text, "m2d_rejected_requests_total{reason=\"budget\"}") == 1)
             engine.open()
-            while !holder.isFinished { usleep(10_000) }
-            #expect(first.get(0)?.0 == 200)
+            #expect(holder.wait()?.status == 200)
             #expect(try s.post("/embed", contentType: "audio/wav", body: ten).status == 200)
             #expect(metric(try s.get("/metrics").text, "m2d_inflight_audio_seconds") == 0)
         }

@@ -1,17 +1,24 @@
 // Hardening, the ends of a request: an answer sent before the body is read reaches every client
 // (the server reads and discards the body first), and SIGTERM drains without ever aborting:
 // idle connections close, late work is answered 503, every suspended connection is resumed, and
-// the process exits 0. Real clients (Python's urllib and requests) and the real server process.
+// the process exits 0. Real clients (Python's urllib, requests and httpx, and curl) and the real
+// server process.
 import Foundation
 import M2DServer
 import Testing
 import TestSupport
 
-/// Runs `script` with python3 and returns its stdout.
+/// Runs `script` with Debian's python3 (whose requests and httpx `make deps` installs) and returns
+/// its stdout.
 func python(_ script: String, _ args: [String]) throws -> String {
+    try run("/usr/bin/python3", ["-c", script] + args)
+}
+
+/// Runs `executable` and returns its stdout, trimmed.
+func run(_ executable: String, _ args: [String]) throws -> String {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", script] + args
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = args
     let out = Pipe()
     p.standardOutput = out
     p.standardError = FileHandle.nullDevice
@@ -23,7 +30,7 @@ func python(_ script: String, _ args: [String]) throws -> String {
 
 @Suite(.serialized) struct EarlyErrorTests {
     /// urllib sends the whole body before it reads: it used to get a broken pipe 3 times out of 4.
-    @Test func urllibAndRequestsReadTheEarly413AndOtherEarlyAnswers() throws {
+    @Test func urllibRequestsHttpxAndCurlReadTheEarly413AndOtherEarlyAnswers() throws {
         try TestServer.with(configure: {
             $0.payloadLimit = 1 << 20; $0.apiKey = "k"
         }) { (s: TestServer) throws in
@@ -62,6 +69,31 @@ func python(_ script: String, _ args: [String]) throws -> String {
                 print(" ".join(codes))
                 """
             #expect(try python(viaRequests, [String(s.port)]) == "413 413 413 413 413")
+            let viaHttpx = """
+                import sys, httpx
+                port = sys.argv[1]
+                headers = {"Content-Type": "audio/wav", "Authorization": "Bearer k"}
+                codes = [str(httpx.post(f"http://127.0.0.1:{port}/embed", content=b"\\0" * (3 << 20),
+                             headers=headers, timeout=20).status_code) for _ in range(5)]
+                print(" ".join(codes))
+                """
+            #expect(try python(viaHttpx, [String(s.port)]) == "413 413 413 413 413")
+            // curl waits for 100-continue, so it sees the answer before sending; without Expect it sends all.
+            let body = FileManager.default.temporaryDirectory.appendingPathComponent("early-\(getpid()).bin")
+            try Data(count: 3 << 20).write(to: body)
+            defer { try? FileManager.default.removeItem(at: body) }
+            for expect in ["Expect: 100-continue", "Expect:"] {
+                let codes = try (0..<5).map { _ in
+                    try run(
+                        "/usr/bin/curl",
+                        [
+                            "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: audio/wav",
+                            "-H", "Authorization: Bearer k", "-H", expect, "--data-binary", "@" + body.path,
+                            "http://127.0.0.1:\(s.port)/embed",
+                        ])
+                }
+                #expect(codes == Array(repeating: "413", count: 5), "curl with '\(expect)': \(codes)")
+            }
         }
     }
 }
@@ -73,16 +105,7 @@ func python(_ script: String, _ args: [String]) throws -> String {
         let server = try ServerProcess(
             ["--shutdown-timeout", "1", "--max-batch-chunks", "2"], model: "models/m2d-small-debian".absolute)
         let wav = TestAudio.longWAV(seconds: 120, rate: 16000)
-        let results = ResultBox(count: 4)
-        let port = server.port
-        let clients = (0..<4).map { i in
-            Thread {
-                let r = try? HTTPClient.request(
-                    port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"], body: wav)
-                results.set(i, r.map { ($0.status, Array($0.text.utf8).map(Float.init)) })
-            }
-        }
-        clients.forEach { $0.start() }
+        let clients = (0..<4).map { _ in BackgroundRequest(port: server.port, body: wav) }
         // Wait until all four are in the encoder's queue.
         var queued = 0.0
         for _ in 0..<300 where queued < 4 {
@@ -95,13 +118,13 @@ func python(_ script: String, _ args: [String]) throws -> String {
         usleep(300_000)
         let draining = try? server.request("GET", "/health/ready", admin: true, timeout: 2)
         #expect(server.waitForExit(timeout: 15) == 0, "\(server.output.suffix(2000))")
-        while clients.contains(where: { !$0.isFinished }) { usleep(10_000) }
+        let answers = clients.map { $0.wait() }
         #expect(readyBefore == 200)
         #expect(draining?.status == 503 && draining?.json?["status"] as? String == "draining")
         var late = 0
-        for i in 0..<4 {
-            let (status, text) = try #require(results.get(i), "client \(i) got no answer (reset?)")
-            let body = String(decoding: text.map { UInt8($0) }, as: UTF8.self)
+        for (i, answer) in answers.enumerated() {
+            let answer = try #require(answer, "client \(i) got no answer (reset?)")
+            let (status, body) = (answer.status, answer.text)
             #expect(
                 status == 200 || (status == 503 && body.contains("--shutdown-timeout")),
                 "client \(i): \(status) \(body.prefix(200))")

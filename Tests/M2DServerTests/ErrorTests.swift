@@ -146,7 +146,7 @@ func expectError(
     }
 
     @Test func slowClientsAreCutOff() throws {
-        try TestServer.with(configure: { $0.connectionTimeout = 1 }) { (s: TestServer) throws in
+        try TestServer.with(configure: { $0.connections.idleTimeout = 1 }) { (s: TestServer) throws in
             // Sends half a request and stalls: the server must close the connection by itself.
             let start = Date()
             let r = try? HTTPClient.raw(

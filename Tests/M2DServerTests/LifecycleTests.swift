@@ -9,20 +9,11 @@ import TestSupport
     @Test func sigtermDrainsInFlightWorkAndExitsZero() throws {
         let server = try ServerProcess(["--max-batch-delay-ms", "300"])
         // An in-flight request (held ~300 ms by the batch delay) while SIGTERM arrives.
-        let result = ResultBox(count: 1)
-        let port = server.port
-        let inflight = Thread {
-            let r = try? HTTPClient.request(
-                port: port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
-                body: audio("ten_sec_mod"))
-            result.set(0, r.map { ($0.status, []) })
-        }
-        inflight.start()
+        let inflight = BackgroundRequest(port: server.port, body: audio("ten_sec_mod"))
         usleep(100_000)
         server.signal(SIGTERM)
         #expect(server.waitForExit(timeout: 30) == 0)
-        while !inflight.isFinished { usleep(10_000) }
-        #expect(result.get(0)?.0 == 200)
+        #expect(inflight.wait()?.status == 200)
         #expect(server.output.contains("draining") && server.output.contains("stopped"))
     }
 

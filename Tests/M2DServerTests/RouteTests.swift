@@ -9,7 +9,9 @@ import TestSupport
 @Suite(.serialized) struct RouteTests {
     @Test func healthInfoModelsMetricsAndSpec() throws {
         try TestServer.with { s in
-            #expect(try s.get("/health/live").json?["status"] as? String == "ok")
+            // Exact bodies: healthy answers carry no error fields, not even null ones.
+            #expect(try s.get("/health/live").text == #"{"status":"ok"}"#)
+            #expect(try s.get("/health/ready").text == #"{"status":"ok"}"#)
             for path in ["/health/ready", "/health", "/readyz", "/livez", "/v2/health/ready"] {
                 #expect(try s.get(path).status == 200, "\(path)")
             }
@@ -46,6 +48,12 @@ import TestSupport
                 try s.postJSON("/v1/embeddings", ["input": "data:audio/wav;base64," + b64, "model": "whatever"]))
             #expect(multipart.count == 1 && multipart[0].count == 960)
             for other in [raw, octet, json, dataURI, openAI] { #expect(other == multipart) }
+
+            // OpenAI's usage has its two token counts only; ours adds the seconds of audio.
+            let openAIUsage = try s.postJSON("/v1/embeddings", ["input": b64]).json?["usage"] as? [String: Any]
+            #expect(openAIUsage.map { Set($0.keys) } == ["prompt_tokens", "total_tokens"])
+            let usage = try s.postJSON("/embed", ["inputs": b64]).json?["usage"] as? [String: Any]
+            #expect(usage.map { Set($0.keys) } == ["audio_seconds", "prompt_tokens", "total_tokens"])
         }
     }
 

@@ -22,8 +22,10 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Starts the server with `arguments` after the defaults, under an address-space limit of
     /// `addressSpaceMB` when given, and waits until it is ready (or `timeout`).
-    init(_ arguments: [String], model: String = TestServer.tinyModel, addressSpaceMB: Int? = nil,
-         environment: [String: String] = [:], waitReady: Bool = true, timeout: Double = 60) throws {
+    init(
+        _ arguments: [String], model: String = TestServer.tinyModel, addressSpaceMB: Int? = nil,
+        environment: [String: String] = [:], waitReady: Bool = true, timeout: Double = 60
+    ) throws {
         let binary = CommandRunner.productsDirectory.appendingPathComponent("m2d-server").path
         let args = ["--model", model, "--host", "127.0.0.1", "--port", "0", "--admin-port", "0"] + arguments
         if let addressSpaceMB {
@@ -58,7 +60,9 @@ final class ServerProcess: @unchecked Sendable {
             usleep(20_000)
         }
         guard port > 0 else { throw HTTPClient.Failure.connect("server did not start: \(output)") }
-        if waitReady, !output.contains("] ready") { throw HTTPClient.Failure.connect("server did not become ready: \(output)") }
+        if waitReady, !output.contains("] ready") {
+            throw HTTPClient.Failure.connect("server did not become ready: \(output)")
+        }
     }
 
     /// SIGTERM (the server drains), then SIGKILL if it is still up after 10 s.

@@ -27,7 +27,7 @@ func secondsUntilClosed(
 
 @Suite(.serialized) struct SlowClientTests {
     @Test func slowHeadsAreCutAtTheHeaderDeadline() throws {
-        try TestServer.with(configure: { $0.headerTimeout = 1 }) { s in
+        try TestServer.with(configure: { $0.connections.headerTimeout = 1 }) { s in
             let fd = try HTTPClient.connect(port: s.port)
             defer { close(fd) }
             let took = secondsUntilClosed(
@@ -48,7 +48,7 @@ func secondsUntilClosed(
 
     @Test func slowBodiesAreCutBelowTheMinimumRate() throws {
         try TestServer.with(configure: {
-            $0.receiveGrace = 1; $0.minReceiveRate = 2000
+            $0.connections.receiveGrace = 1; $0.connections.minReceiveRate = 2000
         }) { s in
             let fd = try HTTPClient.connect(port: s.port)
             defer { close(fd) }
@@ -78,7 +78,7 @@ func secondsUntilClosed(
     }
 
     @Test func oneAddressCannotHoldEveryConnection() throws {
-        try TestServer.with(configure: { $0.maxConnectionsPerIP = 4 }) { s in
+        try TestServer.with(configure: { $0.connections.perAddressLimit = 4 }) { s in
             let held = try (0..<4).map { _ in try HTTPClient.connect(port: s.port) }
             defer { held.forEach { close($0) } }
             usleep(100_000)
@@ -98,7 +98,7 @@ func secondsUntilClosed(
     /// still answers; the slow ones are cut once their grace ends.
     @Test func threeHundredSlowConnectionsStarveNobody() throws {
         try TestServer.with(configure: {
-            $0.receiveGrace = 2; $0.minReceiveRate = 1000
+            $0.connections.receiveGrace = 2; $0.connections.minReceiveRate = 1000
         }) { s in
             let head = Array(
                 "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: 1000000\r\n\r\n".utf8)
@@ -132,7 +132,7 @@ func secondsUntilClosed(
     /// With no per-address limit the table can fill; the admin port has its own.
     @Test func theAdminPortAnswersWhenTheMainTableIsFull() throws {
         try TestServer.with(configure: {
-            $0.connectionLimit = 16; $0.maxConnectionsPerIP = 0
+            $0.connections.limit = 16; $0.connections.perAddressLimit = 0
         }) { s in
             let held = (0..<40).compactMap { _ in try? HTTPClient.connect(port: s.port, timeout: 1) }
             defer { held.forEach { close($0) } }

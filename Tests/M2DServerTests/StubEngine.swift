@@ -13,8 +13,10 @@ final class StubEngine: EncoderEngine, @unchecked Sendable {
     let config: ModelConfig
     let summary = "stub"
     let precision = GEMMEngine.Precision.fp32
+    let engineWeightBytes = 0
     private let lock = NSLock()
     private var delay: Double
+    private var delayPerChunk = 0.0
     private var failuresLeft = 0
     private var gate: DispatchSemaphore?
     private var batches: [Int] = []
@@ -34,7 +36,11 @@ final class StubEngine: EncoderEngine, @unchecked Sendable {
         StubEngine(config: try ModelDirectory.load(TestServer.tinyModel).config, delay: delay)
     }
 
-    func set(delay: Double) { lock.withLock { self.delay = delay } }
+    func set(delay: Double, perChunk: Double = 0) {
+        lock.withLock {
+            self.delay = delay; delayPerChunk = perChunk
+        }
+    }
     func failNext(_ count: Int) { lock.withLock { failuresLeft = count } }
     /// Holds every call until `open()`.
     func close() { lock.withLock { gate = DispatchSemaphore(value: 0) } }
@@ -51,7 +57,7 @@ final class StubEngine: EncoderEngine, @unchecked Sendable {
     func reserve(chunks: Int) {}
 
     func encode(_ chunks: [EncoderChunk]) throws(EncoderError) -> EncoderOutput {
-        let (wait, pause) = lock.withLock { (gate, delay) }
+        let (wait, pause) = lock.withLock { (gate, delay + delayPerChunk * Double(chunks.count)) }
         if let wait {
             wait.wait()
             wait.signal()
@@ -73,5 +79,14 @@ final class StubEngine: EncoderEngine, @unchecked Sendable {
         if output.count < rows * D { output = FloatBuffer(count: rows * D) }
         for i in 0..<(rows * D) { output.pointer[i] = 0.25 }
         return EncoderOutput(tokens: Tensor(base: output.pointer, shape: [rows, D]), rowStarts: starts)
+    }
+}
+
+extension TestServer {
+    /// A server whose encoder is `engine`, configured by `configure`.
+    static func with<R>(
+        engine: StubEngine, configure: (inout ServerConfig) -> Void = { _ in }, _ body: (TestServer) throws -> R
+    ) throws -> R {
+        try with(configure: configure, loader: StubEngine.loader(engine), body)
     }
 }

@@ -27,7 +27,9 @@ import TestSupport
         _ = loss()
         let grads = FloatBuffer(count: count), dX = FloatBuffer(count: R * D)
         dX.pointer.update(from: r.pointer, count: R * D)
-        BlockTraining.backward(dX.pointer, w, BlockParameters(base: grads.pointer, D: D, hidden: H), acts)
+        let scratch = BlockGradientScratch(B: B, N: N, D: D, hidden: H, heads: heads)
+        BlockTraining.backward(
+            dX.pointer, w, BlockParameters(base: grads.pointer, D: D, hidden: H), acts, scratch: scratch)
         func numeric(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> [Float] {
             (0..<n).map { i in
                 let keep = p[i]

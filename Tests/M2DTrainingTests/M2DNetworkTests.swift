@@ -2,7 +2,7 @@
 // differences on a tiny network.
 import M2DModel
 import M2DTensor
-import M2DTraining
+@testable import M2DTraining
 import Testing
 import TestSupport
 
@@ -40,7 +40,8 @@ import TestSupport
         // The target branch runs under no_grad: hold its output fixed while probing (MSM-MAE's
         // pixel targets depend on no parameter).
         let target = FloatBuffer(count: 2 * 6 * net.config.predictionDim)
-        let loss = net.lossAndGradients(input: input.pointer, batch: 2, masks: masks, targetOut: target.pointer)
+        let loss = net.lossAndGradients(
+            input: input.pointer, batch: 2, masks: masks, fixedTarget: nil, targetOut: target.pointer)
         #expect(loss > 0 && loss < (method == .m2d ? 4 : 100))
         var rng = Rng(seed: 8)
         var probed: [Int] = [], numeric: [Float] = []
@@ -50,9 +51,11 @@ import TestSupport
                 let keep = net.params.pointer[i]
                 net.params.pointer[i] = keep + 1e-2
                 let fixed = method == .m2d ? UnsafePointer(target.pointer) : nil
-                let up = net.lossAndGradients(input: input.pointer, batch: 2, masks: masks, fixedTarget: fixed)
+                let up = net.lossAndGradients(
+                    input: input.pointer, batch: 2, masks: masks, fixedTarget: fixed, targetOut: nil)
                 net.params.pointer[i] = keep - 1e-2
-                let down = net.lossAndGradients(input: input.pointer, batch: 2, masks: masks, fixedTarget: fixed)
+                let down = net.lossAndGradients(
+                    input: input.pointer, batch: 2, masks: masks, fixedTarget: fixed, targetOut: nil)
                 net.params.pointer[i] = keep
                 numeric.append(Float((up - down) / 2e-2))
                 probed.append(i)
@@ -88,8 +91,9 @@ import TestSupport
         let (masked, input, masks) = tiny(.m2d, .masked)
         let (all, _, _) = tiny(.m2d, .all)
         let a = FloatBuffer(count: 2 * 6 * 16), b = FloatBuffer(count: 2 * 6 * 16)
-        _ = masked.lossAndGradients(input: input.pointer, batch: 2, masks: masks, targetOut: a.pointer)
-        _ = all.lossAndGradients(input: input.pointer, batch: 2, masks: masks, targetOut: b.pointer)
+        _ = masked.lossAndGradients(
+            input: input.pointer, batch: 2, masks: masks, fixedTarget: nil, targetOut: a.pointer)
+        _ = all.lossAndGradients(input: input.pointer, batch: 2, masks: masks, fixedTarget: nil, targetOut: b.pointer)
         #expect(masked.params.toArray() == all.params.toArray())
         let diff = zip(a.toArray(), b.toArray()).map { abs($0 - $1) }.max() ?? 0
         #expect(diff > 1e-3)

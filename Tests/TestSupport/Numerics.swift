@@ -15,7 +15,7 @@ public struct Comparison: CustomStringConvertible {
         let first = firstViolations.map { "[\($0.index)] \($0.actual) vs \($0.expected)" }.joined(separator: ", ")
         return
             "\(name): n=\(count) maxAbsDiff=\(maxAbsDiff) max|ref|=\(maxAbsReference) cosine=\(cosine) nmse=\(nmse) "
-                + "violations=\(violations) \(first)"
+            + "violations=\(violations) \(first)"
     }
 }
 

@@ -109,7 +109,7 @@ public struct ZipArchive {
                 path: path,
                 reason:
                     "zip entry '\(name)' is compressed (method \(e.method)); only stored entries are read. "
-                        + "Re-save with torch.save (it stores entries uncompressed)"
+                    + "Re-save with torch.save (it stores entries uncompressed)"
             )
         }
         let h = e.localHeaderOffset

@@ -38,6 +38,7 @@ public final class ServerApp: Sendable {
         s.ready = readiness.isReady
         s.inflightAudioSeconds = Double(service?.audioBudget.inUse ?? 0) / 1000
         s.inflightUploadBytes = uploadBudget.inUse
+        s.engineWeightBytes = service?.scheduler.engineWeightBytes ?? 0
         return s
     }
 }

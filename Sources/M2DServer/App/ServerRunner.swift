@@ -68,12 +68,7 @@ public final class ServerRunner: @unchecked Sendable {
         var options = MHDDaemon.Options()
         options.host = config.host
         options.port = config.port
-        options.idleTimeoutSeconds = config.connectionTimeout
-        options.connectionLimit = config.connectionLimit
-        options.perAddressLimit = config.maxConnectionsPerIP
-        options.headerTimeoutSeconds = config.headerTimeout
-        options.minReceiveBytesPerSecond = config.minReceiveRate
-        options.receiveGraceSeconds = config.receiveGrace
+        options.connections = config.connections
         options.discardLimit = max(64 << 20, config.payloadLimit)
         options.uploadBudget = app.uploadBudget
         let daemon = MHDDaemon(handler: app.router(admin: false), options: options)
@@ -83,8 +78,8 @@ public final class ServerRunner: @unchecked Sendable {
         if let adminPort = config.adminPort {
             var adminOptions = options
             adminOptions.port = adminPort
-            adminOptions.connectionLimit = 32
-            adminOptions.perAddressLimit = 0
+            adminOptions.connections.limit = 32
+            adminOptions.connections.perAddressLimit = 0
             adminOptions.uploadBudget = nil
             let admin = MHDDaemon(handler: app.router(admin: true), options: adminOptions)
             admin.onConnectionEvent = events
@@ -120,14 +115,16 @@ public final class ServerRunner: @unchecked Sendable {
             }
             hooks.cancelled = { chunks in metrics.cancelledChunks.increment(by: Double(chunks)) }
             let scheduler = InferenceScheduler(
-                engine: loaded.engine, maxBatchChunks: config.maxBatchChunks,
+                engine: loaded.engine, maxBatchChunks: config.maxBatchChunks, maxBatchMs: config.maxBatchMs,
                 maxBatchDelayMs: config.maxBatchDelayMs, capacity: config.maxConcurrentRequests,
                 stallTimeoutSeconds: config.stallTimeout, hooks: hooks)
             let service = EmbeddingService(model: loaded.model, scheduler: scheduler, config: config)
             scheduler.start()
             if config.warmUp {
                 app.state.set(.loading, reason: "warming up")
-                let noise = (0..<loaded.model.sampleRate).map { i in Float(sin(Double(i) * 0.05) * 0.1) }
+                // One full chunk: it builds the full-width kernels and seeds the scheduler's cost per patch.
+                let c = loaded.model
+                let noise = (0..<((c.chunkFrames - 1) * c.hopLength)).map { i in Float(sin(Double(i) * 0.05) * 0.1) }
                 _ = try service.embedBlocking([
                     AudioInput(name: "warm-up", bytes: WavEncoder.pcm16(noise, sampleRate: loaded.model.sampleRate))
                 ])

@@ -16,15 +16,6 @@ struct OpenAIErrorBody: Encodable {
         let param: String?
         let code: Int
 
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(message, forKey: .message)
-            try c.encode(type, forKey: .type)
-            if let param { try c.encode(param, forKey: .param) } else { try c.encodeNil(forKey: .param) }
-            try c.encode(code, forKey: .code)
-        }
-
-        enum CodingKeys: String, CodingKey { case message, type, param, code }
     }
 
     let error: Detail

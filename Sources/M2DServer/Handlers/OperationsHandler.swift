@@ -7,8 +7,7 @@ struct OperationsHandler: RouteHandler {
     func respond(to request: AdmittedRequest, reply: @escaping @Sendable (Reply) -> Void) {
         switch request.route {
         case .live:
-            reply(
-                Reply(.json(200, JSONResponse.bytes(HealthBody(status: "ok", error: nil, errorType: nil, code: nil)))))
+            reply(Reply(.json(200, JSONResponse.bytes(HealthyBody()))))
         case .metrics:
             let body = app.metrics.scrape(app.metricsSnapshot())
             reply(
@@ -27,10 +26,10 @@ struct OperationsHandler: RouteHandler {
 
     static func readiness(_ r: Readiness) -> HTTPResponse {
         if r.isReady {
-            return .json(200, JSONResponse.bytes(HealthBody(status: "ok", error: nil, errorType: nil, code: nil)))
+            return .json(200, JSONResponse.bytes(HealthyBody()))
         }
         return .json(
-            503, JSONResponse.bytes(HealthBody(status: r.status, error: r.reason, errorType: "unhealthy", code: 503)),
+            503, JSONResponse.bytes(UnhealthyBody(status: r.status, error: r.reason)),
             headers: [("Retry-After", "5")])
     }
 }

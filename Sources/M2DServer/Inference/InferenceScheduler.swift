@@ -1,5 +1,6 @@
 // InferenceScheduler: one thread owns the encoder (TEI's backend-thread pattern). Requests wait as
-// jobs; each batch takes chunks from every waiting job in turn, up to `maxBatchChunks`, waiting at
+// jobs; each batch takes chunks from every waiting job in turn, up to `maxBatchChunks` and about
+// `maxBatchSeconds` of work (from the measured time per patch), waiting at
 // most `maxBatchDelay` for more work. A short request beside a long one therefore rides in the
 // next batch instead of waiting for the long one to finish, and batches stay full. Cancelled jobs
 // lose their queued chunks before the next batch. Health: "stalled" means work is waiting and no
@@ -28,6 +29,13 @@ public final class InferenceScheduler: @unchecked Sendable {
 
     private let engine: any EncoderEngine
     private let maxBatchChunks: Int
+    /// A batch cannot be interrupted, so a request that arrives waits for the one running: batches
+    /// of about this many seconds bound that wait. On CPUs a few chunks already fill the GEMMs.
+    private let maxBatchSeconds: Double
+    /// Measured seconds per time patch (moving average over batches), nil before the first batch.
+    /// Per patch, not per chunk: short clips' chunks are a fraction of a full one, and a server that
+    /// has only seen them would otherwise make its first long batch several times too big.
+    private var secondsPerTimePatch: Double?
     private let maxDelayNanos: UInt64
     private let capacity: Int
     private let stallNanos: UInt64
@@ -43,11 +51,13 @@ public final class InferenceScheduler: @unchecked Sendable {
     private var lastProbe: UInt64 = 0
 
     public init(
-        engine: any EncoderEngine, maxBatchChunks: Int, maxBatchDelayMs: Double, capacity: Int,
+        engine: any EncoderEngine, maxBatchChunks: Int, maxBatchMs: Double = 1000, maxBatchDelayMs: Double,
+        capacity: Int,
         stallTimeoutSeconds: Double = 30, hooks: Hooks = Hooks()
     ) {
         self.engine = engine
         self.maxBatchChunks = max(1, maxBatchChunks)
+        maxBatchSeconds = max(0, maxBatchMs) / 1000
         maxDelayNanos = UInt64(max(0, maxBatchDelayMs) * 1e6)
         self.capacity = max(1, capacity)
         stallNanos = UInt64(max(1, stallTimeoutSeconds) * 1e9)
@@ -56,6 +66,7 @@ public final class InferenceScheduler: @unchecked Sendable {
     }
 
     public var engineSummary: String { engine.summary }
+    public var engineWeightBytes: Int { engine.engineWeightBytes }
 
     public func start() {
         let t = Thread { [unowned self] in self.loop() }
@@ -113,8 +124,8 @@ public final class InferenceScheduler: @unchecked Sendable {
     private func loop() {
         while let batch = nextBatch() {
             let start = DispatchTime.now().uptimeNanoseconds
-            let outcome: Result<Void, EncoderError>
-            do { try ChunkBatch.encodeNext(batch.slots, engine: engine); outcome = .success(()) } catch {
+            let outcome: Result<Int, EncoderError>
+            do { outcome = .success(try ChunkBatch.encodeNext(batch.slots, engine: engine)) } catch {
                 outcome = .failure(error)
             }
             let elapsed = DispatchTime.now().uptimeNanoseconds &- start
@@ -147,16 +158,17 @@ public final class InferenceScheduler: @unchecked Sendable {
         }
         // Fill the batch, waiting at most maxDelay for more work.
         let deadline = Date(timeIntervalSinceNow: Double(maxDelayNanos) / 1e9)
-        while active.reduce(0, { $0 + $1.remaining }) < maxBatchChunks && !stopping {
+        let cap = batchCap
+        while active.reduce(0, { $0 + $1.remaining }) < cap && !stopping {
             if !condition.wait(until: deadline) { break }
         }
         dropCancelled()
         var batch = Batch()
         // Round robin: one chunk from each job in arrival order, again and again.
         var progressed = true
-        while batch.slots.count < maxBatchChunks && progressed {
+        while batch.slots.count < cap && progressed {
             progressed = false
-            for job in active where job.remaining > 0 && batch.slots.count < maxBatchChunks {
+            for job in active where job.remaining > 0 && batch.slots.count < cap {
                 batch.slots.append(job.order[job.taken])
                 job.taken += 1
                 if !batch.jobs.contains(where: { $0 === job }) { batch.jobs.append(job) }
@@ -164,6 +176,14 @@ public final class InferenceScheduler: @unchecked Sendable {
             }
         }
         return batch
+    }
+
+    /// Chunks the next batch may take: `maxBatchChunks`, fewer when that many full chunks would run
+    /// past `maxBatchSeconds`.
+    private var batchCap: Int {
+        guard let secondsPerTimePatch, secondsPerTimePatch > 0, maxBatchSeconds > 0 else { return maxBatchChunks }
+        let fullChunk = secondsPerTimePatch * Double(engine.config.gridTimePatches)
+        return min(maxBatchChunks, max(1, Int(maxBatchSeconds / fullChunk)))
     }
 
     /// One zero chunk, to learn whether a failing engine works again.
@@ -182,13 +202,17 @@ public final class InferenceScheduler: @unchecked Sendable {
         }
     }
 
-    private func finish(_ batch: Batch, outcome: Result<Void, EncoderError>, start: UInt64, elapsed: UInt64) {
+    private func finish(_ batch: Batch, outcome: Result<Int, EncoderError>, start: UInt64, elapsed: UInt64) {
         var done: [(InferenceJob, Result<[Embedding], ServerError>)] = []
         condition.withLock {
             lastProgress = DispatchTime.now().uptimeNanoseconds
             switch outcome {
-            case .success:
+            case let .success(timePatches):
                 consecutiveFailures = 0
+                if timePatches > 0 {
+                    let perPatch = Double(elapsed) / 1e9 / Double(timePatches)
+                    secondsPerTimePatch = secondsPerTimePatch.map { 0.7 * $0 + 0.3 * perPatch } ?? perPatch
+                }
                 for job in batch.jobs {
                     if !job.started { job.started = true; job.timings.queueNanos = start &- job.enqueuedNanos }
                     job.timings.inferenceNanos &+= elapsed

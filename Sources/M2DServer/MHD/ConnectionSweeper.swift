@@ -27,15 +27,13 @@ extension MHDDaemon {
                 let elapsed = Double(now &- socket.since) / 1e9
                 switch socket.phase {
                 case .waiting:
-                    if draining || elapsed > options.headerTimeoutSeconds {
-                        shutDown(socket)
-                        events.append(draining ? "drain" : "header_timeout")
+                    if draining || elapsed > options.connections.headerTimeout {
+                        shutDown(socket, counting: draining ? "drain" : "header_timeout")
                     }
                 case .receiving, .discarding:
-                    let allowed = options.minReceiveBytesPerSecond * (elapsed - options.receiveGraceSeconds)
+                    let allowed = options.connections.minReceiveRate * (elapsed - options.connections.receiveGrace)
                     if allowed > 0, Double(socket.received) < allowed {
-                        shutDown(socket)
-                        events.append("slow_body")
+                        shutDown(socket, counting: "slow_body")
                     }
                 case .processing:
                     guard let request = socket.request, request.suspended, !request.disconnected,
@@ -55,7 +53,9 @@ extension MHDDaemon {
     }
 
     /// Under `lock`. MHD sees end of stream and closes the connection itself; the descriptor stays MHD's.
-    func shutDown(_ socket: Socket) {
+    /// The event is counted first, so a client that sees the close and then reads /metrics finds it.
+    func shutDown(_ socket: Socket, counting event: String? = nil) {
+        if let event { onConnectionEvent?(event) }
         socket.shutDown = true
         Glibc.shutdown(socket.fd, Int32(SHUT_RDWR))
     }

@@ -51,8 +51,8 @@ public final class MHDDaemon: @unchecked Sendable {
         guard
             let d = m2d_mhd_start(
                 flags, Self.accessCallback, me, Self.completedCallback, me, Self.notifyCallback, me, fd,
-                UInt32(options.idleTimeoutSeconds), UInt32(options.connectionLimit),
-                UInt32(max(0, options.perAddressLimit)), 256 * 1024, UInt32(max(1, options.threads)))
+                UInt32(options.connections.idleTimeout), UInt32(options.connections.limit),
+                UInt32(max(0, options.connections.perAddressLimit)), 256 * 1024, UInt32(max(1, options.threads)))
         else {
             Unmanaged<MHDDaemon>.fromOpaque(me).release()
             close(fd)
@@ -158,6 +158,10 @@ public final class MHDDaemon: @unchecked Sendable {
             request.socket.request = nil
             request.socket.phase = .waiting
             request.socket.since = DispatchTime.now().uptimeNanoseconds
+            // The disconnect actions hold the handler's reply, which holds this request: a cycle
+            // that would keep every request, and its answer, alive.
+            request.disconnectActions = []
+            request.response = nil
         }
         me.handler.requestEnded(
             request.head, context: request.context, completed: code == .REQUEST_TERMINATED_COMPLETED_OK)

@@ -2,8 +2,27 @@
 // frame answers are streamed (FramesStream), because a long clip's frames are megabytes of text.
 import M2DModel
 
+/// /v1/embeddings usage: OpenAI's two token counts (output frames per clip; flat features: time steps).
+struct TokenUsage: Encodable {
+    let promptTokens: Int
+    let totalTokens: Int
+
+    enum CodingKeys: String, CodingKey { case promptTokens = "prompt_tokens", totalTokens = "total_tokens" }
+
+    init(_ items: [EmbeddedClip], model: ModelConfig) {
+        let tokens = items.reduce(0) { $0 + Self.tokens($1.embedding, model: model) }
+        promptTokens = tokens
+        totalTokens = tokens
+    }
+
+    static func tokens(_ e: Embedding, model: ModelConfig) -> Int {
+        model.flatFeatures ? e.frameCount / model.freqPatches : e.frameCount
+    }
+}
+
+/// /embed usage: the token counts and the seconds of audio they came from.
 struct Usage: Encodable {
-    let audioSeconds: Double?
+    let audioSeconds: Double
     let promptTokens: Int
     let totalTokens: Int
 
@@ -11,16 +30,11 @@ struct Usage: Encodable {
         case audioSeconds = "audio_seconds", promptTokens = "prompt_tokens", totalTokens = "total_tokens"
     }
 
-    /// Tokens: output frames per clip (flat features: time steps).
-    static func of(_ items: [EmbeddedClip], model: ModelConfig, withSeconds: Bool) -> Usage {
-        let tokens = items.reduce(0) { $0 + Self.tokens($1.embedding, model: model) }
-        return Usage(
-            audioSeconds: withSeconds ? items.reduce(0) { $0 + $1.facts.durationSeconds } : nil,
-            promptTokens: tokens, totalTokens: tokens)
-    }
-
-    static func tokens(_ e: Embedding, model: ModelConfig) -> Int {
-        model.flatFeatures ? e.frameCount / model.freqPatches : e.frameCount
+    init(_ items: [EmbeddedClip], model: ModelConfig) {
+        let tokens = TokenUsage(items, model: model)
+        audioSeconds = items.reduce(0) { $0 + $1.facts.durationSeconds }
+        promptTokens = tokens.promptTokens
+        totalTokens = tokens.totalTokens
     }
 }
 
@@ -55,7 +69,7 @@ struct ClipEmbedResponse: Encodable {
                 durationSeconds: item.facts.durationSeconds,
                 inputSampleRate: item.facts.inputSampleRate, inputChannels: item.facts.inputChannels)
         }
-        usage = .of(items, model: model, withSeconds: true)
+        usage = Usage(items, model: model)
     }
 }
 
@@ -70,14 +84,14 @@ struct OpenAIEmbedResponse: Encodable {
     let object = "list"
     let data: [Item]
     let model: String
-    let usage: Usage
+    let usage: TokenUsage
 
     init(_ items: [EmbeddedClip], options: RequestOptions, model: ModelConfig) {
         data = items.enumerated().map {
             Item(index: $0, embedding: EmbeddingValue($1.embedding.clip, options: options))
         }
         self.model = model.name
-        usage = .of(items, model: model, withSeconds: false)
+        usage = TokenUsage(items, model: model)
     }
 }
 

@@ -102,7 +102,7 @@ final class FramesStream: ResponseStream, @unchecked Sendable {
     private func finish() {
         writer.raw("],\"usage\":")
         // The usage object is a DTO like every other body part.
-        try? JSONEncoding.encode(Usage.of(items, model: model, withSeconds: true), into: &writer)
+        try? JSONEncoding.encode(Usage(items, model: model), into: &writer)
         writer.byte(UInt8(ascii: "}"))
         done = true
     }

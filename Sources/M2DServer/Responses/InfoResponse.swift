@@ -56,21 +56,6 @@ struct InfoResponse: Encodable {
             task = h.report["task"]
         }
 
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(name, forKey: .name)
-            try c.encode(labels, forKey: .labels)
-            try c.encode(multiLabel, forKey: .multiLabel)
-            try c.encode(defaultFunction, forKey: .defaultFunction)
-            try c.encode(metric, forKey: .metric)
-            if let reportedScore {
-                try c.encode(reportedScore, forKey: .reportedScore)
-            } else {
-                try c.encodeNil(forKey: .reportedScore)
-            }
-            if let task { try c.encode(task, forKey: .task) } else { try c.encodeNil(forKey: .task) }
-        }
-
         enum CodingKeys: String, CodingKey {
             case name, labels, multiLabel = "multi_label", defaultFunction = "default_function", metric
             case reportedScore = "reported_score", task
@@ -79,7 +64,7 @@ struct InfoResponse: Encodable {
 
     struct Limits: Encodable {
         let maxConcurrentRequests, maxClientBatchSize, maxBatchChunks, payloadLimit: Int
-        let maxBatchDelayMs, maxAudioSeconds, maxRequestAudioSeconds, maxInflightAudioSeconds: Double
+        let maxBatchDelayMs, maxBatchMs, maxAudioSeconds, maxRequestAudioSeconds, maxInflightAudioSeconds: Double
         let maxInflightUploadBytes, maxSampleRate, maxDecodedSamples: Int
 
         init(_ c: ServerConfig) {
@@ -88,6 +73,7 @@ struct InfoResponse: Encodable {
             maxBatchChunks = c.maxBatchChunks
             payloadLimit = c.payloadLimit
             maxBatchDelayMs = c.maxBatchDelayMs
+            maxBatchMs = c.maxBatchMs
             maxAudioSeconds = c.maxAudioSeconds
             maxRequestAudioSeconds = c.maxRequestAudioSeconds
             maxInflightAudioSeconds = c.maxInflightAudioSeconds
@@ -98,8 +84,8 @@ struct InfoResponse: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case maxConcurrentRequests = "max_concurrent_requests", maxClientBatchSize = "max_client_batch_size"
-            case maxBatchChunks = "max_batch_chunks", payloadLimit = "payload_limit", maxBatchDelayMs =
-                "max_batch_delay_ms"
+            case maxBatchChunks = "max_batch_chunks", payloadLimit = "payload_limit"
+            case maxBatchDelayMs = "max_batch_delay_ms", maxBatchMs = "max_batch_ms"
             case maxAudioSeconds = "max_audio_seconds", maxRequestAudioSeconds = "max_request_audio_seconds"
             case maxInflightAudioSeconds = "max_inflight_audio_seconds", maxInflightUploadBytes =
                 "max_inflight_upload_bytes"
@@ -134,11 +120,7 @@ struct InfoResponse: Encodable {
         try c.encode(backend, forKey: .backend)
         try c.encode(version, forKey: .version)
         try c.encode(sha, forKey: .sha)
-        if let dockerLabel {
-            try c.encode(dockerLabel, forKey: .dockerLabel)
-        } else {
-            try c.encodeNil(forKey: .dockerLabel)
-        }
+        try c.encode(dockerLabel, forKey: .dockerLabel)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -152,33 +134,19 @@ extension InfoResponse.Model {
         case sampleRate = "sample_rate", chunkSeconds = "chunk_seconds", frameHopMs = "frame_hop_ms"
         case flatFeatures = "flat_features", architecture, normStats = "norm_stats", provenance
     }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(modelID, forKey: .modelID)
-        try c.encode(modelSHA, forKey: .modelSHA)
-        try c.encode(modelDtype, forKey: .modelDtype)
-        try c.encode(embeddingDim, forKey: .embeddingDim)
-        try c.encode(sampleRate, forKey: .sampleRate)
-        try c.encode(chunkSeconds, forKey: .chunkSeconds)
-        try c.encode(frameHopMs, forKey: .frameHopMs)
-        try c.encode(flatFeatures, forKey: .flatFeatures)
-        try c.encode(architecture, forKey: .architecture)
-        try c.encode(normStats, forKey: .normStats)
-        if let provenance {
-            try c.encode(provenance, forKey: .provenance)
-        } else {
-            try c.encodeNil(forKey: .provenance)
-        }
-    }
 }
 
-/// /health/* bodies: {"status":"ok"} or the 503 shape with the reason.
-struct HealthBody: Encodable {
+/// /health/* when healthy: {"status":"ok"}.
+struct HealthyBody: Encodable {
+    let status = "ok"
+}
+
+/// /health/ready when not: the status, the reason and the error fields every 503 carries.
+struct UnhealthyBody: Encodable {
     let status: String
-    let error: String?
-    let errorType: String?
-    let code: Int?
+    let error: String
+    let errorType = "unhealthy"
+    let code = 503
 
     enum CodingKeys: String, CodingKey { case status, error, errorType = "error_type", code }
 }
