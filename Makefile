@@ -1,8 +1,9 @@
 # m2d-serve. Two set-up commands on a fresh Debian machine: `make serve` and `make test`.
 SHELL := /bin/bash
 # python3-requests, python3-httpx and curl: real HTTP clients in the early-answer tests and make abuse.
+# espeak-ng: real speech for the int8 accuracy test of the default model.
 APT_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config \
-	python3-requests python3-httpx curl
+	python3-requests python3-httpx curl espeak-ng
 MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -65,7 +65,18 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
 served() {  # whole /embed 200s so far
   curl -fs "127.0.0.1:$1/metrics" | awk '/^m2d_requests_total\{route="\/embed",code="200"\}/ {n = int($2)} END {print n + 0}'
 }
+idle() {  # waits until neither server holds a request: wrk leaves requests in flight when a run ends,
+  # and a server that works them off (older builds do not drop departed clients' work) would slow the
+  # other's next measurement.
+  for p in $PORT ${BASE_PORT:-}; do
+    for _ in $(seq 1 600); do
+      n=$(curl -fs "127.0.0.1:$p/metrics" | awk '/^m2d_inflight(_requests)? / {print int($2)}')
+      [ "${n:-0}" = 0 ] && break; sleep 0.1
+    done
+  done
+}
 load() {  # port concurrency seconds -> RESULT fields
+  idle
   wrk -t$(($2 < 2 ? 1 : 2)) -c"$2" -d"$3"s -s "$work/post.lua" --timeout 60s "http://127.0.0.1:$1/embed" |
     grep RESULT
 }

@@ -1,4 +1,5 @@
 #include "m2d_dnnl.h"
+#include "m2d_quant.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -49,13 +50,20 @@ typedef struct {
     int64_t N, K;
     dnnl_memory_desc_t md;
     dnnl_memory_t mem;
+    /// int8: the per-output-channel scales and integer row sums (owned by the first copy of W).
+    float *scales;
+    int32_t *sums;
+    int owns_tables;
 } weight_entry;
 
 struct m2d_dnnl {
     api_t api;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
+    int precision;  // M2D_DNNL_FP32, _BF16 or _INT8
     int bf16;
+    /// int8: weights are quantized to -weight_limit...weight_limit, activations to 0...activation_levels.
+    int weight_limit, activation_levels;
     int release_sources;
     matmul_entry *matmuls;
     size_t n_matmuls, cap_matmuls;
@@ -117,12 +125,86 @@ static int supports_bf16_matmul(m2d_dnnl *c) {
     return 1;
 }
 
-m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t error_length) {
+// The int8 product u8 (M,K) . s8 (K,N) -> s32 (M,N), weights in the layout oneDNN prefers.
+static int int8_descs(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, dnnl_matmul_desc_t *md) {
+    dnnl_memory_desc_t src, wei, dst;
+    dnnl_dims_t sd = {M, K}, wd = {K, N}, dd = {M, N};
+    c->api.memory_desc_init_by_tag(&src, 2, sd, dnnl_u8, dnnl_ab);
+    c->api.memory_desc_init_by_tag(&wei, 2, wd, dnnl_s8, dnnl_format_tag_any);
+    c->api.memory_desc_init_by_tag(&dst, 2, dd, dnnl_s32, dnnl_ab);
+    return c->api.matmul_desc_init(md, &src, &wei, NULL, &dst) == dnnl_success;
+}
+
+// Without VNNI, x86 kernels multiply u8 by s8 pairwise into saturating 16-bit sums (vpmaddubsw):
+// 255 * 127 * 2 overflows. One product of extreme values tells whether this CPU's kernel does; if
+// it does, weights keep 7 bits (|q| <= 63, so a pair stays below 32,767) and activations all 8.
+static int int8_saturates(m2d_dnnl *c) {
+    enum { M = 2, K = 64, N = 16 };
+    static uint8_t a[M * K];
+    static int8_t b[K * N];
+    static int32_t out[M * N];
+    memset(a, 255, sizeof a);
+    memset(b, 127, sizeof b);
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    if (!int8_descs(c, M, N, K, &md) || c->api.primitive_desc_create(&pd, &md, NULL, c->engine, NULL) != dnnl_success)
+        return 1;
+    const dnnl_memory_desc_t *want = c->api.primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *src = c->api.primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dst = c->api.primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    dnnl_memory_desc_t plain;
+    dnnl_dims_t wd = {K, N};
+    c->api.memory_desc_init_by_tag(&plain, 2, wd, dnnl_s8, dnnl_ba);
+    dnnl_memory_t ma, mplain, mw, mo, scratch = NULL;
+    c->api.memory_create(&ma, src, c->engine, a);
+    c->api.memory_create(&mplain, &plain, c->engine, b);
+    c->api.memory_create(&mw, want, c->engine, DNNL_MEMORY_ALLOCATE);
+    c->api.memory_create(&mo, dst, c->engine, out);
+    const dnnl_memory_desc_t *smd = c->api.primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (smd && c->api.memory_desc_get_size(smd)) c->api.memory_create(&scratch, smd, c->engine, DNNL_MEMORY_ALLOCATE);
+    dnnl_primitive_desc_t rpd;
+    dnnl_primitive_t reorder;
+    int wrong = 1;
+    if (c->api.reorder_primitive_desc_create(&rpd, &plain, c->engine, want, c->engine, NULL) == dnnl_success) {
+        c->api.primitive_create(&reorder, rpd);
+        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, mplain}, {DNNL_ARG_TO, mw}};
+        c->api.primitive_execute(reorder, c->stream, 2, r);
+        c->api.primitive_create(&prim, pd);
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mo},
+                                   {DNNL_ARG_SCRATCHPAD, scratch}};
+        c->api.primitive_execute(prim, c->stream, scratch ? 4 : 3, args);
+        c->api.stream_wait(c->stream);
+        wrong = out[0] != 255 * 127 * K || out[M * N - 1] != 255 * 127 * K;
+        c->api.primitive_destroy(prim);
+        c->api.primitive_destroy(reorder);
+        c->api.primitive_desc_destroy(rpd);
+    }
+    c->api.memory_destroy(ma);
+    c->api.memory_destroy(mplain);
+    c->api.memory_destroy(mw);
+    c->api.memory_destroy(mo);
+    if (scratch) c->api.memory_destroy(scratch);
+    c->api.primitive_desc_destroy(pd);
+    return wrong;
+}
+
+static int supports_int8_matmul(m2d_dnnl *c) {
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd;
+    if (!int8_descs(c, 8, 32, 64, &md) || c->api.primitive_desc_create(&pd, &md, NULL, c->engine, NULL) != dnnl_success)
+        return 0;
+    c->api.primitive_desc_destroy(pd);
+    return 1;
+}
+
+m2d_dnnl *m2d_dnnl_open(int precision, char *error, size_t error_length) {
     pthread_once(&load_once, load_library);
     if (!load_ok) { snprintf(error, error_length, "%s", load_error); return NULL; }
     m2d_dnnl *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->bf16 = bf16;
+    c->precision = precision;
+    c->bf16 = precision == M2D_DNNL_BF16;
     c->api = loaded_api;
     if (c->api.engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
         c->api.stream_create(&c->stream, c->engine, dnnl_stream_default_flags) != dnnl_success) {
@@ -132,7 +214,16 @@ m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t error_length) {
     }
     const dnnl_version_t *v = c->api.version();
     snprintf(c->version, sizeof c->version, "%d.%d.%d", v->major, v->minor, v->patch);
-    if (bf16 && !supports_bf16_matmul(c)) {
+    if (precision == M2D_DNNL_INT8) {
+        if (!supports_int8_matmul(c)) {
+            snprintf(error, error_length, "oneDNN %s has no int8 matmul for this CPU; use --precision fp32", c->version);
+            m2d_dnnl_close(c);
+            return NULL;
+        }
+        c->activation_levels = 255;
+        c->weight_limit = int8_saturates(c) ? 63 : 127;
+    }
+    if (c->bf16 && !supports_bf16_matmul(c)) {
         snprintf(error, error_length, "oneDNN %s has no bf16 matmul for this CPU (it needs AVX-512); use --precision fp32",
                  c->version);
         m2d_dnnl_close(c);
@@ -154,7 +245,13 @@ void m2d_dnnl_close(m2d_dnnl *c) {
         if (e->src_reorder) c->api.primitive_destroy(e->src_reorder);
         if (e->scratch) c->api.memory_destroy(e->scratch);
     }
-    for (size_t i = 0; i < c->n_weights; i++) c->api.memory_destroy(c->weights[i].mem);
+    for (size_t i = 0; i < c->n_weights; i++) {
+        c->api.memory_destroy(c->weights[i].mem);
+        if (c->weights[i].owns_tables) {
+            free(c->weights[i].scales);
+            free(c->weights[i].sums);
+        }
+    }
     for (size_t i = 0; i < c->n_strided; i++) {
         strided_entry *g = &c->strided[i];
         c->api.primitive_destroy(g->prim);
@@ -199,11 +296,8 @@ static int with_scratch(m2d_dnnl *c, dnnl_memory_t memory, dnnl_exec_arg_t *args
     return n + 1;
 }
 
-static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, int accumulate, int has_bias) {
-    for (size_t i = 0; i < c->n_matmuls; i++) {
-        matmul_entry *e = &c->matmuls[i];
-        if (e->M == M && e->N == N && e->K == K && e->accumulate == accumulate && e->has_bias == has_bias) return e;
-    }
+// Appends a slot to the matmul cache; NULL when out of memory.
+static matmul_entry *new_matmul_slot(m2d_dnnl *c) {
     if (c->n_matmuls == c->cap_matmuls) {
         size_t cap = c->cap_matmuls ? 2 * c->cap_matmuls : 16;
         matmul_entry *grown = realloc(c->matmuls, cap * sizeof *grown);
@@ -211,6 +305,42 @@ static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, in
         c->matmuls = grown;
         c->cap_matmuls = cap;
     }
+    return &c->matmuls[c->n_matmuls];
+}
+
+// int8: bias, accumulation and the dequantization are the caller's (m2d_dequantize_rows).
+static matmul_entry *int8_matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K) {
+    matmul_entry *slot = new_matmul_slot(c);
+    dnnl_matmul_desc_t md;
+    if (!slot || !int8_descs(c, M, N, K, &md)) return NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    c->api.primitive_attr_create(&attr);
+    c->api.primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    matmul_entry e = {.M = M, .N = N, .K = K};
+    dnnl_status_t s = c->api.primitive_desc_create(&e.pd, &md, attr, c->engine, NULL);
+    c->api.primitive_attr_destroy(attr);
+    if (s != dnnl_success) return NULL;
+    const char *impl = NULL;
+    c->api.primitive_desc_query(e.pd, dnnl_query_impl_info_str, 0, &impl);
+    snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
+    if (c->api.primitive_create(&e.prim, e.pd) != dnnl_success) return NULL;
+    if (!attach_scratch(c, e.pd, &e.scratch)) return NULL;
+    c->api.memory_create(&e.src, c->api.primitive_desc_query_md(e.pd, dnnl_query_src_md, 0), c->engine,
+                         DNNL_MEMORY_NONE);
+    c->api.memory_create(&e.dst, c->api.primitive_desc_query_md(e.pd, dnnl_query_dst_md, 0), c->engine,
+                         DNNL_MEMORY_NONE);
+    *slot = e;
+    c->n_matmuls++;
+    return slot;
+}
+
+static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, int accumulate, int has_bias) {
+    if (c->precision == M2D_DNNL_INT8) accumulate = has_bias = 0;  // both done in the dequantization
+    for (size_t i = 0; i < c->n_matmuls; i++) {
+        matmul_entry *e = &c->matmuls[i];
+        if (e->M == M && e->N == N && e->K == K && e->accumulate == accumulate && e->has_bias == has_bias) return e;
+    }
+    if (c->precision == M2D_DNNL_INT8) return int8_matmul_for(c, M, N, K);
     dnnl_data_type_t t = c->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t src, src_f32, wany, dst, bias;
     dnnl_dims_t sd = {M, K}, wd = {K, N}, dd = {M, N}, bd = {1, N};
@@ -253,8 +383,11 @@ static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, in
     } else {
         c->api.memory_create(&e.src, &src, c->engine, DNNL_MEMORY_NONE);
     }
-    c->matmuls[c->n_matmuls] = e;
-    return &c->matmuls[c->n_matmuls++];
+    matmul_entry *slot = new_matmul_slot(c);
+    if (!slot) return NULL;
+    *slot = e;
+    c->n_matmuls++;
+    return slot;
 }
 
 // Returns the whole pages inside [start, start + bytes) to the system; they read as zeros after.
@@ -284,29 +417,62 @@ static dnnl_memory_t weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t 
         c->cap_weights = cap;
     }
     // W (N,K) row-major is the (K,N) matrix in "ba" order.
+    int int8 = c->precision == M2D_DNNL_INT8;
     dnnl_memory_desc_t plain;
     dnnl_dims_t wd = {K, N};
-    c->api.memory_desc_init_by_tag(&plain, 2, wd, dnnl_f32, dnnl_ba);
+    c->api.memory_desc_init_by_tag(&plain, 2, wd, int8 ? dnnl_s8 : dnnl_f32, dnnl_ba);
     dnnl_memory_t from, to;
     void *source = (void *)W;
+    weight_entry w = {.W = W, .N = N, .K = K, .md = *want};
+    int8_t *quantized = NULL;
     if (other) {
         plain = other->md;
         c->api.memory_get_data_handle(other->mem, &source);
+        w.scales = other->scales;
+        w.sums = other->sums;
+    } else if (int8) {
+        quantized = malloc((size_t)(N * K));
+        w.scales = malloc((size_t)N * sizeof(float));
+        w.sums = malloc((size_t)N * sizeof(int32_t));
+        w.owns_tables = 1;
+        if (!quantized || !w.scales || !w.sums) {
+            free(quantized);
+            free(w.scales);
+            free(w.sums);
+            return NULL;
+        }
+        m2d_quantize_weights(W, N, K, c->weight_limit, quantized, w.scales, w.sums);
+        source = quantized;
     }
-    if (c->api.memory_create(&from, &plain, c->engine, source) != dnnl_success) return NULL;
-    if (c->api.memory_create(&to, want, c->engine, DNNL_MEMORY_ALLOCATE) != dnnl_success) return NULL;
     dnnl_primitive_desc_t rpd;
     dnnl_primitive_t reorder;
-    if (c->api.reorder_primitive_desc_create(&rpd, &plain, c->engine, want, c->engine, NULL) != dnnl_success) return NULL;
-    c->api.primitive_create(&reorder, rpd);
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-    c->api.primitive_execute(reorder, c->stream, 2, args);
-    c->api.stream_wait(c->stream);
-    c->api.primitive_destroy(reorder);
-    c->api.primitive_desc_destroy(rpd);
-    c->api.memory_destroy(from);
+    int made = c->api.memory_create(&from, &plain, c->engine, source) == dnnl_success;
+    if (made && c->api.memory_create(&to, want, c->engine, DNNL_MEMORY_ALLOCATE) != dnnl_success) {
+        c->api.memory_destroy(from);
+        made = 0;
+    }
+    if (made && c->api.reorder_primitive_desc_create(&rpd, &plain, c->engine, want, c->engine, NULL) == dnnl_success) {
+        c->api.primitive_create(&reorder, rpd);
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        c->api.primitive_execute(reorder, c->stream, 2, args);
+        c->api.stream_wait(c->stream);
+        c->api.primitive_destroy(reorder);
+        c->api.primitive_desc_destroy(rpd);
+    } else if (made) {
+        c->api.memory_destroy(to);
+        made = 0;
+    }
+    if (made) c->api.memory_destroy(from);
+    free(quantized);
+    if (!made) {
+        if (w.owns_tables) {
+            free(w.scales);
+            free(w.sums);
+        }
+        return NULL;
+    }
     if (c->release_sources && !other) release_pages(W, (size_t)(N * K) * sizeof(float));
-    weight_entry w = {.W = W, .N = N, .K = K, .md = *want, .mem = to};
+    w.mem = to;
     c->weights[c->n_weights++] = w;
     c->weight_bytes += c->api.memory_desc_get_size(want);
     return to;
@@ -321,6 +487,7 @@ int m2d_dnnl_prepare_linear(m2d_dnnl *c, const float *W, int64_t N, int64_t K, i
 
 int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
                     const float *bias, float *y, int accumulate) {
+    if (c->precision == M2D_DNNL_INT8) return 6;
     if (M == 0 || N == 0) return 0;
     matmul_entry *e = matmul_for(c, M, N, K, accumulate != 0, bias != NULL);
     if (!e) return 1;
@@ -349,6 +516,33 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
     int n = with_scratch(c, e->scratch, args, e->bias ? 4 : 3);
     if (c->api.primitive_execute(e->prim, c->stream, n, args) != dnnl_success) return 4;
     return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
+}
+
+int m2d_dnnl_linear_s8(m2d_dnnl *c, const uint8_t *q, int64_t M, int64_t K, const float *W, int64_t N, int32_t *acc,
+                       const float **scales, const int32_t **sums) {
+    if (c->precision != M2D_DNNL_INT8) return 6;
+    if (M == 0 || N == 0) return 0;
+    matmul_entry *e = matmul_for(c, M, N, K, 0, 0);
+    if (!e) return 1;
+    const dnnl_memory_desc_t *want = c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
+    dnnl_memory_t w = weight_for(c, W, N, K, want);
+    if (!w) return 2;
+    const weight_entry *entry = NULL;
+    for (size_t i = 0; i < c->n_weights && !entry; i++)
+        if (c->weights[i].mem == w) entry = &c->weights[i];
+    *scales = entry->scales;
+    *sums = entry->sums;
+    c->api.memory_set_data_handle(e->src, (void *)q);
+    c->api.memory_set_data_handle(e->dst, acc);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, e->dst}};
+    int n = with_scratch(c, e->scratch, args, 3);
+    if (c->api.primitive_execute(e->prim, c->stream, n, args) != dnnl_success) return 4;
+    return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
+}
+
+void m2d_dnnl_int8_ranges(m2d_dnnl *c, int *weight_limit, int *activation_levels) {
+    *weight_limit = c->weight_limit;
+    *activation_levels = c->activation_levels;
 }
 
 static strided_entry *strided_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
@@ -437,8 +631,8 @@ size_t m2d_dnnl_weight_bytes(m2d_dnnl *c) { return c->weight_bytes; }
 
 #else  // built without oneDNN headers: the backend reports itself unavailable.
 
-m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t n) {
-    (void)bf16;
+m2d_dnnl *m2d_dnnl_open(int precision, char *error, size_t n) {
+    (void)precision;
     snprintf(error, n, "built without oneDNN headers (install libdnnl-dev and rebuild)");
     return NULL;
 }
@@ -462,6 +656,16 @@ int m2d_dnnl_batched_gemm(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int6
     return 1;
 }
 void m2d_dnnl_release_sources(m2d_dnnl *c, int on) { (void)c; (void)on; }
+int m2d_dnnl_linear_s8(m2d_dnnl *c, const uint8_t *q, int64_t M, int64_t K, const float *W, int64_t N, int32_t *acc,
+                       const float **scales, const int32_t **sums) {
+    (void)c; (void)q; (void)M; (void)K; (void)W; (void)N; (void)acc; (void)scales; (void)sums;
+    return 1;
+}
+void m2d_dnnl_int8_ranges(m2d_dnnl *c, int *weight_limit, int *activation_levels) {
+    (void)c;
+    *weight_limit = 127;
+    *activation_levels = 255;
+}
 int m2d_dnnl_prepare_linear(m2d_dnnl *c, const float *W, int64_t N, int64_t K, int64_t M) {
     (void)c; (void)W; (void)N; (void)K; (void)M;
     return 1;

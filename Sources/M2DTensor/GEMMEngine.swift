@@ -21,7 +21,17 @@ public final class GEMMEngine: @unchecked Sendable {
     // SAFETY: the oneDNN context (primitive and weight caches) is used by the one thread that owns
     // the encoder; OpenBLAS engines hold no state.
     public enum Backend: String, CaseIterable, Sendable { case auto, onednn, openblas }
-    public enum Precision: String, CaseIterable, Sendable { case fp32, bf16 }
+    public enum Precision: String, CaseIterable, Sendable {
+        case fp32, bf16, int8
+
+        var dnnlCode: Int32 {
+            switch self {
+            case .fp32: Int32(M2D_DNNL_FP32)
+            case .bf16: Int32(M2D_DNNL_BF16)
+            case .int8: Int32(M2D_DNNL_INT8)
+            }
+        }
+    }
 
     /// The resolved backend (never `.auto`).
     public let backend: Backend
@@ -34,6 +44,8 @@ public final class GEMMEngine: @unchecked Sendable {
     private let dnnl: OpaquePointer?
     /// The first oneDNN failure since the last `takeFailure` (a run-time error, not a shape bug).
     private var failure: String?
+    /// int8: the quantized activations and integer products of the current Linear (grown, reused).
+    private var quantized: Int8Scratch?
 
     /// The stateless OpenBLAS engine that ops use when given none.
     public static let openBLAS = GEMMEngine()
@@ -59,28 +71,31 @@ public final class GEMMEngine: @unchecked Sendable {
     ) throws(GEMMEngineError) {
         self.precision = precision
         self.weightsChange = weightsChange
-        if weightsChange && precision == .bf16 {
-            throw .unsupported("training runs in fp32 (--precision bf16 is for inference)")
+        if weightsChange && precision != .fp32 {
+            throw .unsupported("training runs in fp32 (--precision \(precision) is for inference)")
         }
         if requested == .openblas {
-            if precision == .bf16 { throw .unsupported("--precision bf16 needs the oneDNN backend (--backend onednn)") }
+            if precision != .fp32 {
+                throw .unsupported("--precision \(precision) needs the oneDNN backend (--backend onednn)")
+            }
             backend = .openblas
             self.ownsWeights = false
             dnnl = nil
             return
         }
         var error = [CChar](repeating: 0, count: 256)
-        let ctx = m2d_dnnl_open(precision == .bf16 ? 1 : 0, &error, error.count)
+        let ctx = m2d_dnnl_open(precision.dnnlCode, &error, error.count)
         if let ctx {
             backend = .onednn
             self.ownsWeights = ownsWeights && !weightsChange
             if self.ownsWeights { m2d_dnnl_release_sources(ctx, 1) }
             dnnl = ctx
+            if precision == .int8 { quantized = Int8Scratch() }
             return
         }
         let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if precision == .bf16, reason.contains("no bf16 matmul") { throw .unsupported(reason) }
-        if requested == .onednn || precision == .bf16 { throw .unavailable(reason) }
+        if precision != .fp32, reason.contains("matmul for this CPU") { throw .unsupported(reason) }
+        if requested == .onednn || precision != .fp32 { throw .unavailable(reason) }
         backend = .openblas
         self.ownsWeights = false
         dnnl = nil
@@ -101,6 +116,12 @@ public final class GEMMEngine: @unchecked Sendable {
         bias: UnsafePointer<Float>?, M: Int, C: Int, OC: Int, accumulate: Bool
     ) -> Bool {
         guard let dnnl, !weightsChange else { return false }
+        if let quantized {
+            let rc = quantized.linear(
+                dnnl, out: out, input: input, weight: weight, bias: bias, M: M, C: C, OC: OC, accumulate: accumulate)
+            if rc != 0 { record("oneDNN int8 matmul failed (code \(rc)) for M=\(M) K=\(C) N=\(OC)") }
+            return true
+        }
         let rc = m2d_dnnl_linear(dnnl, input, Int64(M), Int64(C), weight, Int64(OC), bias, out, accumulate ? 1 : 0)
         if rc != 0 { record("oneDNN matmul failed (code \(rc)) for M=\(M) K=\(C) N=\(OC)") }
         return true
@@ -192,12 +213,24 @@ public final class GEMMEngine: @unchecked Sendable {
         return failure
     }
 
-    /// e.g. "onednn 2.6.3 brg:avx512_core fp32" or "openblas SkylakeX fp32".
+    /// e.g. "onednn 2.6.3 brg:avx512_core fp32", "onednn 2.6.3 gemm:jit int8 (weights 7-bit)" or
+    /// "openblas SkylakeX fp32".
     public var summary: String {
         guard let dnnl else { return "openblas \(BLAS.coreName) fp32" }
-        return
+        let base =
             "onednn \(String(cString: m2d_dnnl_version(dnnl))) \(String(cString: m2d_dnnl_impl(dnnl))) "
             + precision.rawValue
+        guard let ranges = int8Ranges, ranges.weightLimit < 127 else { return base }
+        return base + " (weights 7-bit: no VNNI)"
+    }
+
+    /// int8: weights are quantized to -limit...limit, activations to 0...levels. The limit is 127, or
+    /// 63 where this CPU's int8 kernel would saturate a pair of full-range products (no VNNI).
+    public var int8Ranges: (weightLimit: Int, activationLevels: Int)? {
+        guard let dnnl, precision == .int8 else { return nil }
+        var limit: Int32 = 0, levels: Int32 = 0
+        m2d_dnnl_int8_ranges(dnnl, &limit, &levels)
+        return (Int(limit), Int(levels))
     }
 
     /// Bytes of weights oneDNN holds in its own layout.

@@ -9,11 +9,14 @@ import M2DAudio
 import M2DModel
 import M2DTensor
 
+extension GEMMEngine.Backend: ExpressibleByArgument {}
+extension GEMMEngine.Precision: ExpressibleByArgument {}
+
 @main
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "m2d-bench", abstract: "Benchmarks that print tables (make bench).",
-        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self, TrainBench.self],
+        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self, PeerBench.self, TrainBench.self],
         defaultSubcommand: CoreBench.self)
 
 }
@@ -28,8 +31,8 @@ struct CoreBench: ParsableCommand {
     @Option(help: "BLAS threads for the encoder (default: all cores).") var threads: Int?
     @Flag(help: "Also print a per-op breakdown of one block.") var ops = false
     @Option(help: "Chunks per block in the op breakdown.") var opsBatch = 1
-    @Option(help: "GEMM backend: auto, onednn or openblas.") var backend: String = "openblas"
-    @Option(help: "Precision: fp32 or bf16 (bf16 needs onednn).") var precision: String = "fp32"
+    @Option(help: "GEMM backend: auto, onednn or openblas.") var backend: GEMMEngine.Backend = .openblas
+    @Option(help: "Precision: fp32, bf16 or int8 (bf16 and int8 need onednn).") var precision: GEMMEngine.Precision = .fp32
     @Option(help: "Batch sizes (chunks per forward), comma-separated.") var batches: String = "1,8"
 
     func run() throws {
@@ -44,7 +47,11 @@ struct CoreBench: ParsableCommand {
         frontEnd()
         print("")
         BLAS.threads = encoderThreads
-        encoder(threads: encoderThreads)
+        let engine: GEMMEngine
+        do { engine = try GEMMEngine(backend: backend, precision: precision) } catch {
+            throw ValidationError("\(error)")
+        }
+        encoder(threads: encoderThreads, engine: engine)
         if ops { print(""); OpBreakdown.run(rows: 191 * opsBatch, tokens: 191, batch: opsBatch, repeats: repeats) }
     }
 
@@ -72,12 +79,9 @@ struct CoreBench: ParsableCommand {
         )
     }
 
-    func encoder(threads: Int) {
+    func encoder(threads: Int, engine: GEMMEngine) {
         let config = ModelConfig(name: "bench-vit-base", embedDim: 768, depth: depth, numHeads: 12)
         let weights = EncoderWeights.random(config: config, seed: 7)
-        let engine = try! GEMMEngine(
-            backend: GEMMEngine.Backend(rawValue: backend) ?? .auto,
-            precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32)
         let enc = ViTEncoder(weights: weights, engine: engine)
         let D = 768, Hd = 3072, Tp = 38, N = 1 + 5 * Tp
         // The ratio compares GEMM rates: the encoder's total FLOPs over its time against the plain

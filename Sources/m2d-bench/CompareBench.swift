@@ -32,7 +32,8 @@ struct CompareBench: ParsableCommand {
         let config = ModelConfig(name: "bench-vit-base-80x608p16x16", embedDim: 768, depth: depth, numHeads: 12)
         try ModelDirectory.write(EncoderWeights.random(config: config, seed: 1), to: dir + "/model")
         var rows: [(String, Row?)] = []
-        for (backend, precision) in [("openblas", "fp32"), ("onednn", "fp32"), ("onednn", "bf16")] {
+        let configurations = [("openblas", "fp32"), ("onednn", "fp32"), ("onednn", "bf16"), ("onednn", "int8")]
+        for (backend, precision) in configurations {
             let out = try capture(
                 me.path,
                 [
@@ -122,8 +123,8 @@ struct ClipBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clip", abstract: "One backend/precision on a 10 s clip (JSON).")
     @Option(help: "Model directory (m2d-bench compare writes a random ViT-Base one).") var model: String
-    @Option var backend = "auto"
-    @Option var precision = "fp32"
+    @Option var backend = GEMMEngine.Backend.auto
+    @Option var precision = GEMMEngine.Precision.fp32
     @Option var repeats = 3
     @Option var threads = 2
 
@@ -132,10 +133,7 @@ struct ClipBench: ParsableCommand {
         let engine: GEMMEngine
         do {
             // As in m2d-server and m2d-embed: the engine owns the weights and takes each over as it loads.
-            engine = try GEMMEngine(
-                backend: GEMMEngine.Backend(rawValue: backend) ?? .auto,
-                precision: GEMMEngine.Precision(rawValue: precision) ?? .fp32,
-                ownsWeights: true)
+            engine = try GEMMEngine(backend: backend, precision: precision, ownsWeights: true)
         } catch { throw ValidationError("\(error)") }
         let loaded: LoadedModel
         do { loaded = try ModelDirectory.load(model, engine: engine) } catch { throw ValidationError("\(error)") }

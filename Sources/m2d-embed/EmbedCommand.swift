@@ -45,7 +45,7 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: "GEMM backend: auto (oneDNN when libdnnl loads), onednn or openblas.")
     var backend: GEMMEngine.Backend = .auto
 
-    @Option(name: .long, help: "Precision of the GEMMs: fp32 or bf16 (bf16 needs onednn).")
+    @Option(name: .long, help: "Precision of the GEMMs: fp32, bf16 or int8 (bf16 and int8 need onednn; docs/INT8.md).")
     var precision: GEMMEngine.Precision = .fp32
 
     @Argument(help: "Audio files or folders.")

@@ -6,7 +6,7 @@ import M2DTensor
 struct EncoderEngineOptions: ParsableArguments {
     @Option(help: "GEMM backend for the encoder: auto (oneDNN when libdnnl loads), onednn or openblas.")
     var backend: GEMMEngine.Backend = .auto
-    @Option(help: "Encoder precision: fp32 or bf16 (bf16 needs onednn; embeddings cached apart from fp32).")
+    @Option(help: "Encoder precision: fp32, bf16 or int8 (bf16 and int8 need onednn; embeddings cached per precision).")
     var precision: GEMMEngine.Precision = .fp32
 
     func engine() throws -> GEMMEngine {

@@ -128,6 +128,33 @@ let allGoldenCases = [GEMMEngine.Backend.openblas, .onednn].flatMap { b in
         #expect(throws: GEMMEngineError.self) { try GEMMEngine(backend: .openblas, precision: .bf16) }
     }
 
+    /// int8 (docs/INT8.md) against the official runtime's fp32 outputs, every model and clip: the
+    /// gates are clip cosine >= 0.999 and every frame's cosine >= 0.995.
+    @Test(arguments: Fixtures.goldenCases)
+    func int8StaysCloseToTheOfficialRuntime(model name: String) throws {
+        let dir = Fixtures.golden + "/" + name
+        let engine = try GEMMEngine(backend: .onednn, precision: .int8, ownsWeights: true)
+        let model = try ModelDirectory.load(dir + "/model", engine: engine)
+        let embedder = AudioEmbedder(weights: model.weights, engine: engine)
+        let expected = try SafeTensorsFile(path: dir + "/expected.safetensors")
+        for clip in Fixtures.goldenAudio {
+            let samples = try AudioPipeline.prepare(
+                Fixtures.bytes(Fixtures.golden + "/audio/\(clip).wav"), sampleRate: 16000
+            ).samples
+            let embedding = try embedder.embed(samples)
+            let refClip = try expected.array("clip.\(clip)"), refFrames = try expected.array("frames.\(clip)")
+            let clipCosine = Numerics.cosine(embedding.clip[...], refClip[...])
+            #expect(clipCosine >= 0.999, "\(name)/\(clip) int8 clip cosine \(clipCosine)")
+            var worst = 1.0
+            for i in 0..<embedding.frameCount {
+                let ref = refFrames[(i * embedding.dim)..<((i + 1) * embedding.dim)]
+                worst = min(worst, Numerics.cosine(embedding.frame(i), ref))
+            }
+            #expect(worst >= 0.995, "\(name)/\(clip) int8 worst frame cosine \(worst)")
+        }
+        #expect(engine.summary.contains("int8"))
+    }
+
     @Test func batchingAcrossClipsGivesTheSameResult() throws {
         let model = try ModelDirectory.load(Fixtures.golden + "/tiny_208/model")
         let clips = try Fixtures.goldenAudio.map {

@@ -8,10 +8,13 @@
 
 typedef struct m2d_dnnl m2d_dnnl;
 
-/// Opens libdnnl and creates a CPU engine. `bf16` runs the products in bfloat16 (weights kept
-/// in bf16 only, activations converted per call, results in f32). NULL when unavailable; the
-/// reason is written to `error`.
-m2d_dnnl *m2d_dnnl_open(int bf16, char *error, size_t error_length);
+enum { M2D_DNNL_FP32 = 0, M2D_DNNL_BF16 = 1, M2D_DNNL_INT8 = 2 };
+
+/// Opens libdnnl and creates a CPU engine for `precision`. BF16 runs the products in bfloat16
+/// (weights kept in bf16 only, activations converted per call, results in f32). INT8 keeps
+/// per-channel int8 weights and takes products through m2d_dnnl_linear_s8. NULL when unavailable;
+/// the reason is written to `error`.
+m2d_dnnl *m2d_dnnl_open(int precision, char *error, size_t error_length);
 void m2d_dnnl_close(m2d_dnnl *ctx);
 
 /// With `on`, every weight reordered from now on has the whole pages of its original returned to
@@ -24,9 +27,19 @@ void m2d_dnnl_release_sources(m2d_dnnl *ctx, int on);
 /// products with other M reuse the copy, or re-lay it out from the copy. Returns 0 on success.
 int m2d_dnnl_prepare_linear(m2d_dnnl *ctx, const float *W, int64_t N, int64_t K, int64_t M);
 
-/// y = x . W^T + bias (+ y when accumulate). Returns 0 on success.
+/// y = x . W^T + bias (+ y when accumulate), FP32 and BF16 contexts. Returns 0 on success.
 int m2d_dnnl_linear(m2d_dnnl *ctx, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
                     const float *bias, float *y, int accumulate);
+
+/// INT8 contexts: acc (M,N) s32 = q (M,K) u8 . Wq^T, Wq the int8 copy of W (N,K) (made on first use,
+/// see m2d_quant.h); *scales and *sums point at Wq's per-channel scales and row sums, for
+/// m2d_dequantize_rows. Returns 0 on success.
+int m2d_dnnl_linear_s8(m2d_dnnl *ctx, const uint8_t *q, int64_t M, int64_t K, const float *W, int64_t N, int32_t *acc,
+                       const float **scales, const int32_t **sums);
+
+/// INT8 contexts: the integer ranges this CPU's kernel takes without saturating (weights within
+/// -weight_limit...weight_limit, activations within 0...activation_levels).
+void m2d_dnnl_int8_ranges(m2d_dnnl *ctx, int *weight_limit, int *activation_levels);
 
 /// C (M,N) = alpha * op(A) (M,K) . op(B) (K,N) + beta * C, row-major with leading dimensions, on the
 /// callers' memory as it is (no reordered copies), for operands that change between calls (training).
