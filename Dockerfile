@@ -36,7 +36,7 @@ ENV M2D_MODEL=/models/m2d-small-debian \
     M2D_BUILD_SHA=${M2D_BUILD_SHA} \
     M2D_DOCKER_LABEL=m2d-serve
 USER m2d
-EXPOSE 8080
+EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8080/health/live || exit 1
 ENTRYPOINT ["m2d-server"]

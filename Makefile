@@ -1,14 +1,15 @@
 # m2d-serve. Two set-up commands on a fresh Debian machine: `make serve` and `make test`.
 SHELL := /bin/bash
 # python3-requests, python3-httpx and curl: real HTTP clients in the early-answer tests and make abuse.
-# espeak-ng: real speech for the int8 accuracy test of the default model.
+# espeak-ng: real speech for the int8 accuracy test of the default model. python3-pytest, -numpy and
+# -yaml: the Python client's tests (clients/python) and the Kubernetes manifest tests (tests/deploy).
 APT_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config \
-	python3-requests python3-httpx curl espeak-ng
+	python3-requests python3-httpx curl espeak-ng python3-pytest python3-numpy python3-yaml python3-venv haproxy wrk
 MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test serve bench bench-train bench-server fuzz-server abuse clean help
+.PHONY: deps build test serve bench bench-train bench-server bench-peers bench-cluster int8-gate fuzz-server abuse clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
@@ -16,6 +17,9 @@ help:
 	@echo "make bench   inference-core benchmark table (OPENBLAS_CORETYPE as set, then unset)"
 	@echo "make bench-train  one pre-training step vs the PyTorch reference step (kernel as set, then auto-detected)"
 	@echo "make bench-server  load benchmark of m2d-server against offline m2d-embed"
+	@echo "make bench-peers  ours (fp32, bf16, int8) beside PyTorch, ONNX Runtime and OpenVINO in one run (table)"
+	@echo "make bench-cluster  replicas behind HAProxy: rolling restart and kill -9 under load, scaling (table)"
+	@echo "make int8-gate  int8 against fp32 on the three evaluation tasks (probe accuracy, cosines)"
 	@echo "make abuse   hostile clients and inputs at full size against the release server (table; exit 1 on a failed row)"
 	@echo "make fuzz-server  schemathesis (every check) against a live server, then promtool on its /metrics"
 
@@ -33,6 +37,10 @@ build: deps
 test: deps
 	swift build --build-tests
 	swift test
+	scripts/tools-venv.sh >/dev/null
+	cd clients/python && PYTHONPATH=. /usr/bin/python3 -m pytest -q tests
+	/usr/bin/python3 -m pytest -q tests/deploy
+	BIN=.build/debug scripts/bench-cluster.sh --short
 
 serve: build
 	@test -d "$(MODEL)" || { echo "no model at $(MODEL)"; exit 1; }
@@ -63,6 +71,15 @@ fuzz-server: deps
 	scripts/fuzz-server.sh
 
 ## Attacks of the hardening issue at full size against the real release binaries (tools/abuse/abuse.py).
+bench-peers: deps
+	scripts/bench-peers.sh
+
+int8-gate: deps
+	scripts/int8-gate.sh
+
+bench-cluster: deps
+	scripts/bench-cluster.sh
+
 abuse: deps
 	swift build -c release --product m2d-server
 	swift build -c release --product m2d-embed

@@ -24,8 +24,26 @@ for p in fp32 int8; do
   "$BIN/m2d-train" eval --model "$MODEL" --precision "$p" --cache "$work/cache" "${files[@]}" | tee "$work/eval-$p.txt"
 done
 
-echo "== embeddings: int8 against fp32"
 status=0
+/usr/bin/python3 - "$work/eval-fp32.txt" "$work/eval-int8.txt" <<'PY' || status=1
+import re, sys
+def means(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r"\|[^|]*\| (\w+) \| \w+ \| ([0-9.]+) \+- ", line)
+        if m: out[m.group(1)] = float(m.group(2))
+    return out
+fp32, int8 = means(sys.argv[1]), means(sys.argv[2])
+ok = bool(fp32) and fp32.keys() == int8.keys()
+print("\n| task | fp32 | int8 | difference (gate: within 0.5 points) |\n|---|---|---|---|")
+for task in fp32:
+    d = int8.get(task, float("nan")) - fp32[task]
+    ok = ok and abs(d) <= 0.5
+    print(f"| {task} | {fp32[task]:.2f} | {int8.get(task, float('nan')):.2f} | {d:+.2f} {'PASS' if abs(d) <= 0.5 else 'FAIL'} |")
+sys.exit(0 if ok else 1)
+PY
+echo
+echo "== embeddings: int8 against fp32"
 for t in keyword language instrument; do
   dir="$TASKS/$(dirname "${csv[$t]}")/wav"
   for p in fp32 int8; do

@@ -216,7 +216,8 @@ m2d_dnnl *m2d_dnnl_open(int precision, char *error, size_t error_length) {
     snprintf(c->version, sizeof c->version, "%d.%d.%d", v->major, v->minor, v->patch);
     if (precision == M2D_DNNL_INT8) {
         if (!supports_int8_matmul(c)) {
-            snprintf(error, error_length, "oneDNN %s has no int8 matmul for this CPU; use --precision fp32", c->version);
+            snprintf(error, error_length, "oneDNN %s has no int8 matmul for this CPU; use --precision fp32",
+                     c->version);
             m2d_dnnl_close(c);
             return NULL;
         }

@@ -62,7 +62,8 @@ final class Int8Scratch {
                 m2d_quantize_rows(x, Int64(C), Int64(r.lowerBound), Int64(r.upperBound), levels, q, scale, zero)
             }
             var weightScale: UnsafePointer<Float>?, weightSum: UnsafePointer<Int32>?
-            let rc = m2d_dnnl_linear_s8(dnnl, q, Int64(rows), Int64(C), weight, Int64(OC), acc, &weightScale, &weightSum)
+            let rc = m2d_dnnl_linear_s8(
+                dnnl, q, Int64(rows), Int64(C), weight, Int64(OC), acc, &weightScale, &weightSum)
             guard rc == 0, let weightScale, let weightSum else { return rc == 0 ? 7 : rc }
             Parallel.forRanges(rows, grain: max(1, 32_768 / OC)) { r in
                 m2d_dequantize_rows(

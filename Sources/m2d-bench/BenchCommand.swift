@@ -32,7 +32,8 @@ struct CoreBench: ParsableCommand {
     @Flag(help: "Also print a per-op breakdown of one block.") var ops = false
     @Option(help: "Chunks per block in the op breakdown.") var opsBatch = 1
     @Option(help: "GEMM backend: auto, onednn or openblas.") var backend: GEMMEngine.Backend = .openblas
-    @Option(help: "Precision: fp32, bf16 or int8 (bf16 and int8 need onednn).") var precision: GEMMEngine.Precision = .fp32
+    @Option(help: "Precision: fp32, bf16 or int8 (bf16 and int8 need onednn).")
+    var precision: GEMMEngine.Precision = .fp32
     @Option(help: "Batch sizes (chunks per forward), comma-separated.") var batches: String = "1,8"
 
     func run() throws {

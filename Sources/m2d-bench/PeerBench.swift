@@ -35,7 +35,8 @@ struct PeerBench: ParsableCommand {
         let batch = chunks.shape[0], per = c.nMels * c.chunkFrames
         let (b1, b8, tokens) = chunks.values.withUnsafeBufferPointer { all -> (Double, Double, [Float]) in
             let views = (0..<batch).map {
-                EncoderChunk(base: all.baseAddress! + $0 * per, rowStride: c.chunkFrames, timePatches: c.gridTimePatches)
+                EncoderChunk(
+                    base: all.baseAddress! + $0 * per, rowStride: c.chunkFrames, timePatches: c.gridTimePatches)
             }
             encoder.reserve(chunks: batch)
             func best(_ n: Int) -> Double {

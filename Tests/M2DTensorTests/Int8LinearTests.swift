@@ -99,6 +99,8 @@ import Testing
         #expect(cosine > 0.999 && cosine < 1, "int8 vs fp32 product cosine \(cosine)")
         #expect(engine.summary.contains("int8"))
         #expect(throws: GEMMEngineError.self) { try GEMMEngine(backend: .openblas, precision: .int8) }
-        #expect(throws: GEMMEngineError.self) { try GEMMEngine(backend: .onednn, precision: .int8, weightsChange: true) }
+        #expect(throws: GEMMEngineError.self) {
+            try GEMMEngine(backend: .onednn, precision: .int8, weightsChange: true)
+        }
     }
 }

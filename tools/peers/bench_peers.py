@@ -151,10 +151,10 @@ def runner(engine, folder):
         compiled = core.compile_model(os.path.join(folder, "encoder.onnx"), "CPU", {
             "INFERENCE_NUM_THREADS": THREADS, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision})
         request = compiled.create_infer_request()
-        ran = compiled.get_property("INFERENCE_PRECISION_HINT")
-        caps = " ".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+        ran = str(compiled.get_property("INFERENCE_PRECISION_HINT")).replace("<Type: '", "").replace("'>", "")
+        caps = "/".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
         return ((lambda x: request.infer({0: x})[0].copy()),
-                f"openvino {ov.__version__} CPU ({caps}), ran {ran}")
+                f"openvino {ov.__version__.split('-')[0]} CPU ({caps}), ran {ran}")
     raise SystemExit(f"unknown engine {engine}")
 
 

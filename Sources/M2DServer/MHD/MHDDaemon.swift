@@ -171,7 +171,10 @@ public final class MHDDaemon: @unchecked Sendable {
         cls, _, key, filename, contentType, _, data, offset, size in
         let request: Request = fromOpaque(cls)
         let name = key.map { String(cString: $0) } ?? ""
-        if offset == 0 || request.parts.last?.name != name {
+        // MHD may announce a field at offset 0 before any of its value has arrived (size 0) and again
+        // at offset 0 with the value: that is one part, not an empty one followed by another.
+        let continuing = request.parts.last.map { $0.name == name && (offset > 0 || $0.data.isEmpty) } ?? false
+        if !continuing {
             request.parts.append(
                 FormPart(
                     name: name, filename: filename.map { String(cString: $0) },

@@ -1,0 +1,102 @@
+"""What the sync and async clients share: turning inputs into a request, answers into numpy, and
+the retry policy (429 and 503, honouring Retry-After)."""
+import base64
+import io
+import os
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import from_response
+
+RETRYABLE = (429, 503)
+
+
+@dataclass
+class Frames:
+    """Frame embeddings of one input: `embeddings` (T, dim) float32 and each frame's start in ms."""
+    embeddings: np.ndarray
+    timestamps_ms: np.ndarray
+    duration_seconds: float
+
+
+def wav_bytes(samples, sample_rate):
+    """A float32 WAV of a numpy array: (n,) mono or (n, channels)."""
+    data = np.asarray(samples, dtype="<f4")
+    if data.ndim == 1:
+        data = data[:, None]
+    if data.ndim != 2 or data.shape[0] == 0:
+        raise ValueError("audio arrays must be (samples,) or (samples, channels) and not empty")
+    channels = data.shape[1]
+    payload = np.ascontiguousarray(data).tobytes()
+    header = b"RIFF" + struct.pack("<I", 36 + len(payload)) + b"WAVEfmt " + struct.pack(
+        "<IHHIIHH", 16, 3, channels, sample_rate, sample_rate * channels * 4, channels * 4, 32)
+    return header + b"data" + struct.pack("<I", len(payload)) + payload
+
+
+def audio_bytes(item, sample_rate):
+    """(file name, bytes) of one input: a path, bytes, or a numpy array (or anything array-like)."""
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return "audio", bytes(item)
+    if isinstance(item, (str, os.PathLike)):
+        with open(item, "rb") as f:
+            return os.path.basename(os.fspath(item)), f.read()
+    if hasattr(item, "read"):
+        return getattr(item, "name", "audio"), item.read()
+    return "audio.wav", wav_bytes(np.asarray(item), sample_rate)
+
+
+def files_of(inputs, sample_rate):
+    """Multipart parts for one input or a list of them; and whether a single input was given."""
+    single = not isinstance(inputs, (list, tuple))
+    items = [inputs] if single else list(inputs)
+    if not items:
+        raise ValueError("no inputs")
+    files = []
+    for item in items:
+        name, data = audio_bytes(item, sample_rate)
+        files.append(("file", (name, io.BytesIO(data), "application/octet-stream")))
+    return files, single
+
+
+def floats(value, shape=None):
+    if isinstance(value, str):
+        out = np.frombuffer(base64.b64decode(value), dtype="<f4").astype(np.float32)
+        return out.reshape(shape) if shape else out
+    return np.asarray(value, dtype=np.float32)
+
+
+def embed_result(body, granularity, single):
+    out = []
+    for d in body["data"]:
+        if granularity == "frames":
+            out.append(Frames(floats(d["embedding"], d.get("shape")).reshape(-1, body["dim"]),
+                              np.asarray(d.get("timestamps_ms", []), dtype=np.float64), d["duration_seconds"]))
+        else:
+            out.append(floats(d["embedding"]))
+    return out[0] if single else out
+
+
+def check(status, headers, body_text):
+    """Raises the typed exception for an error answer; returns the parsed JSON of a success."""
+    import json
+    try:
+        body = json.loads(body_text) if body_text else None
+    except ValueError:
+        body = None
+    if 200 <= status < 300:
+        return body
+    retry_after = headers.get("retry-after")
+    try:
+        retry_after = float(retry_after) if retry_after is not None else None
+    except ValueError:
+        retry_after = None
+    raise from_response(status, body, retry_after)
+
+
+def backoff(attempt, retry_after, base, cap):
+    """Seconds to wait before retry `attempt` (0-based): the server's Retry-After when it sent one,
+    else exponential from `base`; never more than `cap`."""
+    wait = retry_after if retry_after is not None else base * (2 ** attempt)
+    return min(max(0.0, wait), cap)
