@@ -9,7 +9,7 @@ MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test serve bench bench-train bench-server bench-peers bench-cluster int8-gate fuzz-server abuse clean help
+.PHONY: deps build test serve bench bench-train bench-server bench-peers bench-cluster check-image int8-gate fuzz-server abuse clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-server  load benchmark of m2d-server against offline m2d-embed"
 	@echo "make bench-peers  ours (fp32, bf16, int8) beside PyTorch, ONNX Runtime and OpenVINO in one run (table)"
 	@echo "make bench-cluster  replicas behind HAProxy: rolling restart and kill -9 under load, scaling (table)"
+	@echo "make check-image  the Dockerfile's runtime stage in a debootstrap chroot: ready and one /embed as uid 10001"
 	@echo "make int8-gate  int8 against fp32 on the three evaluation tasks (probe accuracy, cosines)"
 	@echo "make abuse   hostile clients and inputs at full size against the release server (table; exit 1 on a failed row)"
 	@echo "make fuzz-server  schemathesis (every check) against a live server, then promtool on its /metrics"
@@ -40,6 +41,7 @@ test: deps
 	scripts/tools-venv.sh >/dev/null
 	cd clients/python && PYTHONPATH=. /usr/bin/python3 -m pytest -q tests
 	/usr/bin/python3 -m pytest -q tests/deploy
+	PYTHONPATH=clients/python $$(scripts/tools-venv.sh)/python -m pytest -q tests/ray
 	BIN=.build/debug scripts/bench-cluster.sh --short
 
 serve: build
@@ -79,6 +81,9 @@ int8-gate: deps
 
 bench-cluster: deps
 	scripts/bench-cluster.sh
+
+check-image: deps
+	scripts/check-image.sh
 
 abuse: deps
 	swift build -c release --product m2d-server

@@ -13,7 +13,8 @@ struct EmbedCommand: ParsableCommand {
         abstract: "Compute M2D audio embeddings for files and folders.",
         discussion: """
             Folders are walked recursively in sorted order (audio extensions only). Output is one JSON
-            line per input on stdout, in input order: {"file": ..., "embedding": [...]}; with --frames
+            line per input on stdout, in input order: {"file": ..., "duration_seconds": ..., "embedding":
+            [...]}; with --frames
             also "frames" and "timestamps_ms". With --format npy --out X.npy, writes an (N, E) float32
             array and X.files.txt (one path per row). A file that fails is reported on stderr and the
             exit status is 1; the other files are still embedded.
@@ -48,10 +49,34 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: "Precision of the GEMMs: fp32, bf16 or int8 (bf16 and int8 need onednn; docs/INT8.md).")
     var precision: GEMMEngine.Precision = .fp32
 
+    @Option(
+        name: .long,
+        help: """
+            Embed only shard I of N (0 <= I < N): the inputs whose position in the sorted walk is I modulo \
+            N, so N processes with I = 0...N-1 split any list exactly and the same way every time.
+            """)
+    var shard: Shard?
+
     @Argument(help: "Audio files or folders.")
     var inputs: [String]
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case jsonl, npy }
+}
+
+/// `--shard I/N`.
+struct Shard: ExpressibleByArgument, CustomStringConvertible {
+    let index, count: Int
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
+            return nil
+        }
+        index = i
+        count = n
+    }
+
+    var description: String { "\(index)/\(count)" }
 }
 
 extension GEMMEngine.Backend: ExpressibleByArgument {}
@@ -82,8 +107,13 @@ extension EmbedCommand {
             throw ExitCode(1)
         }
         let embedder = AudioEmbedder(weights: loaded.weights, maxBatchChunks: batchChunks, engine: engine)
-        let files = try InputWalker.files(inputs)
-        if files.isEmpty { throw ValidationError("no audio files found in \(inputs.joined(separator: " "))") }
+        let walked = try InputWalker.files(inputs)
+        if walked.isEmpty { throw ValidationError("no audio files found in \(inputs.joined(separator: " "))") }
+        let files = shard.map { s in walked.enumerated().filter { $0.offset % s.count == s.index }.map(\.element) }
+            ?? walked
+        if files.isEmpty {
+            FileHandle.standardError.write(Data("m2d-embed: shard \(shard!) of \(walked.count) inputs is empty\n".utf8))
+        }
         var sink = try OutputSink(format: format, out: out, frames: frames)
         let progress = ProgressBar(total: files.count)
         var failures = 0

@@ -27,6 +27,8 @@ struct OutputSink {
             var line = JSONWriter(capacity: 16 * 1024)
             line.raw("{\"file\":")
             line.string(file)
+            line.raw(",\"duration_seconds\":")
+            line.number(embedding.durationSeconds)
             line.raw(",\"embedding\":")
             line.floats(embedding.clip)
             if frames {

@@ -33,6 +33,32 @@ import TestSupport
         }
     }
 
+    /// --shard I/N: the N shards of a folder are disjoint, cover it, keep the walk's order and each
+    /// takes every N-th input from I; a malformed shard is a usage error.
+    @Test func shardsSplitTheInputsExactly() throws {
+        var seen: [String] = []
+        for i in 0..<3 {
+            let result = try CommandRunner.run("m2d-embed", ["--model", model, "--shard", "\(i)/3", audio])
+            #expect(result.status == 0, "\(result.stderr)")
+            let files = try result.stdoutText.split(separator: "\n").map { line -> String in
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                #expect((object["duration_seconds"] as? Double ?? 0) > 0)
+                return ((object["file"] as? String ?? "") as NSString).lastPathComponent
+            }
+            seen += files
+            let all = [
+                "exact608_noise.wav", "five_sec_tone_noise.wav", "short_chirp.wav", "silence_click.wav",
+                "ten_sec_mod.wav",
+            ]
+            #expect(files == all.enumerated().filter { $0.offset % 3 == i }.map(\.element))
+        }
+        #expect(seen.sorted().count == 5 && Set(seen).count == 5)
+        for bad in ["3/3", "1", "-1/2", "a/b", "0/0"] {
+            let result = try CommandRunner.run("m2d-embed", ["--model", model, "--shard", bad, audio])
+            #expect(result.status != 0 && result.stderr.contains("--shard"), "--shard \(bad): \(result.stderr)")
+        }
+    }
+
     @Test func folderIsWalkedInSortedOrderToNpy() throws {
         let out = Fixtures.temporaryDirectory() + "/emb.npy"
         let result = try CommandRunner.run("m2d-embed", ["--model", model, "--format", "npy", "--out", out, audio])

@@ -67,14 +67,15 @@ def floats(value, shape=None):
     return np.asarray(value, dtype=np.float32)
 
 
-def embed_result(body, granularity, single):
+def embed_result(body, granularity, single, with_duration=False):
     out = []
     for d in body["data"]:
         if granularity == "frames":
-            out.append(Frames(floats(d["embedding"], d.get("shape")).reshape(-1, body["dim"]),
-                              np.asarray(d.get("timestamps_ms", []), dtype=np.float64), d["duration_seconds"]))
+            value = Frames(floats(d["embedding"], d.get("shape")).reshape(-1, body["dim"]),
+                           np.asarray(d.get("timestamps_ms", []), dtype=np.float64), d["duration_seconds"])
         else:
-            out.append(floats(d["embedding"]))
+            value = floats(d["embedding"])
+        out.append((value, d["duration_seconds"]) if with_duration else value)
     return out[0] if single else out
 
 

@@ -75,11 +75,12 @@ class Client(_Base):
                     raise
                 time.sleep(_wire.backoff(attempt, e.retry_after, self.backoff_base, self.backoff_cap))
 
-    def embed(self, inputs, granularity="clip", normalize=False):
+    def embed(self, inputs, granularity="clip", normalize=False, with_duration=False):
         """One input (path, bytes, file object or numpy array) -> a (dim,) array, or Frames with
-        granularity="frames"; a list of inputs -> a list of those."""
+        granularity="frames"; a list of inputs -> a list of those. with_duration: (result, seconds)."""
         files, data, single = self._embed_args(inputs, granularity, normalize)
-        return _wire.embed_result(self._request("POST", "/embed", files=files, data=data), granularity, single)
+        body = self._request("POST", "/embed", files=files, data=data)
+        return _wire.embed_result(body, granularity, single, with_duration)
 
     def classify(self, inputs, head=None, top_k=None, function_to_apply=None):
         """[(label, score)] best first for one input; a list of those for a list."""
@@ -141,10 +142,10 @@ class AsyncClient(_Base):
                     raise
                 await asyncio.sleep(_wire.backoff(attempt, e.retry_after, self.backoff_base, self.backoff_cap))
 
-    async def embed(self, inputs, granularity="clip", normalize=False):
+    async def embed(self, inputs, granularity="clip", normalize=False, with_duration=False):
         files, data, single = self._embed_args(inputs, granularity, normalize)
         body = await self._request("POST", "/embed", files=files, data=data)
-        return _wire.embed_result(body, granularity, single)
+        return _wire.embed_result(body, granularity, single, with_duration)
 
     async def classify(self, inputs, head=None, top_k=None, function_to_apply=None):
         files, data, single = self._classify_args(inputs, head, top_k, function_to_apply)

@@ -1,0 +1,110 @@
+"""examples/ray_embed.py on a local Ray cluster (a head and one worker node, both on 127.0.0.1):
+the actors mode's Parquet equals m2d-embed's output for the same files, the servers mode's matches it
+through a real m2d-server, and a stopped job redoes only its missing shards."""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("M2D_BIN", os.path.join(REPO, ".build", "debug"))
+MODEL = os.path.join(REPO, "models", "m2d-small-debian")
+AUDIO = os.path.join(REPO, "Tests", "Fixtures", "golden", "audio")
+EXAMPLE = os.path.join(REPO, "examples", "ray_embed.py")
+RAY = os.path.join(os.path.dirname(sys.executable), "ray")
+ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "M2D_BIN": BIN,
+       "PYTHONPATH": os.path.join(REPO, "clients", "python")}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    port = free_port()
+    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats"]
+    subprocess.run([RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false", *common],
+                   env=ENV, check=True, capture_output=True)
+    try:
+        subprocess.run([RAY, "start", "--address", f"127.0.0.1:{port}", *common], env=ENV, check=True,
+                       capture_output=True)
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([RAY, "stop", "--force"], env=ENV, capture_output=True)
+
+
+def reference():
+    # One thread, as each actor runs it (a product split over threads can round differently).
+    r = subprocess.run([os.path.join(BIN, "m2d-embed"), "--model", MODEL, "--threads", "1", AUDIO],
+                       capture_output=True, text=True, check=True)
+    return {x["file"]: x for x in map(json.loads, r.stdout.splitlines())}
+
+
+def read(out):
+    rows = {}
+    for f in sorted(os.listdir(out)):
+        if f.endswith(".parquet"):
+            for r in pq.read_table(os.path.join(out, f)).to_pylist():
+                rows[r["path"]] = r
+    return rows
+
+
+def run(*args):
+    return subprocess.run([sys.executable, EXAMPLE, *args], env=ENV, capture_output=True, text=True, timeout=600)
+
+
+def test_actors_mode_equals_m2d_embed_and_resumes(cluster, tmp_path):
+    out = str(tmp_path / "actors")
+    r = run("--mode", "actors", "--address", cluster, "--shards", "3", "--model", MODEL, "--out", out, AUDIO)
+    assert r.returncode == 0, r.stderr
+    ref, got = reference(), read(out)
+    assert set(got) == set(ref) and len(got) == 5
+    for path, row in got.items():
+        assert np.array_equal(np.asarray(row["embedding"], np.float32), np.asarray(ref[path]["embedding"], np.float32))
+        assert row["duration_seconds"] == pytest.approx(ref[path]["duration_seconds"])
+    # A stopped job: one shard's file is gone; only that shard is done again.
+    victim = os.path.join(out, "shard-00001-of-00003.parquet")
+    others = {f: os.path.getmtime(os.path.join(out, f)) for f in os.listdir(out) if f != os.path.basename(victim)}
+    os.remove(victim)
+    r = run("--mode", "actors", "--address", cluster, "--shards", "3", "--model", MODEL, "--out", out, AUDIO)
+    assert r.returncode == 0 and "2 already done" in r.stderr, r.stderr
+    assert os.path.exists(victim)
+    assert all(os.path.getmtime(os.path.join(out, f)) == t for f, t in others.items())
+    assert read(out).keys() == ref.keys()
+
+
+def test_servers_mode_matches_m2d_embed(cluster, tmp_path):
+    server = subprocess.Popen([os.path.join(BIN, "m2d-server"), "--model", MODEL, "--host", "127.0.0.1",
+                               "--port", "0", "--no-admin-port"], stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in server.stderr:
+            m = re.search(r" port=(\d+)", line)
+            port = port or (int(m.group(1)) if m else None)
+            if "] ready" in line:
+                break
+        assert port
+        out = str(tmp_path / "servers")
+        r = run("--mode", "servers", "--address", cluster, "--shards", "2", "--servers",
+                f"http://127.0.0.1:{port}", "--batch-size", "2", "--out", out, AUDIO)
+        assert r.returncode == 0, r.stderr
+        ref, got = reference(), read(out)
+        assert set(got) == set(ref)
+        for path, row in got.items():
+            a, b = np.asarray(row["embedding"]), np.asarray(ref[path]["embedding"])
+            assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.99999  # batches of 2 vs 1
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
