@@ -94,17 +94,22 @@ static void load_library(void) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
     void *lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
     if (!lib) lib = dlopen("libdnnl.so", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) { snprintf(load_error, sizeof load_error, "libdnnl.so.2 not found (install libdnnl2): %s", dlerror()); return; }
+    if (!lib) {
+        snprintf(load_error, sizeof load_error, "libdnnl.so.2 not found (install libdnnl2): %s", dlerror());
+        return;
+    }
     api_t *api = &loaded_api;
 #define LOAD(name) do { *(void **)&api->name = dlsym(lib, "dnnl_" #name); \
         if (!api->name) { snprintf(load_error, sizeof load_error, "libdnnl lacks dnnl_" #name); return; } } while (0)
     LOAD(engine_create); LOAD(engine_destroy); LOAD(stream_create); LOAD(stream_destroy); LOAD(stream_wait);
     LOAD(memory_desc_init_by_tag); LOAD(matmul_desc_init); LOAD(primitive_attr_create); LOAD(primitive_attr_destroy);
     LOAD(post_ops_create); LOAD(post_ops_destroy); LOAD(post_ops_append_sum); LOAD(primitive_attr_set_post_ops);
-    LOAD(primitive_desc_create); LOAD(primitive_desc_destroy); LOAD(primitive_desc_query_md); LOAD(primitive_desc_query);
+    LOAD(primitive_desc_create); LOAD(primitive_desc_destroy); LOAD(primitive_desc_query_md);
+    LOAD(primitive_desc_query);
     LOAD(primitive_create); LOAD(primitive_destroy); LOAD(primitive_execute); LOAD(memory_create); LOAD(memory_destroy);
-    LOAD(memory_set_data_handle); LOAD(reorder_primitive_desc_create); LOAD(memory_desc_equal); LOAD(memory_desc_get_size);
-    LOAD(version); LOAD(memory_desc_init_by_strides); LOAD(primitive_attr_set_output_scales); LOAD(memory_get_data_handle);
+    LOAD(memory_set_data_handle); LOAD(reorder_primitive_desc_create); LOAD(memory_desc_equal);
+    LOAD(memory_desc_get_size); LOAD(version); LOAD(memory_desc_init_by_strides);
+    LOAD(primitive_attr_set_output_scales); LOAD(memory_get_data_handle);
     LOAD(primitive_attr_set_scratchpad_mode);
 #undef LOAD
     load_ok = 1;
@@ -225,7 +230,8 @@ m2d_dnnl *m2d_dnnl_open(int precision, char *error, size_t error_length) {
         c->weight_limit = int8_saturates(c) ? 63 : 127;
     }
     if (c->bf16 && !supports_bf16_matmul(c)) {
-        snprintf(error, error_length, "oneDNN %s has no bf16 matmul for this CPU (it needs AVX-512); use --precision fp32",
+        snprintf(error, error_length,
+                 "oneDNN %s has no bf16 matmul for this CPU (it needs AVX-512); use --precision fp32",
                  c->version);
         m2d_dnnl_close(c);
         return NULL;
@@ -378,7 +384,8 @@ static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, in
         c->api.memory_create(&e.src, &src_f32, c->engine, DNNL_MEMORY_NONE);
         c->api.memory_create(&e.src_bf16, &src, c->engine, DNNL_MEMORY_NONE);
         dnnl_primitive_desc_t rpd;
-        if (c->api.reorder_primitive_desc_create(&rpd, &src_f32, c->engine, &src, c->engine, NULL) != dnnl_success) return NULL;
+        if (c->api.reorder_primitive_desc_create(&rpd, &src_f32, c->engine, &src, c->engine, NULL) != dnnl_success)
+            return NULL;
         c->api.primitive_create(&e.src_reorder, rpd);
         c->api.primitive_desc_destroy(rpd);
     } else {
@@ -513,7 +520,8 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
         if (c->api.primitive_execute(e->src_reorder, c->stream, 2, r) != dnnl_success) return 3;
     }
     dnnl_exec_arg_t args[5] = {
-        {DNNL_ARG_SRC, c->bf16 ? e->src_bf16 : e->src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, e->dst}, {DNNL_ARG_BIAS, e->bias}};
+        {DNNL_ARG_SRC, c->bf16 ? e->src_bf16 : e->src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, e->dst},
+        {DNNL_ARG_BIAS, e->bias}};
     int n = with_scratch(c, e->scratch, args, e->bias ? 4 : 3);
     if (c->api.primitive_execute(e->prim, c->stream, n, args) != dnnl_success) return 4;
     return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
@@ -551,7 +559,8 @@ static strided_entry *strided_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t
     for (size_t i = 0; i < c->n_strided; i++) {
         strided_entry *g = &c->strided[i];
         if (g->batch == batch && g->M == M && g->N == N && g->K == K && g->alpha == alpha && g->beta == beta &&
-            !memcmp(g->as, as, sizeof g->as) && !memcmp(g->bs, bs, sizeof g->bs) && !memcmp(g->cs, cs, sizeof g->cs)) return g;
+            !memcmp(g->as, as, sizeof g->as) && !memcmp(g->bs, bs, sizeof g->bs) && !memcmp(g->cs, cs, sizeof g->cs))
+            return g;
     }
     if (c->n_strided == c->cap_strided) {
         size_t cap = c->cap_strided ? 2 * c->cap_strided : 32;
@@ -599,7 +608,8 @@ static strided_entry *strided_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t
 }
 
 static int strided_product(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
-                           const float *A, const int64_t as[3], const float *B, const int64_t bs[3], float *C, const int64_t cs[3]) {
+                           const float *A, const int64_t as[3], const float *B, const int64_t bs[3], float *C,
+                           const int64_t cs[3]) {
     if (batch == 0 || M == 0 || N == 0) return 0;
     strided_entry *g = strided_for(c, batch, M, N, K, alpha, beta, as, bs, cs);
     if (!g) return 1;

@@ -92,7 +92,11 @@ struct ServerCommand: ParsableCommand {
     var stallTimeout: Double = double("STALL_TIMEOUT", defaults.stallTimeout)
     @Option(help: "GEMM backend: auto (oneDNN when libdnnl loads), onednn, openblas. [M2D_BACKEND]") var backend:
         String = env["M2D_BACKEND"] ?? defaults.backend.rawValue
-    @Option(help: "GEMM precision: fp32, bf16 (needs oneDNN bf16 kernels: AVX-512) or int8 (per-channel weights, per-token activations; docs/INT8.md). [M2D_PRECISION]")
+    @Option(
+        help: """
+            GEMM precision: fp32, bf16 (needs oneDNN bf16 kernels: AVX-512) or int8 (per-channel weights, \
+            per-token activations; docs/INT8.md). [M2D_PRECISION]
+            """)
     var precision: String = env["M2D_PRECISION"] ?? defaults.precision.rawValue
     @Flag(help: "Log JSON lines instead of text. [JSON_LOGS=1]") var jsonLogs = ["1", "true"].contains(
         env["JSON_LOGS"] ?? "")
