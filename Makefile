@@ -56,15 +56,16 @@ bench: deps
 	.build/release/m2d-bench core --backend onednn
 	@echo; echo "== inference core, OPENBLAS_CORETYPE unset"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/m2d-bench core --backend openblas
-	@echo; echo "== 10 s clip vs PyTorch (needs ~/.venvs/ref with torch+timm: python3 -m venv ~/.venvs/ref && ~/.venvs/ref/bin/pip install torch timm)"
-	.build/release/m2d-bench compare
+	@echo; echo "== 10 s clip vs PyTorch (the virtualenv of scripts/peers-venv.sh)"
+	M2D_TORCH_PYTHON=$$(scripts/peers-venv.sh | tail -1) .build/release/m2d-bench compare
 
 bench-train: deps
 	swift build -c release --product m2d-bench
 	@echo "== training step, OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-(unset)} (environment as is)"
-	.build/release/m2d-bench train --repeats 3
+	M2D_TORCH_PYTHON=$$(scripts/peers-venv.sh | tail -1) .build/release/m2d-bench train --repeats 3
 	@echo; echo "== training step, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS picks the kernel for this CPU)"
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/m2d-bench train --repeats 3
+	M2D_TORCH_PYTHON=$$(scripts/peers-venv.sh | tail -1) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+	  .build/release/m2d-bench train --repeats 3
 
 bench-server: deps
 	scripts/bench-server.sh

@@ -1,6 +1,6 @@
 // m2d-bench compare: a 10 s clip (two chunks, 608 + 400 frames) at batch 1 and 8 through our
 // encoder for every backend and precision, each configuration in its own process so its peak RSS
-// is its own, next to the PyTorch reference (tools/reference/bench_torch.py, same ViT via timm,
+// is its own, next to the PyTorch reference (tools/reference/bench_torch.py, the same ViT as timm builds it,
 // same threads, fp32 and bf16 autocast) measured in the same run; plus process start to first
 // embedding of m2d-embed on a ViT-Base model directory.
 import ArgumentParser
@@ -14,9 +14,9 @@ struct CompareBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare", abstract: "Our encoder per backend/precision vs PyTorch on a 10 s clip.")
 
-    @Option(help: "Python with torch and timm (skipped when missing).")
+    @Option(help: "Python with torch (scripts/peers-venv.sh makes it; the PyTorch column is skipped when missing).")
     var python =
-        ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/ref/bin/python")
+        ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/m2d-peers/bin/python")
     @Option(help: "Timed repetitions (best is reported).") var repeats = 3
     @Option(help: "Encoder depth (ViT-Base has 12).") var depth = 12
     @Option(help: "Threads for us and for PyTorch.") var threads = 2

@@ -18,7 +18,7 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Our GEMM backends (comma-separated): openblas, onednn.") var backends = "openblas,onednn"
     @Option(help: "Python with torch (skipped when missing).")
     var python =
-        ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/ref/bin/python")
+        ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/m2d-peers/bin/python")
 
     static func network(_ preset: String) -> M2DNetworkConfig {
         let (d, dp, h, dd, ddp, dh) =

@@ -27,7 +27,8 @@ def peak_rss_mib():
     return float("nan")
 
 
-def encoder_module():
+def block_class():
+    """timm's pre-norm ViT block at ViT-Base width, in plain torch (also used by tools/reference/bench_torch.py)."""
     import torch
     from torch import nn
 
@@ -47,6 +48,14 @@ def encoder_module():
             a = torch.nn.functional.scaled_dot_product_attention(q, k, v)
             x = x + self.proj(a.transpose(1, 2).reshape(B, N, D))
             return x + self.fc2(torch.nn.functional.gelu(self.fc1(self.norm2(x))))
+
+    return Block
+
+
+def encoder_module():
+    import torch
+    from torch import nn
+    Block = block_class()
 
     class Encoder(nn.Module):
         def __init__(self):

@@ -1,12 +1,16 @@
 """PyTorch reference timings for `make bench`: the M2D ViT-Base encoder (timm blocks, as the
 official portable_m2d.py runtime builds it) on a 10 s clip, chunked like encode_lms (608 + 400
 frames, chunks run one after another), at batch 1 and 8, fp32 and bf16 autocast, 2 threads.
-Prints one JSON object. Needs torch and timm (a virtualenv outside the repo)."""
+Prints one JSON object. Needs torch (scripts/peers-venv.sh makes the virtualenv outside the repo)."""
 import json, os, resource, sys, time
 
 import torch
-from timm.models.vision_transformer import Block
 from functools import partial
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
+from bench_peers import block_class  # noqa: E402  (timm's block in plain torch: no timm needed)
+
+Block = block_class()
 
 
 class Encoder(torch.nn.Module):
@@ -16,7 +20,8 @@ class Encoder(torch.nn.Module):
         self.cls = torch.nn.Parameter(torch.zeros(1, 1, dim))
         self.pos = torch.nn.Parameter(torch.zeros(1, 1 + 5 * 38, dim))
         norm = partial(torch.nn.LayerNorm, eps=1e-6)
-        self.blocks = torch.nn.ModuleList([Block(dim, heads, 4.0, qkv_bias=True, norm_layer=norm) for _ in range(depth)])
+        assert dim == 768 and heads == 12, "the shared block is ViT-Base's"
+        self.blocks = torch.nn.ModuleList([Block() for _ in range(depth)])
         self.norm = norm(dim)
 
     def forward(self, x):  # x: (B, 1, 80, T)
