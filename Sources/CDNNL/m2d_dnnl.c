@@ -303,6 +303,22 @@ static int with_scratch(m2d_dnnl *c, dnnl_memory_t memory, dnnl_exec_arg_t *args
     return n + 1;
 }
 
+// The primitive for `desc` under `attr` (scratchpad in user mode), its descriptor and its view of the
+// shared scratchpad; records the implementation oneDNN chose. Returns 1 on success.
+static int make_primitive(m2d_dnnl *c, const_dnnl_op_desc_t desc, dnnl_primitive_attr_t attr,
+                          dnnl_primitive_desc_t *pd, dnnl_primitive_t *prim, dnnl_memory_t *scratch) {
+    c->api.primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (c->api.primitive_desc_create(pd, desc, attr, c->engine, NULL) != dnnl_success) return 0;
+    const char *impl = NULL;
+    c->api.primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl);
+    snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
+    if (c->api.primitive_create(prim, *pd) != dnnl_success) {
+        c->api.primitive_desc_destroy(*pd);
+        return 0;
+    }
+    return attach_scratch(c, *pd, scratch);
+}
+
 // Appends a slot to the matmul cache; NULL when out of memory.
 static matmul_entry *new_matmul_slot(m2d_dnnl *c) {
     if (c->n_matmuls == c->cap_matmuls) {
@@ -322,16 +338,10 @@ static matmul_entry *int8_matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t 
     if (!slot || !int8_descs(c, M, N, K, &md)) return NULL;
     dnnl_primitive_attr_t attr = NULL;
     c->api.primitive_attr_create(&attr);
-    c->api.primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     matmul_entry e = {.M = M, .N = N, .K = K};
-    dnnl_status_t s = c->api.primitive_desc_create(&e.pd, &md, attr, c->engine, NULL);
+    int made = make_primitive(c, &md, attr, &e.pd, &e.prim, &e.scratch);
     c->api.primitive_attr_destroy(attr);
-    if (s != dnnl_success) return NULL;
-    const char *impl = NULL;
-    c->api.primitive_desc_query(e.pd, dnnl_query_impl_info_str, 0, &impl);
-    snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
-    if (c->api.primitive_create(&e.prim, e.pd) != dnnl_success) return NULL;
-    if (!attach_scratch(c, e.pd, &e.scratch)) return NULL;
+    if (!made) return NULL;
     c->api.memory_create(&e.src, c->api.primitive_desc_query_md(e.pd, dnnl_query_src_md, 0), c->engine,
                          DNNL_MEMORY_NONE);
     c->api.memory_create(&e.dst, c->api.primitive_desc_query_md(e.pd, dnnl_query_dst_md, 0), c->engine,
@@ -361,22 +371,16 @@ static matmul_entry *matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, in
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     c->api.primitive_attr_create(&attr);
-    c->api.primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (accumulate) {
         c->api.post_ops_create(&ops);
         c->api.post_ops_append_sum(ops, 1.0f);
         c->api.primitive_attr_set_post_ops(attr, ops);
     }
     matmul_entry e = {.M = M, .N = N, .K = K, .accumulate = accumulate, .has_bias = has_bias};
-    dnnl_status_t s = c->api.primitive_desc_create(&e.pd, &md, attr, c->engine, NULL);
+    int made = make_primitive(c, &md, attr, &e.pd, &e.prim, &e.scratch);
     if (ops) c->api.post_ops_destroy(ops);
     c->api.primitive_attr_destroy(attr);
-    if (s != dnnl_success) return NULL;
-    const char *impl = NULL;
-    c->api.primitive_desc_query(e.pd, dnnl_query_impl_info_str, 0, &impl);
-    snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
-    if (c->api.primitive_create(&e.prim, e.pd) != dnnl_success) return NULL;
-    if (!attach_scratch(c, e.pd, &e.scratch)) return NULL;
+    if (!made) return NULL;
     // Handles are rebound per call (set_data_handle); created with no buffer of their own.
     c->api.memory_create(&e.dst, &dst, c->engine, DNNL_MEMORY_NONE);
     if (has_bias) c->api.memory_create(&e.bias, &bias, c->engine, DNNL_MEMORY_NONE);
@@ -407,14 +411,17 @@ static void release_pages(const void *start, size_t bytes) {
 
 void m2d_dnnl_release_sources(m2d_dnnl *c, int on) { c->release_sources = on; }
 
-static dnnl_memory_t weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t K, const dnnl_memory_desc_t *want) {
+// oneDNN's copy of W in the layout `want` (made now if there is none), with its int8 tables. The pointer
+// is valid until the next copy is made (the table may grow).
+static const weight_entry *weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t K,
+                                      const dnnl_memory_desc_t *want) {
     // A copy of W in another layout (another M made oneDNN prefer another blocking) is the source
     // when there is one: W's own pages may already be released.
     const weight_entry *other = NULL;
     for (size_t i = 0; i < c->n_weights; i++) {
         weight_entry *w = &c->weights[i];
         if (w->W != W || w->N != N || w->K != K) continue;
-        if (c->api.memory_desc_equal(&w->md, want)) return w->mem;
+        if (c->api.memory_desc_equal(&w->md, want)) return w;
         other = w;
     }
     if (c->n_weights == c->cap_weights) {
@@ -481,9 +488,9 @@ static dnnl_memory_t weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t 
     }
     if (c->release_sources && !other) release_pages(W, (size_t)(N * K) * sizeof(float));
     w.mem = to;
-    c->weights[c->n_weights++] = w;
+    c->weights[c->n_weights] = w;
     c->weight_bytes += c->api.memory_desc_get_size(want);
-    return to;
+    return &c->weights[c->n_weights++];
 }
 
 int m2d_dnnl_prepare_linear(m2d_dnnl *c, const float *W, int64_t N, int64_t K, int64_t M) {
@@ -500,7 +507,7 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
     matmul_entry *e = matmul_for(c, M, N, K, accumulate != 0, bias != NULL);
     if (!e) return 1;
     const dnnl_memory_desc_t *want = c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
-    dnnl_memory_t w = weight_for(c, W, N, K, want);
+    const weight_entry *w = weight_for(c, W, N, K, want);
     if (!w) return 2;
     c->api.memory_set_data_handle(e->src, (void *)x);
     c->api.memory_set_data_handle(e->dst, y);
@@ -520,7 +527,7 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
         if (c->api.primitive_execute(e->src_reorder, c->stream, 2, r) != dnnl_success) return 3;
     }
     dnnl_exec_arg_t args[5] = {
-        {DNNL_ARG_SRC, c->bf16 ? e->src_bf16 : e->src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, e->dst},
+        {DNNL_ARG_SRC, c->bf16 ? e->src_bf16 : e->src}, {DNNL_ARG_WEIGHTS, w->mem}, {DNNL_ARG_DST, e->dst},
         {DNNL_ARG_BIAS, e->bias}};
     int n = with_scratch(c, e->scratch, args, e->bias ? 4 : 3);
     if (c->api.primitive_execute(e->prim, c->stream, n, args) != dnnl_success) return 4;
@@ -534,16 +541,13 @@ int m2d_dnnl_linear_s8(m2d_dnnl *c, const uint8_t *q, int64_t M, int64_t K, cons
     matmul_entry *e = matmul_for(c, M, N, K, 0, 0);
     if (!e) return 1;
     const dnnl_memory_desc_t *want = c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
-    dnnl_memory_t w = weight_for(c, W, N, K, want);
-    if (!w) return 2;
-    const weight_entry *entry = NULL;
-    for (size_t i = 0; i < c->n_weights && !entry; i++)
-        if (c->weights[i].mem == w) entry = &c->weights[i];
+    const weight_entry *entry = weight_for(c, W, N, K, want);
+    if (!entry) return 2;
     *scales = entry->scales;
     *sums = entry->sums;
     c->api.memory_set_data_handle(e->src, (void *)q);
     c->api.memory_set_data_handle(e->dst, acc);
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, e->dst}};
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, entry->mem}, {DNNL_ARG_DST, e->dst}};
     int n = with_scratch(c, e->scratch, args, 3);
     if (c->api.primitive_execute(e->prim, c->stream, n, args) != dnnl_success) return 4;
     return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
@@ -580,7 +584,6 @@ static strided_entry *strided_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     c->api.primitive_attr_create(&attr);
-    c->api.primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (alpha != 1.0f) c->api.primitive_attr_set_output_scales(attr, 1, 0, &alpha);
     if (beta != 0.0f) {
         c->api.post_ops_create(&ops);
@@ -591,15 +594,10 @@ static strided_entry *strided_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t
     memcpy(g.as, as, sizeof g.as);
     memcpy(g.bs, bs, sizeof g.bs);
     memcpy(g.cs, cs, sizeof g.cs);
-    dnnl_status_t s = c->api.primitive_desc_create(&g.pd, &md, attr, c->engine, NULL);
+    int made = make_primitive(c, &md, attr, &g.pd, &g.prim, &g.scratch);
     if (ops) c->api.post_ops_destroy(ops);
     c->api.primitive_attr_destroy(attr);
-    if (s != dnnl_success) return NULL;
-    const char *impl = NULL;
-    c->api.primitive_desc_query(g.pd, dnnl_query_impl_info_str, 0, &impl);
-    snprintf(c->impl, sizeof c->impl, "%s", impl ? impl : "?");
-    if (c->api.primitive_create(&g.prim, g.pd) != dnnl_success) { c->api.primitive_desc_destroy(g.pd); return NULL; }
-    if (!attach_scratch(c, g.pd, &g.scratch)) return NULL;
+    if (!made) return NULL;
     c->api.memory_create(&g.a, &amd, c->engine, DNNL_MEMORY_NONE);
     c->api.memory_create(&g.b, &bmd, c->engine, DNNL_MEMORY_NONE);
     c->api.memory_create(&g.c, &cmd, c->engine, DNNL_MEMORY_NONE);

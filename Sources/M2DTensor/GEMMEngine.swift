@@ -90,7 +90,7 @@ public final class GEMMEngine: @unchecked Sendable {
             self.ownsWeights = ownsWeights && !weightsChange
             if self.ownsWeights { m2d_dnnl_release_sources(ctx, 1) }
             dnnl = ctx
-            if precision == .int8 { quantized = Int8Scratch() }
+            if let ranges = int8Ranges { quantized = Int8Scratch(activationLevels: ranges.activationLevels) }
             return
         }
         let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

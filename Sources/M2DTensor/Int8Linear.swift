@@ -11,6 +11,10 @@ final class Int8Scratch {
     private var scale = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private var zero = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
     private var qCapacity = 0, accCapacity = 0, rowCapacity = 0
+    /// Activations are quantized to 0...levels (the context's range, fixed when it opened).
+    private let levels: Int32
+
+    init(activationLevels: Int) { levels = Int32(activationLevels) }
 
     deinit {
         q.deallocate()
@@ -52,9 +56,7 @@ final class Int8Scratch {
         guard M > 0, OC > 0 else { return 0 }
         let tile = min(M, Self.tileRows)
         reserve(rows: tile, K: C, N: OC)
-        var weightLimit: Int32 = 0, levels: Int32 = 0
-        m2d_dnnl_int8_ranges(dnnl, &weightLimit, &levels)
-        let q = q, acc = acc, scale = scale, zero = zero
+        let q = q, acc = acc, scale = scale, zero = zero, levels = levels
         for first in stride(from: 0, to: M, by: tile) {
             let rows = min(tile, M - first)
             let x = input + first * C, y = out + first * OC

@@ -21,8 +21,13 @@ import Testing
             #expect(scale[m] == s)
             #expect(zero[m] == Int32((-lo / s).rounded(.toNearestOrEven)))
             for k in 0..<K {
-                let expected = min(255, max(0, (x[m * K + k] * (1 / s)).rounded(.toNearestOrEven) + Float(zero[m])))
-                #expect(abs(Float(q[m * K + k]) - expected) <= 1, "row \(m) col \(k)")
+                // The C rounds half up after clamping; where v sits on a half step, the compiler's fused
+                // multiply-add may tip it either way, so only those may differ, by one.
+                let v = min(255, max(0, x[m * K + k] * (1 / s) + Float(zero[m])))
+                let expected = (v + 0.5).rounded(.down)
+                let onHalfStep = abs(v - v.rounded(.down) - 0.5) < 1e-3
+                #expect(Float(q[m * K + k]) == expected || (onHalfStep && abs(Float(q[m * K + k]) - expected) == 1),
+                        "row \(m) col \(k): \(q[m * K + k]) for \(v)")
                 // Dequantized, every value is within half a step (a step where clamping or ties move it).
                 #expect(abs((Float(q[m * K + k]) - Float(zero[m])) * s - x[m * K + k]) <= s * 0.5001 + 1e-6)
             }

@@ -54,8 +54,8 @@ extension MHDDaemon {
 
     /// Under `lock`. MHD sees end of stream and closes the connection itself; the descriptor stays MHD's.
     /// The event is counted first, so a client that sees the close and then reads /metrics finds it.
-    func shutDown(_ socket: Socket, counting event: String? = nil) {
-        if let event { onConnectionEvent?(event) }
+    func shutDown(_ socket: Socket, counting event: String) {
+        onConnectionEvent?(event)
         socket.shutDown = true
         Glibc.shutdown(socket.fd, Int32(SHUT_RDWR))
     }

@@ -33,6 +33,21 @@ class _Base:
                 if v is not None}
         return files, data, single
 
+    def _outcome(self, response, attempt):
+        """(body, None) for a success, (None, seconds to wait) before retrying a 429 or 503; raises the
+        typed error otherwise or when no retry is left."""
+        try:
+            return _wire.check(response.status_code, response.headers, response.text), None
+        except M2DError as e:
+            if e.status not in _wire.RETRYABLE or attempt == self.max_retries:
+                raise
+            return None, _wire.backoff(attempt, e.retry_after, self.backoff_base, self.backoff_cap)
+
+    @staticmethod
+    def _rewind(kwargs):
+        for _, (_, stream, _) in kwargs.get("files", []):
+            stream.seek(0)
+
     @staticmethod
     def _classify_result(body, single):
         lists = body if (body and isinstance(body[0], list)) else [body]
@@ -62,18 +77,15 @@ class Client(_Base):
 
     def _request(self, method, path, **kwargs):
         for attempt in range(self.max_retries + 1):
-            for _, (_, stream, _) in kwargs.get("files", []):
-                stream.seek(0)
+            self._rewind(kwargs)
             try:
                 r = self._http.request(method, path, **kwargs)
             except httpx.HTTPError as e:
                 raise ConnectionFailed(str(e)) from e
-            try:
-                return _wire.check(r.status_code, r.headers, r.text)
-            except M2DError as e:
-                if e.status not in _wire.RETRYABLE or attempt == self.max_retries:
-                    raise
-                time.sleep(_wire.backoff(attempt, e.retry_after, self.backoff_base, self.backoff_cap))
+            body, wait = self._outcome(r, attempt)
+            if wait is None:
+                return body
+            time.sleep(wait)
 
     def embed(self, inputs, granularity="clip", normalize=False, with_duration=False):
         """One input (path, bytes, file object or numpy array) -> a (dim,) array, or Frames with
@@ -129,18 +141,15 @@ class AsyncClient(_Base):
 
     async def _request(self, method, path, **kwargs):
         for attempt in range(self.max_retries + 1):
-            for _, (_, stream, _) in kwargs.get("files", []):
-                stream.seek(0)
+            self._rewind(kwargs)
             try:
                 r = await self._http.request(method, path, **kwargs)
             except httpx.HTTPError as e:
                 raise ConnectionFailed(str(e)) from e
-            try:
-                return _wire.check(r.status_code, r.headers, r.text)
-            except M2DError as e:
-                if e.status not in _wire.RETRYABLE or attempt == self.max_retries:
-                    raise
-                await asyncio.sleep(_wire.backoff(attempt, e.retry_after, self.backoff_base, self.backoff_cap))
+            body, wait = self._outcome(r, attempt)
+            if wait is None:
+                return body
+            await asyncio.sleep(wait)
 
     async def embed(self, inputs, granularity="clip", normalize=False, with_duration=False):
         files, data, single = self._embed_args(inputs, granularity, normalize)
