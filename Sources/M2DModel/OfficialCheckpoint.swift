@@ -13,7 +13,13 @@ public enum OfficialCheckpoint {
     public struct Options: Sendable {
         /// Attention heads (default: embed_dim / 64, as every official model).
         public var heads: Int?
-        public init(heads: Int? = nil) { self.heads = heads }
+        /// A name in the official pattern (`m2d_vit_base-80x608p16x16p32k`, or just `80x608p16x16p32k`) to
+        /// read the sizes from when the checkpoint's directory is not named that way.
+        public var sizesName: String?
+        public init(heads: Int? = nil, sizesName: String? = nil) {
+            self.heads = heads
+            self.sizesName = sizesName
+        }
     }
 
     /// Sizes parsed from a name like `m2d_vit_base-80x608p16x16-221006-mr7` or `...-80x1001p16x16p32k`.
@@ -78,11 +84,19 @@ public enum OfficialCheckpoint {
         let url = URL(fileURLWithPath: path)
         let directoryName = url.deletingLastPathComponent().lastPathComponent
         let stem = url.deletingPathExtension().lastPathComponent
-        guard let sizes = parseSizes(directoryName) ?? parseSizes(stem) else {
+        if let given = options.sizesName {
+            guard parseSizes(given) ?? parseSizes("m2d-" + given) != nil else {
+                throw .invalidConfig(
+                    "--config '\(given)' is not in the official pattern, e.g. 80x608p16x16 or 80x1001p16x16p32k")
+            }
+        }
+        let named = options.sizesName.flatMap { parseSizes($0) ?? parseSizes("m2d-" + $0) }
+        guard let sizes = named ?? parseSizes(directoryName) ?? parseSizes(stem) else {
             throw .invalidConfig(
                 "cannot read input and patch size from '\(directoryName)' or '\(stem)'; "
                     + "put the checkpoint in a directory named the official way, e.g. "
-                    + "m2d_vit_base-80x608p16x16-221006-mr7/checkpoint-300.pth"
+                    + "m2d_vit_base-80x608p16x16-221006-mr7/checkpoint-300.pth, or give the sizes with "
+                    + "--config 80x608p16x16"
             )
         }
         guard let cls = tensors["cls_token"], cls.shape.count == 3 else {

@@ -1,13 +1,17 @@
-// ProbeHead: a linear classifier over clip embeddings (docs/DESIGN.md "Probe head"): standardize with the
-// training statistics, then logits = W x + b, then softmax (single-label) or sigmoid (multi-label).
-// File: heads/<name>.safetensors with weight [C,E], bias [C], mean [E], scale [E] and metadata
-// labels (JSON array), multi_label ("true"/"false") plus the probe's report.
+// ProbeHead: a linear classifier over clip or frame embeddings (docs/DESIGN.md "Probe head"): standardize
+// with the training statistics, then logits = W x + b, then softmax (single-label) or sigmoid (multi-label).
+// x is the embedding itself (our probes) or the mean of its F frequency tokens (`token_mean`: the heads of
+// the official AudioSet checkpoints, which the official runtime runs on the D-d mean of all patch tokens).
+// File: heads/<name>.safetensors with weight [C,X], bias [C], mean [X], scale [X] and metadata labels (JSON
+// array; missing: index names), multi_label ("true"/"false"), input ("embedding" | "token_mean") plus the
+// probe's report.
 import Foundation
 import M2DCheckpoint
 import M2DTensor
 
 public struct ProbeHead: Sendable {
     public enum Activation: String, Sendable { case softmax, sigmoid, none }
+    public enum Input: String, Sendable { case embedding, tokenMean = "token_mean" }
 
     public var name: String
     public var labels: [String]
@@ -19,11 +23,15 @@ public struct ProbeHead: Sendable {
     public var scale: [Float]
     /// The probe's report (task, metric, accuracy, split sizes, ...), free-form strings.
     public var report: [String: String]
+    public var input: Input
+    /// Why the file's labels were replaced by index names (nil when it had labels).
+    public var labelsWarning: String?
 
     public init(
         name: String, labels: [String], multiLabel: Bool, weight: [Float], bias: [Float], mean: [Float], scale: [Float],
-        report: [String: String] = [:]
+        report: [String: String] = [:], input: Input = .embedding
     ) {
+        self.input = input
         self.name = name
         self.labels = labels
         self.multiLabel = multiLabel
@@ -37,6 +45,27 @@ public struct ProbeHead: Sendable {
     public var classes: Int { labels.count }
     public var dim: Int { mean.count }
     public var defaultActivation: Activation { multiLabel ? .sigmoid : .softmax }
+
+    /// The head's input length for a model: the embedding's, or D for token-mean heads.
+    public static func inputDim(_ input: Input, config: ModelConfig) -> Int {
+        input == .tokenMean ? config.embedDim : config.embeddingDim
+    }
+
+    /// The head's input from one clip or frame embedding of `embedDim`-wide tokens: the embedding, or for
+    /// token-mean heads the mean over its F stacked tokens (a flat-features clip is already that mean).
+    public func features(_ embedding: ArraySlice<Float>, embedDim: Int) -> [Float] {
+        guard input == .tokenMean, embedding.count != embedDim else { return Array(embedding) }
+        let tokens = embedding.count / embedDim
+        precondition(tokens * embedDim == embedding.count, "embedding is not a stack of \(embedDim)-d tokens")
+        var out = [Float](repeating: 0, count: embedDim)
+        let base = embedding.startIndex
+        for d in 0..<embedDim {
+            var acc: Float = 0
+            for f in 0..<tokens { acc += embedding[base + f * embedDim + d] }
+            out[d] = acc / Float(tokens)
+        }
+        return out
+    }
 
     /// Logits for one embedding (accumulated in Double).
     public func logits(_ embedding: [Float]) -> [Float] {
@@ -70,7 +99,7 @@ public struct ProbeHead: Sendable {
         writer.add("scale", shape: [dim], array: scale)
         let labelsJSON = String(decoding: try JSONSerialization.data(withJSONObject: labels), as: UTF8.self)
         writer.metadata = report.merging([
-            "labels": labelsJSON, "multi_label": multiLabel ? "true" : "false", "name": name,
+            "labels": labelsJSON, "multi_label": multiLabel ? "true" : "false", "name": name, "input": input.rawValue,
         ]) { $1 }
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -80,15 +109,27 @@ public struct ProbeHead: Sendable {
     public static func load(_ path: String) throws(ModelError) -> ProbeHead {
         do {
             let file = try SafeTensorsFile(path: path)
-            guard let labelsText = file.metadata["labels"],
-                let labels = try JSONSerialization.jsonObject(with: Data(labelsText.utf8)) as? [String]
-            else {
-                throw ModelError.invalidConfig("\(path): metadata 'labels' (a JSON array) is missing")
-            }
-            guard let wShape = file.shape(of: "weight"), wShape.rank == 2, wShape[0] == labels.count else {
-                throw ModelError.invalidConfig("\(path): 'weight' must be [\(labels.count), dim]")
+            guard let wShape = file.shape(of: "weight"), wShape.rank == 2, wShape[0] > 0, wShape[1] > 0 else {
+                throw ModelError.invalidConfig("\(path): 'weight' must be a [classes, dim] tensor")
             }
             let dim = wShape[1]
+            var labels = (0..<wShape[0]).map { String($0) }
+            var warning: String?
+            if let labelsText = file.metadata["labels"] {
+                guard let named = try JSONSerialization.jsonObject(with: Data(labelsText.utf8)) as? [String],
+                    named.count == wShape[0]
+                else {
+                    throw ModelError.invalidConfig(
+                        "\(path): metadata 'labels' must be a JSON array of \(wShape[0]) strings, one per row of "
+                            + "weight")
+                }
+                labels = named
+            } else {
+                warning = "\(path) has no 'labels' metadata; its \(wShape[0]) classes are named by index (0, 1, ...)"
+            }
+            guard let input = Input(rawValue: file.metadata["input"] ?? "embedding") else {
+                throw ModelError.invalidConfig("\(path): metadata 'input' must be 'embedding' or 'token_mean'")
+            }
             func read(_ key: String, _ shape: Shape) throws -> [Float] {
                 var out = [Float](repeating: 0, count: shape.count)
                 try out.withUnsafeMutableBufferPointer { try file.read(key, expecting: shape, into: $0.baseAddress!) }
@@ -96,11 +137,13 @@ public struct ProbeHead: Sendable {
             }
             let name = file.metadata["name"] ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var report = file.metadata
-            for k in ["labels", "multi_label", "name", "format"] { report[k] = nil }
-            return ProbeHead(
+            for k in ["labels", "multi_label", "name", "format", "input"] { report[k] = nil }
+            var head = ProbeHead(
                 name: name, labels: labels, multiLabel: file.metadata["multi_label"] == "true",
                 weight: try read("weight", [labels.count, dim]), bias: try read("bias", [labels.count]),
-                mean: try read("mean", [dim]), scale: try read("scale", [dim]), report: report)
+                mean: try read("mean", [dim]), scale: try read("scale", [dim]), report: report, input: input)
+            head.labelsWarning = warning
+            return head
         } catch let e as ModelError {
             throw e
         } catch let e as CheckpointError {
@@ -111,15 +154,17 @@ public struct ProbeHead: Sendable {
     }
 
     /// Every `*.safetensors` in `<model>/heads/`, by name (file stem). Missing folder: none.
-    public static func loadAll(modelDirectory: String, dim: Int) throws(ModelError) -> [String: ProbeHead] {
+    public static func loadAll(modelDirectory: String, config: ModelConfig) throws(ModelError) -> [String: ProbeHead] {
         let dir = modelDirectory + "/heads"
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [:] }
         var heads: [String: ProbeHead] = [:]
         for file in files.sorted() where file.hasSuffix(".safetensors") {
             var head = try load(dir + "/" + file)
             head.name = String(file.dropLast(".safetensors".count))
+            let dim = inputDim(head.input, config: config)
             guard head.dim == dim else {
-                throw .invalidConfig("head \(file) expects \(head.dim)-d embeddings; this model gives \(dim)-d")
+                throw .invalidConfig(
+                    "head \(file) (\(head.input.rawValue)) expects \(head.dim)-d inputs; this model gives \(dim)-d")
             }
             heads[head.name] = head
         }

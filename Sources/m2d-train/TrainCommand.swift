@@ -4,6 +4,7 @@ import CProcess
 import Foundation
 import M2DCheckpoint
 import M2DModel
+import M2DTraining
 
 @main
 struct TrainCommand: ParsableCommand {
@@ -75,21 +76,48 @@ struct ImportCommand: ParsableCommand {
             Reads the zip/pickle checkpoint with a restricted unpickler (nothing is executed), keeps the
             encoder (predictor, target encoder, optimizer state and args are dropped), and takes input
             and patch size from the checkpoint's directory name, e.g.
-            m2d_vit_base-80x608p16x16-221006-mr7/checkpoint-300.pth.
+            m2d_vit_base-80x608p16x16-221006-mr7/checkpoint-300.pth (or from --config).
+
+            A checkpoint fine-tuned with EVAR (the AudioSet ones, e.g.
+            m2d_as_vit_base-80x1001p16x16-240213_AS-FT_enconly/weights_ep69it3124-0.47929.pth) also carries
+            its task head; it is written to <out>/heads/<head-name>.safetensors, and /classify then tags
+            audio with it as the official runtime does. Give AudioSet's class_labels_indices.csv with
+            --labels: output i is the i-th label by mid, the official order.
             """)
 
     @Argument(help: "The .pth checkpoint.") var checkpoint: String
     @Option(help: "Output model directory.") var out: String
     @Option(help: "Attention heads (default: embed_dim / 64, as every official model).") var heads: Int?
     @Option(help: "Weight dtype: F32, F16 or BF16.") var dtype: String = "F32"
+    @Option(help: "Sizes in the official pattern when the folder is not named that way, e.g. 80x1001p16x16p32k.")
+    var config: String?
+    @Option(help: "Class names of the checkpoint's head: AudioSet's class_labels_indices.csv (index,mid,display_name).")
+    var labels: String?
+    @Option(help: "Name of the head written to <out>/heads/.") var headName: String = "audioset"
 
     func run() throws {
         guard let type = DType(rawValue: dtype.uppercased()) else {
             throw ValidationError("--dtype must be F32, F16 or BF16")
         }
-        let loaded: LoadedModel
-        do { loaded = try OfficialCheckpoint.load(checkpoint, options: .init(heads: heads)) } catch {
+        let names: [String]?
+        do { names = try labels.map { try ClassLabels.officialOrder(csv: $0) } } catch {
             throw ValidationError("\(error)")
+        }
+        guard !headName.isEmpty, !headName.contains("/"), !headName.hasPrefix(".") else {
+            throw ValidationError("--head-name must be a plain file name, got '\(headName)'")
+        }
+        let loaded: LoadedModel
+        let head: ProbeHead?
+        do {
+            loaded = try OfficialCheckpoint.load(checkpoint, options: .init(heads: heads, sizesName: config))
+            head = try OfficialHead.load(checkpoint, name: headName, labels: names, config: loaded.config)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if head == nil, labels != nil {
+            throw ValidationError(
+                "\(checkpoint) has no task head (module.head.mlp.mlp.0.weight), so --labels has nothing to name; "
+                    + "drop --labels to import the encoder only")
         }
         try ModelDirectory.write(loaded.weights, to: out, dtype: type)
         let c = loaded.config
@@ -98,5 +126,17 @@ struct ImportCommand: ParsableCommand {
                 + "\(c.patchSize) \(c.sampleRate) Hz, norm_stats \(c.normStats); dropped \(loaded.ignoredKeys.count) "
                     + "non-encoder tensors"
         )
+        if let head {
+            let path = out + "/heads/\(headName).safetensors"
+            try head.write(to: path)
+            print(
+                "wrote \(path): \(head.classes) classes on the \(head.input.rawValue) (\(head.dim)-d), sigmoid by "
+                    + "default")
+            if names == nil {
+                FileHandle.standardError.write(Data(
+                    ("warning: no --labels; the head's classes are named by index (0...\(head.classes - 1)). "
+                        + "Give AudioSet's class_labels_indices.csv to name them.\n").utf8))
+            }
+        }
     }
 }

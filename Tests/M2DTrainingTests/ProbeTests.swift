@@ -96,7 +96,8 @@ import TestSupport
         #expect(try ProbeHead.load(dir + "/heads/again.safetensors").weight == head.weight)
         #expect(FileManager.default.fileExists(atPath: dir + "/heads/tones.embeddings-cache"))
         // The heads folder then loads as heads (the cache and report are not heads).
-        #expect(try ProbeHead.loadAll(modelDirectory: dir, dim: 960).keys.sorted() == ["again", "tones"])
+        let config = try ModelDirectory.load(model).config
+        #expect(try ProbeHead.loadAll(modelDirectory: dir, config: config).keys.sorted() == ["again", "tones"])
     }
 
     @Test func evalCLIPrintsATableWithTheBaseline() throws {

@@ -11,6 +11,8 @@ public enum Fixtures {
 
     public static var golden: String { root + "/golden" }
     public static var audio: String { root + "/audio" }
+    /// Goldens of every official checkpoint family (tools/reference/official_families.py).
+    public static var families: String { root + "/families" }
     public static let goldenCases = ["tiny_208", "wide_608", "tiny_608_flat"]
     public static let goldenAudio = [
         "short_chirp", "exact608_noise", "five_sec_tone_noise", "ten_sec_mod", "silence_click",

@@ -156,7 +156,10 @@ public final class ServerRunner: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
             let service = app.registry.service
         else { return }
-        let heads = try ProbeHead.loadAll(modelDirectory: path, dim: service.model.embeddingDim)
+        let heads = try ProbeHead.loadAll(modelDirectory: path, config: service.model)
+        for head in heads.values.sorted(by: { $0.name < $1.name }) {
+            if let warning = head.labelsWarning { logger.warning("\(warning)", metadata: ["head": .string(head.name)]) }
+        }
         app.registry.installHeads(heads)
         logger.info("heads loaded", metadata: ["heads": .string(heads.keys.sorted().joined(separator: ","))])
     }

@@ -1,4 +1,5 @@
-// ClassifyHandler: POST /classify, the probe heads of <model>/heads/ over clip embeddings.
+// ClassifyHandler: POST /classify, the heads of <model>/heads/ over clip embeddings, or over each frame with
+// granularity=frames.
 import M2DModel
 
 struct ClassifyHandler: RouteHandler {
@@ -17,12 +18,17 @@ struct ClassifyHandler: RouteHandler {
         let check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { (options, model) throws(ServerError) in
             try InferenceRun.requireModel(options, model)
             _ = try Self.choose(options.head, from: heads)
+            if options.granularity == .frames, model.flatFeatures {
+                throw .validation(
+                    "granularity=frames needs a model with stacked features; this one has flat_features (tokens, "
+                        + "not frames)", param: "granularity")
+            }
         }
-        InferenceRun(app: app, jsonKey: "inputs").run(request, keepFrames: { _ in false }, check: check, reply: reply) {
-            (items, options, _) throws(ServerError) in
+        InferenceRun(app: app, jsonKey: "inputs").run(request, check: check, reply: reply) {
+            (items, options, model) throws(ServerError) in
             let head = try Self.choose(options.head, from: heads)
             metrics.classification(head: head.name)
-            return .json(200, Classification.body(items, head: head, options: options))
+            return .json(200, Classification.body(items, head: head, model: model, options: options))
         }
     }
 

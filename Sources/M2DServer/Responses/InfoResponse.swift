@@ -45,8 +45,12 @@ struct InfoResponse: Encodable {
         let metric: String
         let reportedScore: Double?
         let task: String?
+        let classes: Int
+        let input: String
 
         init(_ h: ProbeHead) {
+            classes = h.classes
+            input = h.input.rawValue
             name = h.name
             labels = h.labels
             multiLabel = h.multiLabel
@@ -58,7 +62,7 @@ struct InfoResponse: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case name, labels, multiLabel = "multi_label", defaultFunction = "default_function", metric
-            case reportedScore = "reported_score", task
+            case reportedScore = "reported_score", task, classes, input
         }
     }
 
