@@ -9,7 +9,7 @@ ARG SWIFT_IMAGE=swift:6.3-bookworm
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config \
+      libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config python3-flasgger \
  && rm -rf /var/lib/apt/lists/*
 ARG M2D_PORTABLE
 ENV M2D_PORTABLE=${M2D_PORTABLE}

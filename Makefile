@@ -3,8 +3,11 @@ SHELL := /bin/bash
 # python3-requests, python3-httpx and curl: real HTTP clients in the early-answer tests and make abuse.
 # espeak-ng: real speech for the int8 accuracy test of the default model. python3-pytest, -numpy and
 # -yaml: the Python client's tests (clients/python) and the Kubernetes manifest tests (tests/deploy).
-APT_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config \
-	python3-requests python3-httpx curl espeak-ng python3-pytest python3-numpy python3-yaml python3-venv haproxy wrk
+# python3-flasgger: Swagger UI's assets, embedded in m2d-server for /docs; chromium, chromium-driver and
+# python3-selenium: the /docs page tested in a headless browser (tests/docs).
+APT_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config python3-flasgger \
+	python3-requests python3-httpx curl espeak-ng python3-pytest python3-numpy python3-yaml python3-venv haproxy wrk \
+	chromium chromium-driver python3-selenium
 MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -41,6 +44,7 @@ test: deps
 	scripts/tools-venv.sh >/dev/null
 	cd clients/python && PYTHONPATH=. /usr/bin/python3 -m pytest -q tests
 	/usr/bin/python3 -m pytest -q tests/deploy
+	/usr/bin/python3 -m pytest -q tests/docs
 	PYTHONPATH=clients/python $$(scripts/tools-venv.sh)/python -m pytest -q tests/ray
 	BIN=.build/debug scripts/bench-cluster.sh --short
 

@@ -52,6 +52,7 @@ let package = Package(
 
         .target(name: "CProcess", cSettings: buildForAVX2 ? [.define("M2D_BUILT_FOR_AVX2")] : []),
         .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CSwaggerUI"),
         .target(name: "M2DJSON", swiftSettings: strict),
         .target(name: "M2DTensor", dependencies: ["COpenBLAS", "CDNNL", "CProcess"], swiftSettings: optimized),
         .target(name: "M2DOps", dependencies: ["M2DTensor"], swiftSettings: optimized),
@@ -63,7 +64,7 @@ let package = Package(
         .target(
             name: "M2DServer",
             dependencies: [
-                "M2DModel", "M2DJSON", "CMicroHTTPD",
+                "M2DModel", "M2DJSON", "CMicroHTTPD", "CSwaggerUI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),

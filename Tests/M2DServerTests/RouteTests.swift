@@ -167,7 +167,7 @@ final class ResultBox: @unchecked Sendable {
             // A multi-line Swift string drops the file's final newline.
             #expect(
                 served.text == file || served.text + "\n" == file,
-                "run scripts/gen-openapi.sh after editing openapi.yaml")
+                "the binary embeds Resources/openapi.yaml at build time: rebuild after editing it")
         }
     }
 

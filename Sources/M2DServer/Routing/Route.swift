@@ -12,9 +12,12 @@ public enum Route: String, Sendable, CaseIterable {
     case health = "/health"
     case metrics = "/metrics"
     case openapi = "/openapi.yaml"
+    case docs = "/docs"
+    case docsScript = "/docs/swagger-ui-bundle.js"
+    case docsStyle = "/docs/swagger-ui.css"
 
     /// The handler types, one per route family.
-    public enum Family: Sendable { case embed, classify, openAI, info, operations }
+    public enum Family: Sendable { case embed, classify, openAI, info, operations, docs }
 
     /// Aliases of docs/HTTP-API.md §1.
     static let aliases: [String: Route] = [
@@ -41,6 +44,7 @@ public enum Route: String, Sendable, CaseIterable {
         case .openAIEmbeddings, .openAIModels: .openAI
         case .info: .info
         case .live, .ready, .health, .metrics, .openapi: .operations
+        case .docs, .docsScript, .docsStyle: .docs
         }
     }
 

@@ -15,7 +15,7 @@ final class Router: HTTPHandler {
         self.adminPort = adminPort
         handlers = [
             .embed: EmbedHandler(app: app), .classify: ClassifyHandler(app: app), .openAI: OpenAIHandler(app: app),
-            .info: InfoHandler(app: app), .operations: OperationsHandler(app: app),
+            .info: InfoHandler(app: app), .operations: OperationsHandler(app: app), .docs: DocsHandler(),
         ]
     }
 

@@ -13,6 +13,7 @@ import pytest
 
 import m2d_serve
 from m2d_serve import AsyncClient, Client
+from m2d_serve.local import LocalServer
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BIN = os.environ.get("M2D_BIN", os.path.join(REPO, ".build", "debug"))
@@ -21,33 +22,12 @@ TONE = os.path.join(REPO, "Tests", "Fixtures", "golden", "audio", "five_sec_tone
 LONG = os.path.join(REPO, "Tests", "Fixtures", "golden", "audio", "ten_sec_mod.wav")
 
 
-class Server:
+class Server(LocalServer):
     def __init__(self, *args):
-        self.proc = subprocess.Popen(
-            [os.path.join(BIN, "m2d-server"), "--model", MODEL, "--host", "127.0.0.1", "--port", "0",
-             "--admin-port", "0", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.port, log, deadline = None, [], time.time() + 120
-        while time.time() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            log.append(line)
-            m = re.search(r" port=(\d+)", line)
-            if m and self.port is None:
-                self.port = int(m.group(1))
-            if "] ready" in line:
-                break
-        else:
-            raise RuntimeError("server did not become ready")
-        if self.port is None or "] ready" not in log[-1]:
-            raise RuntimeError("server did not start: " + "".join(log))
-        # Keep draining the log so the server never blocks on a full pipe.
-        threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(MODEL, *args, binary=os.path.join(BIN, "m2d-server"))
 
     def stop(self):
-        self.proc.terminate()
-        assert self.proc.wait(timeout=60) == 0
+        assert super().stop() == 0
 
 
 @pytest.fixture(scope="module")
