@@ -12,7 +12,7 @@ MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test serve bench bench-train bench-server bench-peers bench-cluster check-image int8-gate fuzz-server abuse clean help
+.PHONY: deps build test serve bench bench-train bench-server bench-peers bench-cluster check-image hear-validate int8-gate fuzz-server abuse clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench-peers  ours (fp32, bf16, int8) beside PyTorch, ONNX Runtime and OpenVINO in one run (table)"
 	@echo "make bench-cluster  replicas behind HAProxy: rolling restart and kill -9 under load, scaling (table)"
 	@echo "make check-image  the Dockerfile's runtime stage in a debootstrap chroot: ready and one /embed as uid 10001"
+	@echo "make hear-validate  HEAR 2021's hear-validator on m2d_serve.hear with $(MODEL) (torch + tensorflow venv)"
 	@echo "make int8-gate  int8 against fp32 on the three evaluation tasks (probe accuracy, cosines)"
 	@echo "make abuse   hostile clients and inputs at full size against the release server (table; exit 1 on a failed row)"
 	@echo "make fuzz-server  schemathesis (every check) against a live server, then promtool on its /metrics"
@@ -80,6 +81,10 @@ fuzz-server: deps
 ## Attacks of the hardening issue at full size against the real release binaries (tools/abuse/abuse.py).
 bench-peers: deps
 	scripts/bench-peers.sh
+
+## hear-validator on the HEAR module (clients/python/m2d_serve/hear.py), release build, default model.
+hear-validate: build
+	scripts/hear-validate.sh $(MODEL)
 
 int8-gate: deps
 	scripts/int8-gate.sh
