@@ -1,7 +1,9 @@
 // PretrainRun: one pre-training run in its directory. It owns the loop around the Pretrainer,
 // metrics.csv (one row per step, appended as it goes), the checkpoints (checkpoint-latest written
 // atomically every --save-every steps, at the end and on a stop; snapshots kept as hard links), the
-// loss plot and resume. `m2d-train pretrain` and `ablate` run it in-process.
+// loss plot and resume. `m2d-train pretrain` and `ablate` run it in-process. Data-parallel, every rank runs
+// the loop and only rank 0 writes (checkpoints, metrics.csv, loss.png, the log); a stop on any rank stops all
+// of them at the same step.
 import Foundation
 import M2DCheckpoint
 import M2DModel
@@ -57,17 +59,18 @@ public final class PretrainRun {
     public init(
         directory: String, config: PretrainConfig, data: PretrainData, engine: GEMMEngine,
         normStats: (mean: Float, std: Float)? = nil, resume: Bool, options: PretrainRunOptions = PretrainRunOptions(),
-        log: @escaping (String) -> Void
+        collective: any Collective = SingleProcess(), log: @escaping (String) -> Void
     ) throws {
         self.directory = directory
         self.options = options
-        self.log = log
+        self.log = collective.isLeader ? log : { _ in }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let checkpoint = Self.checkpoint(in: directory)
         let exists = FileManager.default.fileExists(atPath: checkpoint)
         if resume && !exists { throw PretrainRunError.nothingToResume(checkpoint) }
         if !resume && exists { throw PretrainRunError.alreadyExists(directory) }
-        trainer = Pretrainer(config: config, data: data, normStats: normStats, engine: engine)
+        trainer = Pretrainer(
+            config: config, data: data, normStats: normStats, engine: engine, collective: collective)
         if resume { try trainer.restore(from: checkpoint) }
         losses = Self.losses(directory + "/metrics.csv", upTo: trainer.step)
     }
@@ -115,9 +118,10 @@ public final class PretrainRun {
     /// Trains until the last step, `options.maxSteps`, or `shouldStop` (checked between steps); the
     /// state is saved whichever ends it.
     public func run(shouldStop: () -> Bool = { false }) throws -> Outcome {
-        let metrics = try openMetrics()
-        defer { try? metrics.close() }
-        if options.keepEvery != nil && trainer.step == 0 {
+        let leader = trainer.collective.isLeader
+        let metrics = leader ? try openMetrics() : nil
+        defer { try? metrics?.close() }
+        if leader && options.keepEvery != nil && trainer.step == 0 {
             // Step 0 is the run's random initialization with its norm stats: the baseline to beat.
             try trainer.save(to: checkpointPath)
             try keepSnapshot(step: 0)
@@ -126,16 +130,16 @@ public final class PretrainRun {
         var window: [Double] = []
         var outcome = Outcome.finished
         while trainer.step < total {
-            if shouldStop() { outcome = .stopped; break }
+            if trainer.collective.any(shouldStop()) { outcome = .stopped; break }
             if let maxSteps = options.maxSteps, trainer.step - startStep >= maxSteps { outcome = .stepLimit; break }
             let r = trainer.trainStep()
             losses.append(r.loss)
             window.append(r.loss)
-            try metrics.write(
+            try metrics?.write(
                 contentsOf: Data(
                     String(
-                        format: "%d,%d,%.6f,%.8f,%.8f,%.6f,%.3f\n", r.step, r.epoch,
-                        r.loss, r.lr, r.tau, r.gradNorm, r.seconds
+                        format: "%d,%d,%.6f,%.8f,%.8f,%.6f,%.3f,%.4f\n", r.step, r.epoch,
+                        r.loss, r.lr, r.tau, r.gradNorm, r.seconds, r.commSeconds
                     ).utf8))
             if r.step % options.logEvery == 0 || r.step == total {
                 let elapsed = Date().timeIntervalSince(start), done = trainer.step - startStep
@@ -148,10 +152,10 @@ public final class PretrainRun {
                 window = []
             }
             let keep = options.keepEvery.map { r.step % $0 == 0 } ?? false
-            if r.step % options.saveEvery == 0 || keep { try save() }
-            if keep { try keepSnapshot(step: r.step) }
+            if leader && (r.step % options.saveEvery == 0 || keep) { try save() }
+            if leader && keep { try keepSnapshot(step: r.step) }
         }
-        try save()
+        if leader { try save() }
         log(
             outcome == .stopped
                 ? "interrupted: saved \(checkpointPath) at step \(trainer.step)"
@@ -166,7 +170,7 @@ public final class PretrainRun {
     }
 
     private func openMetrics() throws -> FileHandle {
-        let header = "step,epoch,loss,lr,tau,grad_norm,seconds\n"
+        let header = "step,epoch,loss,lr,tau,grad_norm,seconds,comm_seconds\n"
         if !FileManager.default.fileExists(atPath: metricsPath) {
             try Data(header.utf8).write(to: URL(fileURLWithPath: metricsPath))
         } else if let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) {

@@ -2,7 +2,10 @@
 // shuffled epoch order, one random mask per sample, forward + backward, optional gradient clipping,
 // AdamW at the scheduled lr, EMA at the scheduled tau. Every random draw derives from (seed, epoch)
 // or (seed, step), so a resumed run repeats an uninterrupted one bit for bit. Checkpoints are
-// atomic safetensors with every tensor, the AdamW moments and the run state.
+// atomic safetensors with every tensor, the AdamW moments and the run state. Data-parallel (a Collective of
+// N ranks): every rank draws the whole global batch's crops and masks in the single-process order, runs
+// forward and backward on its own B/N samples, and the gradients are summed over the ranks in buckets and
+// scaled by 1/N, so every rank applies the same AdamW step and EMA update (docs/DATA-PARALLEL.md).
 import Foundation
 import M2DCheckpoint
 import M2DModel
@@ -44,6 +47,8 @@ public struct PretrainConfig: Codable, Sendable, Equatable {
 
 public struct StepRecord: Sendable {
     public var step: Int, epoch: Int, loss: Double, lr: Double, tau: Double, gradNorm: Double, seconds: Double
+    /// Time in the gradient and loss all-reduce (0 for one process).
+    public var commSeconds = 0.0
 }
 
 public final class Pretrainer {
@@ -54,6 +59,9 @@ public final class Pretrainer {
     public private(set) var step = 0
     public var normStats: (mean: Float, std: Float)
     public let stepsPerEpoch: Int
+    public let collective: any Collective
+    /// Floats per all-reduce call: large enough to amortize the call, small enough to stay in cache.
+    public static let bucketFloats = 1 << 20
     /// The current epoch's file order (drawn once per epoch) and the batch buffer (made once).
     private var order: (epoch: Int, files: [Int])?
     private var batch: FloatBuffer?
@@ -62,20 +70,51 @@ public final class Pretrainer {
     /// config, same data, so the same draws).
     public init(
         config: PretrainConfig, data: PretrainData, normStats known: (mean: Float, std: Float)? = nil,
-        engine: GEMMEngine = .openBLAS
+        engine: GEMMEngine = .openBLAS, collective: any Collective = SingleProcess()
     ) {
+        precondition(config.batchSize % collective.size == 0, "the global batch must split evenly over the ranks")
         self.config = config
         self.data = data
+        self.collective = collective
         network = M2DNetwork(config: config.network, engine: engine)
         network.initialize(seed: config.seed)
         optimizer = AdamW(layout: network.trainable)
         stepsPerEpoch = max(1, max(data.files.count, config.batchSize) / config.batchSize)
         if let known {
             normStats = known
-        } else {
+        } else if collective.isLeader {
             var rng = Rng(seed: config.seed ^ 0x6E6F726D)
             normStats = data.normStats(draws: config.normDraws, length: config.network.encoder.chunkFrames, rng: &rng)
+        } else {
+            normStats = (0, 1)
         }
+        synchronize()
+    }
+
+    /// Rank 0's norm stats, parameters and target to every rank (the seeded init is equal anyway; this makes
+    /// it certain, and carries a restored checkpoint's state).
+    func synchronize() {
+        guard collective.size > 1 else { return }
+        var stats: [Float] = [normStats.mean, normStats.std]
+        stats.withUnsafeMutableBufferPointer { collective.broadcast($0.baseAddress!, count: 2) }
+        normStats = (stats[0], stats[1])
+        collective.broadcast(network.params.pointer, count: network.params.count)
+        collective.broadcast(network.targetValues.pointer, count: network.targetValues.count)
+    }
+
+    /// The ranks' gradients summed in buckets, then scaled to their mean; returns the seconds it took.
+    private func averageGradients() -> Double {
+        guard collective.size > 1 else { return 0 }
+        let start = Date(), g = network.grads.pointer, n = network.grads.count
+        var offset = 0
+        while offset < n {
+            let count = min(Self.bucketFloats, n - offset)
+            collective.sum(g + offset, count: count)
+            offset += count
+        }
+        let scale = 1 / Float(collective.size)
+        for i in 0..<n { g[i] *= scale }
+        return Date().timeIntervalSince(start)
     }
 
     public var totalSteps: Int { stepsPerEpoch * config.epochs }
@@ -109,7 +148,18 @@ public final class Pretrainer {
             patchSize: (e.patchHeight, e.patchWidth), ratio: config.network.maskRatio, epoch: epoch,
             epochs: config.epochs, rng: &rng)
         network.grads.zero()
-        let loss = network.lossAndGradients(input: batch.pointer, batch: B, masks: masks)
+        // This rank's slice of the global batch: the loss is a mean over equal-sized samples, so the mean of
+        // the ranks' losses and gradients is the single-process one.
+        let share = B / collective.size, first = collective.rank * share
+        var loss = network.lossAndGradients(
+            input: batch.pointer + first * e.nMels * U, batch: share, masks: Array(masks[first..<(first + share)]))
+        var commSeconds = averageGradients()
+        if collective.size > 1 {
+            let start = Date()
+            collective.sum(&loss, count: 1)
+            loss /= Double(collective.size)
+            commSeconds += Date().timeIntervalSince(start)
+        }
         var norm = 0.0
         for i in 0..<network.grads.count { norm += Double(network.grads.pointer[i]) * Double(network.grads.pointer[i]) }
         norm = norm.squareRoot()
@@ -127,7 +177,7 @@ public final class Pretrainer {
         step += 1
         return StepRecord(
             step: step, epoch: epoch, loss: loss, lr: lr, tau: tau, gradNorm: norm,
-            seconds: Date().timeIntervalSince(start))
+            seconds: Date().timeIntervalSince(start), commSeconds: commSeconds)
     }
 
     // MARK: checkpoints
@@ -153,7 +203,7 @@ public final class Pretrainer {
             "format": Self.formatVersion, "step": "\(step)", "optimizer_step": "\(optimizer.step)",
             "config": configJSON, "variant": config.network.variantName,
             "masking": config.masking.strategy.rawValue,
-            "files": "\(data.files.count)",
+            "files": "\(data.files.count)", "world_size": "\(collective.size)",
         ]
         try w.write(to: path)
     }
@@ -182,10 +232,18 @@ public final class Pretrainer {
         for e in network.target.entries {
             try file.read(e.name, expecting: e.shape, into: network.targetValues.pointer + e.offset)
         }
+        let ranks = file.metadata["world_size"].flatMap(Int.init) ?? 1
+        guard ranks == collective.size else {
+            throw CheckpointError.malformed(
+                path: path,
+                reason: "the run was trained with \(ranks) rank(s) and is resumed with \(collective.size); "
+                    + "resume with the same number (mpirun -np \(ranks))")
+        }
         let stats = try file.array("norm_stats")
         normStats = (stats[0], stats[1])
         self.step = step
         optimizer.restoreStep(optimizerStep)
+        synchronize()
     }
 
     /// The saved run configuration of a checkpoint.

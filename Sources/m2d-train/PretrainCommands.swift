@@ -21,6 +21,10 @@ struct PretrainCommand: ParsableCommand {
             init), metrics.csv (step, loss, lr, tau, grad norm, seconds; rows past a crash's last checkpoint \
             are dropped on resume), loss.png and the log-mel cache. --resume continues the same schedule, \
             masks and data order (the same result as an uninterrupted run).
+
+            Data-parallel on Open MPI: `mpirun -np N m2d-train pretrain ...` (same flags). --batch-size stays \
+            the global batch (a multiple of N); each rank trains on its slice of every batch and the gradients \
+            are all-reduced, so the run matches a single process. Only rank 0 writes; resume with the same N.
             """)
 
     @Option(name: .long, parsing: .upToNextOption, help: "Audio folders, CSVs (file_name or file column) or files.")
@@ -109,7 +113,7 @@ struct PretrainCommand: ParsableCommand {
     }
 
     /// The run these flags describe: config, data and directory (a resumed run keeps its saved config).
-    func makeRun() throws -> PretrainRun {
+    func makeRun(collective: any Collective = SingleProcess()) throws -> PretrainRun {
         guard ["m2d_vit_base", "small", "tiny"].contains(preset) else {
             throw ValidationError("--preset must be m2d_vit_base, small or tiny")
         }
@@ -151,13 +155,26 @@ struct PretrainCommand: ParsableCommand {
         do { engine = try GEMMEngine(backend: backend, weightsChange: true) } catch {
             throw ValidationError("\(error)")
         }
-        let audio = try loadAudio(config)
+        guard config.batchSize % collective.size == 0 else {
+            throw ValidationError(
+                "--batch-size \(config.batchSize) (the global batch) does not split over \(collective.size) ranks; "
+                    + "use a multiple of \(collective.size)")
+        }
+        // Rank 0 fills the log-mel cache; the other ranks then read it instead of writing it at the same time.
+        if !collective.isLeader { collective.barrier() }
+        let audio = try loadAudio(config, writeReport: collective.isLeader)
+        if collective.isLeader { collective.barrier() }
+        try checkAgreement(config, audio, collective)
         var knownStats: (mean: Float, std: Float)?
         if let minutes, !resume {
             do {
                 (config.epochs, knownStats) = try PretrainRun.budgetEpochs(
-                    config, audio, minutes: minutes, engine: engine, log: say)
+                    config, audio, minutes: minutes, engine: engine, log: collective.isLeader ? say : { _ in })
             } catch let error as PretrainRunError { throw ValidationError(error.description) }
+            // Each rank timed its own steps: rank 0's budget is the run's.
+            var epochs = [Float(config.epochs)]
+            epochs.withUnsafeMutableBufferPointer { collective.broadcast($0.baseAddress!, count: 1) }
+            config.epochs = Int(epochs[0])
         }
         var options = PretrainRunOptions()
         options.saveEvery = saveEvery
@@ -166,33 +183,69 @@ struct PretrainCommand: ParsableCommand {
         options.maxSteps = maxSteps
         let run = try PretrainRun(
             directory: runDir, config: config, data: audio, engine: engine, normStats: knownStats,
-            resume: resume, options: options, log: say)
+            resume: resume, options: options, collective: collective, log: say)
         let t = run.trainer
-        say(
-            "run \(runDir): \(config.network.variantName), GEMMs on \(engine.summary), masking "
-                + "\(config.masking.strategy.rawValue), \(audio.files.count) clips, \(t.stepsPerEpoch) steps/epoch, "
-                + "\(t.totalSteps) steps, norm stats \(t.normStats), resuming at step \(t.step)")
+        let share = config.batchSize / collective.size
+        let ranks = collective.size == 1 ? "1 process" : "\(collective.size) ranks (MPI), \(share) clips per rank per step"
+        if collective.isLeader {
+            say(
+                "run \(runDir): \(config.network.variantName), GEMMs on \(engine.summary), masking "
+                    + "\(config.masking.strategy.rawValue), \(audio.files.count) clips, \(t.stepsPerEpoch) steps/epoch, "
+                    + "\(t.totalSteps) steps, norm stats \(t.normStats), resuming at step \(t.step), \(ranks)")
+        }
         return run
     }
 
+    /// Every rank must run the same flags on the same data and checkpoint: fingerprints of each, compared.
+    func checkAgreement(_ config: PretrainConfig, _ audio: PretrainData, _ collective: any Collective) throws {
+        guard collective.size > 1 else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys  // key order would otherwise differ between processes
+        let flags = Fingerprint.of(String(decoding: try encoder.encode(config), as: UTF8.self))
+        var data = Fingerprint()
+        for f in audio.files { data.add(f) }
+        var checkpoint = Fingerprint()
+        if resume, let bytes = FileManager.default.contents(atPath: PretrainRun.checkpoint(in: runDir)) {
+            checkpoint.add(bytes)
+        }
+        do {
+            try collective.requireAgreement(
+                [flags, data.value, checkpoint.value], names: ["the flags (run config)", "the data", "the checkpoint"])
+        } catch { throw ValidationError("\(error)") }
+    }
+
     func run() throws {
-        let run = try makeRun()
-        let stop = StopFlag()
-        _ = try run.run(shouldStop: { stop.isSet })
+        let collective: MPICollective?
+        do { collective = try MPICollective.fromEnvironment() } catch { throw ValidationError("\(error)") }
+        guard let collective else {
+            let run = try makeRun()
+            let stop = StopFlag()
+            _ = try run.run(shouldStop: { stop.isSet })
+            return
+        }
+        do {
+            let run = try makeRun(collective: collective)
+            let stop = StopFlag()
+            _ = try run.run(shouldStop: { stop.isSet })
+        } catch {
+            // One rank's error must stop every rank, not leave them blocked in a collective.
+            collective.abort("\(error)")
+        }
+        collective.finalize()
     }
 
     /// Decodes (or reads from the cache) every file; unreadable ones are listed in RUN/skipped.txt.
-    func loadAudio(_ config: PretrainConfig) throws -> PretrainData {
+    func loadAudio(_ config: PretrainConfig, writeReport: Bool = true) throws -> PretrainData {
         let files = try PretrainData.list(data)
         if files.isEmpty { throw ValidationError("no audio files in \(data.joined(separator: " "))") }
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         let audio = try PretrainData(
             files: files, frontEnd: config.network.encoder.frontEnd, cacheDir: cache ?? runDir + "/logmel-cache",
-            progress: Progress.line("decoding"))
-        for s in audio.skipped.prefix(20) {
+            progress: writeReport ? Progress.line("decoding") : { _, _ in })
+        for s in audio.skipped.prefix(20) where writeReport {
             FileHandle.standardError.write(Data("skipped \(s.file): \(s.reason)\n".utf8))
         }
-        if !audio.skipped.isEmpty {
+        if !audio.skipped.isEmpty && writeReport {
             try Data(audio.skipped.map { "\($0.file)\t\($0.reason)" }.joined(separator: "\n").utf8).write(
                 to: URL(fileURLWithPath: runDir + "/skipped.txt"))
             FileHandle.standardError.write(

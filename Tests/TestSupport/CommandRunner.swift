@@ -21,8 +21,17 @@ public enum CommandRunner {
         _ product: String, _ arguments: [String], environment: [String: String] = [:],
         directory: String? = nil
     ) throws -> CommandResult {
+        try run(
+            executable: productsDirectory.appendingPathComponent(product).path, arguments, environment: environment,
+            directory: directory)
+    }
+
+    /// Any program (e.g. /usr/bin/mpirun), its output collected the same way.
+    public static func run(
+        executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil
+    ) throws -> CommandResult {
         let process = Process()
-        process.executableURL = productsDirectory.appendingPathComponent(product)
+        process.executableURL = URL(fileURLWithPath: executable)
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment

@@ -1,0 +1,88 @@
+// `mpirun -np 2 m2d-train pretrain` (Open MPI, --oversubscribe, one thread per rank) against the same command
+// in one process: per-step losses within 1e-3 relative, exported encoders that embed a clip with cosine
+// >= 0.9999; only rank 0 writes; resume keeps the rank count; ranks that disagree refuse to start.
+// The test process itself never links MPI: it starts mpirun.
+import Foundation
+import M2DCheckpoint
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct DataParallelTests {
+    static let mpirun = "/usr/bin/mpirun"
+    let flags = [
+        "--preset", "tiny", "--frames", "64", "--epochs", "3", "--batch-size", "4", "--norm-draws", "50",
+        "--lr", "1e-3", "--warmup-epochs", "1", "--log-every", "3", "--save-every", "1000", "--backend", "openblas",
+    ]
+    let oneThread = ["OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"]
+
+    var binary: String { CommandRunner.productsDirectory.appendingPathComponent("m2d-train").path }
+
+    /// mpirun's own flags: oversubscribe the 2 cores, one thread per rank, and root when CI runs as root.
+    func mpi(_ np: Int) -> [String] {
+        (getuid() == 0 ? ["--allow-run-as-root"] : []) + [
+            "--oversubscribe", "-np", "\(np)", "-x", "OMP_NUM_THREADS=1", "-x", "OPENBLAS_NUM_THREADS=1",
+            "--mca", "btl", "self,vader,tcp",
+        ]
+    }
+
+    func losses(_ run: String) throws -> [Double] {
+        let text = try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8)
+        return text.split(separator: "\n").dropFirst().map { Double($0.split(separator: ",")[2])! }
+    }
+
+    func clip(_ model: String) throws -> [Float] {
+        let r = try CommandRunner.run("m2d-embed", ["--model", model, Fixtures.golden + "/audio/five_sec_tone_noise.wav"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let line = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        return try #require((line["embedding"] as? [NSNumber])?.map(\.floatValue))
+    }
+
+    @Test func twoRanksReproduceOneProcess() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.mpirun) else {
+            Issue.record("no \(Self.mpirun): make deps installs openmpi-bin")
+            return
+        }
+        let root = Fixtures.temporaryDirectory()
+        _ = try TestAudio.toneTask(in: root + "/audio", frequencies: [300, 900, 2500], train: 4, valid: false)
+        let data = ["--data", root + "/audio"]
+        let single = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--run", root + "/one"] + data + flags, environment: oneThread)
+        #expect(single.status == 0, "\(single.stderr)")
+        let two = try CommandRunner.run(
+            executable: Self.mpirun, mpi(2) + [binary, "pretrain", "--run", root + "/two"] + data + flags)
+        #expect(two.status == 0, "\(two.stderr)\n\(two.stdoutText)")
+        #expect(two.stdoutText.contains("2 ranks (MPI), 2 clips per rank per step"), "\(two.stdoutText)")
+        // Rank 0 alone prints the run line and the progress.
+        #expect(two.stdoutText.components(separatedBy: "run \(root)/two:").count == 2)
+
+        let a = try losses(root + "/one"), b = try losses(root + "/two")
+        #expect(a.count == b.count && a.count >= 9, "\(a.count) and \(b.count) steps")
+        for (i, (x, y)) in zip(a, b).enumerated() {
+            #expect(abs(x - y) <= 1e-3 * abs(x), "step \(i + 1): one process \(x), two ranks \(y)")
+        }
+        let checkpoint = try SafeTensorsFile(path: root + "/two/checkpoint-latest.safetensors")
+        #expect(checkpoint.metadata["world_size"] == "2")
+        for run in ["one", "two"] {
+            let r = try CommandRunner.run("m2d-train", ["export", root + "/" + run, "--out", root + "/\(run)-model"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let cosine = Numerics.cosine(try clip(root + "/one-model")[...], try clip(root + "/two-model")[...])
+        #expect(cosine >= 0.9999, "cosine \(cosine)")
+
+        // Resume keeps the rank count: one process cannot continue a two-rank run.
+        let wrong = try CommandRunner.run("m2d-train", ["pretrain", "--run", root + "/two", "--resume"] + data)
+        #expect(wrong.status != 0 && wrong.stderr.contains("mpirun -np 2"), "\(wrong.stderr)")
+        // Ranks that disagree on the data (an MPMD launch) refuse to start, and no rank is left waiting.
+        _ = try TestAudio.toneTask(in: root + "/other", frequencies: [500, 700], train: 4, valid: false)
+        let split = try CommandRunner.run(
+            executable: Self.mpirun,
+            mpi(1) + [binary, "pretrain", "--run", root + "/mixed"] + data + flags + [":"] + ["-np", "1", binary,
+                "pretrain", "--run", root + "/mixed", "--data", root + "/other"] + flags)
+        #expect(split.status != 0 && split.stderr.contains("disagrees with rank 0 on the data"), "\(split.stderr)")
+        // A global batch that does not split over the ranks is refused with the fix.
+        let odd = try CommandRunner.run(
+            executable: Self.mpirun,
+            mpi(2) + [binary, "pretrain", "--run", root + "/odd"] + data + flags + ["--batch-size", "3"])
+        #expect(odd.status != 0 && odd.stderr.contains("use a multiple of 2"), "\(odd.stderr)")
+    }
+}
