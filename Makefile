@@ -4,15 +4,16 @@ SHELL := /bin/bash
 # espeak-ng: real speech for the int8 accuracy test of the default model. python3-pytest, -numpy and
 # -yaml: the Python client's tests (clients/python) and the Kubernetes manifest tests (tests/deploy).
 # python3-flasgger: Swagger UI's assets, embedded in m2d-server for /docs; chromium, chromium-driver and
-# python3-selenium: the /docs page tested in a headless browser (tests/docs).
+# python3-selenium: the /docs page tested in a headless browser (tests/docs). libopenmpi-dev, openmpi-bin and
+# iproute2: data-parallel m2d-train (mpirun) and its two-host test in network namespaces.
 APT_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config python3-flasgger \
 	python3-requests python3-httpx curl espeak-ng python3-pytest python3-numpy python3-yaml python3-venv haproxy wrk \
-	chromium chromium-driver python3-selenium
+	chromium chromium-driver python3-selenium libopenmpi-dev openmpi-bin iproute2
 MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test serve bench bench-train bench-server bench-peers bench-cluster check-image hear-validate int8-gate fuzz-server abuse clean help
+.PHONY: deps build test serve bench bench-train bench-server bench-peers bench-cluster check-image hear-validate test-multihost int8-gate fuzz-server abuse clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
@@ -23,6 +24,7 @@ help:
 	@echo "make bench-peers  ours (fp32, bf16, int8) beside PyTorch, ONNX Runtime and OpenVINO in one run (table)"
 	@echo "make bench-cluster  replicas behind HAProxy: rolling restart and kill -9 under load, scaling (table)"
 	@echo "make check-image  the Dockerfile's runtime stage in a debootstrap chroot: ready and one /embed as uid 10001"
+	@echo "make test-multihost  mpirun m2d-train across two network-namespace hosts (veth, TCP) vs one process (root)"
 	@echo "make hear-validate  HEAR 2021's hear-validator on m2d_serve.hear with $(MODEL) (torch + tensorflow venv)"
 	@echo "make int8-gate  int8 against fp32 on the three evaluation tasks (probe accuracy, cosines)"
 	@echo "make abuse   hostile clients and inputs at full size against the release server (table; exit 1 on a failed row)"
@@ -48,6 +50,8 @@ test: deps
 	/usr/bin/python3 -m pytest -q tests/docs
 	PYTHONPATH=clients/python $$(scripts/tools-venv.sh)/python -m pytest -q tests/ray
 	BIN=.build/debug scripts/bench-cluster.sh --short
+	@if [ "$$(id -u)" = 0 ]; then BIN=.build/debug scripts/test-multihost.sh; \
+	else echo "test-multihost not run: ip netns needs root (make test-multihost as root)"; fi
 
 serve: build
 	@test -d "$(MODEL)" || { echo "no model at $(MODEL)"; exit 1; }
@@ -71,6 +75,9 @@ bench-train: deps
 	@echo; echo "== training step, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS picks the kernel for this CPU)"
 	M2D_TORCH_PYTHON=$$(scripts/peers-venv.sh | tail -1) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
 	  .build/release/m2d-bench train --repeats 3
+	@echo; echo "== data-parallel pre-training steps: one process vs mpirun -np 2, and the scaling model"
+	swift build -c release --product m2d-train
+	BIN=.build/release scripts/bench-train-mpi.sh 4
 
 bench-server: deps
 	scripts/bench-server.sh
@@ -81,6 +88,11 @@ fuzz-server: deps
 ## Attacks of the hardening issue at full size against the real release binaries (tools/abuse/abuse.py).
 bench-peers: deps
 	scripts/bench-peers.sh
+
+## mpirun m2d-train with one rank in each of two network namespaces (the project's own test hosts).
+test-multihost: deps
+	swift build
+	BIN=.build/debug scripts/test-multihost.sh
 
 ## hear-validator on the HEAR module (clients/python/m2d_serve/hear.py), release build, default model.
 hear-validate: build

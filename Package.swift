@@ -24,11 +24,16 @@ let buildForAVX2: Bool = {
 /// Open MPI (Debian libopenmpi-dev) for data-parallel m2d-train, linked into that executable only. Without its
 /// headers the build still works, and m2d-train under mpirun says what to install.
 let openMPI = "/usr/lib/x86_64-linux-gnu/openmpi"
+/// M2D_NO_MPI=1 builds without it even when installed (to check that build and its message).
 let hasOpenMPI = FileManager.default.fileExists(atPath: openMPI + "/include/mpi.h")
+    && (ProcessInfo.processInfo.environment["M2D_NO_MPI"].map { $0.isEmpty || $0 == "0" } ?? true)
 let mpiC: [CSetting] = hasOpenMPI
     ? [.define("M2D_HAVE_MPI"), .unsafeFlags(["-I" + openMPI + "/include", "-I" + openMPI + "/include/openmpi"])] : []
 let mpiLink: [LinkerSetting] = hasOpenMPI
-    ? [.unsafeFlags(["-L" + openMPI + "/lib", "-Xlinker", "-rpath", "-Xlinker", openMPI + "/lib"]), .linkedLibrary("mpi")]
+    ? [
+        .unsafeFlags(["-L" + openMPI + "/lib", "-Xlinker", "-rpath", "-Xlinker", openMPI + "/lib"]),
+        .linkedLibrary("mpi"),
+    ]
     : []
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]

@@ -186,12 +186,18 @@ struct PretrainCommand: ParsableCommand {
             resume: resume, options: options, collective: collective, log: say)
         let t = run.trainer
         let share = config.batchSize / collective.size
-        let ranks = collective.size == 1 ? "1 process" : "\(collective.size) ranks (MPI), \(share) clips per rank per step"
+        let volume = String(format: "%.1f MB", Double(t.network.grads.count * 4) / 1e6)
+        let ranks =
+            collective.size == 1
+            ? "1 process"
+            : "\(collective.size) ranks (MPI), \(share) clips per rank per step, all-reduce of \(volume) per step"
         if collective.isLeader {
             say(
                 "run \(runDir): \(config.network.variantName), GEMMs on \(engine.summary), masking "
-                    + "\(config.masking.strategy.rawValue), \(audio.files.count) clips, \(t.stepsPerEpoch) steps/epoch, "
-                    + "\(t.totalSteps) steps, norm stats \(t.normStats), resuming at step \(t.step), \(ranks)")
+                    + "\(config.masking.strategy.rawValue), \(audio.files.count) clips, "
+                    + "\(t.stepsPerEpoch) steps/epoch, \(t.totalSteps) steps, \(t.network.grads.count) trainable "
+                    + "parameters, norm stats \(t.normStats), "
+                    + "resuming at step \(t.step), \(ranks)")
         }
         return run
     }

@@ -31,7 +31,8 @@ import TestSupport
     }
 
     func clip(_ model: String) throws -> [Float] {
-        let r = try CommandRunner.run("m2d-embed", ["--model", model, Fixtures.golden + "/audio/five_sec_tone_noise.wav"])
+        let wav = Fixtures.golden + "/audio/five_sec_tone_noise.wav"
+        let r = try CommandRunner.run("m2d-embed", ["--model", model, wav])
         #expect(r.status == 0, "\(r.stderr)")
         let line = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
         return try #require((line["embedding"] as? [NSNumber])?.map(\.floatValue))
@@ -84,5 +85,48 @@ import TestSupport
             executable: Self.mpirun,
             mpi(2) + [binary, "pretrain", "--run", root + "/odd"] + data + flags + ["--batch-size", "3"])
         #expect(odd.status != 0 && odd.stderr.contains("use a multiple of 2"), "\(odd.stderr)")
+    }
+
+    @Test func aRankThatDiesStopsTheWholeJob() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.mpirun) else {
+            Issue.record("no \(Self.mpirun): make deps installs openmpi-bin")
+            return
+        }
+        let root = Fixtures.temporaryDirectory()
+        _ = try TestAudio.toneTask(in: root + "/audio", frequencies: [300, 900], train: 2, valid: false)
+        let run = root + "/endless"
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: Self.mpirun)
+        job.arguments = mpi(2) + [binary, "pretrain", "--run", run, "--data", root + "/audio"] + flags + [
+            "--epochs", "1000000",
+        ]
+        let err = Pipe()
+        job.standardError = err
+        job.standardOutput = FileHandle.nullDevice
+        try job.run()
+        defer { if job.isRunning { job.terminate() } }
+        // Wait until the ranks train (rank 0 appends to metrics.csv), then kill one of them.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline,
+            ((try? String(contentsOfFile: run + "/metrics.csv", encoding: .utf8)) ?? "").split(separator: "\n")
+                .count < 3
+        {
+            usleep(100_000)
+        }
+        let ranks = try CommandRunner.run(executable: "/usr/bin/pgrep", ["-f", "pretrain --run \(run) "])
+        // pgrep also finds mpirun, whose arguments hold the same command.
+        let pids = ranks.stdoutText.split(separator: "\n").compactMap { Int32($0) }.filter {
+            $0 != job.processIdentifier
+        }
+        #expect(pids.count == 2, "rank pids: \(ranks.stdoutText)")
+        kill(try #require(pids.last), SIGKILL)
+        let stopBy = Date().addingTimeInterval(30)
+        while job.isRunning && Date() < stopBy { usleep(100_000) }
+        #expect(!job.isRunning, "mpirun still running 30 s after a rank was killed: a hang")
+        job.waitUntilExit()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(job.terminationStatus != 0 && message.contains("exited on signal 9"), "\(message)")
+        let left = try CommandRunner.run(executable: "/usr/bin/pgrep", ["-f", "pretrain --run \(run) "])
+        #expect(left.stdoutText.split(separator: "\n").isEmpty, "ranks left running: \(left.stdoutText)")
     }
 }
