@@ -57,6 +57,11 @@ public enum OfficialCheckpoint {
 
     /// The encoder tensors after the official key handling, with the norm_stats they carry (if any).
     public static func encoderTensors(_ checkpoint: PyTorchCheckpoint) -> [String: TensorReference] {
+        stateTensors(checkpoint).filter { isEncoderKey($0.key) }
+    }
+
+    /// Every tensor after the official key handling (`model`, `backbone.`, `module.ar.runtime.backbone.`).
+    public static func stateTensors(_ checkpoint: PyTorchCheckpoint) -> [String: TensorReference] {
         var stateDict = checkpoint.root
         if let model = checkpoint.root["model"], model.dictItems != nil { stateDict = model }
         var tensors = PyTorchCheckpoint.tensors(of: stateDict)
@@ -68,7 +73,7 @@ public enum OfficialCheckpoint {
         let evar = "module.ar.runtime.backbone."
         tensors = tensors.map { ($0.0.hasPrefix(evar) ? String($0.0.dropFirst(evar.count)) : $0.0, $0.1) }
         var out: [String: TensorReference] = [:]
-        for (k, v) in tensors where isEncoderKey(k) { out[k] = v }
+        for (k, v) in tensors { out[k] = v }
         return out
     }
 

@@ -108,9 +108,11 @@ struct ImportCommand: ParsableCommand {
         }
         let loaded: LoadedModel
         let head: ProbeHead?
+        let projection: AudioProjection?
         do {
             loaded = try OfficialCheckpoint.load(checkpoint, options: .init(heads: heads, sizesName: config))
             head = try OfficialHead.load(checkpoint, name: headName, labels: names, config: loaded.config)
+            projection = try AudioProjection.official(checkpoint, dim: loaded.config.embedDim)
         } catch {
             throw ValidationError("\(error)")
         }
@@ -121,11 +123,21 @@ struct ImportCommand: ParsableCommand {
         }
         try ModelDirectory.write(loaded.weights, to: out, dtype: type)
         let c = loaded.config
+        let kept = loaded.ignoredKeys.filter {
+            (projection != nil && $0.contains("audio_proj."))
+                || (head != nil && $0.hasPrefix("module.head.") && !$0.hasSuffix("num_batches_tracked"))
+        }.count
         print(
             "wrote \(out): \(c.name), D=\(c.embedDim) depth=\(c.depth) heads=\(c.numHeads) input \(c.inputSize) patch "
-                + "\(c.patchSize) \(c.sampleRate) Hz, norm_stats \(c.normStats); dropped \(loaded.ignoredKeys.count) "
-                    + "non-encoder tensors"
+                + "\(c.patchSize) \(c.sampleRate) Hz, norm_stats \(c.normStats); dropped "
+                + "\(loaded.ignoredKeys.count - kept) tensors that are neither encoder, head nor audio projection"
         )
+        if let projection {
+            try projection.write(toModel: out)
+            print(
+                "wrote \(out)/\(AudioProjection.fileName): the M2D-CLAP audio projection (\(projection.kind.rawValue), "
+                    + "\(projection.dim)-d); /embed?projection=clap serves it")
+        }
         if let head {
             let path = out + "/heads/\(headName).safetensors"
             try head.write(to: path)

@@ -92,3 +92,37 @@ import TestSupport
         #expect(server.output.contains("has no 'labels' metadata"), "\(server.output)")
     }
 }
+
+/// /embed?projection=clap on an imported M2D-CLAP (2025) model: the official encode_clap_audio values.
+@Suite(.serialized) struct CLAPProjectionTests {
+    @Test func projectedClipsMatchTheOfficialRuntime() throws {
+        let folder = Fixtures.families + "/clap2025_1001"
+        let pth = folder + "/m2d_clap_vit_base-80x1001p16x16p16kpB-2025/checkpoint-300.pth"
+        let dir = Fixtures.temporaryDirectory() + "/clap"
+        let loaded = try OfficialCheckpoint.load(pth)
+        try ModelDirectory.write(loaded.weights, to: dir, dtype: .f32)
+        try #require(try AudioProjection.official(pth, dim: 128)).write(toModel: dir)
+        let expected = try SafeTensorsFile(path: folder + "/expected.safetensors")
+        try TestServer.with(model: dir) { s in
+            let r = try s.post("/embed?projection=clap", contentType: "audio/wav", body: audio("ten_sec_mod"))
+            #expect(r.status == 200, "\(r.text)")
+            #expect(r.json?["dim"] as? Int == 128)
+            let data = try #require(r.json?["data"] as? [[String: Any]])
+            let got = try #require(floats(data.first?["embedding"]))
+            let cmp = Numerics.compare("clap", got, try expected.array("clap.ten_sec_mod"), atol: 1e-3)
+            #expect(cmp.violations == 0 && cmp.cosine >= 0.99999, "\(cmp)")
+            let info = try #require(try s.get("/info").json?["audio_projection"] as? [String: Any])
+            #expect(info["kind"] as? String == "semantic" && info["dim"] as? Int == 128)
+            expectError(
+                try s.post(
+                    "/embed?projection=clap&granularity=frames", contentType: "audio/wav", body: audio("short_chirp")),
+                422, "validation", contains: "clip embeddings only")
+        }
+        try TestServer.with { s in
+            expectError(
+                try s.post("/embed?projection=clap", contentType: "audio/wav", body: audio("short_chirp")), 422,
+                "validation", contains: "no audio projection")
+            #expect(try s.get("/info").text.contains("\"audio_projection\":null"))
+        }
+    }
+}

@@ -15,6 +15,9 @@ constructor), saves random weights the official way (a directory named by the of
   `logits.NAME` [C] from `forward` and `frame_logits.NAME` [T', C] with `frame_timestamps_ms.NAME`
   from `forward_frames`; plus `labels.csv` in AudioSet's class_labels_indices.csv format, rows not
   in mid order, so that the official `sort_values('mid')` order is what a test checks.
+- for the M2D-CLAP cases (`audio_proj`: the 2024 MLP, or the 2025 `AudioToSemantic` block), as the official
+  examples call them (`PortableM2D(w, flat_features=True)`): `clap.NAME` [D] from `encode_clap_audio` and
+  `clip.NAME` [D], the flat token mean it starts from.
 
 Run (venv from scripts/peers-venv.sh, which installs timm, einops and nnAudio):
     ~/.venvs/m2d-peers/bin/python tools/reference/official_families.py \
@@ -46,6 +49,10 @@ CASES = [
          stats=[-7.4, 4.0], rate=16000),
     dict(case="audioset_608", dir="m2d_as_vit_base-80x608p16x16-240213_AS-FT_enconly", dim=128, depth=1,
          heads=2, stats=[-7.6, 4.5], rate=16000, classes=7),
+    dict(case="clap2024_608", dir="m2d_clap_vit_base-80x608p16x16-240128", dim=128, depth=1, heads=2,
+         stats=[-7.2, 4.4], rate=16000, clap="mlp"),
+    dict(case="clap2025_1001", dir="m2d_clap_vit_base-80x1001p16x16p16kpB-2025", dim=128, depth=1, heads=2,
+         stats=[-7.3, 4.1], rate=16000, clap="semantic"),
 ]
 
 # AudioSet's class_labels_indices.csv layout; rows in index order, mids deliberately unsorted.
@@ -131,8 +138,36 @@ def main():
                 for i, (mid, label) in enumerate(LABELS[:classes]):
                     w.writerow([i, mid, label])
         else:
+            if c.get("clap"):
+                torch.manual_seed(seed + 200)
+                d = c["dim"]
+                proj = (portable.get_MLP_projector(d, d, d) if c["clap"] == "mlp" else
+                        portable.AudioToSemantic(embed_dim=d, sem_depth=1, sem_heads=1, sem_mlp_ratio=1))
+                with torch.no_grad():
+                    for name, p in proj.named_parameters():
+                        p.copy_((1 + 0.2 * torch.randn_like(p)) if name.endswith("norm.weight") or ".norm" in name
+                                and name.endswith("weight") else 0.1 * torch.randn_like(p))
+                state.update({"audio_proj." + k: v for k, v in proj.state_dict().items()})
+                state["text_proj.weight"] = 0.1 * torch.randn(d, 24)  # dropped: no text encoder here
+                state["text_proj.bias"] = 0.1 * torch.randn(d)
             weight_file = pth_dir + "/checkpoint-300.pth"
             torch.save({"model": state, "epoch": 300}, weight_file)
+        if c.get("clap"):
+            model = portable.PortableM2D(weight_file, flat_features=True)
+            model.eval()
+            tensors = {}
+            for name in AUDIO16:
+                rate, data = wavfile.read(f"{args.audio}/{name}.wav")
+                wav = torch.tensor(data)[None]
+                with torch.no_grad():
+                    tensors[f"clap.{name}"] = model.encode_clap_audio(wav)[0]
+                    tensors[f"clip.{name}"] = model.get_scene_embeddings(wav)[0]
+            tensors = {k: v.contiguous().float() for k, v in tensors.items()}
+            save_file(tensors, f"{args.out}/{c['case']}/expected.safetensors")
+            manifest.append({**c, "seed": seed, "weight_file": os.path.relpath(weight_file, args.out),
+                             "audio": AUDIO16, "shapes": {k: list(v.shape) for k, v in tensors.items()}})
+            print(c["case"], {k: list(v.shape) for k, v in tensors.items()}, file=sys.stderr)
+            continue
         model = portable.PortableM2D(weight_file, num_classes=classes)
         model.eval()
         tensors = {}

@@ -1,5 +1,6 @@
 // ModelRegistry: what is being served: the embedding service once the model has loaded, its
-// probe heads (replaced on SIGHUP; requests in flight keep the set they took) and the model's hash.
+// probe heads and its M2D-CLAP audio projection (both replaced on SIGHUP; requests in flight keep what they
+// took) and the model's hash.
 import Crypto
 import Foundation
 import M2DModel
@@ -9,12 +10,14 @@ public final class ModelRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var _service: EmbeddingService?
     private var _heads: [String: ProbeHead] = [:]
+    private var _projection: AudioProjection?
     private var _sha = ""
 
     public init() {}
 
     public var service: EmbeddingService? { lock.withLock { _service } }
     public var heads: [String: ProbeHead] { lock.withLock { _heads } }
+    public var projection: AudioProjection? { lock.withLock { _projection } }
     public var modelSHA: String { lock.withLock { _sha } }
 
     func install(_ service: EmbeddingService, sha: String) {
@@ -22,7 +25,11 @@ public final class ModelRegistry: @unchecked Sendable {
             _service = service; _sha = sha
         }
     }
-    public func installHeads(_ heads: [String: ProbeHead]) { lock.withLock { _heads = heads } }
+    public func installHeads(_ heads: [String: ProbeHead], projection: AudioProjection? = nil) {
+        lock.withLock {
+            _heads = heads; _projection = projection
+        }
+    }
 
     /// sha256 of a file, hex.
     static func sha256(path: String) -> String {

@@ -157,10 +157,11 @@ public final class ServerRunner: @unchecked Sendable {
             let service = app.registry.service
         else { return }
         let heads = try ProbeHead.loadAll(modelDirectory: path, config: service.model)
+        let projection = try AudioProjection.load(modelDirectory: path, dim: service.model.embedDim)
         for head in heads.values.sorted(by: { $0.name < $1.name }) {
             if let warning = head.labelsWarning { logger.warning("\(warning)", metadata: ["head": .string(head.name)]) }
         }
-        app.registry.installHeads(heads)
+        app.registry.installHeads(heads, projection: projection)
         logger.info("heads loaded", metadata: ["heads": .string(heads.keys.sorted().joined(separator: ","))])
     }
 

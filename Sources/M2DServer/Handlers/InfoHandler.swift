@@ -12,6 +12,7 @@ struct InfoHandler: RouteHandler {
             model: service.map { .init($0.model, sha: registry.modelSHA, precision: app.config.precision.rawValue) },
             status: app.readiness.status,
             heads: registry.heads.values.sorted { $0.name < $1.name }.map(InfoResponse.Head.init),
+            audioProjection: registry.projection.map(InfoResponse.Projection.init),
             limits: .init(app.config),
             backend: .init(
                 engine: service?.scheduler.engineSummary ?? "loading", precision: app.config.precision.rawValue,

@@ -6,6 +6,7 @@ public struct RequestOptions: Sendable, Equatable {
     public enum EncodingFormat: String, Sendable { case float, base64 }
     public enum Granularity: String, Sendable { case clip, frames }
     public enum Activation: String, Sendable { case softmax, sigmoid, none }
+    public enum Projection: String, Sendable { case none, clap }
 
     public var normalize = false
     public var encodingFormat = EncodingFormat.float
@@ -15,6 +16,7 @@ public struct RequestOptions: Sendable, Equatable {
     public var head: String?
     public var topK: Int?
     public var functionToApply: Activation?
+    public var projection = Projection.none
 
     public init() {}
 
@@ -48,6 +50,11 @@ public struct RequestOptions: Sendable, Equatable {
                 throw .validation("top_k must be an integer >= 1, got '\(text)'", param: "top_k")
             }
             topK = v
+        case "projection":
+            guard let v = Projection(rawValue: text) else {
+                throw .validation("projection must be 'none' or 'clap', got '\(text)'", param: "projection")
+            }
+            projection = v
         case "function_to_apply":
             guard let v = Activation(rawValue: text) else {
                 throw .validation(
@@ -73,7 +80,7 @@ public struct RequestOptions: Sendable, Equatable {
                 throw .validation("\(key) must be an integer", param: key)
             }
             try apply(key: key, text: String(number.intValue))
-        case "encoding_format", "granularity", "model", "head", "function_to_apply", "modality":
+        case "encoding_format", "granularity", "model", "head", "function_to_apply", "modality", "projection":
             guard let text = value as? String else { throw .validation("\(key) must be a string", param: key) }
             if key != "modality" { try apply(key: key, text: text) }
         default:

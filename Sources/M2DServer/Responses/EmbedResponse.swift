@@ -60,12 +60,15 @@ struct ClipEmbedResponse: Encodable {
     let data: [Item]
     let usage: Usage
 
-    init(_ items: [EmbeddedClip], options: RequestOptions, model: ModelConfig) {
+    /// `clips` replaces the clip embeddings (of length `dim`), e.g. by their CLAP projections.
+    init(
+        _ items: [EmbeddedClip], options: RequestOptions, model: ModelConfig, clips: [[Float]]? = nil, dim: Int? = nil
+    ) {
         self.model = model.name
-        dim = model.embeddingDim
+        self.dim = dim ?? model.embeddingDim
         data = items.enumerated().map { i, item in
             Item(
-                index: i, embedding: EmbeddingValue(item.embedding.clip, options: options),
+                index: i, embedding: EmbeddingValue(clips?[i] ?? item.embedding.clip, options: options),
                 durationSeconds: item.facts.durationSeconds,
                 inputSampleRate: item.facts.inputSampleRate, inputChannels: item.facts.inputChannels)
         }

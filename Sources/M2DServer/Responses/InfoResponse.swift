@@ -103,9 +103,19 @@ struct InfoResponse: Encodable {
         enum CodingKeys: String, CodingKey { case engine, precision, openblasCore = "openblas_core", threads }
     }
 
+    struct Projection: Encodable {
+        let kind: String
+        let dim: Int
+        init(_ p: AudioProjection) {
+            kind = p.kind.rawValue
+            dim = p.dim
+        }
+    }
+
     let model: Model?
     let status: String
     let heads: [Head]
+    let audioProjection: Projection?
     let limits: Limits
     let backend: Backend
     let version: String
@@ -118,6 +128,7 @@ struct InfoResponse: Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(status, forKey: .status)
         try c.encode(heads, forKey: .heads)
+        try c.encode(audioProjection, forKey: .audioProjection)
         // Limits stay flat at the top level too, as before, and also grouped.
         try limits.encode(to: encoder)
         try c.encode(limits, forKey: .limits)
@@ -129,6 +140,7 @@ struct InfoResponse: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case status, heads, limits, backend, version, sha, dockerLabel = "docker_label"
+        case audioProjection = "audio_projection"
     }
 }
 
