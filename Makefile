@@ -36,6 +36,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	  case "$$missing" in *python3-flasgger*) touch Sources/CSwaggerUI/swagger_ui.c;; esac; \
 	fi
 
 build: deps

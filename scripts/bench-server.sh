@@ -6,7 +6,8 @@
 #
 # BIN=DIR runs the binaries in DIR instead of building. BASELINE=DIR also starts DIR's m2d-server
 # (flags: BASELINE_FLAGS, default none) and runs every level on both servers in turn, ROUNDS times
-# (default 1; 3 with a baseline), so a noisy machine affects both alike; the table adds the ratio.
+# (default 1; 4 with a baseline, the order alternating by round), so a noisy machine affects both alike;
+# the table adds the ratio.
 # SERVER_FLAGS are added to our server's command line (default: an admin port picked by the kernel,
 # no per-address limit since every wrk connection comes from 127.0.0.1, as behind a load balancer).
 set -euo pipefail
@@ -22,7 +23,7 @@ if [ -z "${BIN:-}" ]; then
   BIN=$(swift build -c release --show-bin-path)
 fi
 SERVER_FLAGS=${SERVER_FLAGS---admin-port 0 --max-connections-per-ip 0}
-ROUNDS=${ROUNDS:-$([ -n "${BASELINE:-}" ] && echo 3 || echo 1)}
+ROUNDS=${ROUNDS:-$([ -n "${BASELINE:-}" ] && echo 4 || echo 1)}
 work=$(mktemp -d)
 server=""; base=""
 trap 'kill $server $base 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -99,11 +100,18 @@ fi
 total_errors=0; rate16=0; ratios=""
 for round in $(seq 1 "$ROUNDS"); do
   for c in 1 4 16; do
+    # With a baseline, the order alternates by round (ours first in odd rounds, the baseline first in even
+    # ones), so that whatever the first run of a pair does to the second cancels over the rounds.
+    if [ -n "$base" ] && [ $((round % 2)) = 0 ]; then
+      read -r _ _ brps bp50 _ _ berr <<<"$(load $BASE_PORT $c "$SECONDS_PER_LEVEL")"
+    fi
     read -r _ _ rps p50 p95 p99 err <<<"$(load $PORT $c "$SECONDS_PER_LEVEL")"
     total_errors=$((total_errors + err))
     [ "$c" = 16 ] && rate16=$(calc "$rate16 + $rps / $ROUNDS")
     if [ -n "$base" ]; then
-      read -r _ _ brps bp50 _ _ berr <<<"$(load $BASE_PORT $c "$SECONDS_PER_LEVEL")"
+      if [ $((round % 2)) = 1 ]; then
+        read -r _ _ brps bp50 _ _ berr <<<"$(load $BASE_PORT $c "$SECONDS_PER_LEVEL")"
+      fi
       ratio=$(calc "$rps / $brps"); ratios="$ratios $c:$ratio"
       printf "| %d | %d | %.2f | %.0f | %.0f | %.0f | %d | %.2f | %.0f | %.2f |\n" \
         "$c" "$round" "$rps" "$p50" "$p95" "$p99" "$err" "$brps" "$bp50" "$ratio"

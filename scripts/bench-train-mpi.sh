@@ -22,7 +22,8 @@ for spec in "small 8" "m2d_vit_base 4"; do
          --save-every 100000 --backend openblas "${DATA[@]}")
   OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 "$BIN/m2d-train" pretrain --run "$WORK/$preset-1" "${flags[@]}" \
     > "$WORK/$preset-1.log"
-  mpirun $ROOT --oversubscribe -np 2 "${PASS[@]}" "$BIN/m2d-train" pretrain --run "$WORK/$preset-2" "${flags[@]}" > "$WORK/$preset-2.log"
+  mpirun $ROOT --oversubscribe -np 2 "${PASS[@]}" "$BIN/m2d-train" pretrain --run "$WORK/$preset-2" "${flags[@]}" \
+    > "$WORK/$preset-2.log"
   rows+=("$preset $batch $WORK/$preset-1 $WORK/$preset-2 $WORK/$preset-2.log")
 done
 python3 - "${rows[@]}" <<'PY'

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # hear-validator (HEAR 2021's own checker, PyPI hearvalidator 2021.0.6) on m2d_serve.hear with the default model.
 # It needs torch and tensorflow, so it runs from the peers venv (scripts/peers-venv.sh), which this adds
-# tensorflow-cpu, httpx (the client) and hearvalidator to. hearvalidator declares python < 3.9 but runs on 3.11 (it only calls
-# torch, tensorflow and numpy), hence --ignore-requires-python.
+# tensorflow-cpu, httpx (the client) and hearvalidator to. hearvalidator declares python < 3.9 but runs on
+# 3.11 (it only calls torch, tensorflow and numpy), hence --ignore-requires-python.
 #   scripts/hear-validate.sh [MODEL]     (BIN: folder of m2d-server, default .build/release)
 set -euo pipefail
 cd "$(dirname "$0")/.."

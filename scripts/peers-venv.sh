@@ -9,8 +9,9 @@ set -euo pipefail
 VENV=${1:-$HOME/.venvs/m2d-peers}
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 dpkg -s python3-venv >/dev/null 2>&1 || $SUDO apt-get install -y -qq python3-venv >/dev/null
-if ! "$VENV/bin/python" -c "import torch, onnx, onnxruntime, openvino, numpy, safetensors, timm, einops, nnAudio" 2>/dev/null; then
-  echo "setting up $VENV (PyPI: torch, onnx, onnxscript, onnxruntime, openvino, numpy, safetensors, timm, einops, nnAudio)" >&2
+MODULES="torch, onnx, onnxruntime, openvino, numpy, safetensors, timm, einops, nnAudio"
+if ! "$VENV/bin/python" -c "import $MODULES" 2>/dev/null; then
+  echo "setting up $VENV (PyPI: $MODULES, onnxscript)" >&2
   /usr/bin/python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip >&2
   "$VENV/bin/pip" install -q torch numpy safetensors onnx onnxscript onnxruntime openvino timm einops nnAudio >&2

@@ -37,13 +37,14 @@ FLAGS=(--preset tiny --frames 64 --epochs 3 --batch-size 4 --norm-draws 50 --lr 
        --log-every 4 --save-every 1000 --backend openblas --data "$WORK/audio")
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$BIN/m2d-train" pretrain --run "$WORK/one" "${FLAGS[@]}" >/dev/null
 printf '10.77.0.1 slots=1\n10.77.0.2 slots=1\n' > "$WORK/hosts"
-before=$(ip -n $B -s -j link show m2d-veth2 | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['stats64']['rx']['bytes'])")
+received() { ip netns exec $B cat /sys/class/net/m2d-veth2/statistics/rx_bytes; }
+before=$(received)
 ip netns exec $A mpirun --allow-run-as-root --hostfile "$WORK/hosts" -np 2 --map-by node \
   --mca plm_rsh_agent "$PWD/scripts/mpi-netns-agent.sh" --mca btl self,tcp \
   --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
   -x OMP_NUM_THREADS=1 -x OPENBLAS_NUM_THREADS=1 \
   "$BIN/m2d-train" pretrain --run "$WORK/two" "${FLAGS[@]}" | tee "$WORK/two.log" | grep -E "ranks|saved"
-after=$(ip -n $B -s -j link show m2d-veth2 | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['stats64']['rx']['bytes'])")
+after=$(received)
 for run in one two; do "$BIN/m2d-train" export "$WORK/$run" --out "$WORK/$run-model" >/dev/null; done
 WAV=Tests/Fixtures/golden/audio/five_sec_tone_noise.wav
 "$BIN/m2d-embed" --model "$WORK/one-model" $WAV > "$WORK/one.jsonl"

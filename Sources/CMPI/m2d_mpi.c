@@ -9,9 +9,10 @@
 int m2d_mpi_built(void) { return 1; }
 
 void m2d_mpi_init(int *rank, int *size) {
-    int initialized = 0;
+    int initialized = 0, provided = 0;
     MPI_Initialized(&initialized);
-    if (!initialized) MPI_Init(NULL, NULL);
+    // The process has BLAS and worker threads, but only the thread that initialized MPI calls it.
+    if (!initialized) MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, size);
 }

@@ -3,7 +3,8 @@
 // - `mlp` (2024): Linear(D, D), ReLU, Linear(D, D) on the mean of all tokens;
 // - `semantic` (2025, AudioToSemantic): a learned token prepended to all tokens, one timm Block (1 head,
 //   LayerNorm eps 1e-5), then LayerNorm of that token. Only the prepended token's output is used, so the block
-//   is computed for that row alone (exact: every other row only feeds it keys and values), O(N·D), not O(N²).
+//   is computed for that row alone (exact: every other row only feeds it keys and values): O(N·D²) for the
+//   keys and values, not O(N²), in blocks of rows with an online softmax, so memory does not grow with N.
 // File: <model>/audio_proj.safetensors, the official tensors without the `audio_proj.` prefix, metadata kind.
 import Foundation
 import M2DCheckpoint
@@ -74,8 +75,10 @@ public struct AudioProjection: Sendable {
         do { checkpoint = try PyTorchCheckpoint(path: path) } catch { throw .checkpoint(error) }
         var found: [String: (shape: [Int], values: [Float])] = [:]
         for (key, t) in OfficialCheckpoint.stateTensors(checkpoint) where key.hasPrefix("audio_proj.") {
-            guard t.shape.reduce(1, *) <= 1 << 26 else { throw .invalidConfig("\(key) is implausibly large") }
-            var values = [Float](repeating: 0, count: t.shape.reduce(1, *))
+            let count: Int
+            do { count = try checkpoint.checkedCount(t, name: key) } catch { throw .checkpoint(error) }
+            guard count <= 1 << 26 else { throw .invalidConfig("\(key) is implausibly large \(t.shape)") }
+            var values = [Float](repeating: 0, count: count)
             do {
                 try values.withUnsafeMutableBufferPointer { p throws(CheckpointError) in
                     try checkpoint.read(t, name: key, into: p.baseAddress!)
@@ -93,76 +96,99 @@ public struct AudioProjection: Sendable {
         self.tensors = tensors
     }
 
-    private func t(_ key: String) -> [Float] { tensors[key]! }
+    /// A tensor of this projection (every key of `sizes` is present: the initializers check them).
+    private func tensor(_ key: String) -> [Float] { tensors[key] ?? [] }
+
+    /// Rows per block of the semantic projection's keys and values: bounded scratch whatever the clip length.
+    public static let blockRows = 1024
 
     /// The projected embedding (D) of a clip's N patch tokens (N, D), in any order.
-    public func project(tokens: UnsafePointer<Float>, count N: Int) -> [Float] {
+    public func project(tokens: UnsafePointer<Float>, count N: Int, blockRows: Int = blockRows) -> [Float] {
         precondition(N > 0)
-        let D = dim
-        var mean = [Float](repeating: 0, count: D)
-        for n in 0..<N { for d in 0..<D { mean[d] += tokens[n * D + d] } }
-        for d in 0..<D { mean[d] /= Float(N) }
         switch kind {
-        case .mlp: return mlp(mean)
-        case .semantic: return semantic(tokens: tokens, count: N)
+        case .mlp:
+            let D = dim
+            var mean = [Float](repeating: 0, count: D)
+            for n in 0..<N { for d in 0..<D { mean[d] += tokens[n * D + d] } }
+            for d in 0..<D { mean[d] /= Float(N) }
+            return mlp(mean)
+        case .semantic: return semantic(tokens: tokens, count: N, blockRows: max(1, blockRows))
         }
     }
 
     private func mlp(_ x: [Float]) -> [Float] {
         let D = dim
         var h = [Float](repeating: 0, count: D), out = [Float](repeating: 0, count: D)
-        Linear.forward(out: &h, input: x, weight: t("0.weight"), bias: t("0.bias"), M: 1, C: D, OC: D)
+        Linear.forward(out: &h, input: x, weight: tensor("0.weight"), bias: tensor("0.bias"), M: 1, C: D, OC: D)
         for i in 0..<D { h[i] = max(0, h[i]) }
-        Linear.forward(out: &out, input: h, weight: t("2.weight"), bias: t("2.bias"), M: 1, C: D, OC: D)
+        Linear.forward(out: &out, input: h, weight: tensor("2.weight"), bias: tensor("2.bias"), M: 1, C: D, OC: D)
         return out
     }
 
-    private func semantic(tokens: UnsafePointer<Float>, count N: Int) -> [Float] {
-        let D = dim, H = hidden, R = N + 1, p = "sem_blocks.0."
-        let x = FloatBuffer(count: R * D), ln = FloatBuffer(count: R * D), qkv = FloatBuffer(count: R * 3 * D)
-        x.pointer.update(from: t("sem_token"), count: D)
-        (x.pointer + D).update(from: tokens, count: N * D)
-        LayerNorm.forward(
-            out: ln.pointer, input: x.pointer, weight: t(p + "norm1.weight"), bias: t(p + "norm1.bias"), rows: R,
-            cols: D, eps: Self.blockEpsilon)
-        Linear.forward(
-            out: qkv.pointer, input: ln.pointer, weight: t(p + "attn.qkv.weight"), bias: t(p + "attn.qkv.bias"), M: R,
-            C: D, OC: 3 * D)
-        // One head: row 0's query against every row's key (scale 1/sqrt(D)), softmax, values.
-        let q = qkv.pointer, scale = 1 / Double(D).squareRoot()
-        var scores = [Double](repeating: 0, count: R)
-        for r in 0..<R {
-            var acc = 0.0
-            for d in 0..<D { acc += Double(q[d]) * Double(q[r * 3 * D + D + d]) }
-            scores[r] = acc * scale
+    private func semantic(tokens: UnsafePointer<Float>, count N: Int, blockRows: Int) -> [Float] {
+        let D = dim, H = hidden, p = "sem_blocks.0.", eps = Self.blockEpsilon
+        let qkvW = tensor(p + "attn.qkv.weight"), qkvB = tensor(p + "attn.qkv.bias")
+        let n1W = tensor(p + "norm1.weight"), n1B = tensor(p + "norm1.bias")
+        // Row 0 is the semantic token: its query is the only one the output needs.
+        let token = tensor("sem_token")
+        var ln0 = [Float](repeating: 0, count: D), qkv0 = [Float](repeating: 0, count: 3 * D)
+        LayerNorm.forward(out: &ln0, input: token, weight: n1W, bias: n1B, rows: 1, cols: D, eps: eps)
+        Linear.forward(out: &qkv0, input: ln0, weight: qkvW, bias: qkvB, M: 1, C: D, OC: 3 * D)
+        let query = Array(qkv0[0..<D]), scale = 1 / Double(D).squareRoot()
+        // Online softmax over the keys of row 0 and of every token, block by block.
+        var top = -Double.infinity, total = 0.0, weighted = [Double](repeating: 0, count: D)
+        func absorb(key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
+            var score = 0.0
+            for d in 0..<D { score += Double(query[d]) * Double(key[d]) }
+            score *= scale
+            if score > top {
+                let shrink = Foundation.exp(top - score)
+                total *= shrink
+                for d in 0..<D { weighted[d] *= shrink }
+                top = score
+            }
+            let w = Foundation.exp(score - top)
+            total += w
+            for d in 0..<D { weighted[d] += w * Double(value[d]) }
         }
-        let top = scores.max()!
-        var total = 0.0
-        for r in 0..<R { scores[r] = Foundation.exp(scores[r] - top); total += scores[r] }
-        var attended = [Float](repeating: 0, count: D)
-        for d in 0..<D {
-            var acc = 0.0
-            for r in 0..<R { acc += scores[r] * Double(q[r * 3 * D + 2 * D + d]) }
-            attended[d] = Float(acc / total)
+        qkv0.withUnsafeBufferPointer { absorb(key: $0.baseAddress! + D, value: $0.baseAddress! + 2 * D) }
+        let rows = min(blockRows, N)
+        let ln = FloatBuffer(count: rows * D), kv = FloatBuffer(count: rows * 2 * D)
+        var first = 0
+        while first < N {
+            let r = min(rows, N - first)
+            LayerNorm.forward(
+                out: ln.pointer, input: tokens + first * D, weight: n1W, bias: n1B, rows: r, cols: D, eps: eps)
+            // Keys and values only: rows D..<3D of the qkv weight.
+            qkvW.withUnsafeBufferPointer { w in
+                qkvB.withUnsafeBufferPointer { b in
+                    Linear.forward(
+                        out: kv.pointer, input: ln.pointer, weight: w.baseAddress! + D * D, bias: b.baseAddress! + D,
+                        M: r, C: D, OC: 2 * D)
+                }
+            }
+            for i in 0..<r { absorb(key: kv.pointer + i * 2 * D, value: kv.pointer + i * 2 * D + D) }
+            first += r
         }
-        var row = Array(UnsafeBufferPointer(start: x.pointer, count: D))
+        let attended = weighted.map { Float($0 / total) }
+        var row = token
         Linear.forward(
-            out: &row, input: attended, weight: t(p + "attn.proj.weight"), bias: t(p + "attn.proj.bias"), M: 1, C: D,
-            OC: D, accumulate: true)
+            out: &row, input: attended, weight: tensor(p + "attn.proj.weight"), bias: tensor(p + "attn.proj.bias"),
+            M: 1, C: D, OC: D, accumulate: true)
         var normed = [Float](repeating: 0, count: D), fc1 = [Float](repeating: 0, count: H)
         LayerNorm.forward(
-            out: &normed, input: row, weight: t(p + "norm2.weight"), bias: t(p + "norm2.bias"), rows: 1, cols: D,
-            eps: Self.blockEpsilon)
+            out: &normed, input: row, weight: tensor(p + "norm2.weight"), bias: tensor(p + "norm2.bias"), rows: 1,
+            cols: D, eps: eps)
         Linear.forward(
-            out: &fc1, input: normed, weight: t(p + "mlp.fc1.weight"), bias: t(p + "mlp.fc1.bias"), M: 1, C: D, OC: H)
+            out: &fc1, input: normed, weight: tensor(p + "mlp.fc1.weight"), bias: tensor(p + "mlp.fc1.bias"), M: 1,
+            C: D, OC: H)
         GELU.forwardInPlace(&fc1, count: H)
         Linear.forward(
-            out: &row, input: fc1, weight: t(p + "mlp.fc2.weight"), bias: t(p + "mlp.fc2.bias"), M: 1, C: H, OC: D,
-            accumulate: true)
+            out: &row, input: fc1, weight: tensor(p + "mlp.fc2.weight"), bias: tensor(p + "mlp.fc2.bias"), M: 1,
+            C: H, OC: D, accumulate: true)
         var out = [Float](repeating: 0, count: D)
         LayerNorm.forward(
-            out: &out, input: row, weight: t("norm.weight"), bias: t("norm.bias"), rows: 1, cols: D,
-            eps: Self.blockEpsilon)
+            out: &out, input: row, weight: tensor("norm.weight"), bias: tensor("norm.bias"), rows: 1, cols: D, eps: eps)
         return out
     }
 
@@ -181,17 +207,23 @@ public struct AudioProjection: Sendable {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
             let file = try SafeTensorsFile(path: path)
-            guard let kind = file.metadata["kind"].flatMap(Kind.init), file.metadata["dim"] == "\(dim)",
-                let hidden = file.metadata["hidden"].flatMap(Int.init), hidden > 0
-            else {
-                throw ModelError.invalidConfig(
-                    "\(path): needs metadata kind (mlp | semantic), dim \(dim) (the model's width) and hidden")
+            guard let kind = file.metadata["kind"].flatMap(Kind.init), file.metadata["dim"] == "\(dim)" else {
+                throw ModelError.invalidConfig("\(path): needs metadata kind (mlp | semantic) and dim \(dim) (the "
+                    + "model's width)")
+            }
+            // The MLP width comes from a tensor the file holds, never from a number it claims.
+            let hidden = kind == .mlp ? dim : file.shape(of: "sem_blocks.0.mlp.fc1.bias")?.count ?? 0
+            guard hidden > 0, hidden <= 16 * dim else {
+                throw ModelError.invalidConfig("\(path): sem_blocks.0.mlp.fc1.bias must hold 1 to \(16 * dim) values")
             }
             var tensors: [String: [Float]] = [:]
-            for key in file.keys { tensors[key] = try file.array(key) }
-            let projection = AudioProjection(kind: kind, dim: dim, hidden: hidden, tensors: tensors)
-            try projection.checkSizes(path)
-            return projection
+            for (key, count) in Self.sizes(kind, dim: dim, hidden: hidden) {
+                guard file.shape(of: key)?.count == count else {
+                    throw ModelError.invalidConfig("\(path): '\(key)' must hold \(count) values")
+                }
+                tensors[key] = try file.array(key)
+            }
+            return AudioProjection(kind: kind, dim: dim, hidden: hidden, tensors: tensors)
         } catch let error as ModelError {
             throw error
         } catch let error as CheckpointError {
@@ -201,10 +233,10 @@ public struct AudioProjection: Sendable {
         }
     }
 
-    private func checkSizes(_ path: String) throws(ModelError) {
-        let D = dim, H = hidden, p = "sem_blocks.0."
-        let sizes: [String: Int] =
-            kind == .mlp
+    /// The values each tensor of a projection holds.
+    static func sizes(_ kind: Kind, dim D: Int, hidden H: Int) -> [String: Int] {
+        let p = "sem_blocks.0."
+        return kind == .mlp
             ? ["0.weight": D * D, "0.bias": D, "2.weight": D * D, "2.bias": D]
             : [
                 "sem_token": D, p + "norm1.weight": D, p + "norm1.bias": D, p + "attn.qkv.weight": 3 * D * D,
@@ -212,8 +244,5 @@ public struct AudioProjection: Sendable {
                 p + "norm2.weight": D, p + "norm2.bias": D, p + "mlp.fc1.weight": H * D, p + "mlp.fc1.bias": H,
                 p + "mlp.fc2.weight": D * H, p + "mlp.fc2.bias": D, "norm.weight": D, "norm.bias": D,
             ]
-        for (key, count) in sizes where tensors[key]?.count != count {
-            throw .invalidConfig("\(path): '\(key)' must hold \(count) values")
-        }
     }
 }

@@ -96,6 +96,11 @@ public enum OfficialCheckpoint {
             }
         }
         let named = options.sizesName.flatMap { parseSizes($0) ?? parseSizes("m2d-" + $0) }
+        if let named, let folder = parseSizes(directoryName), folder != named {
+            throw .invalidConfig(
+                "--config '\(options.sizesName!)' contradicts the folder name '\(directoryName)'; drop --config (the "
+                    + "official name says the sizes) or rename the folder")
+        }
         guard let sizes = named ?? parseSizes(directoryName) ?? parseSizes(stem) else {
             throw .invalidConfig(
                 "cannot read input and patch size from '\(directoryName)' or '\(stem)'; "

@@ -31,6 +31,7 @@ public enum OfficialHead {
                 .shapeMismatch(key: keys.weight, expected: [527, config.embedDim], actual: Shape(weight.shape)))
         }
         let classes = weight.shape[0], dim = weight.shape[1]
+        do { _ = try checkpoint.checkedCount(weight, name: keys.weight) } catch { throw .checkpoint(error) }
         let input: ProbeHead.Input
         if dim == config.embeddingDim {
             input = .embedding
@@ -46,6 +47,7 @@ public enum OfficialHead {
             guard Shape(t.shape) == shape else {
                 throw .checkpoint(.shapeMismatch(key: key, expected: shape, actual: Shape(t.shape)))
             }
+            do { _ = try checkpoint.checkedCount(t, name: key) } catch { throw .checkpoint(error) }
             var out = [Float](repeating: 0, count: shape.count)
             do {
                 try out.withUnsafeMutableBufferPointer { p throws(CheckpointError) in
@@ -60,11 +62,16 @@ public enum OfficialHead {
             throw .invalidConfig("the labels name \(labels.count) classes; the checkpoint's head has \(classes)")
         }
         let variance = try read(keys.variance, [dim])
-        return ProbeHead(
+        if let bad = variance.firstIndex(where: { !($0 >= 0) || !$0.isFinite }) {
+            throw .invalidConfig("\(keys.variance)[\(bad)] is \(variance[bad]); a variance must be finite and >= 0")
+        }
+        var head = ProbeHead(
             name: name, labels: labels ?? (0..<classes).map { String($0) }, multiLabel: true,
             weight: try read(keys.weight, [classes, dim]), bias: try read(keys.bias, [classes]),
             mean: try read(keys.mean, [dim]),
             scale: variance.map { Float((Double($0) + batchNormEpsilon).squareRoot()) },
             report: ["source": path, "format": "official EVAR head", "task": name], input: input)
+        if labels == nil { head.labelsWarning = "\(path) names no classes; they are named by index (0, 1, ...)" }
+        return head
     }
 }

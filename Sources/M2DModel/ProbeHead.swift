@@ -7,6 +7,7 @@
 // probe's report.
 import Foundation
 import M2DCheckpoint
+import M2DOps
 import M2DTensor
 
 public struct ProbeHead: Sendable {
@@ -53,7 +54,8 @@ public struct ProbeHead: Sendable {
 
     /// The head's input from one clip or frame embedding of `embedDim`-wide tokens: the embedding, or for
     /// token-mean heads the mean over its F stacked tokens (a flat-features clip is already that mean).
-    public func features(_ embedding: ArraySlice<Float>, embedDim: Int) -> [Float] {
+    public func features<Row: RandomAccessCollection>(_ embedding: Row, embedDim: Int) -> [Float]
+    where Row.Element == Float, Row.Index == Int {
         guard input == .tokenMean, embedding.count != embedDim else { return Array(embedding) }
         let tokens = embedding.count / embedDim
         precondition(tokens * embedDim == embedding.count, "embedding is not a stack of \(embedDim)-d tokens")
@@ -79,8 +81,27 @@ public struct ProbeHead: Sendable {
     }
 
     public func scores(_ embedding: [Float], activation: Activation? = nil) -> [Float] {
-        let z = logits(embedding)
-        switch activation ?? defaultActivation {
+        activate(logits(embedding), activation ?? defaultActivation)
+    }
+
+    /// Scores (T, C) of T frame embeddings (T, rowDim) in one product (a long clip has thousands of frames).
+    public func frameScores(
+        _ frames: UnsafePointer<Float>, count T: Int, rowDim: Int, embedDim: Int, activation: Activation? = nil
+    ) -> [Float] {
+        let X = dim, C = classes
+        let inputs = FloatBuffer(count: T * X)
+        for t in 0..<T {
+            let x = features(UnsafeBufferPointer(start: frames + t * rowDim, count: rowDim)[...], embedDim: embedDim)
+            for d in 0..<X { inputs.pointer[t * X + d] = (x[d] - mean[d]) / scale[d] }
+        }
+        var z = [Float](repeating: 0, count: T * C)
+        Linear.forward(out: &z, input: inputs.pointer, weight: weight, bias: bias, M: T, C: X, OC: C)
+        let chosen = activation ?? defaultActivation
+        return (0..<T).flatMap { activate(Array(z[($0 * C)..<(($0 + 1) * C)]), chosen) }
+    }
+
+    private func activate(_ z: [Float], _ activation: Activation) -> [Float] {
+        switch activation {
         case .none: return z
         case .sigmoid: return z.map { 1 / (1 + Foundation.exp(-$0)) }
         case .softmax:
@@ -99,8 +120,10 @@ public struct ProbeHead: Sendable {
         writer.add("scale", shape: [dim], array: scale)
         let labelsJSON = String(decoding: try JSONSerialization.data(withJSONObject: labels), as: UTF8.self)
         writer.metadata = report.merging([
-            "labels": labelsJSON, "multi_label": multiLabel ? "true" : "false", "name": name, "input": input.rawValue,
+            "multi_label": multiLabel ? "true" : "false", "name": name, "input": input.rawValue,
         ]) { $1 }
+        // Index placeholders are not names: left out, so that whoever loads the head is told.
+        if labelsWarning == nil { writer.metadata["labels"] = labelsJSON }
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try writer.write(to: path)

@@ -28,6 +28,13 @@ extension Collective {
         broadcast(UnsafeMutableRawPointer(values), count: count * MemoryLayout<Float>.stride, root: root)
     }
 
+    /// Rank `root`'s value of an integer.
+    public func broadcast(_ value: Int, root: Int = 0) -> Int {
+        var v = Int64(value)
+        broadcast(&v, count: MemoryLayout<Int64>.size, root: root)
+        return Int(v)
+    }
+
     /// True on every rank when any rank passes true (a stop request reaches all of them at the same step).
     public func any(_ flag: Bool) -> Bool {
         var value = flag ? 1.0 : 0.0
@@ -74,6 +81,16 @@ public struct Fingerprint {
         for b in bytes { value = (value ^ UInt64(b)) &* 0x100_0000_01B3 }
     }
     public mutating func add(_ text: String) { add(text.utf8) }
+    /// A file's fingerprint, read in 4 MB pieces (a ViT-Base checkpoint is over a gigabyte).
+    public static func ofFile(_ path: String) throws -> UInt64 {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
+        }
+        defer { try? handle.close() }
+        var f = Fingerprint()
+        while let piece = try handle.read(upToCount: 4 << 20), !piece.isEmpty { f.add(piece) }
+        return f.value
+    }
     public static func of(_ text: String) -> UInt64 {
         var f = Fingerprint()
         f.add(text)

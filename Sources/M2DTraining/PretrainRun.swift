@@ -95,13 +95,16 @@ public final class PretrainRun {
     /// the same seed, so the budget changes only the schedule's length); also returns the
     /// normalization statistics it drew, which the real run reuses.
     public static func budgetEpochs(
-        _ config: PretrainConfig, _ data: PretrainData, minutes: Double, engine: GEMMEngine, log: (String) -> Void
+        _ config: PretrainConfig, _ data: PretrainData, minutes: Double, engine: GEMMEngine, ranks: Int = 1,
+        log: (String) -> Void
     ) throws -> (epochs: Int, normStats: (mean: Float, std: Float)) {
         let probe = Pretrainer(config: config, data: data, engine: engine)
         _ = probe.trainStep()
         let trials = 3, start = Date()
         for _ in 0..<trials { _ = probe.trainStep() }
-        let stepSeconds = Date().timeIntervalSince(start) / Double(trials)
+        // One process times the whole global batch; N ranks share it (their all-reduce is a few percent more,
+        // docs/DATA-PARALLEL.md).
+        let stepSeconds = Date().timeIntervalSince(start) / Double(trials) / Double(max(1, ranks))
         let steps = Int(minutes * 60 / stepSeconds)
         guard steps >= probe.stepsPerEpoch else {
             throw PretrainRunError.budgetTooShort(
@@ -119,6 +122,8 @@ public final class PretrainRun {
     /// state is saved whichever ends it.
     public func run(shouldStop: () -> Bool = { false }) throws -> Outcome {
         let leader = trainer.collective.isLeader
+        // Every rank has checked that no run exists before rank 0 writes the first checkpoint.
+        trainer.collective.barrier()
         let metrics = leader ? try openMetrics() : nil
         defer { try? metrics?.close() }
         if leader && options.keepEvery != nil && trainer.step == 0 {

@@ -167,14 +167,14 @@ struct PretrainCommand: ParsableCommand {
         try checkAgreement(config, audio, collective)
         var knownStats: (mean: Float, std: Float)?
         if let minutes, !resume {
-            do {
-                (config.epochs, knownStats) = try PretrainRun.budgetEpochs(
-                    config, audio, minutes: minutes, engine: engine, log: collective.isLeader ? say : { _ in })
-            } catch let error as PretrainRunError { throw ValidationError(error.description) }
-            // Each rank timed its own steps: rank 0's budget is the run's.
-            var epochs = [Float(config.epochs)]
-            epochs.withUnsafeMutableBufferPointer { collective.broadcast($0.baseAddress!, count: 1) }
-            config.epochs = Int(epochs[0])
+            // Rank 0 times the steps alone (the others wait in the broadcast); a budget error there aborts all.
+            if collective.isLeader {
+                do {
+                    (config.epochs, knownStats) = try PretrainRun.budgetEpochs(
+                        config, audio, minutes: minutes, engine: engine, ranks: collective.size, log: say)
+                } catch let error as PretrainRunError { throw ValidationError(error.description) }
+            }
+            config.epochs = collective.broadcast(config.epochs)
         }
         var options = PretrainRunOptions()
         options.saveEvery = saveEvery
@@ -200,44 +200,6 @@ struct PretrainCommand: ParsableCommand {
                     + "resuming at step \(t.step), \(ranks)")
         }
         return run
-    }
-
-    /// Every rank must run the same flags on the same data and checkpoint: fingerprints of each, compared.
-    func checkAgreement(_ config: PretrainConfig, _ audio: PretrainData, _ collective: any Collective) throws {
-        guard collective.size > 1 else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys  // key order would otherwise differ between processes
-        let flags = Fingerprint.of(String(decoding: try encoder.encode(config), as: UTF8.self))
-        var data = Fingerprint()
-        for f in audio.files { data.add(f) }
-        var checkpoint = Fingerprint()
-        if resume, let bytes = FileManager.default.contents(atPath: PretrainRun.checkpoint(in: runDir)) {
-            checkpoint.add(bytes)
-        }
-        do {
-            try collective.requireAgreement(
-                [flags, data.value, checkpoint.value], names: ["the flags (run config)", "the data", "the checkpoint"])
-        } catch { throw ValidationError("\(error)") }
-    }
-
-    func run() throws {
-        let collective: MPICollective?
-        do { collective = try MPICollective.fromEnvironment() } catch { throw ValidationError("\(error)") }
-        guard let collective else {
-            let run = try makeRun()
-            let stop = StopFlag()
-            _ = try run.run(shouldStop: { stop.isSet })
-            return
-        }
-        do {
-            let run = try makeRun(collective: collective)
-            let stop = StopFlag()
-            _ = try run.run(shouldStop: { stop.isSet })
-        } catch {
-            // One rank's error must stop every rank, not leave them blocked in a collective.
-            collective.abort("\(error)")
-        }
-        collective.finalize()
     }
 
     /// Decodes (or reads from the cache) every file; unreadable ones are listed in RUN/skipped.txt.

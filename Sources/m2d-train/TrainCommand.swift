@@ -132,6 +132,10 @@ struct ImportCommand: ParsableCommand {
                 + "\(c.patchSize) \(c.sampleRate) Hz, norm_stats \(c.normStats); dropped "
                 + "\(loaded.ignoredKeys.count - kept) tensors that are neither encoder, head nor audio projection"
         )
+        if projection == nil {
+            // A projection left from an earlier import into this folder would be served with this encoder.
+            try? FileManager.default.removeItem(atPath: out + "/" + AudioProjection.fileName)
+        }
         if let projection {
             try projection.write(toModel: out)
             print(

@@ -65,6 +65,8 @@ import TestSupport
         #expect(stderr.contains("no --labels") && stderr.contains("class_labels_indices.csv"))
         let head = try ProbeHead.load(model + "/heads/audioset.safetensors")
         #expect(head.labels == (0..<7).map { String($0) })
+        // The file has no names, so the server that loads it warns too.
+        #expect(head.labelsWarning?.contains("no 'labels' metadata") == true)
     }
 
     @Test func badLabelsAndHeadlessCheckpointsAreClearErrors() throws {
@@ -100,5 +102,10 @@ import TestSupport
         #expect(r.status == 0, "\(r.stderr)")
         let config = try ModelDirectory.load(dir + "/c").config
         #expect(config.inputSize == [80, 1001] && config.patchSize == [16, 16] && config.sampleRate == 16000)
+        // A --config that contradicts an official folder name is refused, not silently preferred.
+        let official = Fixtures.families + "/l1001/m2d_vit_base-80x1001p16x16-221006-mr7/checkpoint-300.pth"
+        let conflict = try CommandRunner.run(
+            "m2d-train", ["import", official, "--out", dir + "/d", "--config", "80x608p16x16"])
+        #expect(conflict.status != 0 && conflict.stderr.contains("contradicts the folder name"), "\(conflict.stderr)")
     }
 }

@@ -111,6 +111,10 @@ import TestSupport
             let got = try #require(floats(data.first?["embedding"]))
             let cmp = Numerics.compare("clap", got, try expected.array("clap.ten_sec_mod"), atol: 1e-3)
             #expect(cmp.violations == 0 && cmp.cosine >= 0.99999, "\(cmp)")
+            // The option belongs to /embed: elsewhere it is refused, not ignored.
+            let openAI = try s.postJSON(
+                "/v1/embeddings", ["input": Data(audio("short_chirp")).base64EncodedString(), "projection": "clap"])
+            #expect(openAI.status == 422 && openAI.text.contains("projection applies to /embed only"), "\(openAI.text)")
             let info = try #require(try s.get("/info").json?["audio_projection"] as? [String: Any])
             #expect(info["kind"] as? String == "semantic" && info["dim"] as? Int == 128)
             expectError(

@@ -1,6 +1,6 @@
 // `mpirun -np 2 m2d-train pretrain` (Open MPI, --oversubscribe, one thread per rank) against the same command
 // in one process: per-step losses within 1e-3 relative, exported encoders that embed a clip with cosine
-// >= 0.9999; only rank 0 writes; resume keeps the rank count; ranks that disagree refuse to start.
+// >= 0.9999; only rank 0 prints; resume keeps the rank count; ranks that disagree refuse to start.
 // The test process itself never links MPI: it starts mpirun.
 import Foundation
 import M2DCheckpoint
@@ -80,6 +80,12 @@ import TestSupport
             mpi(1) + [binary, "pretrain", "--run", root + "/mixed"] + data + flags + [":"] + ["-np", "1", binary,
                 "pretrain", "--run", root + "/mixed", "--data", root + "/other"] + flags)
         #expect(split.status != 0 && split.stderr.contains("disagrees with rank 0 on the data"), "\(split.stderr)")
+        // Loop flags that change which collectives run (here --max-steps) must agree as well: else a hang.
+        let steps = try CommandRunner.run(
+            executable: Self.mpirun,
+            mpi(1) + [binary, "pretrain", "--run", root + "/steps"] + data + flags + [":"] + ["-np", "1", binary,
+                "pretrain", "--run", root + "/steps", "--max-steps", "2"] + data + flags)
+        #expect(steps.status != 0 && steps.stderr.contains("on the loop flags"), "\(steps.stderr)")
         // A global batch that does not split over the ranks is refused with the fix.
         let odd = try CommandRunner.run(
             executable: Self.mpirun,

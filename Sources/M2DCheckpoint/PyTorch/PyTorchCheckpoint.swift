@@ -59,6 +59,27 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         }
     }
 
+    /// The element count of `t` once its storage is known to hold them: check this before allocating for a
+    /// tensor whose shape came from the file.
+    public func checkedCount(_ t: TensorReference, name: String) throws(CheckpointError) -> Int {
+        let storage = try archive.data(prefix + "data/" + t.storageKey)
+        let (needed, overflow) = t.storageNumel.multipliedReportingOverflow(by: t.dtype.byteSize)
+        guard !overflow, storage.count >= needed else {
+            throw .malformed(
+                path: path,
+                reason: "storage '\(t.storageKey)' of '\(name)' holds \(storage.count) bytes, needs \(needed)")
+        }
+        var count = 1
+        for n in t.shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: n)
+            guard n >= 0, !overflow, product <= max(1, t.storageNumel) else {
+                throw .malformed(path: path, reason: "tensor '\(name)' \(t.shape) is larger than its storage")
+            }
+            count = product
+        }
+        return count
+    }
+
     /// Widens tensor `t` (row-major order of its shape) into `destination`.
     public func read(
         _ t: TensorReference, name: String, into destination: UnsafeMutablePointer<Float>

@@ -25,7 +25,7 @@ public final class ModelRegistry: @unchecked Sendable {
             _service = service; _sha = sha
         }
     }
-    public func installHeads(_ heads: [String: ProbeHead], projection: AudioProjection? = nil) {
+    public func installExtras(heads: [String: ProbeHead], projection: AudioProjection?) {
         lock.withLock {
             _heads = heads; _projection = projection
         }

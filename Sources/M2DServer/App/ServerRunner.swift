@@ -161,7 +161,7 @@ public final class ServerRunner: @unchecked Sendable {
         for head in heads.values.sorted(by: { $0.name < $1.name }) {
             if let warning = head.labelsWarning { logger.warning("\(warning)", metadata: ["head": .string(head.name)]) }
         }
-        app.registry.installHeads(heads, projection: projection)
+        app.registry.installExtras(heads: heads, projection: projection)
         logger.info("heads loaded", metadata: ["heads": .string(heads.keys.sorted().joined(separator: ","))])
     }
 

@@ -17,6 +17,7 @@ struct ClassifyHandler: RouteHandler {
         let metrics = app.metrics
         let check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { (options, model) throws(ServerError) in
             try InferenceRun.requireModel(options, model)
+            try InferenceRun.requireNoProjection(options)
             _ = try Self.choose(options.head, from: heads)
             if options.granularity == .frames, model.flatFeatures {
                 throw .validation(

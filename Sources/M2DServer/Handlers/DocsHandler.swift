@@ -42,7 +42,8 @@ struct DocsHandler: RouteHandler {
                 .error(
                     .notFound(
                         "this m2d-server was built without Swagger UI's assets; install Debian's python3-flasgger "
-                            + "and rebuild (make build), or read /openapi.yaml"), route: request.route))
+                            + "and rebuild (make build; by hand: touch Sources/CSwaggerUI/swagger_ui.c, then swift "
+                            + "build), or read /openapi.yaml"), route: request.route))
         }
         let (body, type): ([UInt8], String) =
             switch request.route {

@@ -66,6 +66,13 @@ struct InferenceRun {
         }
     }
 
+    /// projection=clap is an /embed option; elsewhere it would be silently ignored.
+    static func requireNoProjection(_ options: RequestOptions) throws(ServerError) {
+        if options.projection != .none {
+            throw .validation("projection applies to /embed only", param: "projection")
+        }
+    }
+
     static func timingHeaders(_ t: ServiceTimings, seconds: Double, total start: UInt64) -> [(String, String)] {
         func ms(_ nanos: UInt64) -> String { String(format: "%.1f", Double(nanos) / 1e6) }
         return [

@@ -14,6 +14,7 @@ struct OpenAIHandler: RouteHandler {
         }
         let logger = app.logger
         let check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { (options, model) throws(ServerError) in
+            try InferenceRun.requireNoProjection(options)
             if let d = options.dimensions, d != model.embeddingDim {
                 throw .validation(
                     "dimensions must be \(model.embeddingDim) (M2D embeddings cannot be shortened)", param: "dimensions"

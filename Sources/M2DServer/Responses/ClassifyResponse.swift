@@ -19,31 +19,36 @@ enum Classification {
     /// every 160 ms of a long clip would be a response of tens of megabytes).
     static let defaultFrameTopK = 5
 
-    static func ranked(
-        _ embedding: ArraySlice<Float>, head: ProbeHead, model: ModelConfig, options: RequestOptions, topK: Int?
-    ) -> [LabelScore] {
-        let activation = options.functionToApply.flatMap { ProbeHead.Activation(rawValue: $0.rawValue) }
-        let scores = head.scores(head.features(embedding, embedDim: model.embedDim), activation: activation)
+    static func activation(_ options: RequestOptions) -> ProbeHead.Activation? {
+        options.functionToApply.flatMap { ProbeHead.Activation(rawValue: $0.rawValue) }
+    }
+
+    static func ranked(_ scores: ArraySlice<Float>, head: ProbeHead, topK: Int?) -> [LabelScore] {
+        let base = scores.startIndex
         let order = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(topK ?? scores.count)
-        return order.map { LabelScore(label: head.labels[$0], score: scores[$0]) }
+        return order.map { LabelScore(label: head.labels[$0 - base], score: scores[$0]) }
     }
 
     static func body(_ items: [EmbeddedClip], head: ProbeHead, model: ModelConfig, options: RequestOptions) -> [UInt8] {
         if options.granularity == .frames {
             let lists = items.map { item in
-                let e = item.embedding
+                let e = item.embedding, C = head.classes
+                let scores = e.frames.withUnsafeBufferPointer {
+                    head.frameScores(
+                        $0.baseAddress!, count: e.frameCount, rowDim: e.dim, embedDim: model.embedDim,
+                        activation: activation(options))
+                }
                 return (0..<e.frameCount).map { i in
                     FrameTags(
                         timestampMs: e.timestampsMs[i],
-                        labels: ranked(
-                            e.frame(i), head: head, model: model, options: options,
-                            topK: options.topK ?? defaultFrameTopK))
+                        labels: ranked(scores[(i * C)..<((i + 1) * C)], head: head, topK: options.topK ?? defaultFrameTopK))
                 }
             }
             return lists.count == 1 ? JSONResponse.bytes(lists[0]) : JSONResponse.bytes(lists)
         }
         let lists = items.map {
-            ranked($0.embedding.clip[...], head: head, model: model, options: options, topK: options.topK)
+            let x = head.features($0.embedding.clip[...], embedDim: model.embedDim)
+            return ranked(head.scores(x, activation: activation(options))[...], head: head, topK: options.topK)
         }
         return lists.count == 1 ? JSONResponse.bytes(lists[0]) : JSONResponse.bytes(lists)
     }

@@ -20,11 +20,15 @@ class _Base:
         self.timeout, self.max_retries = timeout, max_retries
         self.backoff_base, self.backoff_cap, self.sample_rate = backoff_base, backoff_cap, sample_rate
 
-    def _embed_args(self, inputs, granularity, normalize):
+    def _embed_args(self, inputs, granularity, normalize, projection=None):
         if granularity not in ("clip", "frames"):
             raise ValueError("granularity is 'clip' or 'frames'")
+        if projection not in (None, "clap"):
+            raise ValueError("projection is None or 'clap'")
         files, single = _wire.files_of(inputs, self.sample_rate)
         data = {"granularity": granularity, "normalize": "true" if normalize else "false", "encoding_format": "base64"}
+        if projection:
+            data["projection"] = projection
         return files, data, single
 
     def _classify_args(self, inputs, head, top_k, function_to_apply):
@@ -87,10 +91,11 @@ class Client(_Base):
                 return body
             time.sleep(wait)
 
-    def embed(self, inputs, granularity="clip", normalize=False, with_duration=False):
+    def embed(self, inputs, granularity="clip", normalize=False, with_duration=False, projection=None):
         """One input (path, bytes, file object or numpy array) -> a (dim,) array, or Frames with
-        granularity="frames"; a list of inputs -> a list of those. with_duration: (result, seconds)."""
-        files, data, single = self._embed_args(inputs, granularity, normalize)
+        granularity="frames"; a list of inputs -> a list of those. with_duration: (result, seconds).
+        projection="clap": clip embeddings in the M2D-CLAP audio space (models imported from M2D-CLAP)."""
+        files, data, single = self._embed_args(inputs, granularity, normalize, projection)
         body = self._request("POST", "/embed", files=files, data=data)
         return _wire.embed_result(body, granularity, single, with_duration)
 
@@ -151,8 +156,8 @@ class AsyncClient(_Base):
                 return body
             await asyncio.sleep(wait)
 
-    async def embed(self, inputs, granularity="clip", normalize=False, with_duration=False):
-        files, data, single = self._embed_args(inputs, granularity, normalize)
+    async def embed(self, inputs, granularity="clip", normalize=False, with_duration=False, projection=None):
+        files, data, single = self._embed_args(inputs, granularity, normalize, projection)
         body = await self._request("POST", "/embed", files=files, data=data)
         return _wire.embed_result(body, granularity, single, with_duration)
 

@@ -97,6 +97,9 @@ def get_scene_embeddings(audio, model):
 def get_timestamp_embeddings(audio, model):
     """(n_sounds, n_samples) -> ((n_sounds, n_frames, timestamp_embedding_size), (n_sounds, n_frames) ms)."""
     frames = _embed(_batch(audio, model), model, "frames")
+    if any(len(f.timestamps_ms) != f.embeddings.shape[0] for f in frames):
+        raise ValueError("this model has flat_features (patch tokens, not time frames): it has no timestamp "
+                         "embeddings; serve a model with stacked features")
     counts = {f.embeddings.shape[0] for f in frames}
     if len(counts) != 1:  # equal lengths give equal frame counts; a mismatch would be a server bug
         raise RuntimeError(f"sounds of one batch gave different frame counts: {sorted(counts)}")

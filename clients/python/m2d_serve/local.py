@@ -48,6 +48,7 @@ class LocalServer:
                 break
         if not ready or self.port is None:
             self.proc.kill()
+            self.proc.wait()
             raise RuntimeError("m2d-server did not become ready:\n" + "".join(self.log[-20:]))
         # Keep draining the log so the server never blocks on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()

@@ -117,6 +117,10 @@ def test_errors_are_typed(server):
             c.embed(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 64)
         with pytest.raises(ValueError):
             c.embed(TONE, granularity="tokens")
+        with pytest.raises(ValueError):
+            c.embed(TONE, projection="text")
+        with pytest.raises(m2d_serve.ValidationError, match="no audio projection"):
+            c.embed(TONE, projection="clap")  # the default model is not an M2D-CLAP one
     with Client(f"http://127.0.0.1:{server.port}", api_key="wrong") as c:
         assert c.embed(TONE).shape == (3840,)  # this server has no --api-key
     with pytest.raises(m2d_serve.ConnectionFailed):
