@@ -5,14 +5,19 @@
 #if defined(M2D_HAVE_MPI)
 #include <limits.h>
 #include <mpi.h>
+#include <stdio.h>
 
 int m2d_mpi_built(void) { return 1; }
 
 void m2d_mpi_init(int *rank, int *size) {
     int initialized = 0, provided = 0;
     MPI_Initialized(&initialized);
-    // The process has BLAS and worker threads, but only the thread that initialized MPI calls it.
-    if (!initialized) MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    // Every call comes from one serial queue, whose thread may change between calls: SERIALIZED.
+    if (!initialized) MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided);
+    if (initialized == 0 && provided < MPI_THREAD_SERIALIZED) {
+        fprintf(stderr, "m2d-train: this Open MPI gives thread level %d, needs MPI_THREAD_SERIALIZED\n", provided);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, size);
 }

@@ -13,10 +13,19 @@ public protocol Collective: AnyObject {
     func broadcast(_ bytes: UnsafeMutableRawPointer, count: Int, root: Int)
     /// Every rank's `values` (the same count on each), rank-major.
     func gather(_ values: [UInt64]) -> [UInt64]
+    /// Starts summing `values` in place and returns at once when the implementation can overlap the sum with
+    /// the caller's work; the values must not be touched until `finishSums`.
+    func startSum(_ values: UnsafeMutablePointer<Float>, count: Int)
+    /// Waits for every started sum.
+    func finishSums()
 }
 
 extension Collective {
     public var isLeader: Bool { rank == 0 }
+
+    /// Without a communication thread a started sum is a blocking one.
+    public func startSum(_ values: UnsafeMutablePointer<Float>, count: Int) { sum(values, count: count) }
+    public func finishSums() {}
 
     /// Waits until every rank arrives.
     public func barrier() {

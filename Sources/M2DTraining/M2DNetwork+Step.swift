@@ -9,8 +9,9 @@ import M2DTensor
 extension M2DNetwork {
     func step(
         input: UnsafePointer<Float>, batch B: Int, masks: [PatchMask], fixedTarget: UnsafePointer<Float>?,
-        targetOut: UnsafeMutablePointer<Float>?
+        targetOut: UnsafeMutablePointer<Float>?, gradientsDone: ((Range<Int>) -> Void)? = nil
     ) -> Double {
+        let stages = gradientsDone.map { _ in gradientStages }
         let ws = workspace(batch: B)
         ws.zeroAccumulators()
         embedPatches(input, B, ws)
@@ -18,7 +19,15 @@ extension M2DNetwork {
         predict(B, masks, ws)
         let loss = lossOfMasked(B, masks, ws, fixedTarget: fixedTarget, targetOut: targetOut)
         backwardPredictor(B, masks, ws)
-        backwardEncoder(B, masks, ws)
+        if let gradientsDone, let stages { stages.predictor.forEach(gradientsDone) }
+        backwardEncoder(B, masks, ws) { stage in
+            guard let gradientsDone, let stages else { return }
+            switch stage {
+            case .head: stages.encoderHead.forEach(gradientsDone)
+            case let .block(i): gradientsDone(stages.blocks[i])
+            case .stem: gradientsDone(stages.stem)
+            }
+        }
         return loss
     }
 
@@ -185,7 +194,11 @@ extension M2DNetwork {
     }
 
     /// Backward through the online encoder and the patch embedding, into the parameter gradients.
-    private func backwardEncoder(_ B: Int, _ masks: [PatchMask], _ ws: TrainingWorkspace) {
+    enum EncoderStage { case head, block(Int), stem }
+
+    private func backwardEncoder(
+        _ B: Int, _ masks: [PatchMask], _ ws: TrainingWorkspace, finished: (EncoderStage) -> Void
+    ) {
         let e = config.encoder, D = e.embedDim, Dd = config.decoderDim, L = config.patches, nv = 1 + config.keep
         let patchK = e.patchHeight * e.patchWidth
         Linear.backward(
@@ -197,10 +210,12 @@ extension M2DNetwork {
             dOut: ws.dLatent.pointer,
             input: ws.xv.pointer, weight: weights.norm.weight, mean: ws.latentMean.pointer, rstd: ws.latentRstd.pointer,
             rows: B * nv, cols: D)
+        finished(.head)
         for i in (0..<e.depth).reversed() {
             BlockTraining.backward(
                 ws.dXv.pointer, weights.blocks[i], gradients.blocks[i], ws.encoder[i], scratch: ws.encoderScratch,
                 engine: engine)
+            finished(.block(i))
         }
         let dxv = ws.dXv.pointer, dx0 = ws.dX0.pointer, dcls = gradients.clsToken
         for b in 0..<B {
@@ -213,6 +228,7 @@ extension M2DNetwork {
         Linear.backward(
             dInput: nil, dWeight: gradients.patch.weight, dBias: gradients.patch.bias, dOut: dx0,
             input: ws.cols.pointer, weight: weights.patch.weight, M: B * L, C: patchK, OC: D, engine: engine)
+        finished(.stem)
     }
 
     /// out (1 + picks, D): the CLS row (cls_token + pos_embed[0]) then tokens[picks] in pick order

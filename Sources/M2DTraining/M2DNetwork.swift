@@ -145,8 +145,36 @@ public final class M2DNetwork: @unchecked Sendable {
     /// Forward and backward of one batch: `input` (B, mels, frames) normalized log-mel crops of
     /// exactly input_size, one mask per sample. Gradients are accumulated into `grads` (zero them
     /// first); returns the loss.
-    public func lossAndGradients(input: UnsafePointer<Float>, batch B: Int, masks: [PatchMask]) -> Double {
-        step(input: input, batch: B, masks: masks, fixedTarget: nil, targetOut: nil)
+    /// `gradientsDone` is called with each range of `grads` as soon as the backward pass has finished it
+    /// (the ranges cover `grads` once): data-parallel runs start reducing there, while the backward goes on.
+    public func lossAndGradients(
+        input: UnsafePointer<Float>, batch B: Int, masks: [PatchMask], gradientsDone: ((Range<Int>) -> Void)? = nil
+    ) -> Double {
+        step(input: input, batch: B, masks: masks, fixedTarget: nil, targetOut: nil, gradientsDone: gradientsDone)
+    }
+
+    /// Where the backward pass finishes gradients, in its order (docs/DATA-PARALLEL.md): the predictor's blocks,
+    /// norm and prediction, and the mask token, after the predictor's backward; the encoder's final norm and the
+    /// decoder embedding at the start of the encoder's backward; each encoder block after its own backward; the
+    /// CLS token and patch embedding at the end.
+    public struct GradientStages: Sendable {
+        public let predictor: [Range<Int>]
+        public let encoderHead: [Range<Int>]
+        /// Block i's range.
+        public let blocks: [Range<Int>]
+        public let stem: Range<Int>
+        public var all: [Range<Int>] { predictor + encoderHead + blocks.reversed() + [stem] }
+    }
+
+    public var gradientStages: GradientStages {
+        let depth = config.encoder.depth
+        func at(_ name: String) -> Int { trainable.entry(name).offset }
+        let blockStarts = (0..<depth).map { at("blocks.\($0).norm1.weight") } + [at("norm.weight")]
+        let decoder = at("decoder_blocks.0.norm1.weight")
+        return GradientStages(
+            predictor: [decoder..<trainable.count, at("mask_token")..<at("decoder_embed.weight")],
+            encoderHead: [at("norm.weight")..<at("mask_token"), at("decoder_embed.weight")..<decoder],
+            blocks: (0..<depth).map { blockStarts[$0]..<blockStarts[$0 + 1] }, stem: 0..<blockStarts[0])
     }
 
     /// `lossAndGradients` for tests: `fixedTarget` (B*M, P) replaces the target branch's output (finite

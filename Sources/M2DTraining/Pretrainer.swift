@@ -62,6 +62,8 @@ public final class Pretrainer {
     public let collective: any Collective
     /// Floats per all-reduce call: large enough to amortize the call, small enough to stay in cache.
     public static let bucketFloats = 1 << 20
+    /// Start reducing each part of the gradients as the backward pass finishes it (false: after the pass).
+    public var overlapsReduction = true
     /// The current epoch's file order (drawn once per epoch) and the batch buffer (made once).
     private var order: (epoch: Int, files: [Int])?
     private var batch: FloatBuffer?
@@ -102,18 +104,26 @@ public final class Pretrainer {
         collective.broadcast(network.targetValues.pointer, count: network.targetValues.count)
     }
 
-    /// The ranks' gradients summed in buckets, then scaled to their mean; returns the seconds it took.
-    private func averageGradients() -> Double {
-        guard collective.size > 1 else { return 0 }
-        let start = Date(), g = network.grads.pointer, n = network.grads.count
-        var offset = 0
-        while offset < n {
-            let count = min(Self.bucketFloats, n - offset)
-            collective.sum(g + offset, count: count)
+    /// Starts summing `range` of the gradients over the ranks, in buckets.
+    private func startReducing(_ range: Range<Int>) {
+        let g = network.grads.pointer
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let count = min(Self.bucketFloats, range.upperBound - offset)
+            collective.startSum(g + offset, count: count)
             offset += count
         }
-        let scale = 1 / Float(collective.size)
-        for i in 0..<n { g[i] *= scale }
+    }
+
+    /// Waits for the sums, then scales the gradients to the ranks' mean; returns the seconds spent waiting
+    /// (the communication the backward pass did not hide).
+    private func finishAveraging() -> Double {
+        guard collective.size > 1 else { return 0 }
+        let start = Date()
+        if !overlapsReduction { startReducing(0..<network.grads.count) }
+        collective.finishSums()
+        let g = network.grads.pointer, scale = 1 / Float(collective.size)
+        for i in 0..<network.grads.count { g[i] *= scale }
         return Date().timeIntervalSince(start)
     }
 
@@ -151,9 +161,13 @@ public final class Pretrainer {
         // This rank's slice of the global batch: the loss is a mean over equal-sized samples, so the mean of
         // the ranks' losses and gradients is the single-process one.
         let share = B / collective.size, first = collective.rank * share
+        // Each part of the gradients is summed over the ranks as soon as the backward pass has finished it.
+        let overlap: ((Range<Int>) -> Void)? =
+            collective.size > 1 && overlapsReduction ? { self.startReducing($0) } : nil
         var loss = network.lossAndGradients(
-            input: batch.pointer + first * e.nMels * U, batch: share, masks: Array(masks[first..<(first + share)]))
-        var commSeconds = averageGradients()
+            input: batch.pointer + first * e.nMels * U, batch: share, masks: Array(masks[first..<(first + share)]),
+            gradientsDone: overlap)
+        var commSeconds = finishAveraging()
         if collective.size > 1 {
             let start = Date()
             collective.sum(&loss, count: 1)

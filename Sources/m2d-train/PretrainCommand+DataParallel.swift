@@ -23,7 +23,8 @@ extension PretrainCommand {
         encoder.outputFormatting = .sortedKeys  // key order would otherwise differ between processes
         let flags = Fingerprint.of(String(decoding: try encoder.encode(config), as: UTF8.self))
         let loop = Fingerprint.of(
-            "\(maxSteps ?? -1) \(minutes ?? -1) \(resume) \(saveEvery) \(keepEvery ?? -1) \(logEvery) \(backend)")
+            "\(maxSteps ?? -1) \(minutes ?? -1) \(resume) \(saveEvery) \(keepEvery ?? -1) \(logEvery) \(backend) "
+                + "\(overlap)")
         do {
             try collective.requireAgreement(
                 [data.value, checkpoint, flags, loop],

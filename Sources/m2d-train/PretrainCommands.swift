@@ -8,6 +8,17 @@ import M2DTensor
 import M2DTraining
 
 extension PretrainMethod: ExpressibleByArgument {}
+
+enum OverlapMode: String, ExpressibleByArgument, CaseIterable {
+    case auto, on, off
+    func resolved(ranksPerHost: Int) -> Bool { self == .on || (self == .auto && ranksPerHost == 1) }
+}
+
+/// Ranks on this host (Open MPI's local size); 1 for one process.
+func ranksPerHost(_ collective: any Collective) -> Int {
+    guard collective.size > 1 else { return 1 }
+    return ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? collective.size
+}
 extension TargetInput: ExpressibleByArgument {}
 extension MaskingStrategy: ExpressibleByArgument {}
 
@@ -92,6 +103,12 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Log-mel cache folder (default RUN/logmel-cache; runs on the same audio can share one).") var cache:
         String?
     @Flag(help: "Continue from RUN/checkpoint-latest.safetensors.") var resume = false
+    @Option(
+        help: .init(
+            "Under mpirun: sum each part of the gradients while the backward pass goes on (on), or after it (off). "
+                + "auto: on when every host runs one rank (the sums then wait on the network); off when ranks share "
+                + "a host, where the sum is memory traffic that competes with the backward for the same cores."))
+    var overlap: OverlapMode = .auto
     @Option(help: "GEMM backend for the training products: auto (oneDNN when libdnnl loads), onednn or openblas.")
     var backend: GEMMEngine.Backend = .auto
 
@@ -185,12 +202,14 @@ struct PretrainCommand: ParsableCommand {
             directory: runDir, config: config, data: audio, engine: engine, normStats: knownStats,
             resume: resume, options: options, collective: collective, log: say)
         let t = run.trainer
+        t.overlapsReduction = overlap.resolved(ranksPerHost: ranksPerHost(collective))
         let share = config.batchSize / collective.size
         let volume = String(format: "%.1f MB", Double(t.network.grads.count * 4) / 1e6)
         let ranks =
             collective.size == 1
             ? "1 process"
-            : "\(collective.size) ranks (MPI), \(share) clips per rank per step, all-reduce of \(volume) per step"
+            : "\(collective.size) ranks (MPI), \(share) clips per rank per step, all-reduce of \(volume) per step "
+                + "(overlapped with the backward: \(overlap.resolved(ranksPerHost: ranksPerHost(collective))))"
         if collective.isLeader {
             say(
                 "run \(runDir): \(config.network.variantName), GEMMs on \(engine.summary), masking "

@@ -61,8 +61,25 @@ import TestSupport
         for (i, (x, y)) in zip(a, b).enumerated() {
             #expect(abs(x - y) <= 1e-3 * abs(x), "step \(i + 1): one process \(x), two ranks \(y)")
         }
-        let checkpoint = try SafeTensorsFile(path: root + "/two/checkpoint-latest.safetensors")
-        #expect(checkpoint.metadata["world_size"] == "2")
+        #expect(try SafeTensorsFile(path: root + "/two/checkpoint-latest.safetensors").metadata["world_size"] == "2")
+        // The sums overlapped with the backward pass (the default with one rank per host) give the same run.
+        let overlapped = try CommandRunner.run(
+            executable: Self.mpirun,
+            mpi(2) + [binary, "pretrain", "--run", root + "/overlap", "--overlap", "on"] + data + flags)
+        #expect(overlapped.status == 0 && overlapped.stdoutText.contains("overlapped with the backward: true"))
+        // Every part of the weights, including those whose sums start mid-backward, ends where one process
+        // puts it (a part reduced before its gradient was final would drift by far more).
+        let reference = try SafeTensorsFile(path: root + "/one/checkpoint-latest.safetensors")
+        for run in ["two", "overlap"] {
+            let checkpoint = try SafeTensorsFile(path: root + "/\(run)/checkpoint-latest.safetensors")
+            for name in [
+                "cls_token", "patch_embed.proj.weight", "blocks.0.attn.qkv.weight", "norm.weight", "mask_token",
+                "decoder_embed.weight", "decoder_blocks.0.mlp.fc2.weight", "decoder_pred.weight",
+            ] {
+                let cmp = Numerics.compare(name, try checkpoint.array(name), try reference.array(name), atol: 1e-5)
+                #expect(cmp.violations == 0, "\(run): \(cmp)")
+            }
+        }
         for run in ["one", "two"] {
             let r = try CommandRunner.run("m2d-train", ["export", root + "/" + run, "--out", root + "/\(run)-model"])
             #expect(r.status == 0, "\(r.stderr)")

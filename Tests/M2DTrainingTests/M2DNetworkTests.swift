@@ -100,3 +100,40 @@ import TestSupport
         #expect(tiny(.msmMAE).0.target.entries.isEmpty)
     }
 }
+
+/// The stages at which the backward pass hands gradients to the all-reduce cover the gradients exactly once.
+@Suite struct GradientStageTests {
+    @Test func stagesPartitionTheGradients() {
+        let encoder = ModelConfig(name: "t", embedDim: 32, depth: 3, numHeads: 2, inputSize: [80, 64])
+        let network = M2DNetwork(
+            config: M2DNetworkConfig(encoder: encoder, decoderDim: 16, decoderDepth: 2, decoderHeads: 2))
+        let ranges = network.gradientStages.all.sorted { $0.lowerBound < $1.lowerBound }
+        #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == network.grads.count)
+        for (a, b) in zip(ranges, ranges.dropFirst()) { #expect(a.upperBound == b.lowerBound && !a.isEmpty) }
+        #expect(network.gradientStages.blocks.count == 3)
+    }
+
+    @Test func everyStageIsFinishedOnceInBackwardOrder() throws {
+        let encoder = ModelConfig(name: "t", embedDim: 32, depth: 2, numHeads: 2, inputSize: [80, 64])
+        let config = M2DNetworkConfig(encoder: encoder, decoderDim: 16, decoderDepth: 1, decoderHeads: 2)
+        let network = M2DNetwork(config: config)
+        network.initialize(seed: 1)
+        var rng = Rng(seed: 2)
+        let input = (0..<(2 * 80 * 64)).map { _ in rng.normal() }
+        let masks = RandomMasking.draw(batch: 2, patches: config.patches, ratio: config.maskRatio, rng: &rng)
+        network.grads.zero()
+        // Each range, when handed over, already holds its final gradient: later stages never write it.
+        var handed: [(Range<Int>, [Float])] = []
+        _ = input.withUnsafeBufferPointer { x in
+            network.lossAndGradients(input: x.baseAddress!, batch: 2, masks: masks) { range in
+                let values = UnsafeBufferPointer(start: network.grads.pointer + range.lowerBound, count: range.count)
+                handed.append((range, Array(values)))
+            }
+        }
+        #expect(handed.map(\.0) == network.gradientStages.all)
+        for (range, values) in handed {
+            let now = Array(UnsafeBufferPointer(start: network.grads.pointer + range.lowerBound, count: range.count))
+            #expect(now == values, "gradients \(range) changed after they were handed to the all-reduce")
+        }
+    }
+}
