@@ -2,6 +2,7 @@
 their own: the HEAR module, tests, notebooks. The binary is $M2D_BIN/m2d-server, else m2d-server on PATH."""
 import atexit
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -33,31 +34,35 @@ class LocalServer:
         self.proc = subprocess.Popen(
             [binary, "--model", model, "--host", "127.0.0.1", "--port", "0", "--admin-port", "0", *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.port, self.log, deadline = None, [], time.time() + ready_timeout
-        ready = False
-        while time.time() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
+        self.port, self.log = None, []
+        # A reader thread keeps draining the log (the server must never block on a full pipe) and lets the
+        # wait below time out even when the server prints nothing.
+        lines = queue.Queue()
+        threading.Thread(target=self._drain, args=(lines,), daemon=True).start()
+        deadline, ready = time.time() + ready_timeout, False
+        while not ready:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.time()))
+            except queue.Empty:
                 break
-            self.log.append(line)
+            if line is None:  # the server exited
+                break
             m = re.search(r" port=(\d+)", line)
             if m and self.port is None:
                 self.port = int(m.group(1))
-            if "] ready" in line:
-                ready = True
-                break
+            ready = "] ready" in line
         if not ready or self.port is None:
             self.proc.kill()
             self.proc.wait()
             raise RuntimeError("m2d-server did not become ready:\n" + "".join(self.log[-20:]))
-        # Keep draining the log so the server never blocks on a full pipe.
-        threading.Thread(target=self._drain, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.port}"
         atexit.register(self.stop)
 
-    def _drain(self):
+    def _drain(self, lines):
         for line in self.proc.stderr:
             self.log.append(line)
+            lines.put(line)
+        lines.put(None)
 
     def stop(self, timeout=60):
         """SIGTERM, then the exit status (0 after a drain)."""
