@@ -9,16 +9,6 @@ import M2DTraining
 
 extension PretrainMethod: ExpressibleByArgument {}
 
-enum OverlapMode: String, ExpressibleByArgument, CaseIterable {
-    case auto, on, off
-    func resolved(ranksPerHost: Int) -> Bool { self == .on || (self == .auto && ranksPerHost == 1) }
-}
-
-/// Ranks on this host (Open MPI's local size); 1 for one process.
-func ranksPerHost(_ collective: any Collective) -> Int {
-    guard collective.size > 1 else { return 1 }
-    return ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? collective.size
-}
 extension TargetInput: ExpressibleByArgument {}
 extension MaskingStrategy: ExpressibleByArgument {}
 
