@@ -85,7 +85,10 @@ import TestSupport
         let short = try write([("0.weight", [1, 2, 3])], metadata: ["kind": "mlp", "dim": "\(D)"])
         #expect(throws: ModelError.self) { try AudioProjection.load(modelDirectory: short, dim: D) }
         let semantic = try write(
-            [("sem_token", .init(repeating: 0, count: D)), ("sem_blocks.0.mlp.fc1.bias", .init(repeating: 0, count: 1000))],
+            [
+                ("sem_token", .init(repeating: 0, count: D)),
+                ("sem_blocks.0.mlp.fc1.bias", .init(repeating: 0, count: 1000)),
+            ],
             metadata: ["kind": "semantic", "dim": "\(D)"])
         #expect(throws: ModelError.self) { try AudioProjection.load(modelDirectory: semantic, dim: D) }
         let unknown = try write([], metadata: ["kind": "rnn", "dim": "\(D)"])

@@ -41,7 +41,8 @@ enum Classification {
                 return (0..<e.frameCount).map { i in
                     FrameTags(
                         timestampMs: e.timestampsMs[i],
-                        labels: ranked(scores[(i * C)..<((i + 1) * C)], head: head, topK: options.topK ?? defaultFrameTopK))
+                        labels: ranked(
+                            scores[(i * C)..<((i + 1) * C)], head: head, topK: options.topK ?? defaultFrameTopK))
                 }
             }
             return lists.count == 1 ? JSONResponse.bytes(lists[0]) : JSONResponse.bytes(lists)
