@@ -69,21 +69,19 @@ public struct AudioProjection: Sendable {
         self.tensors = kept
     }
 
-    /// The `audio_proj.*` tensors of an official M2D-CLAP checkpoint, nil when it has none.
+    /// The `audio_proj.*` tensors of the official M2D-CLAP checkpoint at `path`, nil when it has none.
     public static func official(_ path: String, dim: Int) throws(ModelError) -> AudioProjection? {
         let checkpoint: PyTorchCheckpoint
         do { checkpoint = try PyTorchCheckpoint(path: path) } catch { throw .checkpoint(error) }
+        return try official(checkpoint, dim: dim)
+    }
+
+    /// The `audio_proj.*` tensors of an official M2D-CLAP checkpoint, nil when it has none.
+    public static func official(_ checkpoint: PyTorchCheckpoint, dim: Int) throws(ModelError) -> AudioProjection? {
         var found: [String: (shape: [Int], values: [Float])] = [:]
         for (key, t) in OfficialCheckpoint.stateTensors(checkpoint) where key.hasPrefix("audio_proj.") {
-            let count: Int
-            do { count = try checkpoint.checkedCount(t, name: key) } catch { throw .checkpoint(error) }
-            guard count <= 1 << 26 else { throw .invalidConfig("\(key) is implausibly large \(t.shape)") }
-            var values = [Float](repeating: 0, count: count)
-            do {
-                try values.withUnsafeMutableBufferPointer { p throws(CheckpointError) in
-                    try checkpoint.read(t, name: key, into: p.baseAddress!)
-                }
-            } catch { throw .checkpoint(error) }
+            let values: [Float]
+            do { values = try checkpoint.array(t, name: key) } catch { throw .checkpoint(error) }
             found[String(key.dropFirst("audio_proj.".count))] = (t.shape, values)
         }
         return try AudioProjection(official: found, dim: dim)

@@ -85,6 +85,13 @@ public enum OfficialCheckpoint {
     public static func load(_ path: String, options: Options = Options()) throws(ModelError) -> LoadedModel {
         let checkpoint: PyTorchCheckpoint
         do { checkpoint = try PyTorchCheckpoint(path: path) } catch { throw .checkpoint(error) }
+        return try load(checkpoint, path: path, options: options)
+    }
+
+    /// The encoder of an opened checkpoint (`path` names it: its folder gives the sizes).
+    public static func load(
+        _ checkpoint: PyTorchCheckpoint, path: String, options: Options = Options()
+    ) throws(ModelError) -> LoadedModel {
         let tensors = encoderTensors(checkpoint)
         let url = URL(fileURLWithPath: path)
         let directoryName = url.deletingLastPathComponent().lastPathComponent
@@ -126,15 +133,7 @@ public enum OfficialCheckpoint {
             mlpRatio: Double(hidden) / Double(dim), inputSize: sizes.inputSize, patchSize: sizes.patchSize,
             frontEnd: frontEnd, provenance: .object(["source": .string(path), "format": .string("official .pth")]))
         if let stats = tensors["norm_stats"], stats.shape.reduce(1, *) == 2 {
-            var values: [Float] = [0, 0]
-            do {
-                try values.withUnsafeMutableBufferPointer { p throws(CheckpointError) in
-                    try checkpoint.read(stats, name: "norm_stats", into: p.baseAddress!)
-                }
-            } catch {
-                throw .checkpoint(error)
-            }
-            config.normStats = values
+            do { config.normStats = try checkpoint.array(stats, name: "norm_stats") } catch { throw .checkpoint(error) }
         }
         try config.validate()
         let weights = EncoderWeights(config: config)

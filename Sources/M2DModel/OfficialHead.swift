@@ -15,16 +15,22 @@ public enum OfficialHead {
     /// PyTorch's BatchNorm1d default.
     static let batchNormEpsilon = 1e-5
 
-    /// The checkpoint's head, or nil when it has none. `labels` name the classes in output order (nil: index
-    /// names); a count that differs from the head's classes is an error.
+    /// The head of the checkpoint at `path`, or nil when it has none (see the other `load`).
     public static func load(
         _ path: String, name: String, labels: [String]?, config: ModelConfig
     ) throws(ModelError) -> ProbeHead? {
         let checkpoint: PyTorchCheckpoint
         do { checkpoint = try PyTorchCheckpoint(path: path) } catch { throw .checkpoint(error) }
-        var stateDict = checkpoint.root
-        if let model = checkpoint.root["model"], model.dictItems != nil { stateDict = model }
-        let tensors = Dictionary(PyTorchCheckpoint.tensors(of: stateDict)) { first, _ in first }
+        return try load(checkpoint, path: path, name: name, labels: labels, config: config)
+    }
+
+    /// The checkpoint's head, or nil when it has none, from its tensors after the official key handling (as
+    /// `load_evar_head_parameters` reads them). `labels` name the classes in output order (nil: index names);
+    /// a count that differs from the head's classes is an error.
+    public static func load(
+        _ checkpoint: PyTorchCheckpoint, path: String, name: String, labels: [String]?, config: ModelConfig
+    ) throws(ModelError) -> ProbeHead? {
+        let tensors = OfficialCheckpoint.stateTensors(checkpoint)
         guard let weight = tensors[keys.weight] else { return nil }
         guard weight.shape.count == 2, weight.shape[0] > 0 else {
             throw .checkpoint(
@@ -47,16 +53,7 @@ public enum OfficialHead {
             guard Shape(t.shape) == shape else {
                 throw .checkpoint(.shapeMismatch(key: key, expected: shape, actual: Shape(t.shape)))
             }
-            do { _ = try checkpoint.checkedCount(t, name: key) } catch { throw .checkpoint(error) }
-            var out = [Float](repeating: 0, count: shape.count)
-            do {
-                try out.withUnsafeMutableBufferPointer { p throws(CheckpointError) in
-                    try checkpoint.read(t, name: key, into: p.baseAddress!)
-                }
-            } catch {
-                throw .checkpoint(error)
-            }
-            return out
+            do { return try checkpoint.array(t, name: key) } catch { throw .checkpoint(error) }
         }
         if let labels, labels.count != classes {
             throw .invalidConfig("the labels name \(labels.count) classes; the checkpoint's head has \(classes)")

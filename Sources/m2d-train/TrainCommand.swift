@@ -110,9 +110,14 @@ struct ImportCommand: ParsableCommand {
         let head: ProbeHead?
         let projection: AudioProjection?
         do {
-            loaded = try OfficialCheckpoint.load(checkpoint, options: .init(heads: heads, sizesName: config))
-            head = try OfficialHead.load(checkpoint, name: headName, labels: names, config: loaded.config)
-            projection = try AudioProjection.official(checkpoint, dim: loaded.config.embedDim)
+            // One parse of the file for the encoder, the head and the projection.
+            let file: PyTorchCheckpoint
+            do { file = try PyTorchCheckpoint(path: checkpoint) } catch { throw ModelError.checkpoint(error) }
+            loaded = try OfficialCheckpoint.load(
+                file, path: checkpoint, options: .init(heads: heads, sizesName: config))
+            head = try OfficialHead.load(
+                file, path: checkpoint, name: headName, labels: names, config: loaded.config)
+            projection = try AudioProjection.official(file, dim: loaded.config.embedDim)
         } catch {
             throw ValidationError("\(error)")
         }

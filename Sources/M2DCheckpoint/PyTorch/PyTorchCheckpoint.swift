@@ -62,6 +62,26 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
     /// The element count of `t` once its storage is known to hold them: check this before allocating for a
     /// tensor whose shape came from the file.
     public func checkedCount(_ t: TensorReference, name: String) throws(CheckpointError) -> Int {
+        let count = try verified(t, name: name).count
+        guard count <= max(1, t.storageNumel) else {
+            throw .malformed(path: path, reason: "tensor '\(name)' \(t.shape) is larger than its storage")
+        }
+        return count
+    }
+
+    /// Tensor `t` widened to Float, allocated only after `checkedCount`.
+    public func array(_ t: TensorReference, name: String) throws(CheckpointError) -> [Float] {
+        var values = [Float](repeating: 0, count: try checkedCount(t, name: name))
+        try values.withUnsafeMutableBufferPointer { p throws(CheckpointError) in
+            try read(t, name: name, into: p.baseAddress!)
+        }
+        return values
+    }
+
+    /// The storage of `t`, known to hold `storageNumel` elements, and the element count of its shape.
+    private func verified(
+        _ t: TensorReference, name: String
+    ) throws(CheckpointError) -> (storage: UnsafeRawBufferPointer, count: Int) {
         let storage = try archive.data(prefix + "data/" + t.storageKey)
         let (needed, overflow) = t.storageNumel.multipliedReportingOverflow(by: t.dtype.byteSize)
         guard !overflow, storage.count >= needed else {
@@ -72,12 +92,12 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         var count = 1
         for n in t.shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: n)
-            guard n >= 0, !overflow, product <= max(1, t.storageNumel) else {
-                throw .malformed(path: path, reason: "tensor '\(name)' \(t.shape) is larger than its storage")
+            guard n >= 0, !overflow, product <= 1 << 34 else {
+                throw .malformed(path: path, reason: "tensor '\(name)' is implausibly large \(t.shape)")
             }
             count = product
         }
-        return count
+        return (storage, count)
     }
 
     /// Widens tensor `t` (row-major order of its shape) into `destination`.
@@ -87,21 +107,7 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         guard t.dtype.isFloatingPoint else {
             throw .unsupportedDType(key: name, dtype: t.dtype.rawValue)
         }
-        let storage = try archive.data(prefix + "data/" + t.storageKey)
-        let (needed, overflow) = t.storageNumel.multipliedReportingOverflow(by: t.dtype.byteSize)
-        guard !overflow, storage.count >= needed else {
-            throw .malformed(
-                path: path,
-                reason: "storage '\(t.storageKey)' of '\(name)' holds \(storage.count) bytes, needs \(needed)")
-        }
-        var count = 1
-        for n in t.shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: n)
-            guard !overflow, product <= 1 << 34 else {
-                throw .malformed(path: path, reason: "tensor '\(name)' is implausibly large \(t.shape)")
-            }
-            count = product
-        }
+        let (storage, count) = try verified(t, name: name)
         let rank = t.shape.count
         var index = [Int](repeating: 0, count: rank)
         var offset = t.offset

@@ -2,8 +2,6 @@
 default the repo's .build/debug; the default model, which has probe heads)."""
 import asyncio
 import os
-import re
-import subprocess
 import threading
 import time
 import wave
