@@ -1,5 +1,6 @@
 #include "m2d_dnnl.h"
 #include "m2d_quant.h"
+#include "packed_gemm.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -54,6 +55,10 @@ typedef struct {
     float *scales;
     int32_t *sums;
     int owns_tables;
+    /// With the packed GEMM: oneDNN's packed copy (then md and mem are unused), and for int8 the most
+    /// rows a product with it may have (oneDNN sizes its buffers for the rows it was packed for).
+    void *packed;
+    int64_t packed_rows;
 } weight_entry;
 
 struct m2d_dnnl {
@@ -65,6 +70,9 @@ struct m2d_dnnl {
     /// int8: weights are quantized to -weight_limit...weight_limit, activations to 0...activation_levels.
     int weight_limit, activation_levels;
     int release_sources;
+    /// Linear layers run on weights packed once (packed_gemm.h) instead of the matmul primitive.
+    int use_packed;
+    packed_gemm_api packed;
     matmul_entry *matmuls;
     size_t n_matmuls, cap_matmuls;
     weight_entry *weights;
@@ -86,7 +94,8 @@ struct m2d_dnnl {
 // other threads' getenv, and the function table is read-only afterwards.
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static api_t loaded_api;
-static int load_ok;
+static packed_gemm_api loaded_packed;
+static int load_ok, packed_ok;
 static char load_error[256];
 
 static void load_library(void) {
@@ -112,6 +121,9 @@ static void load_library(void) {
     LOAD(primitive_attr_set_output_scales); LOAD(memory_get_data_handle);
     LOAD(primitive_attr_set_scratchpad_mode);
 #undef LOAD
+    // M2D_DNNL_PACKED=0 runs the matmul primitive instead, to compare the two.
+    const char *packed = getenv("M2D_DNNL_PACKED");
+    packed_ok = packed_gemm_load(lib, &loaded_packed) && !(packed && strcmp(packed, "0") == 0);
     load_ok = 1;
 }
 
@@ -194,6 +206,23 @@ static int int8_saturates(m2d_dnnl *c) {
     return wrong;
 }
 
+// The same probe through the packed product (a kernel of its own).
+static int packed_int8_saturates(m2d_dnnl *c) {
+    enum { M = 2, K = 64, N = 16 };
+    static uint8_t a[M * K];
+    static int8_t w[N * K];
+    static int32_t out[M * N];
+    memset(a, 255, sizeof a);
+    memset(w, 127, sizeof w);
+    size_t bytes = 0;
+    void *packed = packed_gemm_pack_s8(&c->packed, w, N, K, M, &bytes);
+    if (!packed) return 1;
+    int wrong = packed_gemm_product_s8(&c->packed, packed, a, M, K, N, out) != 0 || out[0] != 255 * 127 * K ||
+                out[M * N - 1] != 255 * 127 * K;
+    free(packed);
+    return wrong;
+}
+
 static int supports_int8_matmul(m2d_dnnl *c) {
     dnnl_matmul_desc_t md;
     dnnl_primitive_desc_t pd;
@@ -211,6 +240,8 @@ m2d_dnnl *m2d_dnnl_open(int precision, char *error, size_t error_length) {
     c->precision = precision;
     c->bf16 = precision == M2D_DNNL_BF16;
     c->api = loaded_api;
+    c->use_packed = packed_ok && precision != M2D_DNNL_BF16;
+    c->packed = loaded_packed;
     if (c->api.engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
         c->api.stream_create(&c->stream, c->engine, dnnl_stream_default_flags) != dnnl_success) {
         snprintf(error, error_length, "oneDNN could not create a CPU engine");
@@ -227,7 +258,7 @@ m2d_dnnl *m2d_dnnl_open(int precision, char *error, size_t error_length) {
             return NULL;
         }
         c->activation_levels = 255;
-        c->weight_limit = int8_saturates(c) ? 63 : 127;
+        c->weight_limit = int8_saturates(c) || (c->use_packed && packed_int8_saturates(c)) ? 63 : 127;
     }
     if (c->bf16 && !supports_bf16_matmul(c)) {
         snprintf(error, error_length,
@@ -253,7 +284,8 @@ void m2d_dnnl_close(m2d_dnnl *c) {
         if (e->scratch) c->api.memory_destroy(e->scratch);
     }
     for (size_t i = 0; i < c->n_weights; i++) {
-        c->api.memory_destroy(c->weights[i].mem);
+        if (c->weights[i].mem) c->api.memory_destroy(c->weights[i].mem);
+        free(c->weights[i].packed);
         if (c->weights[i].owns_tables) {
             free(c->weights[i].scales);
             free(c->weights[i].sums);
@@ -493,8 +525,54 @@ static const weight_entry *weight_for(m2d_dnnl *c, const float *W, int64_t N, in
     return &c->weights[c->n_weights++];
 }
 
+// The packed copy of W (made now if there is none, split over threads for products of about M rows),
+// with its int8 tables. The pointer is valid until the next copy is made.
+static const weight_entry *packed_weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t K, int64_t M) {
+    for (size_t i = 0; i < c->n_weights; i++) {
+        weight_entry *w = &c->weights[i];
+        if (w->W == W && w->N == N && w->K == K && w->packed) return w;
+    }
+    if (c->n_weights == c->cap_weights) {
+        size_t cap = c->cap_weights ? 2 * c->cap_weights : 64;
+        weight_entry *grown = realloc(c->weights, cap * sizeof *grown);
+        if (!grown) return NULL;
+        c->weights = grown;
+        c->cap_weights = cap;
+    }
+    // fp32 products of any height run on the copy; it is split over threads for at most 256 rows (for a
+    // whole batch's rows one chunk ran 15% slower; for one chunk's, a batch of 8 runs as fast as the
+    // matmul primitive). int8 products must not have more rows than the copy was made for: one tile.
+    int64_t rows = c->precision == M2D_DNNL_INT8 ? M2D_DNNL_INT8_TILE_ROWS : M < 256 ? M : 256;
+    weight_entry w = {.W = W, .N = N, .K = K, .packed_rows = rows};
+    size_t bytes = 0;
+    if (c->precision == M2D_DNNL_INT8) {
+        int8_t *quantized = malloc((size_t)(N * K));
+        w.scales = malloc((size_t)N * sizeof(float));
+        w.sums = malloc((size_t)N * sizeof(int32_t));
+        w.owns_tables = 1;
+        if (quantized && w.scales && w.sums) {
+            m2d_quantize_weights(W, N, K, c->weight_limit, quantized, w.scales, w.sums);
+            w.packed = packed_gemm_pack_s8(&c->packed, quantized, N, K, rows, &bytes);
+        }
+        free(quantized);
+        if (!w.packed) {
+            free(w.scales);
+            free(w.sums);
+            return NULL;
+        }
+    } else {
+        w.packed = packed_gemm_pack_f32(&c->packed, W, N, K, rows, &bytes);
+        if (!w.packed) return NULL;
+    }
+    if (c->release_sources) release_pages(W, (size_t)(N * K) * sizeof(float));
+    c->weights[c->n_weights] = w;
+    c->weight_bytes += bytes;
+    return &c->weights[c->n_weights++];
+}
+
 int m2d_dnnl_prepare_linear(m2d_dnnl *c, const float *W, int64_t N, int64_t K, int64_t M) {
     if (M == 0 || N == 0) return 0;
+    if (c->use_packed) return packed_weight_for(c, W, N, K, M) ? 0 : 2;
     matmul_entry *e = matmul_for(c, M, N, K, 0, 1);
     if (!e) return 1;
     return weight_for(c, W, N, K, c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0)) ? 0 : 2;
@@ -504,6 +582,10 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
                     const float *bias, float *y, int accumulate) {
     if (c->precision == M2D_DNNL_INT8) return 6;
     if (M == 0 || N == 0) return 0;
+    if (c->use_packed) {
+        const weight_entry *w = packed_weight_for(c, W, N, K, M);
+        return w ? packed_gemm_linear_f32(&c->packed, w->packed, x, M, K, N, bias, y, accumulate) : 2;
+    }
     matmul_entry *e = matmul_for(c, M, N, K, accumulate != 0, bias != NULL);
     if (!e) return 1;
     const dnnl_memory_desc_t *want = c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
@@ -538,6 +620,14 @@ int m2d_dnnl_linear_s8(m2d_dnnl *c, const uint8_t *q, int64_t M, int64_t K, cons
                        const float **scales, const int32_t **sums) {
     if (c->precision != M2D_DNNL_INT8) return 6;
     if (M == 0 || N == 0) return 0;
+    if (c->use_packed) {
+        const weight_entry *w = packed_weight_for(c, W, N, K, M);
+        if (!w) return 2;
+        if (M > w->packed_rows) return 8;
+        *scales = w->scales;
+        *sums = w->sums;
+        return packed_gemm_product_s8(&c->packed, w->packed, q, M, K, N, acc);
+    }
     matmul_entry *e = matmul_for(c, M, N, K, 0, 0);
     if (!e) return 1;
     const dnnl_memory_desc_t *want = c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
@@ -635,6 +725,8 @@ int m2d_dnnl_batched_gemm(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int6
 }
 
 const char *m2d_dnnl_impl(m2d_dnnl *c) { return c->impl; }
+int m2d_dnnl_packed(m2d_dnnl *c) { return c->use_packed; }
+void m2d_dnnl_run_unpacked(m2d_dnnl *c) { if (c->n_weights == 0) c->use_packed = 0; }
 const char *m2d_dnnl_version(m2d_dnnl *c) { return c->version; }
 size_t m2d_dnnl_weight_bytes(m2d_dnnl *c) { return c->weight_bytes; }
 
@@ -680,6 +772,8 @@ int m2d_dnnl_prepare_linear(m2d_dnnl *c, const float *W, int64_t N, int64_t K, i
     return 1;
 }
 const char *m2d_dnnl_impl(m2d_dnnl *c) { (void)c; return "none"; }
+int m2d_dnnl_packed(m2d_dnnl *c) { (void)c; return 0; }
+void m2d_dnnl_run_unpacked(m2d_dnnl *c) { (void)c; }
 const char *m2d_dnnl_version(m2d_dnnl *c) { (void)c; return "none"; }
 size_t m2d_dnnl_weight_bytes(m2d_dnnl *c) { (void)c; return 0; }
 #endif

@@ -1,7 +1,7 @@
 // GEMMEngine: which library runs the Linear-layer GEMMs and in what precision. OpenBLAS is the
-// portable backend (everywhere, fp32); oneDNN's matmul primitive (loaded at run time) is the fast
-// one, with shape-cached primitives and weights reordered once into its preferred layout (or, for
-// training, whose weights change every step, run on the weights in place). One engine belongs to one
+// portable backend (everywhere, fp32); oneDNN (loaded at run time) is the fast one: inference weights
+// packed once for its GEMM (or, without that, reordered once for its shape-cached matmul primitives),
+// and for training, whose weights change every step, products on the weights in place. One engine belongs to one
 // encoder or trainer (one thread at a time); attention's per-head products go through `batchedGemm`.
 import CDNNL
 
@@ -65,9 +65,12 @@ public final class GEMMEngine: @unchecked Sendable {
     /// `ownsWeights` (oneDNN inference only; ignored on OpenBLAS) frees each original weight once
     /// oneDNN holds its copy: for a process whose one encoder is the weights' only user (m2d-server,
     /// m2d-embed). `ViTEncoder` refuses to share such weights with any other engine.
+    ///
+    /// `packedWeights: false` runs the Linear layers through oneDNN's matmul primitive even where its
+    /// packed GEMM is there (weights packed once; the default, see m2d_dnnl_packed), to compare the two.
     public init(
         backend requested: Backend, precision: Precision = .fp32, weightsChange: Bool = false,
-        ownsWeights: Bool = false
+        ownsWeights: Bool = false, packedWeights: Bool = true
     ) throws(GEMMEngineError) {
         self.precision = precision
         self.weightsChange = weightsChange
@@ -89,6 +92,7 @@ public final class GEMMEngine: @unchecked Sendable {
             backend = .onednn
             self.ownsWeights = ownsWeights && !weightsChange
             if self.ownsWeights { m2d_dnnl_release_sources(ctx, 1) }
+            if !packedWeights { m2d_dnnl_run_unpacked(ctx) }
             dnnl = ctx
             if let ranges = int8Ranges { quantized = Int8Scratch(activationLevels: ranges.activationLevels) }
             return
@@ -213,12 +217,13 @@ public final class GEMMEngine: @unchecked Sendable {
         return failure
     }
 
-    /// e.g. "onednn 2.6.3 brg:avx512_core fp32", "onednn 2.6.3 gemm:jit int8 (weights 7-bit)" or
-    /// "openblas SkylakeX fp32".
+    /// e.g. "onednn 2.6.3 brg:avx512_core bf16", "onednn 2.6.3 gemm:jit packed int8 (weights 7-bit: no
+    /// VNNI)" or "openblas SkylakeX fp32". "packed": the Linear weights are packed once for oneDNN's GEMM.
     public var summary: String {
         guard let dnnl else { return "openblas \(BLAS.coreName) fp32" }
+        let packed = m2d_dnnl_packed(dnnl) != 0 ? " packed" : ""
         let base =
-            "onednn \(String(cString: m2d_dnnl_version(dnnl))) \(String(cString: m2d_dnnl_impl(dnnl))) "
+            "onednn \(String(cString: m2d_dnnl_version(dnnl))) \(String(cString: m2d_dnnl_impl(dnnl)))\(packed) "
             + precision.rawValue
         guard let ranges = int8Ranges, ranges.weightLimit < 127 else { return base }
         return base + " (weights 7-bit: no VNNI)"

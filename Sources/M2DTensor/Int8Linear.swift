@@ -45,7 +45,7 @@ final class Int8Scratch {
 
     /// Rows per integer product: the s32 products of one tile stay in cache until they are
     /// dequantized (a whole batch's, 1,528 x 3,072 x 4 bytes for fc1 at 8 chunks, would not).
-    static let tileRows = 256
+    static let tileRows = Int(M2D_DNNL_INT8_TILE_ROWS)
 
     /// out (M,OC) = dequant(quant(input) (M,C) . quant(weight) (OC,C)^T) + bias (+ out), one tile of
     /// rows at a time. Returns oneDNN's code (0 on success).

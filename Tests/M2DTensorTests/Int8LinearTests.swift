@@ -53,35 +53,40 @@ import Testing
     }
 
     /// The engine's product equals the scheme computed here in exact integers, with bias and
-    /// with accumulation, at shapes whose K and N are not multiples of any kernel block.
-    @Test(arguments: [false, true])
-    func productEqualsTheIntegerReference(accumulate: Bool) throws {
-        let engine = try GEMMEngine(backend: .onednn, precision: .int8)
+    /// with accumulation, at shapes whose K and N are not multiples of any kernel block, on weights
+    /// packed once and through the matmul primitive. One engine meets a short product first and then
+    /// a full tile and more than a tile (a copy made for the first product's rows must serve them all).
+    @Test(arguments: [false, true], [true, false])
+    func productEqualsTheIntegerReference(accumulate: Bool, packed: Bool) throws {
+        let engine = try GEMMEngine(backend: .onednn, precision: .int8, packedWeights: packed)
+        #expect(engine.summary.contains(" packed ") == packed, "\(engine.summary)")
         let limit = try #require(engine.int8Ranges).weightLimit
-        let M = 37, K = 95, N = 41
+        let K = 95, N = 41
         var rng = Rng(seed: 5)
-        let x = (0..<(M * K)).map { _ in rng.normal() }, w = (0..<(N * K)).map { _ in rng.normal() * 0.1 }
-        let bias = (0..<N).map { _ in rng.normal() }, y0 = (0..<(M * N)).map { _ in rng.normal() }
-        var y = y0
-        _ = engine.linear(out: &y, input: x, weight: w, bias: bias, M: M, C: K, OC: N, accumulate: accumulate)
-        #expect(engine.takeFailure() == nil)
-
-        var qx = [UInt8](repeating: 0, count: M * K), sx = [Float](repeating: 0, count: M)
-        var zx = [Int32](repeating: 0, count: M)
-        m2d_quantize_rows(x, Int64(K), 0, Int64(M), 255, &qx, &sx, &zx)
+        let w = (0..<(N * K)).map { _ in rng.normal() * 0.1 }, bias = (0..<N).map { _ in rng.normal() }
         var qw = [Int8](repeating: 0, count: N * K), sw = [Float](repeating: 0, count: N)
         var sumw = [Int32](repeating: 0, count: N)
         m2d_quantize_weights(w, Int64(N), Int64(K), Int32(limit), &qw, &sw, &sumw)
-        var worst: Float = 0
-        for m in 0..<M {
-            for n in 0..<N {
-                var acc = 0
-                for k in 0..<K { acc += (Int(qx[m * K + k]) - Int(zx[m])) * Int(qw[n * K + k]) }
-                let expected = sx[m] * sw[n] * Float(acc) + bias[n] + (accumulate ? y0[m * N + n] : 0)
-                worst = max(worst, abs(y[m * N + n] - expected) / max(1, abs(expected)))
+        for M in [37, 256, 300, 600] {
+            let x = (0..<(M * K)).map { _ in rng.normal() }, y0 = (0..<(M * N)).map { _ in rng.normal() }
+            var y = y0
+            _ = engine.linear(out: &y, input: x, weight: w, bias: bias, M: M, C: K, OC: N, accumulate: accumulate)
+            #expect(engine.takeFailure() == nil)
+
+            var qx = [UInt8](repeating: 0, count: M * K), sx = [Float](repeating: 0, count: M)
+            var zx = [Int32](repeating: 0, count: M)
+            m2d_quantize_rows(x, Int64(K), 0, Int64(M), 255, &qx, &sx, &zx)
+            var worst: Float = 0
+            for m in 0..<M {
+                for n in 0..<N {
+                    var acc = 0
+                    for k in 0..<K { acc += (Int(qx[m * K + k]) - Int(zx[m])) * Int(qw[n * K + k]) }
+                    let expected = sx[m] * sw[n] * Float(acc) + bias[n] + (accumulate ? y0[m * N + n] : 0)
+                    worst = max(worst, abs(y[m * N + n] - expected) / max(1, abs(expected)))
+                }
             }
+            #expect(worst < 1e-5, "int8 product (M=\(M)) vs the integer reference: worst relative difference \(worst)")
         }
-        #expect(worst < 1e-5, "int8 product vs the integer reference: worst relative difference \(worst)")
     }
 
     /// On a ViT-Base-sized product of Gaussian data, int8 stays close to fp32.

@@ -31,9 +31,12 @@ int m2d_dnnl_prepare_linear(m2d_dnnl *ctx, const float *W, int64_t N, int64_t K,
 int m2d_dnnl_linear(m2d_dnnl *ctx, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
                     const float *bias, float *y, int accumulate);
 
+/// The most rows of one int8 product (callers split taller ones into tiles of this height).
+enum { M2D_DNNL_INT8_TILE_ROWS = 256 };
+
 /// INT8 contexts: acc (M,N) s32 = q (M,K) u8 . Wq^T, Wq the int8 copy of W (N,K) (made on first use,
-/// see m2d_quant.h); *scales and *sums point at Wq's per-channel scales and row sums, for
-/// m2d_dequantize_rows. Returns 0 on success.
+/// see m2d_quant.h), M <= M2D_DNNL_INT8_TILE_ROWS; *scales and *sums point at Wq's per-channel scales
+/// and row sums, for m2d_dequantize_rows. Returns 0 on success (8: more rows than a tile).
 int m2d_dnnl_linear_s8(m2d_dnnl *ctx, const uint8_t *q, int64_t M, int64_t K, const float *W, int64_t N, int32_t *acc,
                        const float **scales, const int32_t **sums);
 
@@ -56,6 +59,12 @@ int m2d_dnnl_batched_gemm(m2d_dnnl *ctx, int64_t batch, int64_t M, int64_t N, in
 
 /// The implementation oneDNN chose for the last primitive created (e.g. "brg:avx512_core").
 const char *m2d_dnnl_impl(m2d_dnnl *ctx);
+/// 1 when the Linear layers run on weights packed once for oneDNN's GEMM (see packed_gemm.h), 0 when
+/// they run through the matmul primitive (M2D_DNNL_PACKED=0, bf16, or a libdnnl without the packed API).
+int m2d_dnnl_packed(m2d_dnnl *ctx);
+/// Runs the Linear layers through the matmul primitive even where the packed GEMM is there (to compare
+/// the two). Only before the context's first weight.
+void m2d_dnnl_run_unpacked(m2d_dnnl *ctx);
 /// "major.minor.patch".
 const char *m2d_dnnl_version(m2d_dnnl *ctx);
 /// Bytes held by reordered weights.
