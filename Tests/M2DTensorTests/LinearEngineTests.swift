@@ -56,7 +56,8 @@ import TestSupport
         for M in [191, 382] {
             let x = (0..<(M * K)).map { _ in rng.normal() }
             var y = [Float](repeating: 0, count: M * N)
-            _ = engine.linear(out: &y, input: x, weight: weight.pointer, bias: nil, M: M, C: K, OC: N, accumulate: false)
+            _ = engine.linear(
+                out: &y, input: x, weight: weight.pointer, bias: nil, M: M, C: K, OC: N, accumulate: false)
             #expect(engine.takeFailure() == nil)
             let expected = Self.reference(x: x, w: original, bias: nil, y0: nil, M: M, K: K, N: N)
             let cmp = Numerics.compare("prepared linear M=\(M)", y, expected, atol: 1e-4, rtol: 1e-5)
