@@ -7,7 +7,8 @@
 # process, so its peak RSS is its own; OPENBLAS_CORETYPE is unset for the peers' commands only. Columns: ms (best
 # of REPEATS), the ratio of the best peer of the same precision tier to this row (> 1: faster than
 # it), the minimum per-token cosine against PyTorch fp32, peak RSS, the fraction of this machine's
-# measured peak (tools/peers/peak.c; 33.86 GFLOP per chunk) and the kernel that ran.
+# measured peak (tools/peers/peak.c; 33.86 GFLOP per chunk) and the kernel that ran; below it, the
+# Linear layers' products alone on the packed GEMM (tools/peers/linear_gemm.c), which bound ours.
 #   scripts/bench-peers.sh     (BIN=DIR: binaries built there; PEERS_DIR: where the model and ONNX go)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +22,9 @@ if [ ! -f "$DIR/encoder.int8.onnx" ]; then
   env -u OPENBLAS_CORETYPE "$PY" tools/peers/bench_peers.py prepare "$DIR" >/dev/null 2>&1
 fi
 cc -O2 -pthread tools/peers/peak.c -o "$DIR/peak"
+cc -O2 tools/peers/linear_gemm.c Sources/CDNNL/packed_gemm.c -ISources/CDNNL -ldl -o "$DIR/linear_gemm"
 # A peak is a maximum: measured before and after the engines (the machine is shared), the higher kept.
-peak=$("$DIR/peak" "$THREADS")
+peak=$("$DIR/peak" "$THREADS"; OMP_NUM_THREADS=$THREADS "$DIR/linear_gemm" || true)
 rows="$DIR/rows.jsonl"; : > "$rows"
 export THREADS REPEATS ROUNDS
 
@@ -57,7 +59,7 @@ for ((round = 0; round < ROUNDS; round++)); do
   done
 done
 peak="$peak
-$("$DIR/peak" "$THREADS")"
+$("$DIR/peak" "$THREADS"; OMP_NUM_THREADS=$THREADS "$DIR/linear_gemm" || true)"
 "$PY" - "$rows" "$peak" "${OPENBLAS_CORETYPE:-(unset)}" <<'PY'
 import json, sys
 rounds = [json.loads(l) for l in open(sys.argv[1])]
@@ -76,6 +78,7 @@ peak = {}
 for name, value in (l.split() for l in sys.argv[2].splitlines()):
     peak[name] = max(peak.get(name, 0.0), float(value))
 fp32_peak, int8_peak = peak["fp32_gflops"], peak["int8_gops"]
+linear = {k: v for k, v in peak.items() if k.startswith("linear_")}
 GFLOP = 33.86
 tier = lambda e: e.split("-")[1]
 names = {"ours-fp32": "ours, oneDNN fp32", "ours-bf16": "ours, oneDNN bf16", "ours-int8": "ours, oneDNN int8",
@@ -109,4 +112,10 @@ for r in rows:
     frac = rate / (int8_peak if tier(r["engine"]) == "int8" else fp32_peak)
     print(f"| {name} | {r['b1_ms']:.1f} | {v1} | {r['b8_ms']:.0f} | {v8} | {r['cosine']:.6f} | {r['rss_mib']:.0f} "
           f"| {100 * frac:.0f}% | {r['kernel']} |")
+if linear:
+    parts = [f"{k.split('_')[1]} batch {k.split('_b')[1]}: {v:.0f} "
+             f"({100 * v / (int8_peak if 'int8' in k else fp32_peak):.0f}% of peak)" for k, v in sorted(linear.items())]
+    print()
+    print("The Linear layers alone (tools/peers/linear_gemm.c: the 48 products of a forward on their own packed "
+          "weights, as the encoder runs them), GFLOP/s or GOP/s: " + "; ".join(parts))
 PY

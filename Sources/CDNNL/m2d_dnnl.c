@@ -90,8 +90,7 @@ struct m2d_dnnl {
     char version[32];
 };
 
-// The library is loaded once per process (pthread_once): setenv and dlopen must not race with
-// other threads' getenv, and the function table is read-only afterwards.
+// The library is loaded once per process (pthread_once): the function table is read-only afterwards.
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static api_t loaded_api;
 static packed_gemm_api loaded_packed;
@@ -99,8 +98,8 @@ static int load_ok, packed_ok;
 static char load_error[256];
 
 static void load_library(void) {
-    // OpenMP workers must sleep between regions, or they spin while OpenBLAS and our own threads run.
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    // No OMP_WAIT_POLICY here: libgomp is loaded with libsoxr at start-up and reads its environment
+    // then, and set at start PASSIVE measured no faster than libgomp's default (a short spin).
     void *lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
     if (!lib) lib = dlopen("libdnnl.so", RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
