@@ -195,8 +195,10 @@ import TestSupport
     @Test func ablationWritesOneTableAndSkipsFinishedRuns() throws {
         let root = Fixtures.temporaryDirectory()
         let task = try TestAudio.toneTask(in: root + "/task", frequencies: [300, 900, 2500], train: 4)
+        // A budget of one epoch (7 steps) even at 1.2 s a step: under make test's parallel load 0.03
+        // minutes was once refused as too short (0.89 s a step).
         let args = [
-            "ablate", "--data", root + "/task", "--tasks", task, "--out", root + "/ablation", "--minutes", "0.03",
+            "ablate", "--data", root + "/task", "--tasks", task, "--out", root + "/ablation", "--minutes", "0.15",
             "--variants", "m2d,msm-mae", "--seeds", "1,2",
             "--pretrain-args", "--preset tiny --frames 64 --batch-size 4 --norm-draws 20 --warmup-epochs 1",
         ]
