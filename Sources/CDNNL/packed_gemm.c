@@ -49,8 +49,8 @@ void *packed_gemm_pack_s8(const packed_gemm_api *api, const int8_t *W, int64_t N
 int packed_gemm_linear_f32(const packed_gemm_api *api, const void *W, const float *x, int64_t M, int64_t K,
                            int64_t N, const float *bias, float *y, int accumulate) {
     if (M == 0 || N == 0) return 0;
-    // The bias goes into y first (a write the product's own read of y then hides), so one product
-    // with beta = 1 adds it, the residual and x . W^T.
+    // The packed API has no bias: it goes into y first (added to the residual, or written over y), and
+    // one product with beta = 1 then adds x . W^T to both.
     if (bias) {
         for (int64_t m = 0; m < M; m++) {
             float *row = y + m * N;
