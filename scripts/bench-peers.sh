@@ -63,9 +63,7 @@ $("$DIR/peak" "$THREADS"; OMP_NUM_THREADS=$THREADS "$DIR/linear_gemm" || true)"
 "$PY" - "$rows" "$peak" "${OPENBLAS_CORETYPE:-(unset)}" <<'PY'
 import json, sys
 rounds = [json.loads(l) for l in open(sys.argv[1])]
-order = ["ours-fp32", "ours-bf16", "ours-int8", "torch-fp32", "torch-bf16", "ort-fp32", "ort-int8", "ov-fp32",
-         "ov-bf16"]
-kept = {}  # each engine's best round: the fastest batch 1 and batch 8, the largest RSS
+kept = {}  # each engine's best round (fastest batch 1 and batch 8, largest RSS), in the first round's order
 for r in rounds:
     k = kept.get(r["engine"])
     if k is None or "error" in k:
@@ -73,7 +71,7 @@ for r in rounds:
     elif "error" not in r:
         k["b1_ms"], k["b8_ms"] = min(k["b1_ms"], r["b1_ms"]), min(k["b8_ms"], r["b8_ms"])
         k["rss_mib"] = max(k["rss_mib"], r["rss_mib"])
-rows = [kept[e] for e in order if e in kept]
+rows = list(kept.values())
 peak = {}
 for name, value in (l.split() for l in sys.argv[2].splitlines()):
     peak[name] = max(peak.get(name, 0.0), float(value))

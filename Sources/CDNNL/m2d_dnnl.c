@@ -154,13 +154,27 @@ static int int8_descs(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, dnnl_matmul_
 // Without VNNI, x86 kernels multiply u8 by s8 pairwise into saturating 16-bit sums (vpmaddubsw):
 // 255 * 127 * 2 overflows. One product of extreme values tells whether this CPU's kernel does; if
 // it does, weights keep 7 bits (|q| <= 63, so a pair stays below 32,767) and activations all 8.
+enum { PROBE_M = 2, PROBE_K = 64, PROBE_N = 16 };
+typedef struct {
+    uint8_t a[PROBE_M * PROBE_K];  // every activation 255
+    int8_t w[PROBE_N * PROBE_K];   // every weight 127 (so its layout does not matter)
+    int32_t out[PROBE_M * PROBE_N];
+} saturation_probe;
+
+static void probe_init(saturation_probe *p) {
+    memset(p->a, 255, sizeof p->a);
+    memset(p->w, 127, sizeof p->w);
+    memset(p->out, 0, sizeof p->out);
+}
+
+static int probe_saturated(const saturation_probe *p) {
+    return p->out[0] != 255 * 127 * PROBE_K || p->out[PROBE_M * PROBE_N - 1] != 255 * 127 * PROBE_K;
+}
+
 static int int8_saturates(m2d_dnnl *c) {
-    enum { M = 2, K = 64, N = 16 };
-    static uint8_t a[M * K];
-    static int8_t b[K * N];
-    static int32_t out[M * N];
-    memset(a, 255, sizeof a);
-    memset(b, 127, sizeof b);
+    enum { M = PROBE_M, K = PROBE_K, N = PROBE_N };
+    saturation_probe probe;
+    probe_init(&probe);
     dnnl_matmul_desc_t md;
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
@@ -173,10 +187,10 @@ static int int8_saturates(m2d_dnnl *c) {
     dnnl_dims_t wd = {K, N};
     c->api.memory_desc_init_by_tag(&plain, 2, wd, dnnl_s8, dnnl_ba);
     dnnl_memory_t ma, mplain, mw, mo, scratch = NULL;
-    c->api.memory_create(&ma, src, c->engine, a);
-    c->api.memory_create(&mplain, &plain, c->engine, b);
+    c->api.memory_create(&ma, src, c->engine, probe.a);
+    c->api.memory_create(&mplain, &plain, c->engine, probe.w);
     c->api.memory_create(&mw, want, c->engine, DNNL_MEMORY_ALLOCATE);
-    c->api.memory_create(&mo, dst, c->engine, out);
+    c->api.memory_create(&mo, dst, c->engine, probe.out);
     const dnnl_memory_desc_t *smd = c->api.primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (smd && c->api.memory_desc_get_size(smd)) c->api.memory_create(&scratch, smd, c->engine, DNNL_MEMORY_ALLOCATE);
     dnnl_primitive_desc_t rpd;
@@ -191,7 +205,7 @@ static int int8_saturates(m2d_dnnl *c) {
                                    {DNNL_ARG_SCRATCHPAD, scratch}};
         c->api.primitive_execute(prim, c->stream, scratch ? 4 : 3, args);
         c->api.stream_wait(c->stream);
-        wrong = out[0] != 255 * 127 * K || out[M * N - 1] != 255 * 127 * K;
+        wrong = probe_saturated(&probe);
         c->api.primitive_destroy(prim);
         c->api.primitive_destroy(reorder);
         c->api.primitive_desc_destroy(rpd);
@@ -207,17 +221,13 @@ static int int8_saturates(m2d_dnnl *c) {
 
 // The same probe through the packed product (a kernel of its own).
 static int packed_int8_saturates(m2d_dnnl *c) {
-    enum { M = 2, K = 64, N = 16 };
-    static uint8_t a[M * K];
-    static int8_t w[N * K];
-    static int32_t out[M * N];
-    memset(a, 255, sizeof a);
-    memset(w, 127, sizeof w);
+    saturation_probe probe;
+    probe_init(&probe);
     size_t bytes = 0;
-    void *packed = packed_gemm_pack_s8(&c->packed, w, N, K, M, &bytes);
+    void *packed = packed_gemm_pack_s8(&c->packed, probe.w, PROBE_N, PROBE_K, PROBE_M, &bytes);
     if (!packed) return 1;
-    int wrong = packed_gemm_product_s8(&c->packed, packed, a, M, K, N, out) != 0 || out[0] != 255 * 127 * K ||
-                out[M * N - 1] != 255 * 127 * K;
+    int wrong = packed_gemm_product_s8(&c->packed, packed, probe.a, PROBE_M, PROBE_K, PROBE_N, probe.out) != 0 ||
+                probe_saturated(&probe);
     free(packed);
     return wrong;
 }
@@ -442,6 +452,42 @@ static void release_pages(const void *start, size_t bytes) {
 
 void m2d_dnnl_release_sources(m2d_dnnl *c, int on) { c->release_sources = on; }
 
+static void free_tables(weight_entry *w) {
+    if (!w->owns_tables) return;
+    free(w->scales);
+    free(w->sums);
+    w->scales = NULL;
+    w->sums = NULL;
+    w->owns_tables = 0;
+}
+
+// Room for one more entry in the weight table. Returns 1 on success.
+static int reserve_weight_slot(m2d_dnnl *c) {
+    if (c->n_weights < c->cap_weights) return 1;
+    size_t cap = c->cap_weights ? 2 * c->cap_weights : 64;
+    weight_entry *grown = realloc(c->weights, cap * sizeof *grown);
+    if (!grown) return 0;
+    c->weights = grown;
+    c->cap_weights = cap;
+    return 1;
+}
+
+// int8: W's integers (returned; the caller frees them once copied) and its per-channel scales and row sums
+// (owned by `w`). NULL when out of memory, with nothing left allocated.
+static int8_t *quantize_with_tables(m2d_dnnl *c, const float *W, int64_t N, int64_t K, weight_entry *w) {
+    int8_t *quantized = malloc((size_t)(N * K));
+    w->scales = malloc((size_t)N * sizeof(float));
+    w->sums = malloc((size_t)N * sizeof(int32_t));
+    w->owns_tables = 1;
+    if (!quantized || !w->scales || !w->sums) {
+        free(quantized);
+        free_tables(w);
+        return NULL;
+    }
+    m2d_quantize_weights(W, N, K, c->weight_limit, quantized, w->scales, w->sums);
+    return quantized;
+}
+
 // oneDNN's copy of W in the layout `want` (made now if there is none), with its int8 tables. The pointer
 // is valid until the next copy is made (the table may grow).
 static const weight_entry *weight_for(m2d_dnnl *c, const float *W, int64_t N, int64_t K,
@@ -455,13 +501,7 @@ static const weight_entry *weight_for(m2d_dnnl *c, const float *W, int64_t N, in
         if (c->api.memory_desc_equal(&w->md, want)) return w;
         other = w;
     }
-    if (c->n_weights == c->cap_weights) {
-        size_t cap = c->cap_weights ? 2 * c->cap_weights : 64;
-        weight_entry *grown = realloc(c->weights, cap * sizeof *grown);
-        if (!grown) return NULL;
-        c->weights = grown;
-        c->cap_weights = cap;
-    }
+    if (!reserve_weight_slot(c)) return NULL;
     // W (N,K) row-major is the (K,N) matrix in "ba" order.
     int int8 = c->precision == M2D_DNNL_INT8;
     dnnl_memory_desc_t plain;
@@ -477,17 +517,8 @@ static const weight_entry *weight_for(m2d_dnnl *c, const float *W, int64_t N, in
         w.scales = other->scales;
         w.sums = other->sums;
     } else if (int8) {
-        quantized = malloc((size_t)(N * K));
-        w.scales = malloc((size_t)N * sizeof(float));
-        w.sums = malloc((size_t)N * sizeof(int32_t));
-        w.owns_tables = 1;
-        if (!quantized || !w.scales || !w.sums) {
-            free(quantized);
-            free(w.scales);
-            free(w.sums);
-            return NULL;
-        }
-        m2d_quantize_weights(W, N, K, c->weight_limit, quantized, w.scales, w.sums);
+        quantized = quantize_with_tables(c, W, N, K, &w);
+        if (!quantized) return NULL;
         source = quantized;
     }
     dnnl_primitive_desc_t rpd;
@@ -511,10 +542,7 @@ static const weight_entry *weight_for(m2d_dnnl *c, const float *W, int64_t N, in
     if (made) c->api.memory_destroy(from);
     free(quantized);
     if (!made) {
-        if (w.owns_tables) {
-            free(w.scales);
-            free(w.sums);
-        }
+        free_tables(&w);
         return NULL;
     }
     if (c->release_sources && !other) release_pages(W, (size_t)(N * K) * sizeof(float));
@@ -531,13 +559,7 @@ static const weight_entry *packed_weight_for(m2d_dnnl *c, const float *W, int64_
         weight_entry *w = &c->weights[i];
         if (w->W == W && w->N == N && w->K == K && w->packed) return w;
     }
-    if (c->n_weights == c->cap_weights) {
-        size_t cap = c->cap_weights ? 2 * c->cap_weights : 64;
-        weight_entry *grown = realloc(c->weights, cap * sizeof *grown);
-        if (!grown) return NULL;
-        c->weights = grown;
-        c->cap_weights = cap;
-    }
+    if (!reserve_weight_slot(c)) return NULL;
     // fp32 products of any height run on the copy; it is split over threads for at most 256 rows (for a
     // whole batch's rows one chunk ran 15% slower; for one chunk's, a batch of 8 runs as fast as the
     // matmul primitive). int8 products must not have more rows than the copy was made for: one tile.
@@ -545,18 +567,11 @@ static const weight_entry *packed_weight_for(m2d_dnnl *c, const float *W, int64_
     weight_entry w = {.W = W, .N = N, .K = K, .packed_rows = rows};
     size_t bytes = 0;
     if (c->precision == M2D_DNNL_INT8) {
-        int8_t *quantized = malloc((size_t)(N * K));
-        w.scales = malloc((size_t)N * sizeof(float));
-        w.sums = malloc((size_t)N * sizeof(int32_t));
-        w.owns_tables = 1;
-        if (quantized && w.scales && w.sums) {
-            m2d_quantize_weights(W, N, K, c->weight_limit, quantized, w.scales, w.sums);
-            w.packed = packed_gemm_pack_s8(&c->packed, quantized, N, K, rows, &bytes);
-        }
+        int8_t *quantized = quantize_with_tables(c, W, N, K, &w);
+        if (quantized) w.packed = packed_gemm_pack_s8(&c->packed, quantized, N, K, rows, &bytes);
         free(quantized);
         if (!w.packed) {
-            free(w.scales);
-            free(w.sums);
+            free_tables(&w);
             return NULL;
         }
     } else {

@@ -26,32 +26,25 @@ static double flops(int64_t rows) {
     return total;
 }
 
-static double time_fp32(const packed_gemm_api *api, void *packed[DEPTH][LAYERS], const float *x, float *y,
-                        int64_t rows) {
+// The rate of the 48 products at `rows` rows: fp32 on x into y, or int8 on q into acc (in the encoder's
+// 256-row tiles), best of REPEATS.
+static double rate(const packed_gemm_api *api, void *packed[DEPTH][LAYERS], int int8, const float *x, float *y,
+                   const uint8_t *q, int32_t *acc, int64_t rows) {
     double best = 1e30;
     for (int r = 0; r < REPEATS; r++) {
         double t = now();
         for (int l = 0; l < DEPTH; l++)
-            for (int s = 0; s < LAYERS; s++)
-                packed_gemm_linear_f32(api, packed[l][s], x, rows, shapes[s][1], shapes[s][0], NULL, y, 0);
-        t = now() - t;
-        if (t < best) best = t;
-    }
-    return flops(rows) / best * 1e-9;
-}
-
-static double time_int8(const packed_gemm_api *api, void *packed[DEPTH][LAYERS], const uint8_t *q, int32_t *acc,
-                        int64_t rows) {
-    double best = 1e30;
-    for (int r = 0; r < REPEATS; r++) {
-        double t = now();
-        for (int l = 0; l < DEPTH; l++)
-            for (int s = 0; s < LAYERS; s++)
-                for (int64_t first = 0; first < rows; first += 256) {  // the encoder's int8 tiles
-                    int64_t m = rows - first < 256 ? rows - first : 256;
-                    packed_gemm_product_s8(api, packed[l][s], q + first * shapes[s][1], m, shapes[s][1],
-                                           shapes[s][0], acc + first * shapes[s][0]);
+            for (int s = 0; s < LAYERS; s++) {
+                int64_t N = shapes[s][0], K = shapes[s][1];
+                if (!int8) {
+                    packed_gemm_linear_f32(api, packed[l][s], x, rows, K, N, NULL, y, 0);
+                    continue;
                 }
+                for (int64_t first = 0; first < rows; first += 256) {
+                    int64_t m = rows - first < 256 ? rows - first : 256;
+                    packed_gemm_product_s8(api, packed[l][s], q + first * K, m, K, N, acc + first * N);
+                }
+            }
         t = now() - t;
         if (t < best) best = t;
     }
@@ -91,7 +84,9 @@ int main(void) {
             packed_s8[l][s] = packed_gemm_pack_s8(&api, wq, shapes[s][0], shapes[s][1], 256, &bytes);
             if (!packed_f32[l][s] || !packed_s8[l][s]) return 1;
         }
-    for (int b = 1; b <= 8; b += 7) printf("linear_fp32_b%d %.1f\n", b, time_fp32(&api, packed_f32, x, y, 191 * b));
-    for (int b = 1; b <= 8; b += 7) printf("linear_int8_b%d %.1f\n", b, time_int8(&api, packed_s8, q, acc, 191 * b));
+    for (int b = 1; b <= 8; b += 7)
+        printf("linear_fp32_b%d %.1f\n", b, rate(&api, packed_f32, 0, x, y, q, acc, 191 * b));
+    for (int b = 1; b <= 8; b += 7)
+        printf("linear_int8_b%d %.1f\n", b, rate(&api, packed_s8, 1, x, y, q, acc, 191 * b));
     return 0;
 }
