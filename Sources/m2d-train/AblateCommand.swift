@@ -1,7 +1,7 @@
 // m2d-train ablate: the seed papers' comparison on this machine. Every variant pre-trains on the
-// same data with the same seed and wall-clock budget (each is a PretrainRun made from `pretrain
-// --minutes` flags, in this process, so a rerun resumes an interrupted variant and skips finished
-// ones), is exported, and is scored by the same linear evaluation; one table, a CSV, a bar chart
+// same data with the same seed and wall-clock (or epoch) budget (each is a PretrainRun made from
+// `pretrain --minutes` or `--epochs` flags, in this process, so a rerun resumes an interrupted
+// variant and skips finished ones), is exported, and is scored by the same linear evaluation; one table, a CSV, a bar chart
 // and the loss curves.
 import ArgumentParser
 import Foundation
@@ -14,8 +14,8 @@ struct AblateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ablate",
         abstract:
-            "Pre-train training variants on the same data, seed and time budget, evaluate each, and write one table "
-                + "and a chart.",
+            "Pre-train training variants on the same data, seed and time or epoch budget, evaluate each, and write "
+                + "one table and a chart.",
         discussion: """
             Variants: \(Variant.all.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")).
             Variants share one log-mel cache (OUT/logmel-cache unless --pretrain-args has --cache).
@@ -49,7 +49,12 @@ struct AblateCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Task CSVs (file,label,split) for the linear evaluation.")
     var tasks: [String]
     @Option(help: "Output folder.") var out: String
-    @Option(help: "Wall-clock budget per variant in minutes.") var minutes: Double = 20
+    @Option(help: "Wall-clock budget per variant in minutes (ignored with --epochs).") var minutes: Double = 20
+    @Option(
+        help: .init(
+            "Train every variant for this many epochs instead of a wall-clock budget: the same steps for each, "
+                + "whatever the machine's load."))
+    var epochs: Int?
     @Option(help: "Comma-separated variants (default: all).") var variants: String = Variant.all.map(\.name).joined(
         separator: ",")
     @Option(help: "Probe seeds (comma-separated).") var seeds: String = "42,43,44"
@@ -69,8 +74,8 @@ struct AblateCommand: ParsableCommand {
             return v
         }
         let seedList = seeds.split(separator: ",").compactMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
-        guard !chosen.isEmpty, !seedList.isEmpty, minutes > 0 else {
-            throw ValidationError("need variants, --seeds and a positive --minutes")
+        guard !chosen.isEmpty, !seedList.isEmpty, minutes > 0, (epochs ?? 1) > 0 else {
+            throw ValidationError("need variants, --seeds and a positive --minutes or --epochs")
         }
         for task in tasks where !FileManager.default.fileExists(atPath: task) {
             throw ValidationError("no task CSV at \(task)")
@@ -80,9 +85,15 @@ struct AblateCommand: ParsableCommand {
         let cacheArgs =
             extra.firstIndex(of: "--cache").flatMap { $0 + 1 < extra.count ? ["--cache", extra[$0 + 1]] : nil }
             ?? ["--cache", out + "/logmel-cache"]
+        // The last --epochs on a pretrain command line wins, so one in --pretrain-args would silently
+        // replace this budget.
+        if epochs != nil && extra.contains("--epochs") {
+            throw ValidationError("--epochs is given twice (also in --pretrain-args); keep one")
+        }
+        let budgetArgs = epochs.map { ["--epochs", "\($0)"] } ?? ["--minutes", "\(minutes)"]
         var results: [(String, [EvaluationRow])] = [], losses: [[Double]] = []
         var reference: (config: PretrainConfig, normStats: [Float])?
-        // Train every variant first, then evaluate: the budgets are wall-clock, so all runs should
+        // Train every variant first, then evaluate: wall-clock budgets need all runs to
         // share the same machine conditions, and evaluation load must not overlap any of them.
         let stop = StopFlag()
         for v in chosen {
@@ -93,7 +104,7 @@ struct AblateCommand: ParsableCommand {
             let args =
                 resume
                 ? ["--data"] + data + ["--run", runDir, "--resume"] + cacheArgs
-                : ["--data"] + data + ["--run", runDir, "--minutes", "\(minutes)", "--seed", "\(seed)"]
+                : ["--data"] + data + ["--run", runDir, "--seed", "\(seed)"] + budgetArgs
                     + v.flags + extra
                     + (extra.contains("--cache") ? [] : cacheArgs)
             let run = try PretrainCommand.parse(args).makeRun()
@@ -164,7 +175,8 @@ struct AblateCommand: ParsableCommand {
             }
         }
         md +=
-            "\nTest accuracy (%) of linear probes, mean +- std over \(seeds) probe seeds; \(minutes) minutes of "
+            "\nTest accuracy (%) of linear probes, mean +- std over \(seeds) probe seeds; "
+                + (epochs.map { "\($0) epochs" } ?? "\(minutes) minutes") + " of "
                 + "pre-training per variant.\n"
         try AtomicFile.write(Data(md.utf8), to: out + "/ablation.md")
         try AtomicFile.write(Data(csv.utf8), to: out + "/ablation.csv")

@@ -20,6 +20,28 @@ import TestSupport
         "--lr", "1e-3", "--warmup-epochs", "1", "--log-every", "5", "--save-every", "1000",
     ]
 
+    /// --minutes times a few steps and records the epochs that fit; a budget under one epoch is refused
+    /// before anything is written. Budgets far from the edge, so the machine's load cannot flip either.
+    @Test func minutesBudgetSetsTheEpochsOrIsRefused() throws {
+        let audio = try audioFolder()
+        let root = Fixtures.temporaryDirectory()
+        let flags = ["--preset", "tiny", "--frames", "64", "--batch-size", "4", "--norm-draws", "20"]
+        let fits = try CommandRunner.run(
+            "m2d-train",
+            ["pretrain", "--data", audio, "--run", root + "/fits", "--minutes", "0.5", "--max-steps", "2"] + flags)
+        #expect(fits.status == 0, "\(fits.stderr)")
+        let budget = try #require(
+            (fits.stderr + fits.stdoutText).split(separator: "\n").first { $0.hasPrefix("budget 0.5 min:") },
+            "\(fits.stderr)")
+        let logged = try #require(budget.split(separator: " ").dropLast().last.flatMap { Int($0) }, "\(budget)")
+        let config = try PretrainRun.savedConfig(in: root + "/fits")
+        #expect(logged >= 1 && config.epochs == logged, "\(budget)")
+        let tooShort = try CommandRunner.run(
+            "m2d-train", ["pretrain", "--data", audio, "--run", root + "/short", "--minutes", "0.00001"] + flags)
+        #expect(tooShort.status != 0 && tooShort.stderr.contains("less than one epoch"), "\(tooShort.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: PretrainRun.checkpoint(in: root + "/short")))
+    }
+
     @Test func resumeReproducesAnUninterruptedRun() throws {
         let audio = try audioFolder()
         let root = Fixtures.temporaryDirectory()
@@ -195,10 +217,10 @@ import TestSupport
     @Test func ablationWritesOneTableAndSkipsFinishedRuns() throws {
         let root = Fixtures.temporaryDirectory()
         let task = try TestAudio.toneTask(in: root + "/task", frequencies: [300, 900, 2500], train: 4)
-        // A budget of one epoch (7 steps) even at 1.2 s a step: under make test's parallel load 0.03
-        // minutes was once refused as too short (0.89 s a step).
+        // An epoch budget: a wall-clock one is timed under make test's parallel load (a step took 0.89 s in one
+        // run and 1.39 s in another, and either refused a budget picked for the other).
         let args = [
-            "ablate", "--data", root + "/task", "--tasks", task, "--out", root + "/ablation", "--minutes", "0.15",
+            "ablate", "--data", root + "/task", "--tasks", task, "--out", root + "/ablation", "--epochs", "1",
             "--variants", "m2d,msm-mae", "--seeds", "1,2",
             "--pretrain-args", "--preset tiny --frames 64 --batch-size 4 --norm-draws 20 --warmup-epochs 1",
         ]
@@ -208,6 +230,9 @@ import TestSupport
         for row in ["| m2d |", "| msm-mae |", "| random-init |", "| log-mel |"] {
             #expect(table.contains(row), "\(table)")
         }
+        #expect(table.contains("1 epochs of pre-training per variant"), "\(table)")
+        let run = try SafeTensorsFile(path: root + "/ablation/m2d/run/checkpoint-latest.safetensors")
+        #expect(run.metadata["step"] == "7", "one epoch: 30 clips in full batches of 4")
         let csv = try String(contentsOfFile: root + "/ablation/ablation.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 1 + 4)
         for png in ["ablation.png", "losses.png"] {
@@ -219,5 +244,10 @@ import TestSupport
         let bad = try CommandRunner.run(
             "m2d-train", ["ablate", "--data", root, "--tasks", task, "--out", root + "/x", "--variants", "mae"])
         #expect(bad.status != 0 && bad.stderr.contains("unknown variant"))
+        let twice = try CommandRunner.run(
+            "m2d-train",
+            ["ablate", "--data", root, "--tasks", task, "--out", root + "/y", "--epochs", "2", "--pretrain-args",
+             "--preset tiny --epochs 3"])
+        #expect(twice.status != 0 && twice.stderr.contains("--epochs is given twice"), "\(twice.stderr)")
     }
 }
