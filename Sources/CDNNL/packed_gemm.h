@@ -5,7 +5,7 @@
 // 191 rows costs as much as a quarter of the product. libdnnl exports these as C++ functions
 // (dnnl::impl::cpu, beside its C API), so they are looked up by their mangled names; the names
 // encode every parameter type, so a changed signature is a missing symbol, never a wrong call.
-// Without them the matmul primitive runs (m2d_dnnl.c).
+// Without them the matmul primitive runs (dnnl_primitives.c).
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,8 +1,8 @@
 // m2d-train ablate: the seed papers' comparison on this machine. Every variant pre-trains on the
 // same data with the same seed and wall-clock (or epoch) budget (each is a PretrainRun made from
 // `pretrain --minutes` or `--epochs` flags, in this process, so a rerun resumes an interrupted
-// variant and skips finished ones), is exported, and is scored by the same linear evaluation; one table, a CSV, a bar chart
-// and the loss curves.
+// variant and skips finished ones), is exported, and is scored by the same linear evaluation;
+// one table, a CSV, a bar chart and the loss curves.
 import ArgumentParser
 import Foundation
 import M2DCheckpoint
