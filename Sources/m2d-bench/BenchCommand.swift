@@ -53,7 +53,10 @@ struct CoreBench: ParsableCommand {
             throw ValidationError("\(error)")
         }
         encoder(threads: encoderThreads, engine: engine)
-        if ops { print(""); OpBreakdown.run(rows: 191 * opsBatch, tokens: 191, batch: opsBatch, repeats: repeats) }
+        if ops {
+            print("")
+            OpBreakdown.run(rows: 191 * opsBatch, tokens: 191, batch: opsBatch, repeats: repeats, engine: engine)
+        }
     }
 
     func best(_ body: () -> Void) -> Double {

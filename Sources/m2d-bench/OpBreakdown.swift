@@ -1,10 +1,11 @@
-// Per-op timing for one ViT-Base block at a given token count, to show where encoder time goes.
+// Per-op timing for one ViT-Base block at a given token count, on the engine the encoder ran on, to
+// show where encoder time goes.
 import Foundation
 import M2DOps
 import M2DTensor
 
 enum OpBreakdown {
-    static func run(rows: Int, tokens N: Int, batch B: Int, repeats: Int) {
+    static func run(rows: Int, tokens N: Int, batch B: Int, repeats: Int, engine: GEMMEngine) {
         let D = 768, H = 3072, heads = 12
         var rng = Rng(seed: 9)
         func buf(_ n: Int) -> FloatBuffer {
@@ -40,7 +41,7 @@ enum OpBreakdown {
                 time {
                     Linear.forward(
                         out: qkv.pointer, input: ln.pointer, weight: wqkv.pointer, bias: bias.pointer, M: rows, C: D,
-                        OC: 3 * D)
+                        OC: 3 * D, engine: engine)
                 }
             ),
             (
@@ -48,23 +49,26 @@ enum OpBreakdown {
                 time {
                     Attention.forward(
                         out: attn.pointer, probs: probs.pointer, probsStride: 0, qkv: qkv.pointer, B: B, N: N,
-                        heads: heads, headDim: 64)
+                        heads: heads, headDim: 64, engine: engine)
                 }
             ),
             (
-                "  of which softmax",
-                time { for _ in 0..<heads { Softmax.forwardRows(probs.pointer, rows: N, cols: N) } }
+                "  of which softmax (one core)",
+                time { for _ in 0..<B * heads { Softmax.forwardRows(probs.pointer, rows: N, cols: N) } }
             ),
             (
-                "  of which q.k gemms (1 thread)",
+                "  of which q.k and p.v products",
                 time {
-                    let t = BLAS.threads; BLAS.threads = 1
-                    for h in 0..<heads {
-                        BLAS.gemm(
-                            transB: .transposed, M: N, N: N, K: 64, alpha: 0.125, a: qkv.pointer + h * 64, lda: 3 * D,
-                            b: qkv.pointer + D + h * 64, ldb: 3 * D, c: probs.pointer, ldc: N)
+                    for b in 0..<B {
+                        let base = qkv.pointer + b * N * 3 * D
+                        engine.batchedGemm(
+                            batch: heads, M: N, N: N, K: 64, alpha: 0.125, a: base, aStrides: (64, 3 * D, 1),
+                            b: base + D, bStrides: (64, 1, 3 * D), c: probs.pointer, cStrides: (N * N, N, 1))
+                        engine.batchedGemm(
+                            batch: heads, M: N, N: 64, K: N, a: probs.pointer, aStrides: (N * N, N, 1),
+                            b: base + 2 * D, bStrides: (64, 3 * D, 1), c: attn.pointer + b * N * D,
+                            cStrides: (64, D, 1))
                     }
-                    BLAS.threads = t
                 }
             ),
             (
@@ -72,7 +76,7 @@ enum OpBreakdown {
                 time {
                     Linear.forward(
                         out: x.pointer, input: attn.pointer, weight: wproj.pointer, bias: bias.pointer, M: rows, C: D,
-                        OC: D, accumulate: true)
+                        OC: D, accumulate: true, engine: engine)
                 }
             ),
             (
@@ -80,7 +84,7 @@ enum OpBreakdown {
                 time {
                     Linear.forward(
                         out: hidden.pointer, input: ln.pointer, weight: w1.pointer, bias: bias.pointer, M: rows, C: D,
-                        OC: H)
+                        OC: H, engine: engine)
                 }
             ),
             ("gelu", time { GELU.forwardInPlace(hidden.pointer, count: rows * H) }),
@@ -89,12 +93,13 @@ enum OpBreakdown {
                 time {
                     Linear.forward(
                         out: x.pointer, input: hidden.pointer, weight: w2.pointer, bias: bias.pointer, M: rows, C: H,
-                        OC: D, accumulate: true)
+                        OC: D, accumulate: true, engine: engine)
                 }
             ),
         ]
-        let total = items.reduce(0) { $0 + $1.1 }
-        print("| op (one block, \(rows) rows) | ms | share |")
+        // The indented rows are parts of the row above them, already in its time.
+        let total = items.filter { !$0.0.hasPrefix(" ") }.reduce(0) { $0 + $1.1 }
+        print("| op (one block, \(rows) rows, \(engine.summary)) | ms | share |")
         print("|---|---|---|")
         for (name, t) in items {
             print("| \(name) | \(String(format: "%.2f", t)) | \(String(format: "%.0f%%", 100 * t / total)) |")
