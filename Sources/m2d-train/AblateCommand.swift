@@ -85,10 +85,10 @@ struct AblateCommand: ParsableCommand {
         let cacheArgs =
             extra.firstIndex(of: "--cache").flatMap { $0 + 1 < extra.count ? ["--cache", extra[$0 + 1]] : nil }
             ?? ["--cache", out + "/logmel-cache"]
-        // The last --epochs on a pretrain command line wins, so one in --pretrain-args would silently
-        // replace this budget.
-        if epochs != nil && extra.contains("--epochs") {
-            throw ValidationError("--epochs is given twice (also in --pretrain-args); keep one")
+        // On a pretrain command line the last --epochs wins and --minutes replaces --epochs, so either in
+        // --pretrain-args would silently replace this budget.
+        if epochs != nil, let clash = ["--epochs", "--minutes"].first(where: extra.contains) {
+            throw ValidationError("--epochs is the budget, and --pretrain-args has \(clash) too; keep one")
         }
         let budgetArgs = epochs.map { ["--epochs", "\($0)"] } ?? ["--minutes", "\(minutes)"]
         var results: [(String, [EvaluationRow])] = [], losses: [[Double]] = []
@@ -176,7 +176,7 @@ struct AblateCommand: ParsableCommand {
         }
         md +=
             "\nTest accuracy (%) of linear probes, mean +- std over \(seeds) probe seeds; "
-                + (epochs.map { "\($0) epochs" } ?? "\(minutes) minutes") + " of "
+                + (epochs.map { "\($0) epoch\($0 == 1 ? "" : "s")" } ?? "\(minutes) minutes") + " of "
                 + "pre-training per variant.\n"
         try AtomicFile.write(Data(md.utf8), to: out + "/ablation.md")
         try AtomicFile.write(Data(csv.utf8), to: out + "/ablation.csv")

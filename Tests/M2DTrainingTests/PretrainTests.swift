@@ -230,7 +230,7 @@ import TestSupport
         for row in ["| m2d |", "| msm-mae |", "| random-init |", "| log-mel |"] {
             #expect(table.contains(row), "\(table)")
         }
-        #expect(table.contains("1 epochs of pre-training per variant"), "\(table)")
+        #expect(table.contains("1 epoch of pre-training per variant"), "\(table)")
         let run = try SafeTensorsFile(path: root + "/ablation/m2d/run/checkpoint-latest.safetensors")
         #expect(run.metadata["step"] == "7", "one epoch: 30 clips in full batches of 4")
         let csv = try String(contentsOfFile: root + "/ablation/ablation.csv", encoding: .utf8).split(separator: "\n")
@@ -244,10 +244,13 @@ import TestSupport
         let bad = try CommandRunner.run(
             "m2d-train", ["ablate", "--data", root, "--tasks", task, "--out", root + "/x", "--variants", "mae"])
         #expect(bad.status != 0 && bad.stderr.contains("unknown variant"))
-        let twice = try CommandRunner.run(
-            "m2d-train",
-            ["ablate", "--data", root, "--tasks", task, "--out", root + "/y", "--epochs", "2", "--pretrain-args",
-             "--preset tiny --epochs 3"])
-        #expect(twice.status != 0 && twice.stderr.contains("--epochs is given twice"), "\(twice.stderr)")
+        for clash in ["--epochs 3", "--minutes 1"] {
+            let twice = try CommandRunner.run(
+                "m2d-train",
+                ["ablate", "--data", root, "--tasks", task, "--out", root + "/y", "--epochs", "2", "--pretrain-args",
+                 "--preset tiny " + clash])
+            #expect(twice.status != 0 && twice.stderr.contains("has \(clash.prefix(while: { $0 != " " })) too"),
+                    "\(twice.stderr)")
+        }
     }
 }
