@@ -86,7 +86,6 @@ bench-server: deps
 fuzz-server: deps
 	scripts/fuzz-server.sh
 
-## Attacks of the hardening issue at full size against the real release binaries (tools/abuse/abuse.py).
 bench-peers: deps
 	scripts/bench-peers.sh
 
@@ -108,6 +107,7 @@ bench-cluster: deps
 check-image: deps
 	scripts/check-image.sh
 
+## Attacks of the hardening issue at full size against the real release binaries (tools/abuse/abuse.py).
 abuse: deps
 	swift build -c release --product m2d-server
 	swift build -c release --product m2d-embed
