@@ -91,8 +91,15 @@ struct m2d_dnnl {
 M2D_HIDDEN int m2d_int8_descs(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, dnnl_matmul_desc_t *md);
 /// The cached Linear matmul for this shape (made now if there is none); NULL when oneDNN has none.
 M2D_HIDDEN matmul_entry *m2d_matmul_for(m2d_dnnl *c, int64_t M, int64_t N, int64_t K, int accumulate, int has_bias);
-/// Points `memory` at the shared scratchpad (it may have moved since) and adds it to `args`; returns the count.
-M2D_HIDDEN int m2d_with_scratch(m2d_dnnl *c, dnnl_memory_t memory, dnnl_exec_arg_t *args, int n);
+/// Runs `prim` on `args` (n of them, room for one more) with `scratch` pointed at the shared scratchpad (it
+/// may have moved since), and waits. Returns 0, 4 (execution failed) or 5 (the wait failed).
+M2D_HIDDEN int m2d_execute(m2d_dnnl *c, dnnl_primitive_t prim, dnnl_memory_t scratch, dnnl_exec_arg_t *args, int n);
+/// Makes room for one more entry in `*table` (`used` of `*capacity` taken, entries of `entry_bytes`),
+/// doubling it, from `first` entries. Returns 1 on success; on failure the table is unchanged.
+M2D_HIDDEN int m2d_reserve_entry(void **table, size_t *capacity, size_t used, size_t entry_bytes, size_t first);
+/// Grows `*buffer` (64-byte aligned, `*held` bytes) to at least `bytes`; its contents are not kept.
+/// Returns 1 on success; on failure the old buffer stays.
+M2D_HIDDEN int m2d_reserve_aligned(void **buffer, size_t *held, size_t bytes);
 /// Destroys every cached primitive and its memory objects (m2d_dnnl_close).
 M2D_HIDDEN void m2d_free_primitives(m2d_dnnl *c);
 /// Frees every weight copy and its int8 tables (m2d_dnnl_close).

@@ -14,23 +14,37 @@ static int attach_scratch(m2d_dnnl *c, dnnl_primitive_desc_t pd, dnnl_memory_t *
     size_t bytes = md ? c->api.memory_desc_get_size(md) : 0;
     *memory = NULL;
     if (bytes == 0) return 1;
-    if (bytes > c->scratch_bytes) {
-        void *grown = aligned_alloc(64, (bytes + 63) / 64 * 64);
-        if (!grown) return 0;
-        free(c->scratch);
-        c->scratch = grown;
-        c->scratch_bytes = bytes;
-    }
+    if (!m2d_reserve_aligned(&c->scratch, &c->scratch_bytes, bytes)) return 0;
     return c->api.memory_create(memory, md, c->engine, DNNL_MEMORY_NONE) == dnnl_success;
 }
 
-// Points `memory` at the shared scratchpad (it may have moved since) and adds it to `args`.
-int m2d_with_scratch(m2d_dnnl *c, dnnl_memory_t memory, dnnl_exec_arg_t *args, int n) {
-    if (!memory) return n;
-    c->api.memory_set_data_handle(memory, c->scratch);
-    args[n].arg = DNNL_ARG_SCRATCHPAD;
-    args[n].memory = memory;
-    return n + 1;
+int m2d_reserve_entry(void **table, size_t *capacity, size_t used, size_t entry_bytes, size_t first) {
+    if (used < *capacity) return 1;
+    size_t cap = *capacity ? 2 * *capacity : first;
+    void *grown = realloc(*table, cap * entry_bytes);
+    if (!grown) return 0;
+    *table = grown;
+    *capacity = cap;
+    return 1;
+}
+
+int m2d_reserve_aligned(void **buffer, size_t *held, size_t bytes) {
+    if (bytes <= *held) return 1;
+    void *grown = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!grown) return 0;
+    free(*buffer);
+    *buffer = grown;
+    *held = bytes;
+    return 1;
+}
+
+int m2d_execute(m2d_dnnl *c, dnnl_primitive_t prim, dnnl_memory_t scratch, dnnl_exec_arg_t *args, int n) {
+    if (scratch) {
+        c->api.memory_set_data_handle(scratch, c->scratch);
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratch};
+    }
+    if (c->api.primitive_execute(prim, c->stream, n, args) != dnnl_success) return 4;
+    return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
 }
 
 // The primitive for `desc` under `attr` (scratchpad in user mode), its descriptor and its view of the
@@ -51,13 +65,7 @@ static int make_primitive(m2d_dnnl *c, const_dnnl_op_desc_t desc, dnnl_primitive
 
 // Appends a slot to the matmul cache; NULL when out of memory.
 static matmul_entry *new_matmul_slot(m2d_dnnl *c) {
-    if (c->n_matmuls == c->cap_matmuls) {
-        size_t cap = c->cap_matmuls ? 2 * c->cap_matmuls : 16;
-        matmul_entry *grown = realloc(c->matmuls, cap * sizeof *grown);
-        if (!grown) return NULL;
-        c->matmuls = grown;
-        c->cap_matmuls = cap;
-    }
+    if (!m2d_reserve_entry((void **)&c->matmuls, &c->cap_matmuls, c->n_matmuls, sizeof *c->matmuls, 16)) return NULL;
     return &c->matmuls[c->n_matmuls];
 }
 
@@ -140,13 +148,7 @@ static strided_entry *strided_for(m2d_dnnl *c, int64_t batch, int64_t M, int64_t
             !memcmp(g->as, as, sizeof g->as) && !memcmp(g->bs, bs, sizeof g->bs) && !memcmp(g->cs, cs, sizeof g->cs))
             return g;
     }
-    if (c->n_strided == c->cap_strided) {
-        size_t cap = c->cap_strided ? 2 * c->cap_strided : 32;
-        strided_entry *grown = realloc(c->strided, cap * sizeof *grown);
-        if (!grown) return NULL;
-        c->strided = grown;
-        c->cap_strided = cap;
-    }
+    if (!m2d_reserve_entry((void **)&c->strided, &c->cap_strided, c->n_strided, sizeof *c->strided, 32)) return NULL;
     dnnl_memory_desc_t amd, bmd, cmd;
     dnnl_dims_t ad = {batch, M, K}, bd = {batch, K, N}, cd = {batch, M, N};
     dnnl_dims_t sa = {as[0], as[1], as[2]}, sb = {bs[0], bs[1], bs[2]}, sc = {cs[0], cs[1], cs[2]};
@@ -189,9 +191,7 @@ static int strided_product(m2d_dnnl *c, int64_t batch, int64_t M, int64_t N, int
     c->api.memory_set_data_handle(g->b, (void *)B);
     c->api.memory_set_data_handle(g->c, C);
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, g->a}, {DNNL_ARG_WEIGHTS, g->b}, {DNNL_ARG_DST, g->c}};
-    int n = m2d_with_scratch(c, g->scratch, args, 3);
-    if (c->api.primitive_execute(g->prim, c->stream, n, args) != dnnl_success) return 4;
-    return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
+    return m2d_execute(c, g->prim, g->scratch, args, 3);
 }
 
 int m2d_dnnl_gemm(m2d_dnnl *c, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,

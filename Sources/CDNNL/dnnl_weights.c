@@ -30,13 +30,7 @@ static void free_tables(weight_entry *w) {
 
 // Room for one more entry in the weight table. Returns 1 on success.
 static int reserve_weight_slot(m2d_dnnl *c) {
-    if (c->n_weights < c->cap_weights) return 1;
-    size_t cap = c->cap_weights ? 2 * c->cap_weights : 64;
-    weight_entry *grown = realloc(c->weights, cap * sizeof *grown);
-    if (!grown) return 0;
-    c->weights = grown;
-    c->cap_weights = cap;
-    return 1;
+    return m2d_reserve_entry((void **)&c->weights, &c->cap_weights, c->n_weights, sizeof *c->weights, 64);
 }
 
 // int8: W's integers (returned; the caller frees them once copied) and its per-channel scales and row sums
@@ -151,12 +145,22 @@ static const weight_entry *packed_weight_for(m2d_dnnl *c, const float *W, int64_
     return &c->weights[c->n_weights++];
 }
 
+// The cached matmul for this product and oneDNN's copy of W in the layout it wants. Returns 0, 1 (no
+// matmul) or 2 (no copy).
+static int matmul_and_weight(m2d_dnnl *c, const float *W, int64_t M, int64_t N, int64_t K, int accumulate,
+                             int has_bias, matmul_entry **e, const weight_entry **w) {
+    *e = m2d_matmul_for(c, M, N, K, accumulate, has_bias);
+    if (!*e) return 1;
+    *w = weight_for(c, W, N, K, c->api.primitive_desc_query_md((*e)->pd, dnnl_query_weights_md, 0));
+    return *w ? 0 : 2;
+}
+
 int m2d_dnnl_prepare_linear(m2d_dnnl *c, const float *W, int64_t N, int64_t K, int64_t M) {
     if (M == 0 || N == 0) return 0;
     if (c->use_packed) return packed_weight_for(c, W, N, K, M) ? 0 : 2;
-    matmul_entry *e = m2d_matmul_for(c, M, N, K, 0, 1);
-    if (!e) return 1;
-    return weight_for(c, W, N, K, c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0)) ? 0 : 2;
+    matmul_entry *e;
+    const weight_entry *w;
+    return matmul_and_weight(c, W, M, N, K, 0, 1, &e, &w);
 }
 
 int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const float *W, int64_t N,
@@ -167,24 +171,16 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
         const weight_entry *w = packed_weight_for(c, W, N, K, M);
         return w ? packed_gemm_linear_f32(&c->packed, w->packed, x, M, K, N, bias, y, accumulate) : 2;
     }
-    matmul_entry *e = m2d_matmul_for(c, M, N, K, accumulate != 0, bias != NULL);
-    if (!e) return 1;
-    const dnnl_memory_desc_t *want = c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
-    const weight_entry *w = weight_for(c, W, N, K, want);
-    if (!w) return 2;
+    matmul_entry *e;
+    const weight_entry *w;
+    int found = matmul_and_weight(c, W, M, N, K, accumulate != 0, bias != NULL, &e, &w);
+    if (found) return found;
     c->api.memory_set_data_handle(e->src, (void *)x);
     c->api.memory_set_data_handle(e->dst, y);
     if (e->bias) c->api.memory_set_data_handle(e->bias, (void *)bias);
     if (c->bf16) {
         // One bf16 copy of the input at a time: a buffer shared by every shape, grown when needed.
-        size_t bytes = (size_t)(M * K) * 2;
-        if (bytes > c->src_bf16_bytes) {
-            void *grown = aligned_alloc(64, (bytes + 63) / 64 * 64);
-            if (!grown) return 3;
-            free(c->src_bf16);
-            c->src_bf16 = grown;
-            c->src_bf16_bytes = bytes;
-        }
+        if (!m2d_reserve_aligned(&c->src_bf16, &c->src_bf16_bytes, (size_t)(M * K) * 2)) return 3;
         c->api.memory_set_data_handle(e->src_bf16, c->src_bf16);
         dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, e->src}, {DNNL_ARG_TO, e->src_bf16}};
         if (c->api.primitive_execute(e->src_reorder, c->stream, 2, r) != dnnl_success) return 3;
@@ -192,9 +188,7 @@ int m2d_dnnl_linear(m2d_dnnl *c, const float *x, int64_t M, int64_t K, const flo
     dnnl_exec_arg_t args[5] = {
         {DNNL_ARG_SRC, c->bf16 ? e->src_bf16 : e->src}, {DNNL_ARG_WEIGHTS, w->mem}, {DNNL_ARG_DST, e->dst},
         {DNNL_ARG_BIAS, e->bias}};
-    int n = m2d_with_scratch(c, e->scratch, args, e->bias ? 4 : 3);
-    if (c->api.primitive_execute(e->prim, c->stream, n, args) != dnnl_success) return 4;
-    return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
+    return m2d_execute(c, e->prim, e->scratch, args, e->bias ? 4 : 3);
 }
 
 int m2d_dnnl_linear_s8(m2d_dnnl *c, const uint8_t *q, int64_t M, int64_t K, const float *W, int64_t N, int32_t *acc,
@@ -209,19 +203,16 @@ int m2d_dnnl_linear_s8(m2d_dnnl *c, const uint8_t *q, int64_t M, int64_t K, cons
         *sums = w->sums;
         return packed_gemm_product_s8(&c->packed, w->packed, q, M, K, N, acc);
     }
-    matmul_entry *e = m2d_matmul_for(c, M, N, K, 0, 0);
-    if (!e) return 1;
-    const dnnl_memory_desc_t *want = c->api.primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
-    const weight_entry *entry = weight_for(c, W, N, K, want);
-    if (!entry) return 2;
+    matmul_entry *e;
+    const weight_entry *entry;
+    int found = matmul_and_weight(c, W, M, N, K, 0, 0, &e, &entry);
+    if (found) return found;
     *scales = entry->scales;
     *sums = entry->sums;
     c->api.memory_set_data_handle(e->src, (void *)q);
     c->api.memory_set_data_handle(e->dst, acc);
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, entry->mem}, {DNNL_ARG_DST, e->dst}};
-    int n = m2d_with_scratch(c, e->scratch, args, 3);
-    if (c->api.primitive_execute(e->prim, c->stream, n, args) != dnnl_success) return 4;
-    return c->api.stream_wait(c->stream) == dnnl_success ? 0 : 5;
+    return m2d_execute(c, e->prim, e->scratch, args, 3);
 }
 
 void m2d_dnnl_int8_ranges(m2d_dnnl *c, int *weight_limit, int *activation_levels) {

@@ -203,7 +203,7 @@ public struct AudioProjection: Sendable {
     public static func load(modelDirectory: String, dim: Int) throws(ModelError) -> AudioProjection? {
         let path = modelDirectory + "/" + fileName
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
+        return try ModelError.mapping(context: path) {
             let file = try SafeTensorsFile(path: path)
             guard let kind = file.metadata["kind"].flatMap(Kind.init), file.metadata["dim"] == "\(dim)" else {
                 throw ModelError.invalidConfig("\(path): needs metadata kind (mlp | semantic) and dim \(dim) (the "
@@ -222,12 +222,6 @@ public struct AudioProjection: Sendable {
                 tensors[key] = try file.array(key)
             }
             return AudioProjection(kind: kind, dim: dim, hidden: hidden, tensors: tensors)
-        } catch let error as ModelError {
-            throw error
-        } catch let error as CheckpointError {
-            throw .checkpoint(error)
-        } catch {
-            throw .invalidConfig("\(path): \(error)")
         }
     }
 

@@ -114,12 +114,8 @@ public final class EncoderWeights: @unchecked Sendable {
             }
             .map(\.name))
         for entry in layout.entries {
-            do {
+            try ModelError.mapping {
                 try file.read(entry.name, expecting: entry.shape, into: storage.pointer + entry.offset)
-            } catch let error as CheckpointError {
-                throw .checkpoint(error)
-            } catch {
-                throw .invalidConfig("\(error)")
             }
             if let owner, linears.contains(entry.name) {
                 owner.prepareLinear(

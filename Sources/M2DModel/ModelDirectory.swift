@@ -28,19 +28,10 @@ public enum ModelDirectory {
         } catch {
             throw .invalidConfig("\(configPath): \(Self.describe(error))")
         }
-        let file: SafeTensorsFile
-        do {
-            file = try SafeTensorsFile(path: weightsPath)
-        } catch let error as CheckpointError {
-            throw .checkpoint(error)
-        } catch {
-            throw .invalidConfig("\(error)")
-        }
+        let file = try ModelError.mapping { try SafeTensorsFile(path: weightsPath) }
         if file.shape(of: "norm_stats") != nil {
-            do {
-                let stats = try file.array("norm_stats")
-                if stats.count == 2 { config.normStats = stats }
-            } catch let error as CheckpointError { throw .checkpoint(error) } catch { throw .invalidConfig("\(error)") }
+            let stats = try ModelError.mapping { try file.array("norm_stats") }
+            if stats.count == 2 { config.normStats = stats }
         }
         try config.validate()
         let weights = try EncoderWeights(config: config, file: file, engine: engine)

@@ -17,3 +17,19 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension ModelError {
+    /// `body`'s result; what it throws becomes a ModelError: a ModelError as it is, a CheckpointError as
+    /// `.checkpoint`, anything else as `.invalidConfig` (after "`context`: " when given).
+    static func mapping<T>(context: String? = nil, _ body: () throws -> T) throws(ModelError) -> T {
+        do {
+            return try body()
+        } catch let error as ModelError {
+            throw error
+        } catch let error as CheckpointError {
+            throw .checkpoint(error)
+        } catch {
+            throw .invalidConfig(context.map { "\($0): \(error)" } ?? "\(error)")
+        }
+    }
+}

@@ -130,7 +130,7 @@ public struct ProbeHead: Sendable {
     }
 
     public static func load(_ path: String) throws(ModelError) -> ProbeHead {
-        do {
+        try ModelError.mapping(context: path) {
             let file = try SafeTensorsFile(path: path)
             guard let wShape = file.shape(of: "weight"), wShape.rank == 2, wShape[0] > 0, wShape[1] > 0 else {
                 throw ModelError.invalidConfig("\(path): 'weight' must be a [classes, dim] tensor")
@@ -167,12 +167,6 @@ public struct ProbeHead: Sendable {
                 mean: try read("mean", [dim]), scale: try read("scale", [dim]), report: report, input: input)
             head.labelsWarning = warning
             return head
-        } catch let e as ModelError {
-            throw e
-        } catch let e as CheckpointError {
-            throw .checkpoint(e)
-        } catch {
-            throw .invalidConfig("\(path): \(error)")
         }
     }
 

@@ -29,7 +29,7 @@ extension PretrainCommand {
             try collective.requireAgreement(
                 [data.value, checkpoint, flags, loop],
                 names: ["the data", "the checkpoint", "the flags (run config)", "the loop flags (--max-steps, "
-                    + "--minutes, --resume, --save-every, --keep-every, --log-every, --backend)"])
+                    + "--minutes, --resume, --save-every, --keep-every, --log-every, --backend, --overlap)"])
         } catch { throw ValidationError("\(error)") }
     }
 

@@ -137,15 +137,14 @@ struct ImportCommand: ParsableCommand {
                 + "\(c.patchSize) \(c.sampleRate) Hz, norm_stats \(c.normStats); dropped "
                 + "\(loaded.ignoredKeys.count - kept) tensors that are neither encoder, head nor audio projection"
         )
-        if projection == nil {
-            // A projection left from an earlier import into this folder would be served with this encoder.
-            try? FileManager.default.removeItem(atPath: out + "/" + AudioProjection.fileName)
-        }
         if let projection {
             try projection.write(toModel: out)
             print(
                 "wrote \(out)/\(AudioProjection.fileName): the M2D-CLAP audio projection (\(projection.kind.rawValue), "
                     + "\(projection.dim)-d); /embed?projection=clap serves it")
+        } else {
+            // A projection left from an earlier import into this folder would be served with this encoder.
+            try? FileManager.default.removeItem(atPath: out + "/" + AudioProjection.fileName)
         }
         if let head {
             let path = out + "/heads/\(headName).safetensors"
