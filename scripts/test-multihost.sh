@@ -9,11 +9,14 @@ cd "$(dirname "$0")/.."
 BIN=$(cd "${BIN:-.build/debug}" && pwd)
 [ "$(id -u)" = 0 ] || { echo "test-multihost needs root for ip netns (run it as root, or under sudo)" >&2; exit 2; }
 for tool in ip mpirun; do command -v $tool >/dev/null || { echo "no $tool: make deps installs it" >&2; exit 2; }; done
-WORK=$(mktemp -d /tmp/m2d-multihost.XXXXXX)
-A=m2d-host-1 B=m2d-host-2
-cleanup() { ip netns del $A 2>/dev/null || true; ip netns del $B 2>/dev/null || true; rm -rf "$WORK"; }
+A=m2d-host-1 B=m2d-host-2 WORK=
+cleanup() {
+  ip netns del $A 2>/dev/null || true; ip netns del $B 2>/dev/null || true
+  [ -z "$WORK" ] || rm -rf "$WORK"
+}
 trap cleanup EXIT
-cleanup; WORK=$(mktemp -d /tmp/m2d-multihost.XXXXXX)
+cleanup  # namespaces an interrupted earlier run left behind
+WORK=$(mktemp -d /tmp/m2d-multihost.XXXXXX)
 ip netns add $A && ip netns add $B
 ip link add m2d-veth1 netns $A type veth peer name m2d-veth2 netns $B
 ip -n $A addr add 10.77.0.1/24 dev m2d-veth1 && ip -n $B addr add 10.77.0.2/24 dev m2d-veth2
@@ -21,7 +24,7 @@ for ns in $A $B; do ip -n $ns link set lo up; done
 ip -n $A link set m2d-veth1 up && ip -n $B link set m2d-veth2 up
 ip -n $B link show m2d-veth2 | grep -q "state UP" || { echo "the veth link did not come up" >&2; exit 1; }
 
-# A small pre-training set: tones from the test-audio generator of m2d-train's own tests.
+# A small pre-training set: 16 two-second tones at distinct pitches, written here.
 python3 - "$WORK/audio" <<'PY'
 import math, os, struct, sys
 out = sys.argv[1]; os.makedirs(out)
