@@ -1,19 +1,21 @@
 # m2d-serve. Two set-up commands on a fresh Debian machine: `make serve` and `make test`.
 SHELL := /bin/bash
-# python3-requests, python3-httpx and curl: real HTTP clients in the early-answer tests and make abuse.
-# espeak-ng: real speech for the int8 accuracy test of the default model. python3-pytest, -numpy and
-# -yaml: the Python client's tests (clients/python) and the Kubernetes manifest tests (tests/deploy).
-# python3-flasgger: Swagger UI's assets, embedded in m2d-server for /docs; chromium, chromium-driver and
+# What building and serving need: the libraries m2d-server links, pkg-config, and python3-flasgger (Swagger
+# UI's assets, embedded in m2d-server for /docs at build time).
+SERVE_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config python3-flasgger
+# What the tests add: python3-requests, python3-httpx and curl, real HTTP clients in the early-answer tests and
+# make abuse. espeak-ng: real speech for the int8 accuracy test of the default model. python3-pytest, -numpy and
+# -yaml: the Python client's tests (clients/python) and the Kubernetes manifest tests (tests/deploy). python3-venv:
+# the pinned tool environments (scripts/venv.sh). haproxy and wrk: bench-cluster. chromium, chromium-driver and
 # python3-selenium: the /docs page tested in a headless browser (tests/docs). libopenmpi-dev, openmpi-bin and
 # iproute2: data-parallel m2d-train (mpirun) and its two-host test in network namespaces.
-APT_PACKAGES := libopenblas-dev libsndfile1-dev libsoxr-dev libmicrohttpd-dev libdnnl-dev pkg-config python3-flasgger \
-	python3-requests python3-httpx curl espeak-ng python3-pytest python3-numpy python3-yaml python3-venv haproxy wrk \
-	chromium chromium-driver python3-selenium libopenmpi-dev openmpi-bin iproute2
+TEST_PACKAGES := python3-requests python3-httpx curl espeak-ng python3-pytest python3-numpy python3-yaml python3-venv \
+	haproxy wrk chromium chromium-driver python3-selenium libopenmpi-dev openmpi-bin iproute2
 MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test serve bench bench-train bench-server bench-peers bench-cluster check-image hear-validate test-multihost int8-gate fuzz-server abuse clean help
+.PHONY: deps deps-serve apt-install build test serve bench bench-train bench-server bench-peers bench-cluster check-image hear-validate test-multihost int8-gate fuzz-server abuse clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"
@@ -30,26 +32,31 @@ help:
 	@echo "make abuse   hostile clients and inputs at full size against the release server (table; exit 1 on a failed row)"
 	@echo "make fuzz-server  schemathesis (every check) against a live server, then promtool on its /metrics"
 
-## Installs the Debian packages that are missing (checked with dpkg -s).
+## Installs the Debian packages that are missing (checked with dpkg -s): deps-serve those of serving, deps all.
+deps-serve:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(SERVE_PACKAGES)"
+
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(SERVE_PACKAGES) $(TEST_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	  case "$$missing" in *python3-flasgger*) touch Sources/CSwaggerUI/swagger_ui.c;; esac; \
 	fi
 
-build: deps
+build: deps-serve
 	swift build -c release
 
 test: deps
 	swift build --build-tests
 	swift test
-	scripts/tools-venv.sh >/dev/null
 	cd clients/python && PYTHONPATH=. /usr/bin/python3 -m pytest -q tests
-	/usr/bin/python3 -m pytest -q tests/deploy
+	KUBERNETES_VALIDATE=$$(scripts/venv.sh tools)/kubernetes-validate /usr/bin/python3 -m pytest -q tests/deploy
 	/usr/bin/python3 -m pytest -q tests/docs
-	PYTHONPATH=clients/python $$(scripts/tools-venv.sh)/python -m pytest -q tests/ray
+	PYTHONPATH=clients/python $$(scripts/venv.sh tools)/python -m pytest -q tests/ray
 	BIN=.build/debug scripts/bench-cluster.sh --short
 	@if [ "$$(id -u)" = 0 ]; then BIN=.build/debug scripts/test-multihost.sh; \
 	else echo "test-multihost not run: ip netns needs root (make test-multihost as root)"; fi

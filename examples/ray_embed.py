@@ -14,6 +14,11 @@ with the same arguments redoes only the shards that have no file.
 
 Needs ray[data] and pyarrow (scripts/tools-venv.sh installs them); `servers` also needs m2d_serve
 (clients/python) importable.
+
+A cluster started with RAY_AUTH_MODE=token (what Ray recommends) admits only drivers that hold its
+token: set RAY_AUTH_TOKEN_PATH to a file holding it (or RAY_AUTH_TOKEN to the token itself), the same
+one every node was started with. `ray get-auth-token` on the head prints it. Without --address a
+local cluster is started, and Ray makes its token itself.
 """
 import argparse
 import json
@@ -95,6 +100,18 @@ class ClientBatch:
                 "embedding": [e.tolist() for e, _ in results]}
 
 
+def connect(address, parser):
+    """ray.init, with the fix named when the cluster wants a token this driver does not have."""
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except ray.exceptions.AuthenticationError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        parser.exit(2, f"{parser.prog}: the Ray cluster at {address or 'localhost'} uses token authentication and "
+                       f"rejected this driver ({first}). Give it the cluster's token: RAY_AUTH_TOKEN_PATH=FILE "
+                       f"(a file holding the token) or RAY_AUTH_TOKEN=TOKEN; `ray get-auth-token` on the head "
+                       f"node prints it.\n")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("inputs", nargs="+")
@@ -114,7 +131,7 @@ def main(argv=None):
     os.makedirs(a.out, exist_ok=True)
     todo = [i for i in range(a.shards) if not os.path.exists(shard_path(a.out, i, a.shards))]
     print(f"{len(files)} files in {a.shards} shards; {a.shards - len(todo)} already done", file=sys.stderr)
-    ray.init(address=a.address, log_to_driver=False)
+    connect(a.address, p)
     if a.mode == "actors":
         binary = shutil.which("m2d-embed", path=os.environ.get("M2D_BIN", os.environ.get("PATH")))
         if not binary:

@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
 # Schema-driven fuzzing of a live m2d-server with schemathesis (make fuzz-server, every check), then
-# promtool's lint of its /metrics after the run. The virtualenv lives outside the repo; the server
-# listens on loopback only and the run stops by itself.
+# promtool's lint of its /metrics after the run. The virtualenv (scripts/venv.sh fuzz) lives outside the
+# repo; the server listens on loopback only and the run stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 command -v promtool >/dev/null || { echo "installing prometheus (for promtool)"; $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
-VENV=${VENV:-$HOME/.venvs/schemathesis}
+VENV_BIN=$(scripts/venv.sh fuzz)  # pinned in scripts/requirements/fuzz.txt
 PORT=${PORT:-18181}
-[ -x "$VENV/bin/schemathesis" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q schemathesis openapi-spec-validator; }
-"$VENV/bin/openapi-spec-validator" openapi.yaml
+"$VENV_BIN/openapi-spec-validator" openapi.yaml
 swift build --product m2d-server >/dev/null
 BIN=$(swift build --show-bin-path)
 "$BIN/m2d-server" --model Tests/Fixtures/golden/tiny_208/model --host 127.0.0.1 --port "$PORT" --admin-port 0 \
   --max-connections-per-ip 0 --api-key testkey --log-level error &
 server=$!; trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do curl -fs "127.0.0.1:$PORT/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
-"$VENV/bin/schemathesis" --config-file tools/schemathesis.toml run openapi.yaml --url "http://127.0.0.1:$PORT" \
+"$VENV_BIN/schemathesis" --config-file tools/schemathesis.toml run openapi.yaml --url "http://127.0.0.1:$PORT" \
   -H "Authorization: Bearer testkey" -n "${EXAMPLES:-50}" --workers 1 --phases examples,coverage,fuzzing \
   --generation-database none \
   --checks all "$@"

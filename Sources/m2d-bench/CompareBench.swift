@@ -14,9 +14,9 @@ struct CompareBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare", abstract: "Our encoder per backend/precision vs PyTorch on a 10 s clip.")
 
-    @Option(help: "Python with torch (scripts/peers-venv.sh makes it; the PyTorch column is skipped when missing).")
+    @Option(help: "Python with torch (default $M2D_TORCH_PYTHON; scripts/peers-venv.sh prints one; none: skipped).")
     var python =
-        ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/m2d-peers/bin/python")
+        ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? ""
     @Option(help: "Timed repetitions (best is reported).") var repeats = 3
     @Option(help: "Encoder depth (ViT-Base has 12).") var depth = 12
     @Option(help: "Threads for us and for PyTorch.") var threads = 2

@@ -16,9 +16,9 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Timed repetitions (best is reported).") var repeats = 2
     @Option(help: "Threads for us and for PyTorch.") var threads = 2
     @Option(help: "Our GEMM backends (comma-separated): openblas, onednn.") var backends = "openblas,onednn"
-    @Option(help: "Python with torch (skipped when missing).")
+    @Option(help: "Python with torch (default $M2D_TORCH_PYTHON; scripts/peers-venv.sh prints one; none: skipped).")
     var python =
-        ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? (NSHomeDirectory() + "/.venvs/m2d-peers/bin/python")
+        ProcessInfo.processInfo.environment["M2D_TORCH_PYTHON"] ?? ""
 
     static func network(_ preset: String) -> M2DNetworkConfig {
         let (d, dp, h, dd, ddp, dh) =

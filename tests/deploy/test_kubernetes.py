@@ -3,6 +3,7 @@ runs: every flag exists, ports and probe paths match, the grace period covers th
 path and user are the image's, and the autoscaler's metric is one the server exports."""
 import os
 import re
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -13,8 +14,8 @@ import yaml
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BASE = os.path.join(REPO, "deploy", "kubernetes")
 BIN = os.environ.get("M2D_BIN", os.path.join(REPO, ".build", "debug"))
-VALIDATE = os.environ.get("KUBERNETES_VALIDATE",
-                          os.path.expanduser("~/.venvs/m2d-tools/bin/kubernetes-validate"))
+# make test sets it to the pinned tools environment's (scripts/venv.sh tools).
+VALIDATE = os.environ.get("KUBERNETES_VALIDATE", "kubernetes-validate")
 
 
 def resources():
@@ -36,7 +37,7 @@ def flag(args, name):
 
 @pytest.mark.parametrize("path", resources(), ids=os.path.basename)
 def test_manifest_validates_strictly(path):
-    assert os.path.exists(VALIDATE), "scripts/tools-venv.sh installs kubernetes-validate (make test runs it)"
+    assert shutil.which(VALIDATE), "no kubernetes-validate: set KUBERNETES_VALIDATE=$(scripts/venv.sh tools)/kubernetes-validate"
     r = subprocess.run([VALIDATE, "--strict", path], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 

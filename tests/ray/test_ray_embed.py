@@ -1,6 +1,10 @@
 """examples/ray_embed.py on a local Ray cluster (a head and one worker node, both on 127.0.0.1):
 the actors mode's Parquet equals m2d-embed's output for the same files, the servers mode's matches it
-through a real m2d-server, and a stopped job redoes only its missing shards."""
+through a real m2d-server, and a stopped job redoes only its missing shards.
+
+The cluster runs with token authentication (RAY_AUTH_MODE=token). Its token is made here, by Ray's own
+`ray get-auth-token --generate` with HOME pointed at a temporary folder, and handed to every node and
+driver through RAY_AUTH_TOKEN_PATH: nothing is read from or written to the user's ~/.ray."""
 import json
 import os
 import re
@@ -32,7 +36,20 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def auth_token(tmp_path_factory):
+    """A fresh token for this module's cluster, in a file of its own."""
+    home = tmp_path_factory.mktemp("ray-home")
+    subprocess.run([RAY, "get-auth-token", "--generate"], env={**ENV, "HOME": str(home)}, check=True,
+                   capture_output=True)
+    path = home / ".ray" / "auth_token"
+    assert len(path.read_text().strip()) >= 32, "ray get-auth-token --generate wrote no token"
+    ENV["RAY_AUTH_TOKEN_PATH"] = str(path)
+    yield path
+    ENV.pop("RAY_AUTH_TOKEN_PATH", None)
+
+
+@pytest.fixture(scope="module")
+def cluster(auth_token):
     port = free_port()
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats"]
     subprocess.run([RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false", *common],
@@ -83,6 +100,18 @@ def test_actors_mode_equals_m2d_embed_and_resumes(cluster, tmp_path):
     assert os.path.exists(victim)
     assert all(os.path.getmtime(os.path.join(out, f)) == t for f, t in others.items())
     assert read(out).keys() == ref.keys()
+
+
+def test_a_driver_without_the_token_is_told_how_to_provide_it(cluster, tmp_path):
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    env = {k: v for k, v in ENV.items() if k not in ("RAY_AUTH_TOKEN_PATH", "RAY_AUTH_TOKEN")}
+    r = subprocess.run([sys.executable, EXAMPLE, "--mode", "actors", "--address", cluster, "--shards", "1",
+                        "--model", MODEL, "--out", str(tmp_path / "out"), AUDIO],
+                       env={**env, "HOME": str(home)}, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert "RAY_AUTH_TOKEN_PATH" in r.stderr and "ray get-auth-token" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
 
 
 def test_servers_mode_matches_m2d_embed(cluster, tmp_path):

@@ -14,7 +14,7 @@ languages-select.csv (`DIR/languages-*.safetensors`, one per model). Files are n
 Output, one line per cache: the model's identity, the share of standardized variance between
 languages and between voices, and the cross-validated accuracy for each L2 strength.
 
-    ~/.venvs/m2d-peers/bin/python tools/analysis/voice_cv.py /tmp/runs/sel-r12/cache/languages-*.safetensors
+    $(scripts/peers-venv.sh) tools/analysis/voice_cv.py /tmp/runs/sel-r12/cache/languages-*.safetensors
 """
 import argparse
 

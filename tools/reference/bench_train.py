@@ -9,7 +9,7 @@ each step draws a new random mask (argsort of rand, negligible) like the Swift b
 Prints ONE JSON line: preset, batch, threads, torch, step_seconds, clips_per_second, gflop_per_step, gflops.
 
 Run (the venv lives outside the repo):
-    PRESET=small BATCH=8 THREADS=2 REPEATS=2 ~/.venvs/m2d-peers/bin/python tools/reference/bench_train.py
+    PRESET=small BATCH=8 THREADS=2 REPEATS=2 $(scripts/peers-venv.sh) tools/reference/bench_train.py
 """
 import json
 import os

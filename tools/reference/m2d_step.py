@@ -24,7 +24,7 @@ target shapes; loss0 == losses[0]; float64 grads agree with the float32 grads, a
 differences in float64 agree with the float64 autograd grads on a few elements per tensor.
 
 Run (the venv lives outside the repo):
-    ~/.venvs/ref/bin/python tools/reference/m2d_step.py [--variant m2d|all-targets|msm-mae|all] [OUT_DIR]
+    $(scripts/peers-venv.sh) tools/reference/m2d_step.py [--variant m2d|all-targets|msm-mae|all] [OUT_DIR]
 """
 import argparse
 import copy
@@ -601,7 +601,7 @@ def readme_m2d(r):
 Made by `tools/reference/m2d_step.py` with **torch {torch.__version__}** (Python {sys.version.split()[0]}),
 CPU, float32, `torch.manual_seed({SEED})`, `torch.use_deterministic_algorithms(True)`, 1 thread. The script is
 written from docs/NUMERICS.md sections 2, 4.1 and 5.2-5.6 (own Block, cross-checked against timm's `Block`
-to 1e-12 in float64). Rerun: `~/.venvs/ref/bin/python tools/reference/m2d_step.py` (about 6 s). File size
+to 1e-12 in float64). Rerun: `$(scripts/peers-venv.sh) tools/reference/m2d_step.py` (about 6 s). File size
 {r['size']} bytes. The tensors are bit-reproducible for this torch version; safetensors orders the metadata keys
 randomly per process, so a rerun keeps the existing file when its content is equal.
 Two training variants with the same config, input, masks and init have their own sections at the end

@@ -7,7 +7,7 @@ weights 1 + 0.1 * randn) from fixed seeds. The state_dicts come from real nn.Mod
 are OrderedDicts carrying `_metadata` exactly like the official checkpoints.
 
 Run with a virtualenv that has torch and safetensors (kept outside the repo):
-    ~/.venvs/m2d-peers/bin/python tools/reference/make_pth_fixtures.py [OUT_DIR]
+    $(scripts/peers-venv.sh) tools/reference/make_pth_fixtures.py [OUT_DIR]
 It rewrites every fixture file and README.md, then reloads each .pth with torch.load and checks it
 against expected.safetensors. torch.save output is byte-for-byte reproducible for a given torch
 version, so a rerun with the same torch leaves the files unchanged (except legacy_tar.pth, whose

@@ -20,7 +20,7 @@ constructor), saves random weights the official way (a directory named by the of
   `clip.NAME` [D], the flat token mean it starts from.
 
 Run (venv from scripts/peers-venv.sh, which installs timm, einops and nnAudio):
-    ~/.venvs/m2d-peers/bin/python tools/reference/official_families.py \
+    $(scripts/peers-venv.sh) tools/reference/official_families.py \
         --portable /path/to/m2d/examples/portable_m2d.py --out Tests/Fixtures/families
 """
 import argparse
