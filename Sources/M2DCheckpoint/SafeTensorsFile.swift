@@ -23,52 +23,25 @@ public final class SafeTensorsFile: @unchecked Sendable {
         self.path = path
         guard file.size >= 8 else { throw CheckpointError.malformed(path: path, reason: "shorter than 8 bytes") }
         let declared = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
-        guard declared > 1, declared <= UInt64(file.size - 8), declared < 100_000_000 else {
+        guard declared > 1, declared <= UInt64(file.size - 8) else {
             throw CheckpointError.malformed(
                 path: path, reason: "header length \(declared) does not fit a \(file.size)-byte file")
         }
+        guard declared <= UInt64(SafeTensorsHeader.maxBytes) else {
+            throw CheckpointError.malformed(
+                path: path, reason: "header length \(declared) is over the \(SafeTensorsHeader.maxBytes >> 20) MiB limit")
+        }
         let headerLength = Int(declared)
         dataStart = 8 + headerLength
-        let headerData = Data(bytes: file.base + 8, count: headerLength)
-        guard let json = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
-            throw CheckpointError.malformed(path: path, reason: "header is not a JSON object")
+        let header = UnsafeBufferPointer(
+            start: file.base.assumingMemoryBound(to: UInt8.self) + 8, count: headerLength)
+        let parsed: SafeTensorsHeader
+        do {
+            parsed = try SafeTensorsHeader(header, dataSize: file.size - dataStart)
+        } catch let error as SafeTensorsHeader.Failure {
+            throw CheckpointError.malformed(path: path, reason: error.reason)
         }
-        var tensors: [String: TensorInfo] = [:]
-        var metadata: [String: String] = [:]
-        var unsupported: [String: String] = [:]
-        let dataSize = file.size - dataStart
-        for (key, value) in json {
-            if key == "__metadata__" {
-                guard let meta = value as? [String: Any] else {
-                    throw CheckpointError.malformed(path: path, reason: "__metadata__ is not an object")
-                }
-                for (k, v) in meta { metadata[k] = (v as? String) ?? "\(v)" }
-                continue
-            }
-            guard let entry = value as? [String: Any], let dtypeName = entry["dtype"] as? String,
-                let shapeAny = entry["shape"] as? [Any], let offsets = entry["data_offsets"] as? [Any],
-                offsets.count == 2
-            else { throw CheckpointError.malformed(path: path, reason: "bad entry for '\(key)'") }
-            let dims = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
-            let ends = offsets.compactMap { ($0 as? NSNumber)?.intValue }
-            guard dims.count == shapeAny.count, ends.count == 2, dims.allSatisfy({ $0 >= 0 }) else {
-                throw CheckpointError.malformed(path: path, reason: "bad shape or offsets for '\(key)'")
-            }
-            guard let dtype = DType(rawValue: dtypeName) else {
-                // Recorded, not fatal: only reading such a tensor is an error.
-                unsupported[key] = dtypeName
-                continue
-            }
-            // Dims come from the file: multiply with overflow checks before trusting their product.
-            var bytes = dtype.byteSize, overflow = false
-            for d in dims where !overflow { (bytes, overflow) = bytes.multipliedReportingOverflow(by: d) }
-            guard !overflow, ends[0] >= 0, ends[1] >= ends[0], ends[1] <= dataSize, ends[1] - ends[0] == bytes else {
-                throw CheckpointError.malformed(
-                    path: path, reason: "data_offsets of '\(key)' do not match its shape \(dims) and dtype \(dtypeName)"
-                )
-            }
-            tensors[key] = TensorInfo(dtype: dtype, shape: Shape(dims), begin: ends[0], end: ends[1])
-        }
+        let tensors = parsed.tensors, metadata = parsed.metadata, unsupported = parsed.unsupported
         self.tensors = tensors
         self.metadata = metadata
         self.unsupported = unsupported

@@ -220,6 +220,9 @@ public struct AudioProjection: Sendable {
                     throw ModelError.invalidConfig("\(path): '\(key)' must hold \(count) values")
                 }
                 tensors[key] = try file.array(key)
+                guard tensors[key]!.allSatisfy(\.isFinite) else {
+                    throw ModelError.invalidConfig("\(path): '\(key)' holds a value that is not finite")
+                }
             }
             return AudioProjection(kind: kind, dim: dim, hidden: hidden, tensors: tensors)
         }

@@ -101,6 +101,13 @@ public final class EncoderWeights: @unchecked Sendable {
     /// it is read, so only one original is resident at a time: peak memory is the engine's copies
     /// (bf16: half the F32 size), not the F32 weights.
     public convenience init(config: ModelConfig, file: SafeTensorsFile, engine: GEMMEngine? = nil) throws(ModelError) {
+        // Every tensor is in the file with its shape before the storage is mapped: the file backs the size.
+        for (name, shape) in ParameterLayout.encoder(config) {
+            guard let actual = file.shape(of: name) else { throw .checkpoint(.missingKey(key: name, expected: shape)) }
+            guard actual == shape else {
+                throw .checkpoint(.shapeMismatch(key: name, expected: shape, actual: actual))
+            }
+        }
         self.init(config: config)
         let owner = engine.flatMap { $0.ownsWeights ? $0 : nil }
         if let owner { handLinears(to: owner) }

@@ -28,12 +28,18 @@ public enum ModelDirectory {
         } catch {
             throw .invalidConfig("\(configPath): \(Self.describe(error))")
         }
-        let file = try ModelError.mapping { try SafeTensorsFile(path: weightsPath) }
-        if file.shape(of: "norm_stats") != nil {
-            let stats = try ModelError.mapping { try file.array("norm_stats") }
-            if stats.count == 2 { config.normStats = stats }
-        }
+        // Each field on its own first (a contradiction of the weights is meaningless if the config is
+        // impossible), then against the weights' tensors; only then is anything allocated from it.
         try config.validate()
+        let file = try ModelError.mapping { try SafeTensorsFile(path: weightsPath) }
+        try config.check(against: file)
+        if file.shape(of: "norm_stats") == [2] {
+            let stats = try ModelError.mapping { try file.array("norm_stats") }
+            guard stats.allSatisfy(\.isFinite), stats[1] > 0 else {
+                throw .invalidConfig("\(weightsPath): norm_stats \(stats) must be finite with std > 0")
+            }
+            config.normStats = stats
+        }
         let weights = try EncoderWeights(config: config, file: file, engine: engine)
         let used = Set(weights.layout.entries.map(\.name) + ["norm_stats"])
         return LoadedModel(
@@ -46,6 +52,9 @@ public enum ModelDirectory {
         case let DecodingError.keyNotFound(key, _): "missing key '\(key.stringValue)'"
         case let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx):
             "wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'"
+                + (ctx.debugDescription.hasSuffix("is not an integer") ? " (\(ctx.debugDescription))" : "")
+        case let DecodingError.dataCorrupted(ctx) where !ctx.codingPath.isEmpty:
+            "bad value at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' (\(ctx.debugDescription))"
         case let DecodingError.dataCorrupted(ctx): "not valid JSON (\(ctx.debugDescription))"
         default: "\(error)"
         }

@@ -69,6 +69,9 @@ public enum OfficialHead {
             scale: variance.map { Float((Double($0) + batchNormEpsilon).squareRoot()) },
             report: ["source": path, "format": "official EVAR head", "task": name], input: input)
         if labels == nil { head.labelsWarning = "\(path) names no classes; they are named by index (0, 1, ...)" }
+        guard [head.weight, head.bias, head.mean].allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+            throw .invalidConfig("\(path): the head's weight, bias and running mean must be finite")
+        }
         return head
     }
 }

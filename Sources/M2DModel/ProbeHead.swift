@@ -166,6 +166,11 @@ public struct ProbeHead: Sendable {
                 weight: try read("weight", [labels.count, dim]), bias: try read("bias", [labels.count]),
                 mean: try read("mean", [dim]), scale: try read("scale", [dim]), report: report, input: input)
             head.labelsWarning = warning
+            guard [head.weight, head.bias, head.mean].allSatisfy({ $0.allSatisfy(\.isFinite) }),
+                head.scale.allSatisfy({ $0.isFinite && $0 > 0 })
+            else {
+                throw ModelError.invalidConfig("\(path): weight, bias and mean must be finite, scale finite and > 0")
+            }
             return head
         }
     }

@@ -27,8 +27,7 @@ struct ProbeCommand: ParsableCommand {
     func run() throws {
         let task: ProbeTask
         do { task = try ProbeTask(csv: labels) } catch { throw ValidationError("\(error)") }
-        let loaded: LoadedModel
-        do { loaded = try ModelDirectory.loadAny(model) } catch { throw ValidationError("\(error)") }
+        let loaded = try loadModel(model, command: "probe")
         let features = ProbeFeatures.model(AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))
         let path = out.hasSuffix(".safetensors") ? String(out.dropLast(".safetensors".count)) : out
         let folder = (path as NSString).deletingLastPathComponent
@@ -77,8 +76,7 @@ struct EvalCommand: ParsableCommand {
         guard let scored = EvaluationSplit(rawValue: split) else {
             throw ValidationError("--split must be test or valid")
         }
-        let loaded: LoadedModel
-        do { loaded = try ModelDirectory.loadAny(model) } catch { throw ValidationError("\(error)") }
+        let loaded = try loadModel(model, command: "eval")
         let features: ProbeFeatures
         switch baseline {
         case nil: features = .model(AudioEmbedder(weights: loaded.weights, engine: try engineOptions.engine()))

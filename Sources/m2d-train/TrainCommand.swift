@@ -119,7 +119,9 @@ struct ImportCommand: ParsableCommand {
                 file, path: checkpoint, name: headName, labels: names, config: loaded.config)
             projection = try AudioProjection.official(file, dim: loaded.config.embedDim)
         } catch {
-            throw ValidationError("\(error)")
+            guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("\(error)") }
+            FileHandle.standardError.write(Data("m2d-train import: cannot import \(checkpoint): \(error)\n".utf8))
+            throw ExitCode(1)
         }
         if head == nil, labels != nil {
             throw ValidationError(

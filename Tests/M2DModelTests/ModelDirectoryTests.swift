@@ -66,15 +66,22 @@ import TestSupport
 
     @Test func wrongShapeNamesExpectedAndActual() throws {
         let w = EncoderWeights.random(config: tiny, seed: 4)
-        let dir = try writeModel(tiny) { addAll(w, to: &$0, reshape: ("blocks.0.mlp.fc1.weight", [16, 4])) }
+        let dir = try writeModel(tiny) { addAll(w, to: &$0, reshape: ("blocks.0.attn.proj.weight", [16, 4])) }
         do {
             _ = try ModelDirectory.load(dir)
             Issue.record("expected a shape error")
         } catch {
             #expect(
                 error
-                    == .checkpoint(.shapeMismatch(key: "blocks.0.mlp.fc1.weight", expected: [32, 8], actual: [16, 4])))
-            #expect("\(error)".contains("[32, 8]") && "\(error)".contains("[16, 4]"))
+                    == .checkpoint(.shapeMismatch(key: "blocks.0.attn.proj.weight", expected: [8, 8], actual: [16, 4])))
+            #expect("\(error)".contains("[8, 8]") && "\(error)".contains("[16, 4]"))
+        }
+        // The shapes config.json sets are named by its field.
+        let mlp = try writeModel(tiny) { addAll(w, to: &$0, reshape: ("blocks.0.mlp.fc1.weight", [16, 4])) }
+        #expect {
+            try ModelDirectory.load(mlp)
+        } throws: { error in
+            "\(error)".contains("mlp_ratio 4.0 makes 32 MLP units; blocks.0.mlp.fc1.weight is [16, 4]")
         }
     }
 

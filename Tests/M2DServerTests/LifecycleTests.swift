@@ -32,6 +32,23 @@ import TestSupport
         let help = try CommandRunner.run("m2d-server", ["--help"])
         #expect(help.status == 0 && help.stdoutText.contains("--max-batch-chunks"))
     }
+
+    /// A config.json that asks for a million blocks: the start fails (exit 1), and the log names the field.
+    @Test func aDamagedModelFailsTheStartNamingTheField() throws {
+        let model = Fixtures.temporaryDirectory() + "/model"
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            atPath: TestServer.tinyModel + "/model.safetensors", toPath: model + "/model.safetensors")
+        let config = String(decoding: Fixtures.bytes(TestServer.tinyModel + "/config.json"), as: UTF8.self)
+        try Data(config.replacingOccurrences(of: "\"depth\": 2", with: "\"depth\": 1000000").utf8).write(
+            to: URL(fileURLWithPath: model + "/config.json"))
+        let r = try CommandRunner.run(
+            executable: "/usr/bin/prlimit",
+            ["--as=\(3 << 30)", CommandRunner.productsDirectory.appendingPathComponent("m2d-server").path, "--model",
+             model, "--host", "127.0.0.1", "--port", "0", "--admin-port", "0"])
+        #expect(!r.signalled && r.status == 1, "status \(r.status): \(r.stderr.suffix(400))")
+        #expect(r.stderr.contains("model failed to load") && r.stderr.contains("depth is 1000000"), "\(r.stderr)")
+    }
 }
 
 @Suite(.serialized) struct SighupTests {

@@ -3,6 +3,8 @@ import Foundation
 
 public struct CommandResult: Sendable {
     public let status: Int32
+    /// The process ended on a signal (a trap is SIGILL or SIGTRAP); `status` is then its number.
+    public var signalled = false
     public let stdout: Data
     public let stderr: String
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
@@ -49,6 +51,7 @@ public enum CommandRunner {
         process.waitUntilExit()
         while !errThread.isFinished { usleep(1000) }
         return CommandResult(
-            status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+            status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal, stdout: outData,
+            stderr: String(decoding: errData, as: UTF8.self))
     }
 }

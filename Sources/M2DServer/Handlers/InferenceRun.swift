@@ -30,7 +30,8 @@ struct InferenceRun {
             if let reason = error.rejectionReason { app.metrics.rejected(reason) }
             return reply(.error(error, route: route))
         }
-        let metrics = app.metrics, model = service.model
+        // The completion keeps only what it reads: holding `request` would hold the body until the answer.
+        let metrics = app.metrics, model = service.model, receivedNanos = request.http.receivedNanos
         service.embed(inputs, keepFrames: keepFrames(options), ticket: ticket, upload: request.http.uploadReservation) {
             result, timings in
             switch result {
@@ -48,7 +49,7 @@ struct InferenceRun {
                 metrics.decode(format: format ?? "unknown", seconds: Double(timings.decodeNanos) / 1e9)
                 do throws(ServerError) {
                     var response = try finish(items, options, model)
-                    response.headers += Self.timingHeaders(timings, seconds: seconds, total: request.http.receivedNanos)
+                    response.headers += Self.timingHeaders(timings, seconds: seconds, total: receivedNanos)
                     reply(Reply(response, audioSeconds: seconds, timings: timings))
                 } catch {
                     reply(

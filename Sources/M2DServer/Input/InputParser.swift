@@ -3,6 +3,7 @@
 // {"inputs": base64 | data URI | [...]} ({"input": ...} on /v1/embeddings).
 import Foundation
 import M2DAudio
+import M2DJSON
 
 public enum InputParser {
     /// Parses a request. `jsonInputKey` is "inputs" on native routes and "input" on /v1/embeddings.
@@ -26,7 +27,7 @@ public enum InputParser {
             if inputs.isEmpty { throw .empty("no audio in the form; send the file in a field named 'file'") }
         case "application/json":
             for (k, v) in request.head.query { try options.apply(key: k, text: v) }
-            inputs = try parseJSON(request.body, inputKey: jsonInputKey, options: &options)
+            inputs = try parseJSON(request, inputKey: jsonInputKey, maxItems: maxItems, options: &options)
         case let m? where AudioFormat.mediaTypes.contains(m) || m == "application/octet-stream":
             for (k, v) in request.head.query { try options.apply(key: k, text: v) }
             if request.body.isEmpty { throw .empty("the request body is empty; send the audio bytes") }
@@ -37,10 +38,7 @@ public enum InputParser {
         case let m?:
             throw .unsupportedMediaType("Content-Type '\(m)' is not accepted")
         }
-        if inputs.count > maxItems {
-            throw .payloadTooLarge(
-                "\(inputs.count) inputs in one request; the limit is \(maxItems) (--max-client-batch-size)")
-        }
+        if inputs.count > maxItems { throw tooManyInputs(inputs.count, maxItems) }
         for (i, input) in inputs.enumerated() {
             if input.bytes.isEmpty { throw .empty("input \(i) (\(input.name)) is empty") }
             if let unsupported = AudioFormat.refusedContainer(input.bytes) {
@@ -54,76 +52,47 @@ public enum InputParser {
         return (inputs, options)
     }
 
+    /// The inputs and options of a JSON body, in one scan of its bytes; each input is decoded from
+    /// the body straight into its own bytes, after the upload budget has been charged for them.
     static func parseJSON(
-        _ body: [UInt8], inputKey: String, options: inout RequestOptions
+        _ request: HTTPRequest, inputKey: String, maxItems: Int, options: inout RequestOptions
     ) throws(ServerError) -> [AudioInput] {
-        if body.isEmpty { throw .empty("the JSON body is empty") }
-        let parsed: Any
-        do { parsed = try JSONSerialization.jsonObject(with: Data(body)) } catch {
-            throw .invalidRequest("the body is not valid JSON")
-        }
-        guard let object = parsed as? [String: Any] else { throw .invalidRequest("the JSON body must be an object") }
-        let otherKey = inputKey == "inputs" ? "input" : "inputs"
-        guard let raw = object[inputKey] ?? object[otherKey] else {
-            throw .empty("the JSON body has no '\(inputKey)' field")
-        }
-        for (k, v) in object where k != inputKey && k != otherKey && k != "parameters" {
-            try options.apply(key: k, json: v)
-        }
-        if let parameters = object["parameters"] as? [String: Any] {
-            for (k, v) in parameters { try options.apply(key: k, json: v) }
-        }
-        if let modality = object["modality"] as? String, modality != "audio" {
-            throw .validation("modality must be 'audio', got '\(modality)'", param: "modality")
-        }
-        let items: [Any]
-        if let s = raw as? String {
-            items = [s]
-        } else if let a = raw as? [Any] {
-            items = a
-        } else {
-            throw .invalidRequest("'\(inputKey)' must be a base64 string, a data URI, or a list of them")
-        }
-        if items.isEmpty { throw .empty("'\(inputKey)' is an empty list") }
-        var out: [AudioInput] = []
-        for (i, item) in items.enumerated() {
-            guard let text = item as? String else {
-                throw .invalidRequest("\(inputKey)[\(i)] must be a string (base64 or data URI)")
+        if request.body.isEmpty { throw .empty("the JSON body is empty") }
+        return try request.body.withUnsafeBufferPointer { raw throws(ServerError) -> [AudioInput] in
+            let body = try JSONRequestBody.scan(raw, inputKey: inputKey, maxItems: maxItems)
+            guard let found = body.inputs ?? body.otherInputs else {
+                throw .empty("the JSON body has no '\(inputKey)' field")
             }
-            out.append(
-                AudioInput(name: "\(inputKey)[\(i)]", bytes: try decodeBase64Audio(text, index: i, key: inputKey)))
+            for (key, value) in body.options { try options.apply(key: key, json: value) }
+            if case let .string(modality)? = body.options.last(where: { $0.0 == "modality" })?.1, modality != "audio" {
+                throw .validation("modality must be 'audio', got '\(modality)'", param: "modality")
+            }
+            let items: [JSONScanner.Token]
+            switch found {
+            case let .one(token): items = [token]
+            case let .list(tokens, count):
+                if count == 0 { throw .empty("'\(inputKey)' is an empty list") }
+                if let bad = tokens.firstIndex(where: { $0.kind != .string }) {
+                    throw .invalidRequest("\(inputKey)[\(bad)] must be a string (base64 or data URI)")
+                }
+                if count > maxItems { throw tooManyInputs(count, maxItems) }
+                items = tokens
+            case .other:
+                throw .invalidRequest("'\(inputKey)' must be a base64 string, a data URI, or a list of them")
+            }
+            let decodedBytes = items.reduce(0) { $0 + Base64Audio.decodedBound($1) }
+            if let reservation = request.uploadReservation, !reservation.grow(by: decodedBytes) {
+                throw .uploadBudgetSpent(limit: reservation.capacity)
+            }
+            let scanner = JSONScanner(raw, maxDepth: JSONRequestBody.maxDepth)
+            return try items.enumerated().map { (i, token) throws(ServerError) in
+                AudioInput(
+                    name: "\(inputKey)[\(i)]", bytes: try Base64Audio.decode(token, in: scanner, index: i, key: inputKey))
+            }
         }
-        return out
     }
 
-    /// Bare base64 or `data:<media>;base64,<data>`. URLs are refused (no server-side fetching).
-    static func decodeBase64Audio(_ text: String, index: Int, key: String) throws(ServerError) -> [UInt8] {
-        var payload = Substring(text)
-        if text.hasPrefix("http://") || text.hasPrefix("https://") {
-            throw .validation("\(key)[\(index)] is a URL; URLs are not fetched, send the audio as base64", param: key)
-        }
-        if text.hasPrefix("data:") {
-            guard let comma = text.firstIndex(of: ","), text[..<comma].hasSuffix(";base64") else {
-                throw .invalidRequest("\(key)[\(index)] is a data URI without ';base64,'")
-            }
-            let mediaType = String(text[text.index(text.startIndex, offsetBy: 5)..<comma].dropLast(7)).lowercased()
-            if !mediaType.isEmpty, !AudioFormat.mediaTypes.contains(mediaType), mediaType != "application/octet-stream"
-            {
-                throw .unsupportedMediaType("\(key)[\(index)] has media type '\(mediaType)'")
-            }
-            payload = text[text.index(after: comma)...]
-        }
-        let cleaned = payload.filter { !$0.isWhitespace }
-        guard
-            let data = Data(base64Encoded: String(cleaned), options: []) ?? Data(base64Encoded: padded(String(cleaned)))
-        else {
-            throw .invalidRequest("\(key)[\(index)] is not valid base64")
-        }
-        return [UInt8](data)
-    }
-
-    static func padded(_ s: String) -> String {
-        let urlSafe = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        return urlSafe + String(repeating: "=", count: (4 - urlSafe.count % 4) % 4)
+    static func tooManyInputs(_ count: Int, _ maxItems: Int) -> ServerError {
+        .payloadTooLarge("\(count) inputs in one request; the limit is \(maxItems) (--max-client-batch-size)")
     }
 }

@@ -65,26 +65,45 @@ public struct RequestOptions: Sendable, Equatable {
         }
     }
 
+    /// The keys `apply(key:json:)` reads (every other key of a JSON body is skipped unread).
+    static let jsonKeys: Set<String> = [
+        "normalize", "encoding_format", "granularity", "model", "dimensions", "head", "top_k", "projection",
+        "function_to_apply", "modality",
+    ]
+
     /// Applies one option given as a JSON value, with JSON types checked (no 1 for true).
-    public mutating func apply(key: String, json value: Any) throws(ServerError) {
-        if value is NSNull { return }
-        let number = value as? NSNumber
-        // JSONSerialization hands booleans over as NSNumber with the C type "c".
-        let isBool = number.map { String(cString: $0.objCType) == "c" } ?? false
+    mutating func apply(key: String, json value: JSONOptionValue) throws(ServerError) {
+        if case .null = value { return }
         switch key {
         case "normalize":
-            guard isBool, let number else { throw .validation("normalize must be true or false", param: key) }
-            normalize = number.boolValue
+            guard case let .bool(b) = value else { throw .validation("normalize must be true or false", param: key) }
+            normalize = b
         case "top_k", "dimensions":
-            guard let number, !isBool, number.doubleValue == number.doubleValue.rounded() else {
+            guard case let .number(x?) = value, x.isFinite, x == x.rounded(), abs(x) < 9e15 else {
                 throw .validation("\(key) must be an integer", param: key)
             }
-            try apply(key: key, text: String(number.intValue))
+            try apply(key: key, text: String(Int(x)))
         case "encoding_format", "granularity", "model", "head", "function_to_apply", "modality", "projection":
-            guard let text = value as? String else { throw .validation("\(key) must be a string", param: key) }
+            if case .tooLong = value {
+                throw .validation("\(key) is longer than \(JSONRequestBody.maxOptionBytes) bytes", param: key)
+            }
+            guard case let .string(text) = value else { throw .validation("\(key) must be a string", param: key) }
             if key != "modality" { try apply(key: key, text: text) }
         default:
             break
         }
     }
+}
+
+/// An option's value in a JSON body, as JSONRequestBody found it.
+enum JSONOptionValue: Equatable {
+    case string(String)
+    /// A string too long to be any option's value (not copied out of the body).
+    case tooLong
+    /// nil: not representable as a Double (more than 64 characters).
+    case number(Double?)
+    case bool(Bool)
+    case null
+    /// An array or an object.
+    case container
 }

@@ -67,10 +67,7 @@ final class Router: HTTPHandler {
                 ? "; base64 in JSON adds 33%, multipart or a raw body does not" : ""
             error = .payloadTooLarge("request body exceeds \(limit) bytes (--payload-limit)\(hint)")
         case let .malformed(message): error = .invalidRequest(message)
-        case let .uploadBudget(limit):
-            error = .overloaded(
-                "the server is holding its limit of \(limit >> 20) MiB of uploads "
-                    + "(--max-inflight-upload-mb); retry shortly", retryAfter: 1)
+        case let .uploadBudget(limit): error = .uploadBudgetSpent(limit: limit)
         }
         if let reason = error.rejectionReason { app.metrics.rejected(reason) }
         return finish(head, context, Reply.error(error, route: context.route ?? .embed))

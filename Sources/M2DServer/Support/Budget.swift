@@ -43,6 +43,8 @@ public final class Budget: @unchecked Sendable {
         deinit { budget.give(amount) }
 
         public var held: Int { lock.withLock { amount } }
+        /// The whole budget this reservation is part of.
+        public var capacity: Int { budget.capacity }
 
         /// Takes `extra` more; false (and nothing taken) when it does not fit.
         public func grow(by extra: Int) -> Bool {
