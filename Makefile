@@ -57,6 +57,7 @@ test: deps
 	KUBERNETES_VALIDATE=$$(scripts/venv.sh tools)/kubernetes-validate /usr/bin/python3 -m pytest -q tests/deploy
 	/usr/bin/python3 -m pytest -q tests/docs
 	PYTHONPATH=clients/python $$(scripts/venv.sh tools)/python -m pytest -q tests/ray
+	$$(scripts/venv.sh tools)/python -m pytest -q tests/burst
 	BIN=.build/debug scripts/bench-cluster.sh --short
 	@if [ "$$(id -u)" = 0 ]; then BIN=.build/debug scripts/test-multihost.sh; \
 	else echo "test-multihost not run: ip netns needs root (make test-multihost as root)"; fi

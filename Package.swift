@@ -103,7 +103,10 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-bench",
-            dependencies: ["M2DModel", "M2DTraining", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "M2DModel", "M2DTraining", "M2DServer", "M2DAudio", "CProcess",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: optimized),
 
         .target(name: "TestSupport", dependencies: ["M2DTensor", "M2DCheckpoint", "M2DAudio"], path: "Tests/TestSupport"),

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Load benchmark of m2d-server (make bench-server). Prints requests/s and p50/p95/p99 latency of
-# 10 s WAV uploads at concurrency 1, 4 and 16 (wrk, loopback only), server RSS after the first 200
+# 10 s WAV uploads at concurrency 1, 4 and 16 (wrk, loopback only), the same clip as multipart and as
+# JSON base64 at concurrency 1 and 16 (rounds, alternating order), server RSS after the first 200
 # requests and after 2,000, and the offline m2d-embed throughput on the same audio in the same run.
-# Targets: concurrency 16 >= 90% of offline throughput; RSS growth after the first 200 < 5%; no errors.
+# Targets: concurrency 16 >= 90% of offline throughput; JSON >= 90% of multipart; RSS growth after the
+# first 200 < 5%; no errors.
 #
 # BIN=DIR runs the binaries in DIR instead of building. BASELINE=DIR also starts DIR's m2d-server
 # (flags: BASELINE_FLAGS, default none) and runs every level on both servers in turn, ROUNDS times
@@ -122,6 +124,53 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
+# Request forms: the same clip as multipart and as JSON base64 (what the OpenAI SDK and browsers send),
+# concurrency 1 and 16, FORM_ROUNDS rounds (default 2) in alternating order, on our server only.
+python3 - "$WAV" "$work" <<'PY'
+import base64, sys
+wav, work = open(sys.argv[1], "rb").read(), sys.argv[2]
+boundary = "m2d-bench-form"
+open(f"{work}/multipart.body", "wb").write(
+    f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.wav\"\r\n"
+    f"Content-Type: audio/wav\r\n\r\n".encode() + wav + f"\r\n--{boundary}--\r\n".encode())
+open(f"{work}/json.body", "wb").write(b'{"inputs": "' + base64.b64encode(wav) + b'"}')
+PY
+form_script() {  # name content-type
+  cat > "$work/$1.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "$2"
+local f = io.open("$work/$1.body", "rb"); wrk.body = f:read("*all"); f:close()
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %.3f %.1f %d\n", summary.requests, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, e.connect + e.read + e.write + e.status + e.timeout))
+end
+LUA
+}
+form_script multipart "multipart/form-data; boundary=m2d-bench-form"
+form_script json "application/json"
+form() {  # form concurrency -> req/s p50 errors
+  idle
+  wrk -t$(($2 < 2 ? 1 : 2)) -c"$2" -d"$SECONDS_PER_LEVEL"s -s "$work/$1.lua" --timeout 60s \
+    "http://127.0.0.1:$PORT/embed" | awk '/RESULT/ {print $3, $4, $5}'
+}
+printf "\n| concurrency | round | multipart req/s | p50 ms | JSON base64 req/s | p50 ms | JSON / multipart |\n"
+printf "|---|---|---|---|---|---|---|\n"
+form_ratios=""
+for round in $(seq 1 "${FORM_ROUNDS:-2}"); do
+  for c in 1 16; do
+    if [ $((round % 2)) = 1 ]; then
+      read -r mrps mp50 merr <<<"$(form multipart $c)"; read -r jrps jp50 jerr <<<"$(form json $c)"
+    else
+      read -r jrps jp50 jerr <<<"$(form json $c)"; read -r mrps mp50 merr <<<"$(form multipart $c)"
+    fi
+    total_errors=$((total_errors + merr + jerr))
+    form_ratios="$form_ratios $c:$(calc "$jrps / $mrps")"
+    printf "| %d | %d | %.2f | %.0f | %.2f | %.0f | %.2f |\n" "$c" "$round" "$mrps" "$mp50" "$jrps" "$jp50" \
+      "$(calc "$jrps / $mrps")"
+  done
+done
+
 # Top up to 2,000 requests in all, then RSS again. Long runs: each run's end abandons up to 16 requests.
 while :; do
   [ "$(served $PORT)" -ge 2000 ] && break
@@ -145,6 +194,10 @@ if [ -n "$base" ]; then
     printf "| throughput vs baseline at concurrency %d (mean ratio) | %s | >= 1.00 within noise |\n" "$c" "$mean"
   done
 fi
+for c in 1 16; do
+  mean=$(tr ' ' '\n' <<<"$form_ratios" | awk -F: -v c=$c '$1 == c { s += $2; n++ } END { printf "%.2f", s / n }')
+  printf "| JSON base64 vs multipart at concurrency %d (mean ratio) | %s | >= 0.90 |\n" "$c" "$mean"
+done
 printf "| server RSS after 200 / after 2000+ requests | %d / %d KiB (%+.1f%%) | < 5%% growth |\n" \
   "$rss200" "$rss2000" "$growth"
 printf "| failed requests (wrk errors, non-2xx other than 499) | %d / %d | 0 |\n" "$total_errors" "$failed"

@@ -13,12 +13,14 @@
 #include <microhttpd.h>
 
 /// Starts a daemon on an already-listening socket `listen_fd`. `timeout_seconds` closes connections
-/// idle that long; `per_ip_limit` 0 means no per-address limit; `threads` > 1 runs a polling pool.
+/// idle that long; `threads` > 1 runs a polling pool. At `connection_limit` MHD stops accepting, so new
+/// connections wait in the listen queue. MHD's own per-address limit is not used: it closes a connection
+/// without an answer, and counts busy connections the same as idle ones (the daemon keeps its own share).
 static inline struct MHD_Daemon *m2d_mhd_start(unsigned int flags, MHD_AccessHandlerCallback handler, void *handler_cls,
                                                MHD_RequestCompletedCallback completed, void *completed_cls,
                                                MHD_NotifyConnectionCallback notify, void *notify_cls,
                                                int listen_fd, unsigned int timeout_seconds,
-                                               unsigned int connection_limit, unsigned int per_ip_limit,
+                                               unsigned int connection_limit,
                                                size_t memory_limit, unsigned int threads) {
     // MHD warns about a pool size of 0: name the option only for a real pool.
     struct MHD_OptionItem pool[] = {
@@ -31,7 +33,6 @@ static inline struct MHD_Daemon *m2d_mhd_start(unsigned int flags, MHD_AccessHan
                             MHD_OPTION_LISTEN_SOCKET, listen_fd,
                             MHD_OPTION_CONNECTION_TIMEOUT, timeout_seconds,
                             MHD_OPTION_CONNECTION_LIMIT, connection_limit,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_limit,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory_limit,
                             MHD_OPTION_ARRAY, pool,
                             MHD_OPTION_END);

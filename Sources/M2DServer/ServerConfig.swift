@@ -29,8 +29,10 @@ public struct ServerConfig: Sendable {
     public var maxDecodedSamples: Int?
     /// Most inputs in one request.
     public var maxClientBatchSize = 32
-    /// Admission limit: requests in flight beyond this get 429 at once.
-    public var maxConcurrentRequests = 64
+    /// Admission limit: requests in flight beyond this get 429 at once. As many as the connection table
+    /// holds by default (each connection carries one request at a time), so a burst that fits the table is
+    /// queued, not refused; the budgets bound what the requests hold.
+    public var maxConcurrentRequests = 256
     /// Most chunks per encoder call (batched across requests).
     public var maxBatchChunks = 32
     /// Work per encoder call, milliseconds (from the measured time per patch): it bounds how long a

@@ -16,7 +16,7 @@ extension GEMMEngine.Precision: ExpressibleByArgument {}
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "m2d-bench", abstract: "Benchmarks that print tables (make bench).",
-        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self, PeerBench.self, TrainBench.self],
+        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self, PeerBench.self, TrainBench.self, JSONBench.self],
         defaultSubcommand: CoreBench.self)
 
 }

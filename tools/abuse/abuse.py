@@ -26,6 +26,15 @@ The attacks (numbers are what --only takes):
    9  readiness after 35 s idle: /health/ready polled every 100 ms during a 60 s request stays 200
   10  a 1 s request beside a 600 s request: latency < 3 x solo latency + 0.5 s
   11  m2d-embed on a .pth whose pickle nests 40,000 tuples: exit status 1, "nests deeper"
+  12  a 400 s WAV as JSON base64 (17 MB) beside the same WAV raw: 200, peak RSS growth at most the raw
+      one's plus the JSON body, time at most the raw one's plus 1 s (server under `prlimit --as=3GiB`)
+  13  20 MB of JSON: "inputs" is 20M base64 'A' -> 400 in < 1 s, growth <= 1.75 x the body
+  14  20 MB of JSON: "inputs": "AAAA" and 10M numbers in another key -> 400 in < 1 s, same bound
+  15  8 of row 14 in parallel -> 400 or 429 within 10 s, growth < 512 MiB
+  16  16 of row 14 in parallel, then a 1 s WAV: 200 within 3 s, growth < 512 MiB
+  17  40 connections from one address (default flags), a request on each: 40 x 200
+  18  config.json with depth 1000000, input_size [80, 2^40], norm_stats [0, 0]: m2d-embed and
+      m2d-server each exit 1 naming the field (never a signal)
 
 Usage (from anywhere; paths default to this repository's release build and model):
 
@@ -726,6 +735,175 @@ def attack_pth(opts):
     return [row]
 
 
+# ---------------------------------------------------------------- attacks 12-17: JSON bodies, bursts, model directories
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def grown(server, send):
+    """(result of send(), seconds, peak RSS growth in MiB) with VmHWM reset first."""
+    server.reset_peak()
+    base, start = rss_mib(server.pid), time.time()
+    out = send()
+    return out, time.time() - start, (server.peak_mib() or 0) - base
+
+
+def number_array_body():
+    return b'{"inputs": "AAAA", "x": [' + b"1," * 9_999_999 + b"1]}"
+
+
+def attacks_json(opts, only):
+    """12-15: the JSON path costs its bytes plus its audio, and parses in well under a second."""
+    import base64
+    rows = []
+    server = Server(opts, address_space=3 << 30, label="json")
+    try:
+        def row(key, attack, expected, body):
+            r = Row(key, attack, expected)
+            rows.append(measured(server, r, body))
+
+        if 12 in only:
+            log("== attack 12: a 400 s WAV as JSON base64 beside the same WAV raw")
+            raw = wav(400)
+            body = b'{"inputs": "' + base64.b64encode(raw) + b'"}'
+
+            def twelve():
+                (a, ta, ga) = grown(server, lambda: post(server, raw))
+                (b, tb, gb) = grown(server, lambda: post(server, body, "application/json"))
+                bound = ga + len(body) / 2**20 + 16
+                ok = a.status_code == b.status_code == 200 and gb <= bound and tb <= ta + 1
+                text = (f"raw {a.status_code} {ta:.1f} s +{ga:.0f} MiB; JSON ({len(body) / 1e6:.0f} MB) {b.status_code} "
+                        f"{tb:.1f} s +{gb:.0f} MiB (bound {bound:.0f})")
+                return text, ok, "" if ok else text
+            row("12", "400 s WAV as JSON base64 (17 MB) vs raw", "200, growth <= raw + body", twelve)
+        for key, name, make in ((13, "20 MB JSON: base64 'A' x 20M", lambda: b'{"inputs": "' + b"A" * 20_000_000 + b'"}'),
+                                (14, "20 MB JSON: 10M numbers beside the input", number_array_body)):
+            if key not in only:
+                continue
+            log(f"== attack {key}: {name}")
+            body = make()
+
+            def one(body=body):
+                r, t, g = grown(server, lambda: post(server, body, "application/json"))
+                bound = 1.75 * len(body) / 2**20 + 16
+                ok = r.status_code == 400 and t < 1 and g <= bound
+                text = f"{r.status_code} in {t:.2f} s, +{g:.0f} MiB (bound {bound:.0f})"
+                return text, ok, "" if ok else text
+            row(str(key), name, "400 < 1 s, growth <= 1.75 x body", one)
+        if 15 in only:
+            log("== attack 15: 8 x 20 MB number-array bodies in parallel")
+            body = number_array_body()
+
+            def fifteen():
+                out = {}
+
+                def send(i):
+                    out[i] = post(server, body, "application/json").status_code
+                threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+                (_, t, g) = grown(server, lambda: ([x.start() for x in threads], [x.join(60) for x in threads]))
+                ok = len(out) == 8 and all(c in (400, 429) for c in out.values()) and t < 10 and g < 512
+                text = f"{counts(out.values())} in {t:.1f} s, +{g:.0f} MiB"
+                return text, ok, "" if ok else text
+            row("15", "8 x 20 MB JSON (10M numbers) in parallel", "400/429 within 10 s, growth < 512 MiB", fifteen)
+        if 16 in only:
+            log("== attack 16: 16 x 20 MB JSON bodies, then a 1 s WAV")
+            body = number_array_body()
+
+            def sixteen():
+                out = {}
+
+                def send(i):
+                    out[i] = post(server, body, "application/json").status_code
+                threads = [threading.Thread(target=send, args=(i,)) for i in range(16)]
+                server.reset_peak()
+                base = rss_mib(server.pid)
+                for x in threads:
+                    x.start()
+                time.sleep(0.3)
+                t0 = time.time()
+                small = post(server, wav(1))
+                t = time.time() - t0
+                for x in threads:
+                    x.join(60)
+                g = (server.peak_mib() or 0) - base
+                ok = small.status_code == 200 and t < 3 and g < 512 and all(c in (400, 429) for c in out.values())
+                text = f"1 s WAV {small.status_code} in {t:.2f} s beside {counts(out.values())}; +{g:.0f} MiB"
+                return text, ok, "" if ok else text
+            row("16", "16 x 20 MB JSON, then a 1 s WAV", "WAV 200 < 3 s, growth < 512 MiB", sixteen)
+    finally:
+        server.stop()
+    return rows
+
+
+def attack_burst(opts):
+    """17: 40 connections from one address, a request on each: every one answered (default flags)."""
+    log("== attack 17: 40 connections from one address, a request on each")
+    server = Server(opts, label="burst")
+    body = wav(1)
+    head = (f"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n").encode()
+
+    def seventeen():
+        socks = [socket.create_connection((HOST, server.port), timeout=120) for _ in range(40)]
+        for s in socks:
+            s.sendall(head + body)
+        statuses = []
+        for s in socks:
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            statuses.append(data.split(b" ", 2)[1].decode() if data.startswith(b"HTTP/1.1 ") else "no answer")
+        ok = statuses == ["200"] * 40
+        return counts(statuses), ok, "" if ok else counts(statuses)
+    try:
+        return [measured(server, Row("17", "40 connections from one address, a request on each", "40 x 200"),
+                         seventeen)]
+    finally:
+        server.stop()
+
+
+def attack_model_dirs(opts):
+    """18: damaged config.json files: every tool exits 1 naming the field, never a signal."""
+    log("== attack 18: damaged model directories to m2d-embed and m2d-server")
+    row = Row("18", "config.json: depth 1e6, input_size [80, 2^40], norm_stats [0, 0]", "exit 1 naming the field")
+    start, seen, ok = time.time(), [], True
+    edits = [("depth", 1_000_000, "depth is 1000000"), ("input_size", [80, 1 << 40], "input_size[1] is"),
+             ("norm_stats", [0, 0], "norm_stats")]
+    with tempfile.TemporaryDirectory(prefix="m2d-abuse-") as tmp:
+        for field, value, named in edits:
+            folder = os.path.join(tmp, field)
+            os.makedirs(folder)
+            config = json.load(open(os.path.join(opts.model, "config.json")))
+            config[field] = value
+            json.dump(config, open(os.path.join(folder, "config.json"), "w"))
+            os.symlink(os.path.join(opts.model, "model.safetensors"), os.path.join(folder, "model.safetensors"))
+            for tool in (opts.embed, opts.server):
+                args = [tool, "--model", folder] + ([CHIRP] if tool == opts.embed else ["--port", "0", "--admin-port", "0"])
+                try:
+                    p = subprocess.run(["prlimit", f"--as={3 << 30}", *args], capture_output=True, timeout=120)
+                    code, err = p.returncode, p.stderr.decode(errors="replace")
+                except subprocess.TimeoutExpired:
+                    code, err = None, "(timed out)"
+                good = code == 1 and named in err
+                ok = ok and good
+                seen.append(f"{os.path.basename(tool)} {field}: {'exit ' + str(code) if code is not None else 'hung'}"
+                            f"{'' if good else ' (field not named)'}")
+    row.seconds, row.survived, row.ok = time.time() - start, True, ok
+    row.result = "; ".join(seen)
+    row.why = "" if ok else row.result
+    return [row]
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -745,29 +923,30 @@ def main():
         epilog="Attacks: 1 FLAC bomb, 2 four bombs in one body, 3 FLAC 384 kHz x 8 ch x 600 s, 4 300 slow connections, "
                "5 SIGTERM past --shutdown-timeout, 6 urllib/requests over --payload-limit, 7 16 departed clients, "
                "8 32 x 600 s and 3 x 600 s in one request, 9 readiness after 35 s idle, 10 1 s request beside a 600 s "
-               "one, 11 hostile .pth to m2d-embed. Run as root (resetting VmHWM needs /proc/PID/clear_refs).")
+               "one, 11 hostile .pth to m2d-embed, 12-16 JSON bodies (memory, time, a WAV beside 16 of them), 17 40 "
+               "connections from one address, 18 damaged config.json to m2d-embed and m2d-server. Run as root (resetting VmHWM needs /proc/PID/clear_refs).")
     parser.add_argument("--server", default=os.path.join(ROOT, ".build/release/m2d-server"),
                         help="m2d-server binary (default: %(default)s)")
     parser.add_argument("--embed", default=os.path.join(ROOT, ".build/release/m2d-embed"),
                         help="m2d-embed binary (default: %(default)s)")
     parser.add_argument("--model", default=os.path.join(ROOT, "models/m2d-small-debian"),
                         help="model directory to serve (default: %(default)s)")
-    parser.add_argument("--only", metavar="N[,M]", help="run only these attacks, e.g. --only 4,7 (default: all 1-11)")
+    parser.add_argument("--only", metavar="N[,M]", help="run only these attacks, e.g. --only 4,7 (default: all 1-18)")
     opts = parser.parse_args()
     for name in ("server", "embed", "model"):
         setattr(opts, name, os.path.abspath(getattr(opts, name)))
-    only = set(range(1, 12))
+    only = set(range(1, 19))
     if opts.only:
         try:
             only = {int(x) for x in opts.only.split(",") if x.strip()}
         except ValueError:
             parser.error("--only takes attack numbers separated by commas, e.g. --only 4,7")
-        if not only <= set(range(1, 12)):
-            parser.error("attack numbers are 1 to 11")
-    need_server = only - {11}
+        if not only <= set(range(1, 19)):
+            parser.error("attack numbers are 1 to 18")
+    need_server = only - {11, 18}
     if need_server and not os.access(opts.server, os.X_OK):
         parser.error(f"no server binary at {opts.server} (build it: swift build -c release --product m2d-server)")
-    if 11 in only and not os.access(opts.embed, os.X_OK):
+    if only & {11, 18} and not os.access(opts.embed, os.X_OK):
         parser.error(f"no m2d-embed binary at {opts.embed} (build it: swift build -c release --product m2d-embed)")
     if need_server and not os.path.isdir(opts.model):
         parser.error(f"no model directory at {opts.model}")
@@ -787,7 +966,8 @@ def main():
                   ({5}, lambda: attack_sigterm(opts)), ({6}, lambda: attack_payload(opts)),
                   ({7}, lambda: attack_departed(opts)), ({8}, lambda: attack_request_audio(opts, only)),
                   ({9}, lambda: attack_idle_ready(opts, idle_server)), ({10}, lambda: attack_fairness(opts)),
-                  ({11}, lambda: attack_pth(opts))]
+                  ({11}, lambda: attack_pth(opts)), ({12, 13, 14, 15, 16}, lambda: attacks_json(opts, only)),
+                  ({17}, lambda: attack_burst(opts)), ({18}, lambda: attack_model_dirs(opts))]
         for keys, run in groups:
             if not keys & only:
                 continue

@@ -17,6 +17,8 @@ public enum BodyRejection: Sendable, Equatable {
     case malformed(String)
     /// The server's in-flight upload budget is spent.
     case uploadBudget(limit: Int)
+    /// The client's address already holds its share of idle or slow connections.
+    case addressShare(limit: Int)
 }
 
 /// A suspended request's link to its socket.

@@ -56,28 +56,52 @@ enum Base64Audio {
         return comma + 1..<range.upperBound
     }
 
+    /// What the cleaning loop does with each byte: keep it, drop it (whitespace), map it (URL-safe
+    /// alphabet), resolve an escape, or note padding. Anything else is kept for the decoder to refuse.
+    private enum Class: UInt8 { case keep, drop, plus, slash, escape, pad }
+    private static let classes: [Class] = (0..<256).map { b in
+        switch UInt8(b) {
+        case 0x20, 0x09, 0x0A, 0x0D: .drop
+        case UInt8(ascii: "-"): .plus
+        case UInt8(ascii: "_"): .slash
+        case UInt8(ascii: "\\"): .escape
+        case UInt8(ascii: "="): .pad
+        default: .keep
+        }
+    }
+
     /// The slow form: JSON escapes resolved, whitespace dropped, the URL-safe alphabet mapped to the
     /// standard one, decoded piece by piece. nil when it is not base64.
     private static func decodeCleaning(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count / 4 * 3 + 3)
-        var piece = [UInt8](repeating: 0, count: 64 << 10), filled = 0, padded = false
+        let pieceSize = 64 << 10  // a multiple of 4: a full piece holds whole quanta
+        let piece = UnsafeMutablePointer<UInt8>.allocate(capacity: pieceSize)
+        defer { piece.deallocate() }
+        var filled = 0, padded = false
         func flush(final: Bool) -> Bool {
             guard filled > 0 else { return true }
-            let chunk = piece[0..<filled]
             let options: Base64.DecodingOptions = filled % 4 == 0 ? [] : .omitPaddingCharacter
-            guard final || filled % 4 == 0, let decoded = try? Base64.decode(bytes: chunk, options: options) else {
-                return false
-            }
+            guard final || filled % 4 == 0,
+                let decoded = try? Base64.decode(bytes: UnsafeBufferPointer(start: piece, count: filled), options: options)
+            else { return false }
             out.append(contentsOf: decoded)
             filled = 0
             return true
         }
+        let classes = Self.classes
         var i = 0
         while i < bytes.count {
             var c = bytes[i]
             i += 1
-            if c == UInt8(ascii: "\\"), i < bytes.count {
+            switch classes[Int(c)] {
+            case .keep: if padded { return nil }  // data after the padding
+            case .drop: continue
+            case .plus: c = UInt8(ascii: "+")
+            case .slash: c = UInt8(ascii: "/")
+            case .pad: padded = true
+            case .escape:
+                guard i < bytes.count else { return nil }
                 let e = bytes[i]
                 i += 1
                 switch e {
@@ -85,22 +109,21 @@ enum Base64Audio {
                 case UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"): continue
                 case UInt8(ascii: "u"):
                     guard i + 4 <= bytes.count, let unit = hex4(bytes, i), unit < 0x80 else { return nil }
-                    c = UInt8(unit)
                     i += 4
+                    c = UInt8(unit)
+                    switch classes[Int(c)] {
+                    case .drop: continue
+                    case .plus: c = UInt8(ascii: "+")
+                    case .slash: c = UInt8(ascii: "/")
+                    case .pad: padded = true
+                    case .keep, .escape: if padded { return nil }
+                    }
                 default: return nil
                 }
             }
-            switch c {
-            case 0x20, 0x09, 0x0A, 0x0D: continue
-            case UInt8(ascii: "-"): c = UInt8(ascii: "+")
-            case UInt8(ascii: "_"): c = UInt8(ascii: "/")
-            case UInt8(ascii: "="): padded = true
-            default: if padded { return nil }  // data after the padding
-            }
             piece[filled] = c
             filled += 1
-            // A full piece holds whole quanta (its size is a multiple of 4); only padding may follow padding.
-            if filled == piece.count, !flush(final: false) { return nil }
+            if filled == pieceSize, !flush(final: false) { return nil }
         }
         return flush(final: true) ? out : nil
     }

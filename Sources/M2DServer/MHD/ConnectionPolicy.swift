@@ -6,8 +6,13 @@
 public struct ConnectionPolicy: Sendable {
     /// Open connections at most.
     public var limit = 256
-    /// Connections one client address may hold (0: no limit; raise it behind a load balancer).
+    /// Idle or slow connections one client address may hold (0: no limit). Connections whose request
+    /// moves at a normal rate, or is being processed or answered, do not count: a burst from one
+    /// address (or from many clients behind one NAT or proxy) is served whole.
     public var perAddressLimit = 32
+    /// Seconds a new or finished connection may wait for its next request head, and a body may lag,
+    /// before the connection counts as idle or slow against its address.
+    public var idleGrace = 1.0
     /// Seconds without any progress before a connection is closed.
     public var idleTimeout = 30
     /// Seconds for a request head to arrive, from connect or from the previous response (so an

@@ -46,6 +46,8 @@ extension MHDDaemon {
         var postProcessor: OpaquePointer?
         var reservation: Budget.Reservation?
         var pending = Pending.none
+        /// The answer ends the connection (an address over its share).
+        var closeAfterAnswer = false
         var dispatched = false
         // Guarded by the daemon's lock:
         var response: HTTPResponse?

@@ -47,6 +47,7 @@ extension MHDDaemon {
                     break
                 }
             }
+            if !draining { enforceAddressShares(now: now) }
         }
         for action in actions { action() }
         if let onConnectionEvent { for event in events { onConnectionEvent(event) } }

@@ -20,7 +20,7 @@ public final class MHDDaemon: @unchecked Sendable {
     private var daemon: OpaquePointer?
     private var listenFD: Int32 = -1
     public private(set) var boundPort = 0
-    /// Called with a reason ("header_timeout", "slow_body", "drain", "client_gone") when the daemon
+    /// Called with a reason ("header_timeout", "slow_body", "per_address", "drain", "client_gone") when the daemon
     /// ends a connection or a request on its own.
     public var onConnectionEvent: (@Sendable (String) -> Void)?
 
@@ -51,8 +51,8 @@ public final class MHDDaemon: @unchecked Sendable {
         guard
             let d = m2d_mhd_start(
                 flags, Self.accessCallback, me, Self.completedCallback, me, Self.notifyCallback, me, fd,
-                UInt32(options.connections.idleTimeout), UInt32(options.connections.limit),
-                UInt32(max(0, options.connections.perAddressLimit)), 256 * 1024, UInt32(max(1, options.threads)))
+                UInt32(options.connections.idleTimeout), UInt32(options.connections.limit), 256 * 1024,
+                UInt32(max(1, options.threads)))
         else {
             Unmanaged<MHDDaemon>.fromOpaque(me).release()
             close(fd)
@@ -228,7 +228,7 @@ public final class MHDDaemon: @unchecked Sendable {
 
     private func answerPending(_ request: Request, _ connection: OpaquePointer) -> MHD_Result {
         switch request.pending {
-        case let .answer(response): return queue(connection, response)
+        case let .answer(response): return queue(connection, response, close: request.closeAfterAnswer)
         case let .rejection(reason):
             return queue(connection, handler.bodyRejected(request.head, context: request.context, reason: reason))
         case .none: return .NO
@@ -244,12 +244,22 @@ public final class MHDDaemon: @unchecked Sendable {
         let head = RequestHead(
             method: method, path: url, query: Self.values(connection, .GET_ARGUMENT_KIND),
             headers: Self.values(connection, .HEADER_KIND, lowercase: true), peer: socket.peer)
-        let decision = handler.accept(head)
+        // An address past its share of idle and slow connections is answered (429, then closed) before
+        // the handler sees the request, so it takes no admission slot.
+        let overShare = lock.withLock { addressIsOverShare(socket) }
+        let decision =
+            overShare
+            ? .reject(
+                handler.bodyRejected(
+                    head, context: nil, reason: .addressShare(limit: options.connections.perAddressLimit)),
+                context: nil)
+            : handler.accept(head)
         let request: Request
         switch decision {
         case let .reject(response, context):
             request = Request(head: head, socket: socket, context: context, limit: 0)
             request.pending = .answer(response)
+            request.closeAfterAnswer = overShare
         case let .accept(limit, context):
             request = Request(head: head, socket: socket, context: context, limit: limit)
             if let length = head.contentLength, length > limit {
@@ -361,7 +371,7 @@ public final class MHDDaemon: @unchecked Sendable {
         if wake { MHD_resume_connection(request.socket.connection) }
     }
 
-    private func queue(_ connection: OpaquePointer, _ response: HTTPResponse) -> MHD_Result {
+    private func queue(_ connection: OpaquePointer, _ response: HTTPResponse, close: Bool = false) -> MHD_Result {
         let r: OpaquePointer?
         switch response.body {
         case let .bytes(body):
@@ -381,7 +391,7 @@ public final class MHDDaemon: @unchecked Sendable {
             socket.phase = .responding
             return draining
         }
-        if closing { MHD_add_response_header(r, "Connection", "close") }
+        if closing || close { MHD_add_response_header(r, "Connection", "close") }
         let result = MHD_queue_response(connection, UInt32(response.status), r)
         MHD_destroy_response(r)
         return result

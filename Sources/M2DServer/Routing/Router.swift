@@ -68,6 +68,10 @@ final class Router: HTTPHandler {
             error = .payloadTooLarge("request body exceeds \(limit) bytes (--payload-limit)\(hint)")
         case let .malformed(message): error = .invalidRequest(message)
         case let .uploadBudget(limit): error = .uploadBudgetSpent(limit: limit)
+        case let .addressShare(limit):
+            error = .overloaded(
+                "this address holds \(limit) idle or slow connections, its share (--max-connections-per-ip); "
+                    + "send on one of them or close it, then retry", retryAfter: 1)
         }
         if let reason = error.rejectionReason { app.metrics.rejected(reason) }
         return finish(head, context, Reply.error(error, route: context.route ?? .embed))

@@ -56,7 +56,7 @@ public final class ServerMetrics: @unchecked Sendable {
         ]
         r.makeGauge(descriptor: d("m2d_build", "info", "Build, model and engine information."), labels: build).set(1.0)
         for reason in ["overloaded", "budget"] { _ = rejectedCounter(reason) }
-        for reason in ["header_timeout", "slow_body", "drain"] { _ = connectionCounter(reason) }
+        for reason in ["header_timeout", "slow_body", "per_address", "drain"] { _ = connectionCounter(reason) }
     }
 
     private static func descriptor(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
