@@ -91,3 +91,21 @@ def test_forty_raw_connections_from_one_address_are_all_answered(server):
         s.close()
         statuses.append(int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0)
     assert statuses == [200] * 40, statuses
+
+
+def test_the_sdk_list_path_is_unchanged(server):
+    """A list of base64 inputs through the SDK (which asks for base64 floats by default): one embedding
+    each, in order, equal to the single calls."""
+    async def go():
+        client = openai.AsyncOpenAI(base_url=server + "/v1", api_key="unused")
+        try:
+            a, b = (base64.b64encode(tone_wav(1.0, hz=hz)).decode() for hz in (440.0, 880.0))
+            listed = await client.embeddings.create(model="m2d", input=[a, b])
+            single = [await client.embeddings.create(model="m2d", input=x) for x in (a, b)]
+        finally:
+            await client.close()
+        return listed, single
+    listed, single = asyncio.run(go())
+    assert [d.index for d in listed.data] == [0, 1]
+    for d, s in zip(listed.data, single):
+        assert d.embedding == s.data[0].embedding
