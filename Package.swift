@@ -67,11 +67,14 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
 
         .target(name: "CProcess", cSettings: buildForAVX2 ? [.define("M2D_BUILT_FOR_AVX2")] : []),
-        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dl")]),
+        // Optimised in debug builds too: the tests run the kernels on full-size products.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("pthread")]),
+        .target(name: "CDNNL", dependencies: ["CKernels"], cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CSwaggerUI"),
         .target(name: "CMPI", cSettings: mpiC, linkerSettings: mpiLink),
         .target(name: "M2DJSON", swiftSettings: optimized),
-        .target(name: "M2DTensor", dependencies: ["COpenBLAS", "CDNNL", "CProcess"], swiftSettings: optimized),
+        .target(name: "M2DTensor", dependencies: ["COpenBLAS", "CDNNL", "CKernels", "CProcess"], swiftSettings: optimized),
         .target(name: "M2DOps", dependencies: ["M2DTensor"], swiftSettings: optimized),
         .target(name: "M2DCheckpoint", dependencies: ["M2DTensor", "M2DJSON"], swiftSettings: optimized),
         .target(name: "M2DAudio", dependencies: ["M2DTensor", "CSndFile", "CSoxr"], swiftSettings: optimized),
@@ -110,7 +113,7 @@ let package = Package(
             swiftSettings: optimized),
 
         .target(name: "TestSupport", dependencies: ["M2DTensor", "M2DCheckpoint", "M2DAudio"], path: "Tests/TestSupport"),
-        .testTarget(name: "M2DTensorTests", dependencies: ["M2DTensor", "TestSupport"]),
+        .testTarget(name: "M2DTensorTests", dependencies: ["M2DTensor", "CKernels", "TestSupport"]),
         .testTarget(name: "M2DJSONTests", dependencies: ["M2DJSON"]),
         .testTarget(name: "M2DOpsTests", dependencies: ["M2DOps", "TestSupport"]),
         .testTarget(name: "M2DCheckpointTests", dependencies: ["M2DCheckpoint", "TestSupport"]),

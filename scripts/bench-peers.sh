@@ -16,7 +16,7 @@ THREADS=${THREADS:-2}; REPEATS=${REPEATS:-5}; ROUNDS=${ROUNDS:-2}
 PY=$(scripts/peers-venv.sh | tail -1)
 BIN=${BIN:-}
 if [ -z "$BIN" ]; then swift build -c release --product m2d-bench >/dev/null; BIN=.build/release; fi
-DIR=${PEERS_DIR:-$HOME/.cache/m2d/peers}
+DIR=${PEERS_DIR:-${M2D_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m2d-serve}/peers}
 if [ ! -f "$DIR/encoder.int8.onnx" ]; then
   echo "preparing $DIR (weights, chunks, PyTorch reference, ONNX fp32 and int8)" >&2
   env -u OPENBLAS_CORETYPE "$PY" tools/peers/bench_peers.py prepare "$DIR" >/dev/null 2>&1

@@ -1,7 +1,7 @@
 // The weight copies of m2d_dnnl.h's context (oneDNN's reordered layout, or packed once for its packed
 // GEMM; int8 with their per-channel scales and row sums) and the Linear products that run on them.
 #include "dnnl_context.h"
-#include "m2d_quant.h"
+#include "m2d_kernels.h"
 
 #include <sys/mman.h>
 #include <unistd.h>

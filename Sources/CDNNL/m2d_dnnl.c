@@ -2,7 +2,7 @@
 // OpenBLAS backend), the capability probes that pick or refuse a precision, and open and close. The
 // primitive caches are in dnnl_primitives.c, the weight copies and Linear products in dnnl_weights.c.
 #include "dnnl_context.h"
-#include "m2d_quant.h"
+#include "m2d_kernels.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

@@ -48,12 +48,17 @@ void *packed_gemm_pack_s8(const packed_gemm_api *api, const int8_t *W, int64_t N
 
 int packed_gemm_linear_f32(const packed_gemm_api *api, const void *W, const float *x, int64_t M, int64_t K,
                            int64_t N, const float *bias, float *y, int accumulate) {
+    return packed_gemm_linear_f32_ld(api, W, x, M, K, N, bias, y, N, accumulate);
+}
+
+int packed_gemm_linear_f32_ld(const packed_gemm_api *api, const void *W, const float *x, int64_t M, int64_t K,
+                              int64_t N, const float *bias, float *y, int64_t ldy, int accumulate) {
     if (M == 0 || N == 0) return 0;
     // The packed API has no bias: it goes into y first (added to the residual, or written over y), and
     // one product with beta = 1 then adds x . W^T to both.
     if (bias) {
         for (int64_t m = 0; m < M; m++) {
-            float *row = y + m * N;
+            float *row = y + m * ldy;
             if (accumulate) {
                 for (int64_t n = 0; n < N; n++) row[n] += bias[n];
             } else {
@@ -62,8 +67,8 @@ int packed_gemm_linear_f32(const packed_gemm_api *api, const void *W, const floa
         }
     }
     float beta = bias || accumulate ? 1.0f : 0.0f;
-    packed_dim n = N, m = M, k = K;
-    return api->f32_compute("P", "N", &n, &m, &k, W, &k, x, &k, &beta, y, &n) == 0 ? 0 : 4;
+    packed_dim n = N, m = M, k = K, ld = ldy;
+    return api->f32_compute("P", "N", &n, &m, &k, W, &k, x, &k, &beta, y, &ld) == 0 ? 0 : 4;
 }
 
 int packed_gemm_product_s8(const packed_gemm_api *api, const void *W, const uint8_t *q, int64_t M, int64_t K,

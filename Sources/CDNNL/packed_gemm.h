@@ -47,6 +47,9 @@ void *packed_gemm_pack_s8(const packed_gemm_api *api, const int8_t *W, int64_t N
 /// be NULL. Returns 0 on success.
 int packed_gemm_linear_f32(const packed_gemm_api *api, const void *W, const float *x, int64_t M, int64_t K,
                            int64_t N, const float *bias, float *y, int accumulate);
+/// The same with y's rows `ldy` floats apart (a slice of wider rows).
+int packed_gemm_linear_f32_ld(const packed_gemm_api *api, const void *W, const float *x, int64_t M, int64_t K,
+                              int64_t N, const float *bias, float *y, int64_t ldy, int accumulate);
 
 /// acc (M,N) s32 = q (M,K) u8 . W^T s8, W packed by packed_gemm_pack_s8. Returns 0 on success.
 int packed_gemm_product_s8(const packed_gemm_api *api, const void *W, const uint8_t *q, int64_t M, int64_t K,

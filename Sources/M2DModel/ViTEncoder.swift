@@ -11,6 +11,8 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
     public let engine: GEMMEngine
     public var config: ModelConfig { weights.config }
     private var workspace: Workspace?
+    var fusedWorkspace: FusedWorkspace?
+    private var compact: FloatBuffer?
 
     public init(weights: EncoderWeights, engine: GEMMEngine = GEMMEngine()) {
         self.weights = weights
@@ -34,6 +36,7 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
     /// Encodes chunks of any lengths in one pass: token-wise layers run over all chunks' rows at
     /// once (bigger GEMMs), attention stays within each chunk, so results equal encoding each alone.
     public func forward(_ chunks: [EncoderChunk]) -> EncoderOutput {
+        if let fused = engine.fused { return forwardFused(chunks, fused: fused) }
         let c = config
         let F = c.freqPatches, D = c.embedDim, H = c.mlpHidden, K = c.patchHeight * c.patchWidth
         var starts: [Int] = [], lengths: [Int] = []
@@ -116,14 +119,31 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
     /// Pre-allocates the workspace for `chunks` full-length chunks so serving never grows it.
     public func reserve(chunks batch: Int) {
         let Tp = config.gridTimePatches, N = tokenCount(timePatches: Tp)
+        if engine.fused != nil {
+            let tile = Self.fusedTile, F = config.freqPatches
+            let rows: Int = batch * ((N + tile - 1) / tile * tile)
+            let patchRows: Int = batch * ((F * Tp + tile - 1) / tile * tile)
+            _ = prepareFusedWorkspace(rows: rows, patchRows: patchRows, patchK: config.patchHeight * config.patchWidth)
+            return
+        }
         _ = prepareWorkspace(
             rows: batch * N, tokens: N, patchRows: config.freqPatches * Tp,
             patchK: config.patchHeight * config.patchWidth)
     }
 
-    /// Uniform-batch convenience: every chunk spans `timePatches` patches; output (B, N, D).
+    /// Uniform-batch convenience: every chunk spans `timePatches` patches; output (B, N, D) (the fused
+    /// encoder's padding between chunks taken out, into a buffer of its own that lives until the next call).
     public func forward(_ chunks: [EncoderChunk], timePatches Tp: Int) -> Tensor {
         let out = forward(chunks.map { EncoderChunk(base: $0.base, rowStride: $0.rowStride, timePatches: Tp) })
-        return out.tokens.reshaped([chunks.count, tokenCount(timePatches: Tp), config.embedDim])
+        let N = tokenCount(timePatches: Tp), D = config.embedDim
+        if out.rowStarts.enumerated().allSatisfy({ $0.element == $0.offset * N }) {
+            return out.tokens.reshaped([chunks.count, N, D])
+        }
+        if compact == nil || compact!.count < chunks.count * N * D { compact = FloatBuffer(count: chunks.count * N * D) }
+        let dense = compact!
+        for (b, start) in out.rowStarts.enumerated() {
+            (dense.pointer + b * N * D).update(from: out.tokens.base + start * D, count: N * D)
+        }
+        return dense.view(shape: [chunks.count, N, D])
     }
 }

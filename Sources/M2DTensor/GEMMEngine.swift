@@ -4,6 +4,8 @@
 // and for training, whose weights change every step, products on the weights in place. One engine belongs to one
 // encoder or trainer (one thread at a time); attention's per-head products go through `batchedGemm`.
 import CDNNL
+import CKernels
+import Foundation
 
 public enum GEMMEngineError: Error, CustomStringConvertible, Equatable {
     case unavailable(String)
@@ -42,6 +44,10 @@ public final class GEMMEngine: @unchecked Sendable {
     /// original's pages go back to the system (they then read as zeros), so one copy stays resident.
     public let ownsWeights: Bool
     private let dnnl: OpaquePointer?
+    /// The fused encoder (m2d_dnnl.h: one thread team, oneDNN's packed GEMM per thread on tiles, everything
+    /// around the products fused), when this is an inference engine that can run it; the encoder then
+    /// runs through `FusedEncoder` instead of `linear` and `batchedGemm`.
+    public let fused: OpaquePointer?
     /// The first oneDNN failure since the last `takeFailure` (a run-time error, not a shape bug).
     private var failure: String?
     /// int8: the quantized activations and integer products of the current Linear (grown, reused).
@@ -57,6 +63,7 @@ public final class GEMMEngine: @unchecked Sendable {
         weightsChange = false
         ownsWeights = false
         dnnl = nil
+        fused = nil
     }
 
     /// `.auto` picks oneDNN when libdnnl loads, else OpenBLAS (fp32 only). `weightsChange` is for
@@ -68,9 +75,13 @@ public final class GEMMEngine: @unchecked Sendable {
     ///
     /// `packedWeights: false` runs the Linear layers through oneDNN's matmul primitive even where its
     /// packed GEMM is there (weights packed once; the default, see m2d_dnnl_packed), to compare the two.
+    ///
+    /// An engine that owns its weights (inference) opens the fused encoder where it runs (fp32 and int8 on
+    /// oneDNN's packed GEMM, AVX2 and FMA), with `fusedThreads` threads (default BLAS.threads).
+    /// M2D_FUSED=0 in the environment turns it off, to compare the two.
     public init(
         backend requested: Backend, precision: Precision = .fp32, weightsChange: Bool = false,
-        ownsWeights: Bool = false, packedWeights: Bool = true
+        ownsWeights: Bool = false, packedWeights: Bool = true, fusedThreads: Int? = nil
     ) throws(GEMMEngineError) {
         self.precision = precision
         self.weightsChange = weightsChange
@@ -84,6 +95,7 @@ public final class GEMMEngine: @unchecked Sendable {
             backend = .openblas
             self.ownsWeights = false
             dnnl = nil
+            fused = nil
             return
         }
         var error = [CChar](repeating: 0, count: 256)
@@ -94,6 +106,8 @@ public final class GEMMEngine: @unchecked Sendable {
             if self.ownsWeights { m2d_dnnl_release_sources(ctx, 1) }
             if !packedWeights { m2d_dnnl_run_unpacked(ctx) }
             dnnl = ctx
+            let wanted = self.ownsWeights && packedWeights && ProcessInfo.processInfo.environment["M2D_FUSED"] != "0"
+            fused = wanted ? m2d_fused_open(ctx, Int32(fusedThreads ?? BLAS.threads), &error, error.count) : nil
             if let ranges = int8Ranges { quantized = Int8Scratch(activationLevels: ranges.activationLevels) }
             return
         }
@@ -103,9 +117,13 @@ public final class GEMMEngine: @unchecked Sendable {
         backend = .openblas
         self.ownsWeights = false
         dnnl = nil
+        fused = nil
     }
 
-    deinit { if let dnnl { m2d_dnnl_close(dnnl) } }
+    deinit {
+        if let fused { m2d_fused_close(fused) }
+        if let dnnl { m2d_dnnl_close(dnnl) }
+    }
 
     /// Whether oneDNN runs `precision` on this machine (oneDNN 2.6 has bf16 only with AVX-512).
     public static func oneDNNSupports(_ precision: Precision) -> Bool {
@@ -120,6 +138,11 @@ public final class GEMMEngine: @unchecked Sendable {
         bias: UnsafePointer<Float>?, M: Int, C: Int, OC: Int, accumulate: Bool
     ) -> Bool {
         guard let dnnl, !weightsChange else { return false }
+        if let fused {
+            let rc = m2d_fused_product(fused, weight, Int64(OC), Int64(C), input, Int64(M), bias, out, accumulate ? 1 : 0)
+            if rc != 0 { record("the fused product failed (code \(rc)) for M=\(M) K=\(C) N=\(OC)") }
+            return true
+        }
         if let quantized {
             let rc = quantized.linear(
                 dnnl, out: out, input: input, weight: weight, bias: bias, M: M, C: C, OC: OC, accumulate: accumulate)
@@ -136,7 +159,9 @@ public final class GEMMEngine: @unchecked Sendable {
     /// original's pages, so a loader holds one original at a time. No-op otherwise.
     public func prepareLinear(weight: UnsafePointer<Float>, C: Int, OC: Int, rows: Int) {
         guard let dnnl, ownsWeights else { return }
-        let rc = m2d_dnnl_prepare_linear(dnnl, weight, Int64(OC), Int64(C), Int64(rows))
+        let rc =
+            fused.map { m2d_fused_prepare($0, weight, Int64(OC), Int64(C)) }
+            ?? m2d_dnnl_prepare_linear(dnnl, weight, Int64(OC), Int64(C), Int64(rows))
         if rc != 0 { record("oneDNN could not prepare a weight (code \(rc)) for K=\(C) N=\(OC)") }
     }
 
@@ -210,6 +235,9 @@ public final class GEMMEngine: @unchecked Sendable {
 
     private func record(_ message: String) { if failure == nil { failure = message } }
 
+    /// Records a failure of a product run outside `linear` (the fused encoder), for `takeFailure`.
+    public func recordFailure(_ message: String) { record(message) }
+
     /// The first oneDNN failure since the last call, cleared by reading it. Products after a failure
     /// still run, so callers check once per forward and discard that forward's results.
     public func takeFailure() -> String? {
@@ -221,7 +249,9 @@ public final class GEMMEngine: @unchecked Sendable {
     /// VNNI)" or "openblas SkylakeX fp32". "packed": the Linear weights are packed once for oneDNN's GEMM.
     public var summary: String {
         guard let dnnl else { return "openblas \(BLAS.coreName) fp32" }
-        let packed = m2d_dnnl_packed(dnnl) != 0 ? " packed" : ""
+        let packed =
+            fused.map { " packed, fused over \(m2d_fused_threads($0)) threads" }
+            ?? (m2d_dnnl_packed(dnnl) != 0 ? " packed" : "")
         let base =
             "onednn \(String(cString: m2d_dnnl_version(dnnl))) \(String(cString: m2d_dnnl_impl(dnnl)))\(packed) "
             + precision.rawValue

@@ -3,6 +3,7 @@
 // symmetric; oneDNN multiplies the integers (u8 x s8 -> s32) and the rows are dequantized with the
 // bias and the residual add in one pass. Quantizing and dequantizing split rows over BLAS.threads.
 import CDNNL
+import CKernels
 
 /// The int8 path's per-call buffers, grown to the largest product seen and then reused.
 final class Int8Scratch {

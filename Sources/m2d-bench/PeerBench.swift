@@ -49,7 +49,7 @@ struct PeerBench: ParsableCommand {
                 }
                 return t
             }
-            return (best(1), best(batch), encoder.forward(views).tokens.toArray())
+            return (best(1), best(batch), encoder.forward(views, timePatches: c.gridTimePatches).toArray())
         }
         if let failure = engine.takeFailure() { throw ValidationError("oneDNN: \(failure)") }
         let N = encoder.tokenCount(timePatches: c.gridTimePatches)

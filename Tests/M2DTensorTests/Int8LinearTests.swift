@@ -1,6 +1,7 @@
 // The int8 Linear (docs/INT8.md): the quantizers against their formulas, the whole product against
 // an exact integer reference of the same scheme, and its distance from the fp32 product.
 import CDNNL
+import CKernels
 import M2DTensor
 import Testing
 

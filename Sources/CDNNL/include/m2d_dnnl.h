@@ -35,7 +35,7 @@ int m2d_dnnl_linear(m2d_dnnl *ctx, const float *x, int64_t M, int64_t K, const f
 enum { M2D_DNNL_INT8_TILE_ROWS = 256 };
 
 /// INT8 contexts: acc (M,N) s32 = q (M,K) u8 . Wq^T, Wq the int8 copy of W (N,K) (made on first use,
-/// see m2d_quant.h), M <= M2D_DNNL_INT8_TILE_ROWS; *scales and *sums point at Wq's per-channel scales
+/// see m2d_kernels.h), M <= M2D_DNNL_INT8_TILE_ROWS; *scales and *sums point at Wq's per-channel scales
 /// and row sums, for m2d_dequantize_rows. Returns 0 on success (8: more rows than a tile).
 int m2d_dnnl_linear_s8(m2d_dnnl *ctx, const uint8_t *q, int64_t M, int64_t K, const float *W, int64_t N, int32_t *acc,
                        const float **scales, const int32_t **sums);
@@ -69,3 +69,49 @@ void m2d_dnnl_run_unpacked(m2d_dnnl *ctx);
 const char *m2d_dnnl_version(m2d_dnnl *ctx);
 /// Bytes held by reordered weights.
 size_t m2d_dnnl_weight_bytes(m2d_dnnl *ctx);
+
+// ---------------------------------------------------------------- the fused encoder
+
+/// The inference encoder's blocks as a few steps of one thread team (m2d_kernels.h), oneDNN's packed GEMM
+/// running single-threaded inside each team thread on tiles of M2D_FUSED_TILE rows and a fixed slice of
+/// output channels, with everything around the products done on the tile while it is in cache: LayerNorm,
+/// bias, GELU, the residual add, int8 quantization and dequantization, and attention per (sequence, head).
+/// Every sequence starts at a multiple of the tile, so a row's result is the same in any batch.
+typedef struct m2d_fused m2d_fused;
+
+enum { M2D_FUSED_TILE = 32 };
+
+/// NULL when the context cannot run it (bf16, or no packed GEMM); the reason goes to `error`.
+m2d_fused *m2d_fused_open(m2d_dnnl *ctx, int threads, char *error, size_t error_length);
+void m2d_fused_close(m2d_fused *f);
+int m2d_fused_threads(const m2d_fused *f);
+
+/// Packs W (N,K) now (quantized first for int8), one slice of output channels per thread, releasing W's
+/// pages when the context releases sources. Products look W up by its address. Returns 0 on success.
+int m2d_fused_prepare(m2d_fused *f, const float *W, int64_t N, int64_t K);
+
+/// y (rows,N) = x (rows,K) . W^T + bias, rows a multiple of the tile (the patch embedding). 0 on success.
+int m2d_fused_linear(m2d_fused *f, const float *W, int64_t N, int64_t K, const float *x, int64_t rows,
+                     const float *bias, float *y);
+
+/// y (M,N) = x (M,K) . W^T + bias (+ y when accumulate) for any M, on W's packed slices (packed now, its pages
+/// kept, when it never was): rows past the last whole tile go through a padded copy; an int8 context
+/// quantizes x's rows first. For callers outside the encoder's steps (GEMMEngine.linear). 0 on success.
+int m2d_fused_product(m2d_fused *f, const float *W, int64_t N, int64_t K, const float *x, int64_t M,
+                      const float *bias, float *y, int accumulate);
+
+/// One pre-norm ViT block's tensors (timm order). The Linear weights are keys (their pages may be gone).
+typedef struct {
+    const float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b, *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w,
+        *fc2_b;
+} m2d_block_params;
+
+/// x (rows, D) <- block(x): x += proj(attn(qkv(ln1(x)))); x += fc2(gelu(fc1(ln2(x)))). `rows` is a multiple of
+/// the tile; sequence s spans rows [starts[s], starts[s] + lengths[s]) with starts[s] a multiple of the tile
+/// (rows between sequences are padding: finite, never read back). Returns 0 on success.
+int m2d_fused_block(m2d_fused *f, const m2d_block_params *p, float *x, int64_t rows, const int64_t *starts,
+                    const int64_t *lengths, int64_t sequences, int64_t D, int64_t H, int64_t heads);
+
+/// out (rows, D) = LayerNorm(x) * w + b (eps 1e-6), rows split over the team.
+void m2d_fused_layernorm(m2d_fused *f, const float *x, int64_t rows, int64_t D, const float *w, const float *b,
+                         float *out);

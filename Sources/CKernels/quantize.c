@@ -1,10 +1,14 @@
-#include "m2d_quant.h"
+// Dynamic int8 quantization around an integer matrix product, for the int8 Linear layers
+// (docs/INT8.md): activations per row (token), asymmetric, to 0...levels; weights per output channel,
+// symmetric, to -limit...limit. Each call works on the rows [from, to), so callers can split a
+// matrix over threads or tiles.
+#include "m2d_kernels.h"
 
 #include <math.h>
 
 // Built for the baseline x86-64 and for AVX2+FMA; the loader picks the clone the CPU runs.
 #if defined(__x86_64__) && defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx2,fma", "default")))
+#define VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
 #else
 #define VECTOR_CLONES
 #endif

@@ -1,0 +1,47 @@
+#pragma once
+// The fused encoder's context, shared by fused.c (weights, workspace) and fused_block.c (the steps).
+#include "dnnl_context.h"
+#include "m2d_kernels.h"
+
+enum { M2D_FUSED_MAX_THREADS = 16 };
+
+#if __has_include(<oneapi/dnnl/dnnl.h>)
+
+/// One Linear weight, packed per thread: thread t owns output channels [n0[t], n0[t + 1]).
+typedef struct {
+    const float *W;
+    int64_t N, K;
+    int slices;
+    int64_t n0[M2D_FUSED_MAX_THREADS + 1];
+    void *packed[M2D_FUSED_MAX_THREADS];
+    /// int8: per-channel scales and the sums of each channel's integers (all N channels).
+    float *scales;
+    int32_t *sums;
+} fused_weight;
+
+struct m2d_fused {
+    m2d_dnnl *c;
+    m2d_team *team;
+    int threads, int8;
+    void (*set_omp_threads)(int);
+    fused_weight *weights;
+    size_t n_weights, cap_weights;
+    // The workspace, for rows_cap rows of width D and MLP width H:
+    int64_t rows_cap, D, H, scratch_floats;
+    float *ln;   // (rows, D): a LayerNorm's output (fp32)
+    float *big;  // (rows, 4D) qkv then the attention output; the MLP's hidden (rows, H) over both
+    uint8_t *q;  // int8: (rows, max(D, H)) the quantized input of the next product
+    float *row_scale;
+    int32_t *row_zero;
+    int32_t *acc[M2D_FUSED_MAX_THREADS];    // int8: one tile's integer products per thread
+    float *scratch[M2D_FUSED_MAX_THREADS];  // attention's per-thread buffers
+};
+
+/// The packed weight W, or NULL when it was never prepared.
+M2D_HIDDEN const fused_weight *m2d_fused_weight(const m2d_fused *f, const float *W, int64_t N, int64_t K);
+/// Packs W (N,K) per thread, fp32 or int8, releasing its pages when `release`. 0 on success.
+M2D_HIDDEN int m2d_fused_pack(m2d_fused *f, const float *W, int64_t N, int64_t K, int int8, int release);
+/// Grows the workspace for `rows` rows, sequences of at most `longest` rows, heads of width hd. 0 on success.
+M2D_HIDDEN int m2d_fused_reserve(m2d_fused *f, int64_t rows, int64_t D, int64_t H, int64_t longest, int64_t hd);
+
+#endif
