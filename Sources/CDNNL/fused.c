@@ -36,6 +36,7 @@ m2d_fused *m2d_fused_open(m2d_dnnl *c, int threads, char *error, size_t error_le
     f->c = c;
     f->threads = threads < 1 ? 1 : threads > M2D_FUSED_MAX_THREADS ? M2D_FUSED_MAX_THREADS : threads;
     f->int8 = c->precision == M2D_DNNL_INT8;
+    f->slice = M2D_FUSED_SLICE;
     void *gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
     if (gomp) *(void **)&f->set_omp_threads = dlsym(gomp, "omp_set_num_threads");
     f->team = m2d_team_create(f->threads);
@@ -43,6 +44,14 @@ m2d_fused *m2d_fused_open(m2d_dnnl *c, int threads, char *error, size_t error_le
         snprintf(error, error_length, "could not start %d threads", f->threads);
         free(f);
         return NULL;
+    }
+    for (int t = 0; t < f->threads && f->int8; t++) {
+        f->acc[t] = aligned_alloc(64, (size_t)(M2D_FUSED_TILE * f->slice) * sizeof(int32_t));
+        if (!f->acc[t]) {
+            snprintf(error, error_length, "out of memory");
+            m2d_fused_close(f);
+            return NULL;
+        }
     }
     m2d_team_run(f->team, single_threaded_onednn, f);
     return f;
@@ -53,6 +62,7 @@ void m2d_fused_close(m2d_fused *f) {
     m2d_team_destroy(f->team);
     for (size_t i = 0; i < f->n_weights; i++) {
         for (int t = 0; t < f->weights[i].slices; t++) free(f->weights[i].packed[t]);
+        free(f->weights[i].packed);
         free(f->weights[i].scales);
         free(f->weights[i].sums);
     }
@@ -91,9 +101,9 @@ int m2d_fused_prepare(m2d_fused *f, const float *W, int64_t N, int64_t K) {
 int m2d_fused_pack(m2d_fused *f, const float *W, int64_t N, int64_t K, int int8, int release) {
     if (m2d_fused_weight(f, W, N, K)) return 0;
     if (!m2d_reserve_entry((void **)&f->weights, &f->cap_weights, f->n_weights, sizeof *f->weights, 64)) return 3;
-    fused_weight w = {.W = W, .N = N, .K = K, .slices = f->threads};
-    // Slices of whole 64-channel groups (the last takes the rest): the same for every product of W.
-    for (int t = 0; t <= f->threads; t++) w.n0[t] = t == f->threads ? N : (N * t / f->threads) / 64 * 64;
+    fused_weight w = {.W = W, .N = N, .K = K, .slice = f->slice, .slices = (int)((N + f->slice - 1) / f->slice)};
+    w.packed = calloc((size_t)w.slices, sizeof(void *));
+    if (!w.packed) return 3;
     int8_t *quantized = NULL;
     if (int8) {
         quantized = malloc((size_t)(N * K));
@@ -104,13 +114,12 @@ int m2d_fused_pack(m2d_fused *f, const float *W, int64_t N, int64_t K, int int8,
     }
     // oneDNN lays a packed copy out for the calling thread's thread count: one, as in the team.
     if (f->set_omp_threads) f->set_omp_threads(1);
-    for (int t = 0; t < w.slices; t++) {
-        int64_t n = w.n0[t + 1] - w.n0[t];
+    for (int s = 0; s < w.slices; s++) {
+        int64_t n0 = (int64_t)s * w.slice, n = N - n0 < w.slice ? N - n0 : w.slice;
         size_t bytes = 0;
-        w.packed[t] = n == 0 ? NULL
-                      : int8 ? packed_gemm_pack_s8(&f->c->packed, quantized + w.n0[t] * K, n, K, M2D_FUSED_TILE, &bytes)
-                                : packed_gemm_pack_f32(&f->c->packed, W + w.n0[t] * K, n, K, M2D_FUSED_TILE, &bytes);
-        if (n > 0 && !w.packed[t]) goto fail;
+        w.packed[s] = int8 ? packed_gemm_pack_s8(&f->c->packed, quantized + n0 * K, n, K, M2D_FUSED_TILE, &bytes)
+                           : packed_gemm_pack_f32(&f->c->packed, W + n0 * K, n, K, M2D_FUSED_TILE, &bytes);
+        if (!w.packed[s]) goto fail;
         f->c->weight_bytes += bytes;
     }
     free(quantized);
@@ -119,6 +128,7 @@ int m2d_fused_pack(m2d_fused *f, const float *W, int64_t N, int64_t K, int int8,
     return 0;
 fail:
     for (int t = 0; t < w.slices; t++) free(w.packed[t]);
+    free(w.packed);
     free(quantized);
     free(w.scales);
     free(w.sums);
@@ -146,11 +156,6 @@ int m2d_fused_reserve(m2d_fused *f, int64_t rows, int64_t D, int64_t H, int64_t 
         f->rows_cap = rows;
         f->D = D;
         f->H = H;
-        for (int t = 0; t < f->threads; t++) {
-            free(f->acc[t]);
-            f->acc[t] = f->int8 ? aligned_alloc(64, (size_t)(M2D_FUSED_TILE * wide) * sizeof(int32_t)) : NULL;
-            if (f->int8 && !f->acc[t]) return 3;
-        }
     }
     int64_t scratch = m2d_attention_scratch(longest, hd);
     if (scratch > f->scratch_floats) {

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#pragma clang fp contract(off)  // the dequantization's arithmetic is m2d_dequantize_rows', rounding for rounding
 
 #if __has_include(<oneapi/dnnl/dnnl.h>)
 
@@ -51,27 +54,30 @@ M2D_AVX2 static void dequantize_tile(const int32_t *acc, int64_t rows, int64_t n
     }
 }
 
-/// Thread t's share of y (rows, N) = epilogue(in . W^T + bias): its slice of channels, tile after tile.
-/// `in` is fp32 rows (fp32 weights) or quantized rows with their scales and zeros (int8 weights).
-static int product(m2d_fused *f, int t, const fused_weight *w, int int8, const void *in, int64_t rows,
-                   const float *bias, float *y, int64_t ldy, int mode) {
-    int64_t n0 = w->n0[t], n = w->n0[t + 1] - n0, K = w->K;
-    if (n <= 0) return 0;
-    const float *b = bias ? bias + n0 : NULL;
-    for (int64_t r0 = 0; r0 < rows; r0 += M2D_FUSED_TILE) {
-        float *tile = y + r0 * ldy + n0;
-        if (int8) {
-            int rc = packed_gemm_product_s8(&f->c->packed, w->packed[t], (const uint8_t *)in + r0 * K,
-                                            M2D_FUSED_TILE, K, n, f->acc[t]);
-            if (rc) return rc;
-            dequantize_tile(f->acc[t], M2D_FUSED_TILE, n, f->row_scale + r0, f->row_zero + r0, w->scales + n0,
-                            w->sums + n0, b, tile, ldy, mode);
-        } else {
-            int rc = packed_gemm_linear_f32_ld(&f->c->packed, w->packed[t], (const float *)in + r0 * K,
-                                               M2D_FUSED_TILE, K, n, b, tile, ldy, mode == RESIDUAL);
-            if (rc) return rc;
-            if (mode == GELU)
-                for (int64_t m = 0; m < M2D_FUSED_TILE; m++) m2d_gelu(tile + m * ldy, n);
+/// Thread t's share of y (rows, N) = epilogue(in . W^T + bias): slices t, t + threads, ... of the channels,
+/// each tile after tile. `in` is fp32 rows (fp32 weights) or quantized rows with their scales and zeros.
+static int product(m2d_fused *f, int t, int threads, const fused_weight *w, int int8, const void *in,
+                   const float *scale, const int32_t *zero, int64_t rows, const float *bias, float *y, int64_t ldy,
+                   int mode) {
+    int64_t K = w->K;
+    for (int s = t; s < w->slices; s += threads) {
+        int64_t n0 = (int64_t)s * w->slice, n = w->N - n0 < w->slice ? w->N - n0 : w->slice;
+        const float *b = bias ? bias + n0 : NULL;
+        for (int64_t r0 = 0; r0 < rows; r0 += M2D_FUSED_TILE) {
+            float *tile = y + r0 * ldy + n0;
+            if (int8) {
+                int rc = packed_gemm_product_s8(&f->c->packed, w->packed[s], (const uint8_t *)in + r0 * K,
+                                                M2D_FUSED_TILE, K, n, f->acc[t]);
+                if (rc) return rc;
+                dequantize_tile(f->acc[t], M2D_FUSED_TILE, n, scale + r0, zero + r0, w->scales + n0, w->sums + n0, b,
+                                tile, ldy, mode);
+            } else {
+                int rc = packed_gemm_linear_f32_ld(&f->c->packed, w->packed[s], (const float *)in + r0 * K,
+                                                   M2D_FUSED_TILE, K, n, b, tile, ldy, mode == RESIDUAL);
+                if (rc) return rc;
+                if (mode == GELU)
+                    for (int64_t m = 0; m < M2D_FUSED_TILE; m++) m2d_gelu(tile + m * ldy, n);
+            }
         }
     }
     return 0;
@@ -109,7 +115,7 @@ static void run_step(void *raw, int t, int threads) {
     int rc = 0;
     switch (s->phase) {
     case LN1: norm_rows(s, p->norm1_w, p->norm1_b, from, to); break;
-    case QKV: rc = product(f, t, s->qkv, f->int8, ln_in, s->rows, p->qkv_b, qkv, 3 * D, STORE); break;
+    case QKV: rc = product(f, t, threads, s->qkv, f->int8, ln_in, f->row_scale, f->row_zero, s->rows, p->qkv_b, qkv, 3 * D, STORE); break;
     case ATTENTION: {
         int64_t hd = D / s->heads;
         float scale = 1.0f / sqrtf((float)hd);
@@ -123,28 +129,54 @@ static void run_step(void *raw, int t, int threads) {
         m2d_quantize_rows(attn, D, from, to, f->c->activation_levels, f->q, f->row_scale, f->row_zero);
         break;
     case PROJ:
-        rc = product(f, t, s->proj, f->int8, f->int8 ? (const void *)f->q : (const void *)attn, s->rows, p->proj_b,
+        rc = product(f, t, threads, s->proj, f->int8, f->int8 ? (const void *)f->q : (const void *)attn, f->row_scale,
+                     f->row_zero, s->rows, p->proj_b,
                      s->x, D, RESIDUAL);
         break;
     case LN2: norm_rows(s, p->norm2_w, p->norm2_b, from, to); break;
-    case FC1: rc = product(f, t, s->fc1, f->int8, ln_in, s->rows, p->fc1_b, hidden, H, GELU); break;
+    case FC1: rc = product(f, t, threads, s->fc1, f->int8, ln_in, f->row_scale, f->row_zero, s->rows, p->fc1_b, hidden, H, GELU); break;
     case QUANTIZE_HIDDEN:
         m2d_quantize_rows(hidden, H, from, to, f->c->activation_levels, f->q, f->row_scale, f->row_zero);
         break;
     case FC2:
-        rc = product(f, t, s->fc2, f->int8, f->int8 ? (const void *)f->q : (const void *)hidden, s->rows, p->fc2_b,
+        rc = product(f, t, threads, s->fc2, f->int8, f->int8 ? (const void *)f->q : (const void *)hidden, f->row_scale,
+                     f->row_zero, s->rows, p->fc2_b,
                      s->x, D, RESIDUAL);
         break;
-    case LINEAR: rc = product(f, t, s->linear, 0, s->in, s->rows, s->bias, s->out, s->linear->N, STORE); break;
+    case LINEAR: rc = product(f, t, threads, s->linear, 0, s->in, NULL, NULL, s->rows, s->bias, s->out, s->linear->N, STORE); break;
     case LAYERNORM: m2d_layernorm_rows(s->in, D, from, to, s->norm_w, s->norm_b, EPS, s->out); break;
     }
     s->rc[t] = rc;
 }
 
+static const char *phase_names[] = {
+    "layer norm 1", "qkv linear", "attention (fused)", "quantize attention", "proj linear + residual",
+    "layer norm 2", "fc1 linear + gelu", "quantize hidden", "fc2 linear + residual", "patch embedding",
+    "final layer norm"};
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int m2d_fused_profile(m2d_fused *f, const char **names, double *seconds, int capacity, int reset) {
+    int n = 0;
+    for (int i = 0; i <= LAYERNORM && n < capacity; i++) {
+        if (f->seconds[i] == 0) continue;
+        names[n] = phase_names[i];
+        seconds[n++] = f->seconds[i];
+    }
+    if (reset) memset(f->seconds, 0, sizeof f->seconds);
+    return n;
+}
+
 static int run(step_t *s, int phase) {
     s->phase = phase;
     memset(s->rc, 0, sizeof s->rc);
+    double start = seconds_now();
     m2d_team_run(s->f->team, run_step, s);
+    s->f->seconds[phase] += seconds_now() - start;
     for (int t = 0; t < s->f->threads; t++)
         if (s->rc[t]) return s->rc[t];
     return 0;
@@ -197,7 +229,7 @@ typedef struct {
     m2d_fused *f;
     const fused_weight *w;
     const void *in;
-    const float *scale, *bias;
+    const float *bias, *scale;
     const int32_t *zero;
     float *y;
     int64_t rows;
@@ -205,30 +237,9 @@ typedef struct {
 } product_t;
 
 static void run_product(void *raw, int t, int threads) {
-    (void)threads;
     product_t *p = raw;
-    m2d_fused *f = p->f;
-    const fused_weight *w = p->w;
-    int64_t n0 = w->n0[t], n = w->n0[t + 1] - n0, K = w->K;
-    p->rc[t] = 0;
-    if (n <= 0) return;
-    int32_t *acc = f->int8 ? malloc((size_t)(M2D_FUSED_TILE * n) * sizeof(int32_t)) : NULL;
-    if (f->int8 && !acc) { p->rc[t] = 3; return; }
-    for (int64_t r0 = 0; r0 < p->rows && !p->rc[t]; r0 += M2D_FUSED_TILE) {
-        float *tile = p->y + r0 * w->N + n0;
-        const float *b = p->bias ? p->bias + n0 : NULL;
-        if (f->int8) {
-            p->rc[t] = packed_gemm_product_s8(&f->c->packed, w->packed[t], (const uint8_t *)p->in + r0 * K,
-                                              M2D_FUSED_TILE, K, n, acc);
-            if (!p->rc[t])
-                dequantize_tile(acc, M2D_FUSED_TILE, n, p->scale + r0, p->zero + r0, w->scales + n0, w->sums + n0, b,
-                                tile, w->N, p->accumulate ? RESIDUAL : STORE);
-        } else {
-            p->rc[t] = packed_gemm_linear_f32_ld(&f->c->packed, w->packed[t], (const float *)p->in + r0 * K,
-                                                 M2D_FUSED_TILE, K, n, b, tile, w->N, p->accumulate);
-        }
-    }
-    free(acc);
+    p->rc[t] = product(p->f, t, threads, p->w, p->f->int8, p->in, p->scale, p->zero, p->rows, p->bias, p->y,
+                       p->w->N, p->accumulate ? RESIDUAL : STORE);
 }
 
 int m2d_fused_product(m2d_fused *f, const float *W, int64_t N, int64_t K, const float *x, int64_t M,
@@ -247,8 +258,8 @@ int m2d_fused_product(m2d_fused *f, const float *W, int64_t N, int64_t K, const 
         memcpy(xp, x, (size_t)(M * K) * sizeof(float));
         if (accumulate) memcpy(yp, y, (size_t)(M * N) * sizeof(float));
         if (f->int8) m2d_quantize_rows(xp, K, 0, rows, f->c->activation_levels, q, scale, zero);
-        product_t p = {.f = f, .w = w, .in = f->int8 ? (const void *)q : (const void *)xp, .scale = scale, .zero = zero,
-                       .bias = bias, .y = yp, .rows = rows, .accumulate = accumulate};
+        product_t p = {.f = f, .w = w, .in = f->int8 ? (const void *)q : (const void *)xp, .bias = bias, .scale = scale,
+                       .zero = zero, .y = yp, .rows = rows, .accumulate = accumulate};
         m2d_team_run(f->team, run_product, &p);
         rc = 0;
         for (int t = 0; t < f->threads; t++) rc = rc ? rc : p.rc[t];
@@ -281,5 +292,9 @@ int m2d_fused_product(m2d_fused *f, const float *W, int64_t N, int64_t K, const 
                       const float *bias, float *y, int accumulate) {
     (void)f; (void)W; (void)N; (void)K; (void)x; (void)M; (void)bias; (void)y; (void)accumulate;
     return 1;
+}
+int m2d_fused_profile(m2d_fused *f, const char **names, double *seconds, int capacity, int reset) {
+    (void)f; (void)names; (void)seconds; (void)capacity; (void)reset;
+    return 0;
 }
 #endif

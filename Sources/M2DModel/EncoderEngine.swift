@@ -49,10 +49,16 @@ public protocol EncoderEngine: AnyObject, Sendable {
     var precision: GEMMEngine.Precision { get }
     /// Bytes the compute library holds in its own copies of the weights.
     var engineWeightBytes: Int { get }
+    /// Threads the encoder computes on.
+    var computeThreads: Int { get }
     /// Makes room for `chunks` full-length chunks per call, so serving never grows a buffer.
     func reserve(chunks: Int)
     /// Encodes chunks of any lengths in one pass; attention stays within each chunk.
     func encode(_ chunks: [EncoderChunk]) throws(EncoderError) -> EncoderOutput
+}
+
+extension EncoderEngine {
+    public var computeThreads: Int { BLAS.threads }
 }
 
 /// An engine computing from these weights (they identify its results, e.g. in embedding caches).

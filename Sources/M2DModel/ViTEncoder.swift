@@ -23,6 +23,7 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
     public var summary: String { engine.summary }
     public var precision: GEMMEngine.Precision { engine.precision }
     public var engineWeightBytes: Int { engine.reorderedWeightBytes }
+    public var computeThreads: Int { engine.computeThreads }
 
     public func encode(_ chunks: [EncoderChunk]) throws(EncoderError) -> EncoderOutput {
         let out = forward(chunks)
@@ -136,7 +137,7 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
     public func forward(_ chunks: [EncoderChunk], timePatches Tp: Int) -> Tensor {
         let out = forward(chunks.map { EncoderChunk(base: $0.base, rowStride: $0.rowStride, timePatches: Tp) })
         let N = tokenCount(timePatches: Tp), D = config.embedDim
-        if out.rowStarts.enumerated().allSatisfy({ $0.element == $0.offset * N }) {
+        if out.tokens.shape[0] == chunks.count * N, out.rowStarts.enumerated().allSatisfy({ $0.element == $0.offset * N }) {
             return out.tokens.reshaped([chunks.count, N, D])
         }
         if compact == nil || compact!.count < chunks.count * N * D { compact = FloatBuffer(count: chunks.count * N * D) }

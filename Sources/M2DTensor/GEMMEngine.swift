@@ -235,6 +235,24 @@ public final class GEMMEngine: @unchecked Sendable {
 
     private func record(_ message: String) { if failure == nil { failure = message } }
 
+    /// Threads the encoder computes on: the fused encoder's team, else OpenBLAS's.
+    public var computeThreads: Int { fused.map { Int(m2d_fused_threads($0)) } ?? BLAS.threads }
+
+    /// With the fused encoder, nothing of the encoder runs on OpenBLAS: the front end's products are all
+    /// that do, one clip per thread (m2d-server's preprocessing queue is as wide as the cores), so its
+    /// threads go down to one. Called once, before any decoding: OpenBLAS's thread count is global.
+    public func leaveOpenBLASToTheFrontEnd() {
+        if fused != nil { BLAS.threads = 1 }
+    }
+
+    /// The fused encoder's time per kind of step since the last reset (both threads' wall time), or [].
+    public func fusedProfile(reset: Bool) -> [(name: String, seconds: Double)] {
+        guard let fused else { return [] }
+        var names = [UnsafePointer<CChar>?](repeating: nil, count: 16), seconds = [Double](repeating: 0, count: 16)
+        let n = Int(m2d_fused_profile(fused, &names, &seconds, 16, reset ? 1 : 0))
+        return (0..<n).map { (String(cString: names[$0]!), seconds[$0]) }
+    }
+
     /// Records a failure of a product run outside `linear` (the fused encoder), for `takeFailure`.
     public func recordFailure(_ message: String) { record(message) }
 

@@ -49,13 +49,18 @@ struct CoreBench: ParsableCommand {
         print("")
         BLAS.threads = encoderThreads
         let engine: GEMMEngine
-        do { engine = try GEMMEngine(backend: backend, precision: precision) } catch {
+        // As in m2d-server and m2d-embed: an engine that owns its weights (the fused encoder where it runs).
+        do { engine = try GEMMEngine(backend: backend, precision: precision, ownsWeights: true) } catch {
             throw ValidationError("\(error)")
         }
-        encoder(threads: encoderThreads, engine: engine)
+        let enc = encoder(threads: encoderThreads, engine: engine)
         if ops {
             print("")
-            OpBreakdown.run(rows: 191 * opsBatch, tokens: 191, batch: opsBatch, repeats: repeats, engine: engine)
+            if engine.fused != nil {
+                OpBreakdown.fused(encoder: enc, batch: opsBatch, repeats: repeats, engine: engine)
+            } else {
+                OpBreakdown.run(rows: 191 * opsBatch, tokens: 191, batch: opsBatch, repeats: repeats, engine: engine)
+            }
         }
     }
 
@@ -83,7 +88,8 @@ struct CoreBench: ParsableCommand {
         )
     }
 
-    func encoder(threads: Int, engine: GEMMEngine) {
+    @discardableResult
+    func encoder(threads: Int, engine: GEMMEngine) -> ViTEncoder {
         let config = ModelConfig(name: "bench-vit-base", embedDim: 768, depth: depth, numHeads: 12)
         let weights = EncoderWeights.random(config: config, seed: 7)
         let enc = ViTEncoder(weights: weights, engine: engine)
@@ -116,6 +122,7 @@ struct CoreBench: ParsableCommand {
                     + "\(fmt(sgemm)) | \(fmt(ratio)) | \(ratio >= 0.8 ? "PASS" : "FAIL") |"
             )
         }
+        return enc
     }
 
     /// GFLOP/s of plain sgemm over the encoder's own linear layers (every block's four weight

@@ -1,10 +1,37 @@
 // Per-op timing for one ViT-Base block at a given token count, on the engine the encoder ran on, to
 // show where encoder time goes.
 import Foundation
+import M2DModel
 import M2DOps
 import M2DTensor
 
 enum OpBreakdown {
+    /// The fused encoder's own profile: its steps' wall time over `repeats` forwards of `batch` full
+    /// chunks, per forward (both threads work in every step).
+    static func fused(encoder: ViTEncoder, batch: Int, repeats: Int, engine: GEMMEngine) {
+        let c = encoder.config, Tp = c.gridTimePatches
+        let input = FloatBuffer(count: batch * c.nMels * c.chunkFrames)
+        var rng = Rng(seed: 4)
+        for i in 0..<input.count { input.pointer[i] = rng.normal() }
+        let chunks = (0..<batch).map {
+            EncoderChunk(base: input.pointer + $0 * c.nMels * c.chunkFrames, rowStride: c.chunkFrames, timePatches: Tp)
+        }
+        _ = encoder.forward(chunks)
+        _ = engine.fusedProfile(reset: true)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<max(1, repeats) { _ = encoder.forward(chunks) }
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(max(1, repeats))
+        let steps = engine.fusedProfile(reset: true).map { ($0.name, $0.seconds * 1000 / Double(max(1, repeats))) }
+        let inSteps = steps.reduce(0) { $0 + $1.1 }
+        print("| step (\(c.depth) blocks, \(batch) chunk\(batch == 1 ? "" : "s"), \(engine.summary)) | ms per forward | share |")
+        print("|---|---|---|")
+        for (name, ms) in steps { print("| \(name) | \(fmt(ms)) | \(Int((100 * ms / wall).rounded()))% |") }
+        print("| outside the team (im2col, positions, Swift) | \(fmt(wall - inSteps)) | \(Int((100 * (wall - inSteps) / wall).rounded()))% |")
+        print("| total | \(fmt(wall)) | |")
+    }
+
+    static func fmt(_ x: Double) -> String { String(format: x >= 100 ? "%.0f" : "%.2f", x) }
+
     static func run(rows: Int, tokens N: Int, batch B: Int, repeats: Int, engine: GEMMEngine) {
         let D = 768, H = 3072, heads = 12
         var rng = Rng(seed: 9)

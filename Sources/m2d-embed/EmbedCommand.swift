@@ -97,6 +97,7 @@ extension EmbedCommand {
         do { engine = try GEMMEngine(backend: backend, precision: precision, ownsWeights: true) } catch {
             throw ValidationError("\(error)")
         }
+        engine.leaveOpenBLASToTheFrontEnd()
         let loaded: LoadedModel
         do { loaded = try ModelDirectory.loadAny(model, engine: engine) } catch {
             // A missing path is a usage error; a file that exists but is damaged or hostile is not.

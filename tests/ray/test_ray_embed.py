@@ -63,7 +63,7 @@ def cluster(auth_token):
 
 
 def reference():
-    # One thread, as each actor runs it (a product split over threads can round differently).
+    # One thread, as each actor runs it.
     r = subprocess.run([os.path.join(BIN, "m2d-embed"), "--model", MODEL, "--threads", "1", AUDIO],
                        capture_output=True, text=True, check=True)
     return {x["file"]: x for x in map(json.loads, r.stdout.splitlines())}
@@ -132,8 +132,9 @@ def test_servers_mode_matches_m2d_embed(cluster, tmp_path):
         ref, got = reference(), read(out)
         assert set(got) == set(ref)
         for path, row in got.items():
-            a, b = np.asarray(row["embedding"]), np.asarray(ref[path]["embedding"])
-            assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.99999  # batches of 2 vs 1
+            # Batches of 2 through the server, one file at a time on one thread in m2d-embed: the same bits
+            # (the fused encoder's results depend neither on the batch nor on the threads).
+            assert np.array_equal(np.asarray(row["embedding"], np.float32), np.asarray(ref[path]["embedding"], np.float32))
     finally:
         server.terminate()
         server.wait(timeout=60)

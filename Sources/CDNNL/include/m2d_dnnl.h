@@ -112,6 +112,10 @@ typedef struct {
 int m2d_fused_block(m2d_fused *f, const m2d_block_params *p, float *x, int64_t rows, const int64_t *starts,
                     const int64_t *lengths, int64_t sequences, int64_t D, int64_t H, int64_t heads);
 
+/// The wall time spent in each kind of step since the last reset (every thread of the team works in every
+/// step, so this is both cores' time): up to `capacity` (name, seconds) pairs; returns how many.
+int m2d_fused_profile(m2d_fused *f, const char **names, double *seconds, int capacity, int reset);
+
 /// out (rows, D) = LayerNorm(x) * w + b (eps 1e-6), rows split over the team.
 void m2d_fused_layernorm(m2d_fused *f, const float *x, int64_t rows, int64_t D, const float *w, const float *b,
                          float *out);

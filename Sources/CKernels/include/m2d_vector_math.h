@@ -67,3 +67,4 @@ M2D_AVX2 static inline __m256 m2d_exp8(__m256 x) {
     __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
     return _mm256_mul_ps(p, scale);
 }
+

@@ -26,6 +26,8 @@ public struct LoadedEngine: Sendable {
         do { gemm = try GEMMEngine(backend: config.backend, precision: config.precision, ownsWeights: true) } catch {
             throw ServerError.backend(error.description)
         }
+        // Before the server is ready nothing decodes, so OpenBLAS's global thread count may change here.
+        gemm.leaveOpenBLASToTheFrontEnd()
         let model = try ModelDirectory.loadAny(config.modelPath, engine: gemm)
         let file = config.modelPath.hasSuffix(".pth") ? config.modelPath : config.modelPath + "/model.safetensors"
         return LoadedEngine(
@@ -138,7 +140,7 @@ public final class ServerRunner: @unchecked Sendable {
                     "model": .string(loaded.model.name), "dim": .stringConvertible(loaded.model.embeddingDim),
                     "load_ms": .string(
                         String(format: "%.0f", Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e6)),
-                    "engine": .string(scheduler.engineSummary), "threads": .stringConvertible(BLAS.threads),
+                    "engine": .string(scheduler.engineSummary), "threads": .stringConvertible(scheduler.computeThreads),
                 ])
         } catch {
             let message = "\(error)"

@@ -16,7 +16,7 @@ struct InfoHandler: RouteHandler {
             limits: .init(app.config),
             backend: .init(
                 engine: service?.scheduler.engineSummary ?? "loading", precision: app.config.precision.rawValue,
-                openblasCore: BLAS.coreName, threads: BLAS.threads),
+                openblasCore: BLAS.coreName, threads: service?.scheduler.computeThreads ?? BLAS.threads),
             version: ServerApp.version, sha: env["M2D_BUILD_SHA"] ?? "unknown", dockerLabel: env["M2D_DOCKER_LABEL"])
         reply(Reply(.json(200, JSONResponse.bytes(info))))
     }

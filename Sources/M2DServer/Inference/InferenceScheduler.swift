@@ -66,6 +66,7 @@ public final class InferenceScheduler: @unchecked Sendable {
     }
 
     public var engineSummary: String { engine.summary }
+    public var computeThreads: Int { engine.computeThreads }
     public var engineWeightBytes: Int { engine.engineWeightBytes }
 
     public func start() {
