@@ -9,6 +9,11 @@
 # it), the minimum per-token cosine against PyTorch fp32, peak RSS, the fraction of this machine's
 # measured peak (tools/peers/peak.c; 33.86 GFLOP per chunk) and the kernel that ran; below it, the
 # Linear layers' products alone on the packed GEMM (tools/peers/linear_gemm.c), which bound ours.
+#
+# TIER=avx2 measures the AVX2 tier on a machine that has more: ours with ONEDNN_MAX_CPU_ISA=AVX2 and
+# M2D_MAX_ISA=avx2, PyTorch with ATEN_CPU_CAPABILITY=avx2 and the same oneDNN cap, OpenVINO with the oneDNN
+# cap (its CPU plugin is built on oneDNN); ONNX Runtime's MLAS picks its kernels from cpuid and cannot be
+# capped, which the table says. bf16 needs AVX-512, so that tier has no bf16 rows.
 #   scripts/bench-peers.sh     (BIN=DIR: binaries built there; PEERS_DIR: where the model and ONNX go)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,12 +26,20 @@ if [ ! -f "$DIR/encoder.int8.onnx" ]; then
   echo "preparing $DIR (weights, chunks, PyTorch reference, ONNX fp32 and int8)" >&2
   env -u OPENBLAS_CORETYPE "$PY" tools/peers/bench_peers.py prepare "$DIR" >/dev/null 2>&1
 fi
+TIER=${TIER:-native}
+case $TIER in
+  native) engines=(ours-fp32 ours-bf16 ours-int8 torch-fp32 torch-bf16 ort-fp32 ort-int8 ov-fp32 ov-bf16) ;;
+  avx2)
+    export ONEDNN_MAX_CPU_ISA=AVX2 M2D_MAX_ISA=avx2 ATEN_CPU_CAPABILITY=avx2
+    engines=(ours-fp32 ours-int8 torch-fp32 ort-fp32 ort-int8 ov-fp32) ;;
+  *) echo "TIER must be native or avx2" >&2; exit 2 ;;
+esac
 cc -O2 -pthread tools/peers/peak.c -o "$DIR/peak"
 cc -O2 tools/peers/linear_gemm.c Sources/CDNNL/packed_gemm.c -ISources/CDNNL -ldl -o "$DIR/linear_gemm"
 # A peak is a maximum: measured before and after the engines (the machine is shared), the higher kept.
 peak=$("$DIR/peak" "$THREADS"; OMP_NUM_THREADS=$THREADS "$DIR/linear_gemm" || true)
 rows="$DIR/rows.jsonl"; : > "$rows"
-export THREADS REPEATS ROUNDS
+export THREADS REPEATS ROUNDS TIER
 
 ours() {  # ours-fp32 | ours-bf16 | ours-int8
   local p=${1#ours-} out reason cosine
@@ -49,7 +62,6 @@ peer() {
 
 # The machine drifts by 10% and more within minutes, so every engine runs once per round, the order
 # reversed every other round, and the table keeps each engine's best round.
-engines=(ours-fp32 ours-bf16 ours-int8 torch-fp32 torch-bf16 ort-fp32 ort-int8 ov-fp32 ov-bf16)
 for ((round = 0; round < ROUNDS; round++)); do
   order=("${engines[@]}")
   if ((round % 2)); then order=(); for ((i = ${#engines[@]} - 1; i >= 0; i--)); do order+=("${engines[i]}"); done; fi
@@ -76,10 +88,11 @@ peak = {}
 for name, value in (l.split() for l in sys.argv[2].splitlines()):
     peak[name] = max(peak.get(name, 0.0), float(value))
 fp32_peak, int8_peak = peak["fp32_gflops"], peak["int8_gops"]
+vnni_peak = peak.get("vnni_gops")  # measured only where the CPU has AVX-512 VNNI and the tier is native
 linear = {k: v for k, v in peak.items() if k.startswith("linear_")}
 GFLOP = 33.86
 tier = lambda e: e.split("-")[1]
-names = {"ours-fp32": "ours, oneDNN fp32", "ours-bf16": "ours, oneDNN bf16", "ours-int8": "ours, oneDNN int8",
+names = {"ours-fp32": "ours fp32", "ours-bf16": "ours bf16", "ours-int8": "ours int8",
          "torch-fp32": "PyTorch fp32", "torch-bf16": "PyTorch bf16 autocast", "ort-fp32": "ONNX Runtime fp32",
          "ort-int8": "ONNX Runtime int8 (quantize_dynamic, QInt8)", "ov-fp32": "OpenVINO fp32",
          "ov-bf16": "OpenVINO bf16 (INFERENCE_PRECISION_HINT)"}
@@ -90,10 +103,14 @@ for r in rows:
         b = best.setdefault(t, [float("inf"), float("inf")])
         b[0], b[1] = min(b[0], r["b1_ms"]), min(b[1], r["b8_ms"])
 import os
+bench_tier = os.environ["TIER"]
 print(f"ViT-Base M2D encoder, 80x608 chunks, {os.environ['THREADS']} threads, best of {os.environ['REPEATS']} "
-      f"in each of {os.environ['ROUNDS']} rounds (order reversed every other round); "
-      f"measured peak: fp32 {fp32_peak:.0f} GFLOP/s, int8 (AVX2 vpmaddubsw) {int8_peak:.0f} GOP/s; "
-      f"OPENBLAS_CORETYPE for ours: {sys.argv[3]}, unset for the peers")
+      f"in each of {os.environ['ROUNDS']} rounds (order reversed every other round); tier: "
+      + ("this CPU's kernels" if bench_tier == "native" else
+         "capped at AVX2 (ONEDNN_MAX_CPU_ISA, M2D_MAX_ISA, ATEN_CPU_CAPABILITY; ONNX Runtime cannot be capped)")
+      + f"; measured peak: fp32 {fp32_peak:.0f} GFLOP/s, int8 (AVX2 vpmaddubsw) {int8_peak:.0f} GOP/s"
+      + (f", int8 (AVX-512 VNNI vpdpbusd) {vnni_peak:.0f} GOP/s" if vnni_peak else "")
+      + f"; OPENBLAS_CORETYPE for ours: {sys.argv[3]}, unset for the peers")
 print()
 print("| engine | batch 1 ms | vs best peer | batch 8 ms | vs best peer | cosine | peak RSS MiB | of peak (b8) "
       "| kernel |")
@@ -107,12 +124,16 @@ for r in rows:
     v1 = f"{b[0] / r['b1_ms']:.2f}x" if b else "-"
     v8 = f"{b[1] / r['b8_ms']:.2f}x" if b else "-"
     rate = 8 * GFLOP / (r["b8_ms"] / 1000)
-    frac = rate / (int8_peak if tier(r["engine"]) == "int8" else fp32_peak)
+    vnni = vnni_peak and ("vnni" in r["kernel"] or "bf16" in r["kernel"] or r["engine"] == "ort-int8")
+    frac = rate / ((vnni_peak if vnni else int8_peak) if tier(r["engine"]) == "int8" else fp32_peak)
+    if bench_tier == "avx2" and r["engine"].startswith("ort"):
+        r["kernel"] += " (not capped: MLAS dispatches on cpuid)"
     print(f"| {name} | {r['b1_ms']:.1f} | {v1} | {r['b8_ms']:.0f} | {v8} | {r['cosine']:.6f} | {r['rss_mib']:.0f} "
           f"| {100 * frac:.0f}% | {r['kernel']} |")
 if linear:
     parts = [f"{k.split('_')[1]} batch {k.split('_b')[1]}: {v:.0f} "
-             f"({100 * v / (int8_peak if 'int8' in k else fp32_peak):.0f}% of peak)" for k, v in sorted(linear.items())]
+             f"({100 * v / ((vnni_peak or int8_peak) if 'int8' in k else fp32_peak):.0f}% of peak)"
+             for k, v in sorted(linear.items())]
     print()
     print("The Linear layers alone (tools/peers/linear_gemm.c: the 48 products of a forward on their own packed "
           "weights, as the encoder runs them), GFLOP/s or GOP/s: " + "; ".join(parts))

@@ -67,6 +67,8 @@ struct m2d_dnnl {
     int release_sources;
     /// Linear layers run on weights packed once (packed_gemm.h) instead of the matmul primitive.
     int use_packed;
+    /// The packed API is there and not turned off (M2D_DNNL_PACKED=0): the fused encoder may use it, bf16 too.
+    int packed_allowed;
     packed_gemm_api packed;
     matmul_entry *matmuls;
     size_t n_matmuls, cap_matmuls;

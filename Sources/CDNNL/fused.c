@@ -22,8 +22,8 @@ static void single_threaded_onednn(void *raw, int thread, int threads) {
 }
 
 m2d_fused *m2d_fused_open(m2d_dnnl *c, int threads, char *error, size_t error_length) {
-    if (c->precision == M2D_DNNL_BF16 || !c->use_packed) {
-        snprintf(error, error_length, "the fused encoder needs oneDNN's packed GEMM, fp32 or int8");
+    if (!c->packed_allowed || (c->bf16 && !c->packed.bf16_compute)) {
+        snprintf(error, error_length, "the fused encoder needs oneDNN's packed GEMM for this precision");
         return NULL;
     }
     m2d_cpu cpu = m2d_cpu_detect();
@@ -36,6 +36,7 @@ m2d_fused *m2d_fused_open(m2d_dnnl *c, int threads, char *error, size_t error_le
     f->c = c;
     f->threads = threads < 1 ? 1 : threads > M2D_FUSED_MAX_THREADS ? M2D_FUSED_MAX_THREADS : threads;
     f->int8 = c->precision == M2D_DNNL_INT8;
+    f->bf16 = c->bf16;
     f->slice = M2D_FUSED_SLICE;
     void *gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
     if (gomp) *(void **)&f->set_omp_threads = dlsym(gomp, "omp_set_num_threads");
@@ -75,6 +76,7 @@ void m2d_fused_close(m2d_fused *f) {
     for (int t = 0; t < M2D_FUSED_MAX_THREADS; t++) {
         free(f->acc[t]);
         free(f->scratch[t]);
+        free(f->tile_bf16[t]);
     }
     free(f);
 }
@@ -94,14 +96,25 @@ static void release_pages(const void *start, size_t bytes) {
     if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
 }
 
+int m2d_fused_kind(const m2d_fused *f) { return f->int8 ? FUSED_INT8 : f->bf16 ? FUSED_BF16 : FUSED_F32; }
+
 int m2d_fused_prepare(m2d_fused *f, const float *W, int64_t N, int64_t K) {
-    return m2d_fused_pack(f, W, N, K, f->int8, f->c->release_sources);
+    return m2d_fused_pack(f, W, N, K, m2d_fused_kind(f), f->c->release_sources);
 }
 
-int m2d_fused_pack(m2d_fused *f, const float *W, int64_t N, int64_t K, int int8, int release) {
+/// Round to nearest even, as oneDNN converts (activations and weights are finite).
+static uint16_t bfloat16(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return (uint16_t)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+}
+
+int m2d_fused_pack(m2d_fused *f, const float *W, int64_t N, int64_t K, int kind, int release) {
     if (m2d_fused_weight(f, W, N, K)) return 0;
+    int int8 = kind == FUSED_INT8;
     if (!m2d_reserve_entry((void **)&f->weights, &f->cap_weights, f->n_weights, sizeof *f->weights, 64)) return 3;
-    fused_weight w = {.W = W, .N = N, .K = K, .slice = f->slice, .slices = (int)((N + f->slice - 1) / f->slice)};
+    fused_weight w = {.W = W, .N = N, .K = K, .slice = f->slice, .slices = (int)((N + f->slice - 1) / f->slice),
+                      .kind = kind};
     w.packed = calloc((size_t)w.slices, sizeof(void *));
     if (!w.packed) return 3;
     int8_t *quantized = NULL;
@@ -114,14 +127,25 @@ int m2d_fused_pack(m2d_fused *f, const float *W, int64_t N, int64_t K, int int8,
     }
     // oneDNN lays a packed copy out for the calling thread's thread count: one, as in the team.
     if (f->set_omp_threads) f->set_omp_threads(1);
+    uint16_t *halves = kind == FUSED_BF16 ? malloc((size_t)(w.slice * K) * sizeof(uint16_t)) : NULL;
+    if (kind == FUSED_BF16 && !halves) goto fail;
     for (int s = 0; s < w.slices; s++) {
         int64_t n0 = (int64_t)s * w.slice, n = N - n0 < w.slice ? N - n0 : w.slice;
         size_t bytes = 0;
-        w.packed[s] = int8 ? packed_gemm_pack_s8(&f->c->packed, quantized + n0 * K, n, K, M2D_FUSED_TILE, &bytes)
-                           : packed_gemm_pack_f32(&f->c->packed, W + n0 * K, n, K, M2D_FUSED_TILE, &bytes);
-        if (!w.packed[s]) goto fail;
+        if (kind == FUSED_BF16) {
+            for (int64_t i = 0; i < n * K; i++) halves[i] = bfloat16(W[n0 * K + i]);
+            w.packed[s] = packed_gemm_pack_bf16(&f->c->packed, halves, n, K, M2D_FUSED_TILE, &bytes);
+        } else {
+            w.packed[s] = int8 ? packed_gemm_pack_s8(&f->c->packed, quantized + n0 * K, n, K, M2D_FUSED_TILE, &bytes)
+                               : packed_gemm_pack_f32(&f->c->packed, W + n0 * K, n, K, M2D_FUSED_TILE, &bytes);
+        }
+        if (!w.packed[s]) {
+            free(halves);
+            goto fail;
+        }
         f->c->weight_bytes += bytes;
     }
+    free(halves);
     free(quantized);
     if (release) release_pages(W, (size_t)(N * K) * sizeof(float));
     f->weights[f->n_weights++] = w;
@@ -133,6 +157,20 @@ fail:
     free(w.scales);
     free(w.sums);
     return 2;
+}
+
+int m2d_fused_bf16_tiles(m2d_fused *f, int64_t K) {
+    if (!f->bf16 || K <= f->bf16_width) return 0;
+    for (int t = 0; t < f->threads; t++) {
+        free(f->tile_bf16[t]);
+        f->tile_bf16[t] = aligned_alloc(64, (size_t)(M2D_FUSED_TILE * K) * sizeof(uint16_t));
+        if (!f->tile_bf16[t]) {
+            f->bf16_width = 0;
+            return 3;
+        }
+    }
+    f->bf16_width = K;
+    return 0;
 }
 
 int m2d_fused_reserve(m2d_fused *f, int64_t rows, int64_t D, int64_t H, int64_t longest, int64_t hd) {
@@ -157,6 +195,7 @@ int m2d_fused_reserve(m2d_fused *f, int64_t rows, int64_t D, int64_t H, int64_t 
         f->D = D;
         f->H = H;
     }
+    if (m2d_fused_bf16_tiles(f, in)) return 3;
     int64_t scratch = m2d_attention_scratch(longest, hd);
     if (scratch > f->scratch_floats) {
         for (int t = 0; t < f->threads; t++) {

@@ -13,11 +13,14 @@ enum { M2D_FUSED_MAX_THREADS = 16 };
 /// thread idle in proj and fc2).
 enum { M2D_FUSED_SLICE = 384 };
 
+/// How a weight is packed and multiplied.
+enum { FUSED_F32 = 0, FUSED_INT8 = 1, FUSED_BF16 = 2 };
+
 /// One Linear weight in slices of output channels: slice s is [s * M2D_FUSED_SLICE, min(N, (s + 1) * ...)).
 typedef struct {
     const float *W;
     int64_t N, K, slice;
-    int slices;
+    int slices, kind;
     void **packed;
     /// int8: per-channel scales and the sums of each channel's integers (all N channels).
     float *scales;
@@ -27,13 +30,13 @@ typedef struct {
 struct m2d_fused {
     m2d_dnnl *c;
     m2d_team *team;
-    int threads, int8;
+    int threads, int8, bf16;
     int64_t slice;
     void (*set_omp_threads)(int);
     fused_weight *weights;
     size_t n_weights, cap_weights;
     // The workspace, for rows_cap rows of width D and MLP width H:
-    int64_t rows_cap, D, H, scratch_floats;
+    int64_t rows_cap, D, H, scratch_floats, bf16_width;
     float *ln;   // (rows, D): a LayerNorm's output (fp32)
     float *big;  // (rows, 4D) qkv then the attention output; the MLP's hidden (rows, H) over both
     uint8_t *q;  // int8: (rows, max(D, H)) the quantized input of the next product
@@ -41,13 +44,18 @@ struct m2d_fused {
     int32_t *row_zero;
     double seconds[16];                     // per kind of step (fused_block.c's phases), for m2d_fused_profile
     int32_t *acc[M2D_FUSED_MAX_THREADS];    // int8: one tile's integer products per thread
+    uint16_t *tile_bf16[M2D_FUSED_MAX_THREADS];  // bf16: one tile's input rows, converted, per thread
     float *scratch[M2D_FUSED_MAX_THREADS];  // attention's per-thread buffers
 };
 
 /// The packed weight W, or NULL when it was never prepared.
 M2D_HIDDEN const fused_weight *m2d_fused_weight(const m2d_fused *f, const float *W, int64_t N, int64_t K);
-/// Packs W (N,K) per thread, fp32 or int8, releasing its pages when `release`. 0 on success.
-M2D_HIDDEN int m2d_fused_pack(m2d_fused *f, const float *W, int64_t N, int64_t K, int int8, int release);
+/// Packs W (N,K) in slices as `kind` (FUSED_*), releasing its pages when `release`. 0 on success.
+M2D_HIDDEN int m2d_fused_pack(m2d_fused *f, const float *W, int64_t N, int64_t K, int kind, int release);
+/// The kind the context's own products have (the patch embedding is always FUSED_F32).
+M2D_HIDDEN int m2d_fused_kind(const m2d_fused *f);
+/// bf16: grows each thread's tile of converted input rows to K columns. 0 on success.
+M2D_HIDDEN int m2d_fused_bf16_tiles(m2d_fused *f, int64_t K);
 /// Grows the workspace for `rows` rows, sequences of at most `longest` rows, heads of width hd. 0 on success.
 M2D_HIDDEN int m2d_fused_reserve(m2d_fused *f, int64_t rows, int64_t D, int64_t H, int64_t longest, int64_t hd);
 

@@ -54,30 +54,56 @@ M2D_AVX2 static void dequantize_tile(const int32_t *acc, int64_t rows, int64_t n
     }
 }
 
+/// x (n floats) -> bfloat16, rounding to nearest even (as oneDNN converts; activations are finite).
+M2D_AVX2 static void to_bf16(const float *x, int64_t n, uint16_t *out) {
+    int64_t i = 0;
+    const __m256i half = _mm256_set1_epi32(0x7FFF), one = _mm256_set1_epi32(1);
+    for (; i + 16 <= n; i += 16) {
+        __m256i a = _mm256_castps_si256(_mm256_loadu_ps(x + i)), b = _mm256_castps_si256(_mm256_loadu_ps(x + i + 8));
+        a = _mm256_srli_epi32(_mm256_add_epi32(a, _mm256_add_epi32(half, _mm256_and_si256(_mm256_srli_epi32(a, 16), one))), 16);
+        b = _mm256_srli_epi32(_mm256_add_epi32(b, _mm256_add_epi32(half, _mm256_and_si256(_mm256_srli_epi32(b, 16), one))), 16);
+        // packus interleaves the 128-bit lanes of a and b: put them back in order.
+        _mm256_storeu_si256((__m256i *)(out + i), _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xD8));
+    }
+    for (; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, x + i, sizeof bits);
+        out[i] = (uint16_t)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+    }
+}
+
 /// Thread t's share of y (rows, N) = epilogue(in . W^T + bias): slices t, t + threads, ... of the channels,
-/// each tile after tile. `in` is fp32 rows (fp32 weights) or quantized rows with their scales and zeros.
-static int product(m2d_fused *f, int t, int threads, const fused_weight *w, int int8, const void *in,
-                   const float *scale, const int32_t *zero, int64_t rows, const float *bias, float *y, int64_t ldy,
-                   int mode) {
+/// each tile after tile, as the weight was packed: fp32 and bf16 take fp32 rows (bf16 converts each tile
+/// first), int8 takes quantized rows with their scales and zeros.
+static int product(m2d_fused *f, int t, int threads, const fused_weight *w, const void *in, const float *scale,
+                   const int32_t *zero, int64_t rows, const float *bias, float *y, int64_t ldy, int mode) {
     int64_t K = w->K;
     for (int s = t; s < w->slices; s += threads) {
         int64_t n0 = (int64_t)s * w->slice, n = w->N - n0 < w->slice ? w->N - n0 : w->slice;
         const float *b = bias ? bias + n0 : NULL;
         for (int64_t r0 = 0; r0 < rows; r0 += M2D_FUSED_TILE) {
             float *tile = y + r0 * ldy + n0;
-            if (int8) {
-                int rc = packed_gemm_product_s8(&f->c->packed, w->packed[s], (const uint8_t *)in + r0 * K,
-                                                M2D_FUSED_TILE, K, n, f->acc[t]);
+            int rc;
+            if (w->kind == FUSED_INT8) {
+                rc = packed_gemm_product_s8(&f->c->packed, w->packed[s], (const uint8_t *)in + r0 * K,
+                                            M2D_FUSED_TILE, K, n, f->acc[t]);
+                if (!rc)
+                    dequantize_tile(f->acc[t], M2D_FUSED_TILE, n, scale + r0, zero + r0, w->scales + n0, w->sums + n0,
+                                    b, tile, ldy, mode);
                 if (rc) return rc;
-                dequantize_tile(f->acc[t], M2D_FUSED_TILE, n, scale + r0, zero + r0, w->scales + n0, w->sums + n0, b,
-                                tile, ldy, mode);
-            } else {
-                int rc = packed_gemm_linear_f32_ld(&f->c->packed, w->packed[s], (const float *)in + r0 * K,
-                                                   M2D_FUSED_TILE, K, n, b, tile, ldy, mode == RESIDUAL);
-                if (rc) return rc;
-                if (mode == GELU)
-                    for (int64_t m = 0; m < M2D_FUSED_TILE; m++) m2d_gelu(tile + m * ldy, n);
+                continue;
             }
+            if (w->kind == FUSED_BF16) {
+                to_bf16((const float *)in + r0 * K, M2D_FUSED_TILE * K, f->tile_bf16[t]);
+                rc = packed_gemm_linear_bf16_ld(&f->c->packed, w->packed[s], f->tile_bf16[t], M2D_FUSED_TILE, K, n, b,
+                                                tile, ldy, mode == RESIDUAL);
+            } else {
+                rc = packed_gemm_linear_f32_ld(&f->c->packed, w->packed[s], (const float *)in + r0 * K,
+                                               M2D_FUSED_TILE, K, n, b, tile, ldy, mode == RESIDUAL);
+            }
+            if (rc) return rc;
+            if (mode == GELU)
+                for (int64_t m = 0; m < M2D_FUSED_TILE; m++) m2d_gelu(tile + m * ldy, n);
         }
     }
     return 0;
@@ -115,7 +141,7 @@ static void run_step(void *raw, int t, int threads) {
     int rc = 0;
     switch (s->phase) {
     case LN1: norm_rows(s, p->norm1_w, p->norm1_b, from, to); break;
-    case QKV: rc = product(f, t, threads, s->qkv, f->int8, ln_in, f->row_scale, f->row_zero, s->rows, p->qkv_b, qkv, 3 * D, STORE); break;
+    case QKV: rc = product(f, t, threads, s->qkv, ln_in, f->row_scale, f->row_zero, s->rows, p->qkv_b, qkv, 3 * D, STORE); break;
     case ATTENTION: {
         int64_t hd = D / s->heads;
         float scale = 1.0f / sqrtf((float)hd);
@@ -129,21 +155,21 @@ static void run_step(void *raw, int t, int threads) {
         m2d_quantize_rows(attn, D, from, to, f->c->activation_levels, f->q, f->row_scale, f->row_zero);
         break;
     case PROJ:
-        rc = product(f, t, threads, s->proj, f->int8, f->int8 ? (const void *)f->q : (const void *)attn, f->row_scale,
+        rc = product(f, t, threads, s->proj, f->int8 ? (const void *)f->q : (const void *)attn, f->row_scale,
                      f->row_zero, s->rows, p->proj_b,
                      s->x, D, RESIDUAL);
         break;
     case LN2: norm_rows(s, p->norm2_w, p->norm2_b, from, to); break;
-    case FC1: rc = product(f, t, threads, s->fc1, f->int8, ln_in, f->row_scale, f->row_zero, s->rows, p->fc1_b, hidden, H, GELU); break;
+    case FC1: rc = product(f, t, threads, s->fc1, ln_in, f->row_scale, f->row_zero, s->rows, p->fc1_b, hidden, H, GELU); break;
     case QUANTIZE_HIDDEN:
         m2d_quantize_rows(hidden, H, from, to, f->c->activation_levels, f->q, f->row_scale, f->row_zero);
         break;
     case FC2:
-        rc = product(f, t, threads, s->fc2, f->int8, f->int8 ? (const void *)f->q : (const void *)hidden, f->row_scale,
+        rc = product(f, t, threads, s->fc2, f->int8 ? (const void *)f->q : (const void *)hidden, f->row_scale,
                      f->row_zero, s->rows, p->fc2_b,
                      s->x, D, RESIDUAL);
         break;
-    case LINEAR: rc = product(f, t, threads, s->linear, 0, s->in, NULL, NULL, s->rows, s->bias, s->out, s->linear->N, STORE); break;
+    case LINEAR: rc = product(f, t, threads, s->linear, s->in, NULL, NULL, s->rows, s->bias, s->out, s->linear->N, STORE); break;
     case LAYERNORM: m2d_layernorm_rows(s->in, D, from, to, s->norm_w, s->norm_b, EPS, s->out); break;
     }
     s->rc[t] = rc;
@@ -186,7 +212,8 @@ static int run(step_t *s, int phase) {
 /// before any step, so the weight table never changes while the team reads it.
 static const fused_weight *packed(m2d_fused *f, const float *W, int64_t N, int64_t K) {
     const fused_weight *w = m2d_fused_weight(f, W, N, K);
-    if (!w && m2d_fused_pack(f, W, N, K, f->int8, f->c->release_sources) == 0) w = m2d_fused_weight(f, W, N, K);
+    if (!w && m2d_fused_pack(f, W, N, K, m2d_fused_kind(f), f->c->release_sources) == 0)
+        w = m2d_fused_weight(f, W, N, K);
     return w;
 }
 
@@ -213,7 +240,7 @@ int m2d_fused_linear(m2d_fused *f, const float *W, int64_t N, int64_t K, const f
                      const float *bias, float *y) {
     if (rows % M2D_FUSED_TILE != 0) return 9;
     const fused_weight *w = m2d_fused_weight(f, W, N, K);
-    if (!w && m2d_fused_pack(f, W, N, K, 0, 0) == 0) w = m2d_fused_weight(f, W, N, K);
+    if (!w && m2d_fused_pack(f, W, N, K, FUSED_F32, 0) == 0) w = m2d_fused_weight(f, W, N, K);
     if (!w) return 2;
     step_t s = {.f = f, .in = x, .rows = rows, .bias = bias, .out = y, .linear = w};
     return run(&s, LINEAR);
@@ -238,8 +265,8 @@ typedef struct {
 
 static void run_product(void *raw, int t, int threads) {
     product_t *p = raw;
-    p->rc[t] = product(p->f, t, threads, p->w, p->f->int8, p->in, p->scale, p->zero, p->rows, p->bias, p->y,
-                       p->w->N, p->accumulate ? RESIDUAL : STORE);
+    p->rc[t] = product(p->f, t, threads, p->w, p->in, p->scale, p->zero, p->rows, p->bias, p->y, p->w->N,
+                       p->accumulate ? RESIDUAL : STORE);
 }
 
 int m2d_fused_product(m2d_fused *f, const float *W, int64_t N, int64_t K, const float *x, int64_t M,
@@ -247,6 +274,7 @@ int m2d_fused_product(m2d_fused *f, const float *W, int64_t N, int64_t K, const 
     if (M <= 0 || N <= 0) return 0;
     const fused_weight *w = packed(f, W, N, K);
     if (!w) return 2;
+    if (m2d_fused_bf16_tiles(f, K)) return 3;
     // Whole tiles of padded copies: the rows past M are zeros, and never copied back.
     int64_t rows = (M + M2D_FUSED_TILE - 1) / M2D_FUSED_TILE * M2D_FUSED_TILE;
     float *xp = calloc((size_t)(rows * K), sizeof(float)), *yp = calloc((size_t)(rows * N), sizeof(float));

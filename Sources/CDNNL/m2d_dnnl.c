@@ -17,6 +17,7 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static api_t loaded_api;
 static packed_gemm_api loaded_packed;
 static int load_ok, packed_ok;
+static dnnl_cpu_isa_t (*effective_isa)(void);
 static char load_error[256];
 
 static void load_library(void) {
@@ -42,6 +43,7 @@ static void load_library(void) {
     LOAD(primitive_attr_set_output_scales); LOAD(memory_get_data_handle);
     LOAD(primitive_attr_set_scratchpad_mode);
 #undef LOAD
+    *(void **)&effective_isa = dlsym(lib, "dnnl_get_effective_cpu_isa");
     // M2D_DNNL_PACKED=0 runs the matmul primitive instead, to compare the two.
     const char *packed = getenv("M2D_DNNL_PACKED");
     packed_ok = packed_gemm_load(lib, &loaded_packed) && !(packed && strcmp(packed, "0") == 0);
@@ -165,6 +167,18 @@ static int supports_int8_matmul(m2d_dnnl *c) {
     return 1;
 }
 
+static const char *isa_name(int isa) {
+    switch (isa) {
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "unknown isa";
+    }
+}
+
 m2d_dnnl *m2d_dnnl_open(int precision, char *error, size_t error_length) {
     pthread_once(&load_once, load_library);
     if (!load_ok) { snprintf(error, error_length, "%s", load_error); return NULL; }
@@ -174,6 +188,7 @@ m2d_dnnl *m2d_dnnl_open(int precision, char *error, size_t error_length) {
     c->bf16 = precision == M2D_DNNL_BF16;
     c->api = loaded_api;
     c->use_packed = packed_ok && precision != M2D_DNNL_BF16;
+    c->packed_allowed = packed_ok;
     c->packed = loaded_packed;
     if (c->api.engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
         c->api.stream_create(&c->stream, c->engine, dnnl_stream_default_flags) != dnnl_success) {
@@ -183,6 +198,9 @@ m2d_dnnl *m2d_dnnl_open(int precision, char *error, size_t error_length) {
     }
     const dnnl_version_t *v = c->api.version();
     snprintf(c->version, sizeof c->version, "%d.%d.%d", v->major, v->minor, v->patch);
+    // The packed GEMM's kernels are oneDNN's JIT ones for the ISA it runs (ONEDNN_MAX_CPU_ISA caps it); a
+    // matmul primitive, when one is made, names its own implementation over this.
+    if (packed_ok) snprintf(c->impl, sizeof c->impl, "gemm:jit:%s", isa_name(effective_isa ? effective_isa() : 0));
     if (precision == M2D_DNNL_INT8) {
         if (!supports_int8_matmul(c)) {
             snprintf(error, error_length, "oneDNN %s has no int8 matmul for this CPU; use --precision fp32",

@@ -18,6 +18,13 @@ int packed_gemm_load(void *lib, packed_gemm_api *api) {
     *(void **)&api->s8_pack = dlsym(lib, "_ZN4dnnl4impl3cpu17gemm_s8u8s32_packEPKcS3_S3_PKlS5_S5_S5_S5_PKvPv");
     *(void **)&api->s8_compute =
         dlsym(lib, "_ZN4dnnl4impl3cpu20gemm_s8u8s32_computeEPKcS3_S3_PKlS5_S5_PKaS5_PKhS5_PKfPiS5_PKi");
+    *(void **)&api->bf16_size =
+        dlsym(lib, "_ZN4dnnl4impl3cpu30gemm_bf16bf16f32_pack_get_sizeEPKcS3_S3_PKlS5_S5_S5_S5_PmPb");
+    *(void **)&api->bf16_pack =
+        dlsym(lib, "_ZN4dnnl4impl3cpu21gemm_bf16bf16f32_packEPKcS3_S3_PKlS5_S5_S5_S5_PKNS0_10bfloat16_tEPS6_");
+    *(void **)&api->bf16_compute =
+        dlsym(lib, "_ZN4dnnl4impl3cpu24gemm_bf16bf16f32_computeEPKcS3_PKlS5_S5_PKNS0_10bfloat16_tES5_S8_S5_PKfPfS5_");
+    if (!api->bf16_size || !api->bf16_pack) api->bf16_compute = NULL;
     return api->f32_size && api->f32_pack && api->f32_compute && api->s8_size && api->s8_pack && api->s8_compute;
 }
 
@@ -46,16 +53,14 @@ void *packed_gemm_pack_s8(const packed_gemm_api *api, const int8_t *W, int64_t N
     return pack(api->s8_size, api->s8_pack, W, N, K, M, bytes);
 }
 
-int packed_gemm_linear_f32(const packed_gemm_api *api, const void *W, const float *x, int64_t M, int64_t K,
-                           int64_t N, const float *bias, float *y, int accumulate) {
-    return packed_gemm_linear_f32_ld(api, W, x, M, K, N, bias, y, N, accumulate);
+void *packed_gemm_pack_bf16(const packed_gemm_api *api, const uint16_t *W, int64_t N, int64_t K, int64_t M,
+                            size_t *bytes) {
+    return api->bf16_compute ? pack(api->bf16_size, api->bf16_pack, W, N, K, M, bytes) : NULL;
 }
 
-int packed_gemm_linear_f32_ld(const packed_gemm_api *api, const void *W, const float *x, int64_t M, int64_t K,
-                              int64_t N, const float *bias, float *y, int64_t ldy, int accumulate) {
-    if (M == 0 || N == 0) return 0;
-    // The packed API has no bias: it goes into y first (added to the residual, or written over y), and
-    // one product with beta = 1 then adds x . W^T to both.
+// The packed API has no bias: it goes into y first (added to the residual, or written over y), and one
+// product with beta = 1 then adds x . W^T to both. Returns the beta to multiply with.
+static float prefill_bias(float *y, int64_t M, int64_t N, int64_t ldy, const float *bias, int accumulate) {
     if (bias) {
         for (int64_t m = 0; m < M; m++) {
             float *row = y + m * ldy;
@@ -66,9 +71,28 @@ int packed_gemm_linear_f32_ld(const packed_gemm_api *api, const void *W, const f
             }
         }
     }
-    float beta = bias || accumulate ? 1.0f : 0.0f;
+    return bias || accumulate ? 1.0f : 0.0f;
+}
+
+int packed_gemm_linear_f32(const packed_gemm_api *api, const void *W, const float *x, int64_t M, int64_t K,
+                           int64_t N, const float *bias, float *y, int accumulate) {
+    return packed_gemm_linear_f32_ld(api, W, x, M, K, N, bias, y, N, accumulate);
+}
+
+int packed_gemm_linear_f32_ld(const packed_gemm_api *api, const void *W, const float *x, int64_t M, int64_t K,
+                              int64_t N, const float *bias, float *y, int64_t ldy, int accumulate) {
+    if (M == 0 || N == 0) return 0;
+    float beta = prefill_bias(y, M, N, ldy, bias, accumulate);
     packed_dim n = N, m = M, k = K, ld = ldy;
     return api->f32_compute("P", "N", &n, &m, &k, W, &k, x, &k, &beta, y, &ld) == 0 ? 0 : 4;
+}
+
+int packed_gemm_linear_bf16_ld(const packed_gemm_api *api, const void *W, const uint16_t *x, int64_t M, int64_t K,
+                               int64_t N, const float *bias, float *y, int64_t ldy, int accumulate) {
+    if (M == 0 || N == 0) return 0;
+    float beta = prefill_bias(y, M, N, ldy, bias, accumulate);
+    packed_dim n = N, m = M, k = K, ld = ldy;
+    return api->bf16_compute("P", "N", &n, &m, &k, W, &k, x, &k, &beta, y, &ld) == 0 ? 0 : 4;
 }
 
 int packed_gemm_product_s8(const packed_gemm_api *api, const void *W, const uint8_t *q, int64_t M, int64_t K,

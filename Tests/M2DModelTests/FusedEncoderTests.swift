@@ -1,8 +1,8 @@
 // The fused encoder (GEMMEngine.fused, m2d_dnnl.h) against the unfused one and against exact references:
 // its products in fp32 (relative 1e-5 of a Double reference) and int8 (bit for bit the exact integer
-// reference of the same scheme) at 1, 191, 193 and 1,528 rows on one thread and on two; a block against
-// the unfused block; and batch invariance: a chunk's tokens are the same bits alone, batched with others
-// of other lengths, and on one thread or two, in fp32 and int8.
+// reference of the same scheme) at 1, 191, 193 and 1,528 rows on one thread and on two, and bf16 within its
+// rounding where the CPU has it; a block against the unfused block; and batch invariance: a chunk's tokens
+// are the same bits alone, batched with others of other lengths, and on one thread or two, at every precision.
 import CKernels
 import Foundation
 import M2DModel
@@ -105,10 +105,36 @@ import TestSupport
         #expect(cmp.violations == 0, "\(cmp)")
     }
 
+    /// bf16 (AVX-512 BF16 only): products on bf16 copies of the inputs and weights, accumulated in fp32, within
+    /// bf16's rounding of the Double reference (relative 2^-8 per input, so 1e-2 of the largest term).
+    @Test func bf16ProductsMatchTheReferenceWhereTheCPUHasBF16() throws {
+        guard GEMMEngine.oneDNNSupports(.bf16) else { return }
+        let engine = try Self.engine(.bf16, threads: 2)
+        let K = 768, N = 500, M = 193
+        var rng = Rng(seed: 47)
+        let w = (0..<(N * K)).map { _ in rng.normal() * 0.05 }, bias = (0..<N).map { _ in rng.normal() }
+        let weight = FloatBuffer(w)
+        let x = (0..<(M * K)).map { _ in rng.normal() }
+        var y = [Float](repeating: 0, count: M * N)
+        _ = engine.linear(out: &y, input: x, weight: weight.pointer, bias: bias, M: M, C: K, OC: N, accumulate: false)
+        #expect(engine.takeFailure() == nil)
+        var expected = [Float](repeating: 0, count: M * N)
+        for m in 0..<M {
+            for n in 0..<N {
+                var acc = Double(bias[n])
+                for k in 0..<K { acc += Double(x[m * K + k]) * Double(w[n * K + k]) }
+                expected[m * N + n] = Float(acc)
+            }
+        }
+        let cmp = Numerics.compare("fused bf16", y, expected, atol: 2e-2, rtol: 1e-2)
+        #expect(cmp.violations == 0 && cmp.cosine > 0.9999, "\(cmp)")
+    }
+
     /// The golden 768-d model: chunk A's tokens alone, then batched after chunks of other lengths, then on one
     /// thread instead of two: the same bits every time.
-    @Test(arguments: [GEMMEngine.Precision.fp32, .int8])
+    @Test(arguments: [GEMMEngine.Precision.fp32, .int8, .bf16])
     func aChunksTokensDoNotDependOnItsBatchOrTheThreads(precision: GEMMEngine.Precision) throws {
+        guard GEMMEngine.oneDNNSupports(precision) else { return }
         let dir = Fixtures.golden + "/wide_608/model"
         var rng = Rng(seed: 12)
         let mel = FloatBuffer(count: 4 * 80 * 608)
