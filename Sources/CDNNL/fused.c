@@ -34,6 +34,7 @@ m2d_fused *m2d_fused_open(m2d_dnnl *c, int threads, char *error, size_t error_le
     m2d_fused *f = calloc(1, sizeof *f);
     if (!f) return NULL;
     f->c = c;
+    f->cpu = cpu;
     f->threads = threads < 1 ? 1 : threads > M2D_FUSED_MAX_THREADS ? M2D_FUSED_MAX_THREADS : threads;
     f->int8 = c->precision == M2D_DNNL_INT8;
     f->bf16 = c->bf16;
@@ -196,7 +197,8 @@ int m2d_fused_reserve(m2d_fused *f, int64_t rows, int64_t D, int64_t H, int64_t 
         f->H = H;
     }
     if (m2d_fused_bf16_tiles(f, in)) return 3;
-    int64_t scratch = m2d_attention_scratch(longest, hd);
+    f->attention = m2d_attention_for(f->cpu, hd);
+    int64_t scratch = f->attention.scratch(longest, hd);
     if (scratch > f->scratch_floats) {
         for (int t = 0; t < f->threads; t++) {
             free(f->scratch[t]);

@@ -31,6 +31,8 @@ struct m2d_fused {
     m2d_dnnl *c;
     m2d_team *team;
     int threads, int8, bf16;
+    m2d_cpu cpu;
+    m2d_attention_kernel attention;  // chosen by m2d_fused_reserve for the head width
     int64_t slice;
     void (*set_omp_threads)(int);
     fused_weight *weights;

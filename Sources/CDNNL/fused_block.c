@@ -147,7 +147,7 @@ static void run_step(void *raw, int t, int threads) {
         float scale = 1.0f / sqrtf((float)hd);
         for (int64_t task = t; task < s->sequences * s->heads; task += threads) {
             int64_t q = task / s->heads, h = task % s->heads, start = s->starts[q];
-            m2d_attention_head(qkv + start * 3 * D, D, s->lengths[q], hd, h, scale, attn + start * D, f->scratch[t]);
+            f->attention.head(qkv + start * 3 * D, D, s->lengths[q], hd, h, scale, attn + start * D, f->scratch[t]);
         }
         break;
     }
@@ -176,7 +176,7 @@ static void run_step(void *raw, int t, int threads) {
 }
 
 static const char *phase_names[] = {
-    "layer norm 1", "qkv linear", "attention (fused)", "quantize attention", "proj linear + residual",
+    "layer norm 1", "qkv linear", "attention", "quantize attention", "proj linear + residual",
     "layer norm 2", "fc1 linear + gelu", "quantize hidden", "fc2 linear + residual", "patch embedding",
     "final layer norm"};
 
@@ -190,7 +190,8 @@ int m2d_fused_profile(m2d_fused *f, const char **names, double *seconds, int cap
     int n = 0;
     for (int i = 0; i <= LAYERNORM && n < capacity; i++) {
         if (f->seconds[i] == 0) continue;
-        names[n] = phase_names[i];
+        names[n] = i != ATTENTION ? phase_names[i]
+                    : strcmp(f->attention.isa, "avx512") == 0 ? "attention (fused, avx512)" : "attention (fused, avx2)";
         seconds[n++] = f->seconds[i];
     }
     if (reset) memset(f->seconds, 0, sizeof f->seconds);

@@ -128,3 +128,9 @@ M2D_AVX2 void m2d_attention_head(const float *qkv, int64_t D, int64_t n, int64_t
         }
     }
 }
+
+m2d_attention_kernel m2d_attention_for(m2d_cpu cpu, int64_t hd) {
+    if (cpu.isa >= M2D_ISA_AVX512 && hd % 32 == 0)
+        return (m2d_attention_kernel){m2d_attention_head_avx512, m2d_attention_scratch_avx512, "avx512"};
+    return (m2d_attention_kernel){m2d_attention_head, m2d_attention_scratch, "avx2"};
+}

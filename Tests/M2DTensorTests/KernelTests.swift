@@ -29,22 +29,30 @@ import TestSupport
         return out
     }
 
-    @Test(arguments: [1, 2, 7, 191, 193, 311])
-    func attentionHeadMatchesTheReference(n: Int) {
+    /// Each attention kernel this CPU runs (AVX2 always; AVX-512 where the CPU has it).
+    static let attentionTiers: [Int32] = m2d_cpu_detect().isa >= Int32(M2D_ISA_AVX512)
+        ? [Int32(M2D_ISA_AVX2), Int32(M2D_ISA_AVX512)] : [Int32(M2D_ISA_AVX2)]
+
+    @Test(arguments: attentionTiers, [1, 2, 7, 32, 191, 193, 311])
+    func attentionHeadMatchesTheReference(isa: Int32, n: Int) {
         let heads = 3, hd = 64, D = heads * hd
+        var cpu = m2d_cpu_detect()
+        cpu.isa = isa
+        let kernel = m2d_attention_for(cpu, Int64(hd))
+        #expect(String(cString: kernel.isa) == String(cString: m2d_isa_name(isa)))
         var rng = Rng(seed: UInt64(n))
         let qkv = (0..<(n * 3 * D)).map { _ in rng.normal() }
         var out = [Float](repeating: .nan, count: n * D)
-        var scratch = [Float](repeating: 0, count: Int(m2d_attention_scratch(Int64(n), Int64(hd))))
+        var scratch = [Float](repeating: 0, count: Int(kernel.scratch(Int64(n), Int64(hd))))
         for h in 0..<heads {
-            m2d_attention_head(qkv, Int64(D), Int64(n), Int64(hd), Int64(h), 1 / Float(hd).squareRoot(), &out, &scratch)
+            kernel.head(qkv, Int64(D), Int64(n), Int64(hd), Int64(h), 1 / Float(hd).squareRoot(), &out, &scratch)
         }
         for h in 0..<heads {
             var got: [Float] = []
             for i in 0..<n { got += out[(i * D + h * hd)..<(i * D + h * hd + hd)] }
             let cmp = Numerics.compare(
-                "attention n=\(n) head \(h)", got, Self.attentionReference(qkv, n: n, D: D, hd: hd, h: h),
-                atol: 1e-6, rtol: 1e-5)
+                "attention \(String(cString: kernel.isa)) n=\(n) head \(h)", got,
+                Self.attentionReference(qkv, n: n, D: D, hd: hd, h: h), atol: 1e-6, rtol: 1e-5)
             #expect(cmp.violations == 0, "\(cmp)")
         }
     }

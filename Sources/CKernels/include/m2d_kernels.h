@@ -52,6 +52,20 @@ void m2d_gelu(float *x, int64_t n);
 void m2d_attention_head(const float *qkv, int64_t D, int64_t n, int64_t hd, int64_t h, float scale, float *out,
                         float *scratch);
 int64_t m2d_attention_scratch(int64_t n, int64_t hd);
+/// The same with AVX-512 (32 keys and 32 channels per step); hd must be a multiple of 32.
+void m2d_attention_head_avx512(const float *qkv, int64_t D, int64_t n, int64_t hd, int64_t h, float scale,
+                               float *out, float *scratch);
+int64_t m2d_attention_scratch_avx512(int64_t n, int64_t hd);
+
+/// An attention kernel and its scratch size, chosen once for a CPU and a head width.
+typedef struct {
+    void (*head)(const float *qkv, int64_t D, int64_t n, int64_t hd, int64_t h, float scale, float *out,
+                 float *scratch);
+    int64_t (*scratch)(int64_t n, int64_t hd);
+    const char *isa;
+} m2d_attention_kernel;
+/// AVX-512 when the CPU (m2d_cpu_detect) has it and hd is a multiple of 32, AVX2 otherwise.
+m2d_attention_kernel m2d_attention_for(m2d_cpu cpu, int64_t hd);
 
 // ---------------------------------------------------------------- int8 around an integer product
 

@@ -48,23 +48,33 @@ M2D_AVX512 static inline __m512 m2d_gelu16(__m512 x) {
     return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 
+#define M2D_EXP_BODY(V, VI, set1, set1i, add, sub, mul, min, max, addi, subi, slli, castf, casti)               \
+    x = min(max(x, set1(-87.3f)), set1(88.3f));                                                                    \
+    V magic = set1(12582912.0f);                                                                                   \
+    V shifted = add(mul(x, set1(1.44269504088896341f)), magic);                                                    \
+    V n = sub(shifted, magic);                                                                                     \
+    V r = sub(x, mul(n, set1(0.693359375f)));                                                                      \
+    r = sub(r, mul(n, set1(-2.12194440e-4f)));                                                                     \
+    V p = set1(1.9875691500e-4f);                                                                                  \
+    p = add(mul(p, r), set1(1.3981999507e-3f));                                                                    \
+    p = add(mul(p, r), set1(8.3334519073e-3f));                                                                    \
+    p = add(mul(p, r), set1(4.1665795894e-2f));                                                                    \
+    p = add(mul(p, r), set1(1.6666665459e-1f));                                                                    \
+    p = add(mul(p, r), set1(5.0000001201e-1f));                                                                    \
+    p = add(add(mul(p, mul(r, r)), r), set1(1.0f));                                                                \
+    VI ni = subi(casti(shifted), casti(magic));                                                                    \
+    return mul(p, castf(slli(addi(ni, set1i(127)), 23)));
+
 /// e^x (Cephes, after range reduction; the rounding by the 1.5 * 2^23 trick), as VectorMath.exp.
 M2D_AVX2 static inline __m256 m2d_exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-    __m256 magic = _mm256_set1_ps(12582912.0f);
-    __m256 shifted = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), magic);
-    __m256 n = _mm256_sub_ps(shifted, magic);
-    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f)));
-    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(r, r)), r), _mm256_set1_ps(1.0f));
-    __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(magic));
-    __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
-    return _mm256_mul_ps(p, scale);
+    M2D_EXP_BODY(__m256, __m256i, _mm256_set1_ps, _mm256_set1_epi32, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps,
+                 _mm256_min_ps, _mm256_max_ps, _mm256_add_epi32, _mm256_sub_epi32, _mm256_slli_epi32,
+                 _mm256_castsi256_ps, _mm256_castps_si256)
+}
+
+M2D_AVX512 static inline __m512 m2d_exp16(__m512 x) {
+    M2D_EXP_BODY(__m512, __m512i, _mm512_set1_ps, _mm512_set1_epi32, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps,
+                 _mm512_min_ps, _mm512_max_ps, _mm512_add_epi32, _mm512_sub_epi32, _mm512_slli_epi32,
+                 _mm512_castsi512_ps, _mm512_castps_si512)
 }
 
