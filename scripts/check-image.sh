@@ -5,11 +5,11 @@
 # --static-swift-stdlib) and the model, creates the image's user, and starts m2d-server in a chroot as
 # that user (uid 10001). It must answer /health/ready and one /embed: a library missing from the
 # runtime stage fails here. The mirror is the one this machine's apt uses.
-#   scripts/check-image.sh     (ROOTFS=DIR keeps the root filesystem there; default ~/.cache/m2d/image-rootfs)
+#   scripts/check-image.sh   (ROOTFS=DIR: where the root filesystem is kept; default $M2D_CACHE/image-rootfs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "check-image needs root (debootstrap and chroot)" >&2; exit 1; }
-ROOTFS=${ROOTFS:-$HOME/.cache/m2d/image-rootfs}
+ROOTFS=${ROOTFS:-${M2D_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m2d-serve}/image-rootfs}
 command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
 mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
 [ -n "$mirror" ] || mirror=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list)

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-}
 MODEL=${MODEL:-models/m2d-small-debian}
-TASKS=${TASKS_DIR:-$HOME/.cache/m2d/tasks}
+TASKS=${TASKS_DIR:-${M2D_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m2d-serve}/tasks}
 if [ -z "$BIN" ]; then swift build -c release >/dev/null; BIN=.build/release; fi
 declare -A csv=([keyword]=keywords/keywords.csv [language]=languages/languages.csv \
   [instrument]=instruments/instruments.csv)

@@ -6,10 +6,10 @@
 # test, so test instruments are never heard in train or valid. 16 clips of 2-4 s per program.
 # Never uses the MuseScore General soundfonts, hydrogen-drumkits, tuxpaint-stamps-default or
 # hedgewars-data (reserved), nor the system default soundfont: FluidR3_GM.sf2 is named explicitly.
-#   scripts/make-instrument-task.sh [OUT_DIR]    (default ~/.cache/m2d/tasks/instruments)
+#   scripts/make-instrument-task.sh [OUT_DIR]    (default $M2D_CACHE/tasks/instruments, M2D_CACHE ~/.cache/m2d-serve)
 # Then: m2d-train eval --model models/m2d-small-debian OUT_DIR/instruments.csv
 set -euo pipefail
-OUT=${1:-$HOME/.cache/m2d/tasks/instruments}
+OUT=${1:-${M2D_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m2d-serve}/tasks/instruments}
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 need() { dpkg -s "$1" >/dev/null 2>&1 || { $SUDO apt-get install -y -qq "$1" >/dev/null; }; }
 # The soundfont first, so that libfluidsynth3's soundfont dependency is already satisfied by it.

@@ -2,10 +2,10 @@
 # Builds a labelled keyword task from Debian-packaged speech (espeak-ng voices and variants):
 # 10 keywords spoken by many voice/variant/speed/pitch combinations, resampled to 16 kHz WAV.
 # Test voices (accents and variants) are never seen in train or valid; valid has an accent of its own.
-#   scripts/make-keyword-task.sh [OUT_DIR]    (default ~/.cache/m2d/tasks/keywords)
+#   scripts/make-keyword-task.sh [OUT_DIR]    (default $M2D_CACHE/tasks/keywords, M2D_CACHE ~/.cache/m2d-serve)
 # Then: m2d-train probe --model models/m2d-small-debian --labels OUT_DIR/keywords.csv --out models/m2d-small-debian/heads/keywords
 set -euo pipefail
-OUT=${1:-$HOME/.cache/m2d/tasks/keywords}
+OUT=${1:-${M2D_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m2d-serve}/tasks/keywords}
 command -v espeak-ng >/dev/null || { ${SUDO:-} apt-get install -y -qq espeak-ng >/dev/null; }
 command -v sox >/dev/null || { ${SUDO:-} apt-get install -y -qq sox >/dev/null; }
 mkdir -p "$OUT/wav"

@@ -8,10 +8,10 @@
 # the same train rows, and a wider validation split, valid's f3 plus 3 more variants x 8 clips that
 # cover the kinds of voice test has (male m6, female f5, Klatt klatt4) without using test's voices.
 # A single female variant alone did not predict test (see the model card).
-#   scripts/make-language-task.sh [OUT_DIR]    (default ~/.cache/m2d/tasks/languages)
+#   scripts/make-language-task.sh [OUT_DIR]    (default $M2D_CACHE/tasks/languages, M2D_CACHE ~/.cache/m2d-serve)
 # Then: m2d-train eval --model models/m2d-small-debian OUT_DIR/languages.csv
 set -euo pipefail
-OUT=${1:-$HOME/.cache/m2d/tasks/languages}
+OUT=${1:-${M2D_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m2d-serve}/tasks/languages}
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 need() { dpkg -s "$1" >/dev/null 2>&1 || { $SUDO apt-get install -y -qq "$1" >/dev/null; }; }
 need espeak-ng; need sox

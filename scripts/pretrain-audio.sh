@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Pre-training audio from Debian packages, outside the repo (default ~/.cache/m2d/pretrain-audio),
+# Pre-training audio from Debian packages, outside the repo (default $M2D_CACHE/pretrain-audio; M2D_CACHE is
+# ~/.cache/m2d-serve unless set),
 # in four folders of 16 kHz mono 16-bit WAV clips of 1 to 10 s (longer files are cut into 10 s
 # segments; segments under 1 s and near-silent ones are dropped, but a whole file of 0.3-1 s is
 # padded with silence to 1 s so short sound effects are kept), for
@@ -29,7 +30,7 @@
 # soundfont*) and FluidR3_GM (fluid-soundfont-gm, kept for the instrument evaluation task).
 #   scripts/pretrain-audio.sh [OUT_DIR] [SPEECH_CLIPS] [MIDI_CLIPS] [NATIVE_CLIPS]
 set -euo pipefail
-OUT=${1:-$HOME/.cache/m2d/pretrain-audio}
+OUT=${1:-${M2D_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m2d-serve}/pretrain-audio}
 CLIPS=${2:-600}
 MIDIS=${3:-240}
 NATIVE=${4:-0}

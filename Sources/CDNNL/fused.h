@@ -7,10 +7,10 @@ enum { M2D_FUSED_MAX_THREADS = 16 };
 
 #if __has_include(<oneapi/dnnl/dnnl.h>)
 
-/// Output channels per slice of a weight: each slice is packed on its own and always multiplied as a whole,
-/// so an element's product is the same call whatever the thread count (slice s goes to thread s % threads).
-/// ViT-Base on 2 threads, alternating runs on Zen 4: 384 ran 4-8% faster than 192 (768 would leave one
-/// thread idle in proj and fc2).
+/// Output channels per slice of a weight: each slice is packed on its own and always multiplied as a whole
+/// on whole tiles, so an element's product is the same call whatever the thread count (fused_block.c's
+/// product() shares the (slice, tile) pairs out by width). ViT-Base on 2 threads, alternating runs on
+/// Zen 4: 384 ran 4-8% faster than 192.
 enum { M2D_FUSED_SLICE = 384 };
 
 /// How a weight is packed and multiplied.

@@ -72,31 +72,37 @@ M2D_AVX2 static void to_bf16(const float *x, int64_t n, uint16_t *out) {
     }
 }
 
-/// Thread t's share of y (rows, N) = epilogue(in . W^T + bias): slices t, t + threads, ... of the channels,
-/// each tile after tile, as the weight was packed: fp32 and bf16 take fp32 rows (bf16 converts each tile
-/// first), int8 takes quantized rows with their scales and zeros.
+/// Thread t's share of y (rows, N) = epilogue(in . W^T + bias). The work is (slice, tile) pairs in slice
+/// order, each as wide as its slice; thread t takes the pairs whose start falls in its t-th of the total
+/// width, so two threads own a slice each of a two-slice weight and any number of threads has work. A pair
+/// is computed the same way by any thread. fp32 and bf16 take fp32 rows (bf16 converts each tile first),
+/// int8 takes quantized rows with their scales and zeros.
 static int product(m2d_fused *f, int t, int threads, const fused_weight *w, const void *in, const float *scale,
                    const int32_t *zero, int64_t rows, const float *bias, float *y, int64_t ldy, int mode) {
-    int64_t K = w->K;
-    for (int s = t; s < w->slices; s += threads) {
+    int64_t K = w->K, tiles = rows / M2D_FUSED_TILE, total = w->N * tiles;
+    int64_t mine_from = total * t / threads, mine_to = total * (t + 1) / threads;
+    for (int s = 0; s < w->slices; s++) {
         int64_t n0 = (int64_t)s * w->slice, n = w->N - n0 < w->slice ? w->N - n0 : w->slice;
         const float *b = bias ? bias + n0 : NULL;
-        for (int64_t r0 = 0; r0 < rows; r0 += M2D_FUSED_TILE) {
+        for (int64_t tile_index = 0; tile_index < tiles; tile_index++) {
+            int64_t start = n0 * tiles + tile_index * n;  // the pairs before this one, in channels x tiles
+            if (start < mine_from || start >= mine_to) continue;
+            int64_t r0 = tile_index * M2D_FUSED_TILE;
             float *tile = y + r0 * ldy + n0;
             int rc;
             if (w->kind == FUSED_INT8) {
                 rc = packed_gemm_product_s8(&f->c->packed, w->packed[s], (const uint8_t *)in + r0 * K,
                                             M2D_FUSED_TILE, K, n, f->acc[t]);
                 if (!rc)
-                    dequantize_tile(f->acc[t], M2D_FUSED_TILE, n, scale + r0, zero + r0, w->scales + n0, w->sums + n0,
-                                    b, tile, ldy, mode);
+                    dequantize_tile(f->acc[t], M2D_FUSED_TILE, n, scale + r0, zero + r0, w->scales + n0,
+                                    w->sums + n0, b, tile, ldy, mode);
                 if (rc) return rc;
                 continue;
             }
             if (w->kind == FUSED_BF16) {
                 to_bf16((const float *)in + r0 * K, M2D_FUSED_TILE * K, f->tile_bf16[t]);
-                rc = packed_gemm_linear_bf16_ld(&f->c->packed, w->packed[s], f->tile_bf16[t], M2D_FUSED_TILE, K, n, b,
-                                                tile, ldy, mode == RESIDUAL);
+                rc = packed_gemm_linear_bf16_ld(&f->c->packed, w->packed[s], f->tile_bf16[t], M2D_FUSED_TILE, K, n,
+                                                b, tile, ldy, mode == RESIDUAL);
             } else {
                 rc = packed_gemm_linear_f32_ld(&f->c->packed, w->packed[s], (const float *)in + r0 * K,
                                                M2D_FUSED_TILE, K, n, b, tile, ldy, mode == RESIDUAL);

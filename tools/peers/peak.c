@@ -60,14 +60,19 @@ __attribute__((target("avx2"))) static void *int8_loop(void *out) {
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void *vnni_loop(void *out) {
-    __m512i u0 = _mm512_set1_epi8(3), u1 = _mm512_set1_epi8(5), s0 = _mm512_set1_epi8(-2), s1 = _mm512_set1_epi8(1);
-    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    // Eight chains on eight different operand pairs (four u8 times two s8), each from its own start: two
+    // chains on the same pair from the same start are one chain to the compiler, which then counts it twice
+    // (an earlier loop did that and read this peak 2x high).
+    __m512i u0 = _mm512_set1_epi8(3), u1 = _mm512_set1_epi8(5), u2 = _mm512_set1_epi8(7), u3 = _mm512_set1_epi8(9);
+    __m512i s0 = _mm512_set1_epi8(-2), s1 = _mm512_set1_epi8(1);
+    __m512i c0 = _mm512_set1_epi32(0), c1 = _mm512_set1_epi32(1), c2 = _mm512_set1_epi32(2), c3 = _mm512_set1_epi32(3);
+    __m512i c4 = _mm512_set1_epi32(4), c5 = _mm512_set1_epi32(5), c6 = _mm512_set1_epi32(6), c7 = _mm512_set1_epi32(7);
     for (long n = 0; n < ITERATIONS; n++) {
         c0 = _mm512_dpbusd_epi32(c0, u0, s0); c1 = _mm512_dpbusd_epi32(c1, u0, s1);
         c2 = _mm512_dpbusd_epi32(c2, u1, s0); c3 = _mm512_dpbusd_epi32(c3, u1, s1);
-        c4 = _mm512_dpbusd_epi32(c4, u0, s0); c5 = _mm512_dpbusd_epi32(c5, u0, s1);
-        c6 = _mm512_dpbusd_epi32(c6, u1, s0); c7 = _mm512_dpbusd_epi32(c7, u1, s1);
-        __asm__ volatile("" : "+v"(u0), "+v"(u1));
+        c4 = _mm512_dpbusd_epi32(c4, u2, s0); c5 = _mm512_dpbusd_epi32(c5, u2, s1);
+        c6 = _mm512_dpbusd_epi32(c6, u3, s0); c7 = _mm512_dpbusd_epi32(c7, u3, s1);
+        __asm__ volatile("" : "+v"(u0), "+v"(u1), "+v"(u2), "+v"(u3));
     }
     __m512i t = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3)),
                                  _mm512_add_epi32(_mm512_add_epi32(c4, c5), _mm512_add_epi32(c6, c7)));
