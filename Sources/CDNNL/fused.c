@@ -222,5 +222,8 @@ m2d_fused *m2d_fused_open(m2d_dnnl *c, int threads, char *error, size_t error_le
 }
 void m2d_fused_close(m2d_fused *f) { (void)f; }
 int m2d_fused_threads(const m2d_fused *f) { (void)f; return 1; }
-int m2d_fused_prepare(m2d_fused *f, const float *W, int64_t N, int64_t K) { (void)f; (void)W; (void)N; (void)K; return 1; }
+int m2d_fused_prepare(m2d_fused *f, const float *W, int64_t N, int64_t K) {
+    (void)f; (void)W; (void)N; (void)K;
+    return 1;
+}
 #endif

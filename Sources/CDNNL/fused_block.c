@@ -60,8 +60,10 @@ M2D_AVX2 static void to_bf16(const float *x, int64_t n, uint16_t *out) {
     const __m256i half = _mm256_set1_epi32(0x7FFF), one = _mm256_set1_epi32(1);
     for (; i + 16 <= n; i += 16) {
         __m256i a = _mm256_castps_si256(_mm256_loadu_ps(x + i)), b = _mm256_castps_si256(_mm256_loadu_ps(x + i + 8));
-        a = _mm256_srli_epi32(_mm256_add_epi32(a, _mm256_add_epi32(half, _mm256_and_si256(_mm256_srli_epi32(a, 16), one))), 16);
-        b = _mm256_srli_epi32(_mm256_add_epi32(b, _mm256_add_epi32(half, _mm256_and_si256(_mm256_srli_epi32(b, 16), one))), 16);
+        __m256i round_a = _mm256_add_epi32(half, _mm256_and_si256(_mm256_srli_epi32(a, 16), one));
+        __m256i round_b = _mm256_add_epi32(half, _mm256_and_si256(_mm256_srli_epi32(b, 16), one));
+        a = _mm256_srli_epi32(_mm256_add_epi32(a, round_a), 16);
+        b = _mm256_srli_epi32(_mm256_add_epi32(b, round_b), 16);
         // packus interleaves the 128-bit lanes of a and b: put them back in order.
         _mm256_storeu_si256((__m256i *)(out + i), _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xD8));
     }
@@ -147,7 +149,9 @@ static void run_step(void *raw, int t, int threads) {
     int rc = 0;
     switch (s->phase) {
     case LN1: norm_rows(s, p->norm1_w, p->norm1_b, from, to); break;
-    case QKV: rc = product(f, t, threads, s->qkv, ln_in, f->row_scale, f->row_zero, s->rows, p->qkv_b, qkv, 3 * D, STORE); break;
+    case QKV:
+        rc = product(f, t, threads, s->qkv, ln_in, f->row_scale, f->row_zero, s->rows, p->qkv_b, qkv, 3 * D, STORE);
+        break;
     case ATTENTION: {
         int64_t hd = D / s->heads;
         float scale = 1.0f / sqrtf((float)hd);
@@ -166,7 +170,9 @@ static void run_step(void *raw, int t, int threads) {
                      s->x, D, RESIDUAL);
         break;
     case LN2: norm_rows(s, p->norm2_w, p->norm2_b, from, to); break;
-    case FC1: rc = product(f, t, threads, s->fc1, ln_in, f->row_scale, f->row_zero, s->rows, p->fc1_b, hidden, H, GELU); break;
+    case FC1:
+        rc = product(f, t, threads, s->fc1, ln_in, f->row_scale, f->row_zero, s->rows, p->fc1_b, hidden, H, GELU);
+        break;
     case QUANTIZE_HIDDEN:
         m2d_quantize_rows(hidden, H, from, to, f->c->activation_levels, f->q, f->row_scale, f->row_zero);
         break;
@@ -175,7 +181,9 @@ static void run_step(void *raw, int t, int threads) {
                      f->row_zero, s->rows, p->fc2_b,
                      s->x, D, RESIDUAL);
         break;
-    case LINEAR: rc = product(f, t, threads, s->linear, s->in, NULL, NULL, s->rows, s->bias, s->out, s->linear->N, STORE); break;
+    case LINEAR:
+        rc = product(f, t, threads, s->linear, s->in, NULL, NULL, s->rows, s->bias, s->out, s->linear->N, STORE);
+        break;
     case LAYERNORM: m2d_layernorm_rows(s->in, D, from, to, s->norm_w, s->norm_b, EPS, s->out); break;
     }
     s->rc[t] = rc;

@@ -11,6 +11,11 @@
 
 enum { QR = 4 };  // query rows per step
 
+// Two accumulators of one broadcast operand; a row's two stored halves, scaled.
+#define FMA2(x, k0, k1, a, b) (a = _mm256_fmadd_ps(x, k0, a), b = _mm256_fmadd_ps(x, k1, b))
+#define STORE2(at, a, b, scale) (_mm256_storeu_ps(at, _mm256_mul_ps(a, scale)), \
+                                 _mm256_storeu_ps((at) + 8, _mm256_mul_ps(b, scale)))
+
 static int64_t round8(int64_t n) { return (n + 7) / 8 * 8; }
 
 int64_t m2d_attention_scratch(int64_t n, int64_t hd) { return hd * round8(n) + n * hd + QR * round8(n); }
@@ -83,15 +88,15 @@ M2D_AVX2 void m2d_attention_head(const float *qkv, int64_t D, int64_t n, int64_t
                    a31 = a00;
             for (int64_t d = 0; d < hd; d++) {
                 __m256 k0 = _mm256_loadu_ps(kt + d * n8 + j), k1 = _mm256_loadu_ps(kt + d * n8 + j + 8), x;
-                x = _mm256_broadcast_ss(q[0] + d); a00 = _mm256_fmadd_ps(x, k0, a00); a01 = _mm256_fmadd_ps(x, k1, a01);
-                x = _mm256_broadcast_ss(q[1] + d); a10 = _mm256_fmadd_ps(x, k0, a10); a11 = _mm256_fmadd_ps(x, k1, a11);
-                x = _mm256_broadcast_ss(q[2] + d); a20 = _mm256_fmadd_ps(x, k0, a20); a21 = _mm256_fmadd_ps(x, k1, a21);
-                x = _mm256_broadcast_ss(q[3] + d); a30 = _mm256_fmadd_ps(x, k0, a30); a31 = _mm256_fmadd_ps(x, k1, a31);
+                x = _mm256_broadcast_ss(q[0] + d); FMA2(x, k0, k1, a00, a01);
+                x = _mm256_broadcast_ss(q[1] + d); FMA2(x, k0, k1, a10, a11);
+                x = _mm256_broadcast_ss(q[2] + d); FMA2(x, k0, k1, a20, a21);
+                x = _mm256_broadcast_ss(q[3] + d); FMA2(x, k0, k1, a30, a31);
             }
-            _mm256_storeu_ps(s + 0 * n8 + j, _mm256_mul_ps(a00, sc)); _mm256_storeu_ps(s + 0 * n8 + j + 8, _mm256_mul_ps(a01, sc));
-            _mm256_storeu_ps(s + 1 * n8 + j, _mm256_mul_ps(a10, sc)); _mm256_storeu_ps(s + 1 * n8 + j + 8, _mm256_mul_ps(a11, sc));
-            _mm256_storeu_ps(s + 2 * n8 + j, _mm256_mul_ps(a20, sc)); _mm256_storeu_ps(s + 2 * n8 + j + 8, _mm256_mul_ps(a21, sc));
-            _mm256_storeu_ps(s + 3 * n8 + j, _mm256_mul_ps(a30, sc)); _mm256_storeu_ps(s + 3 * n8 + j + 8, _mm256_mul_ps(a31, sc));
+            STORE2(s + 0 * n8 + j, a00, a01, sc);
+            STORE2(s + 1 * n8 + j, a10, a11, sc);
+            STORE2(s + 2 * n8 + j, a20, a21, sc);
+            STORE2(s + 3 * n8 + j, a30, a31, sc);
         }
         for (; j < n8; j += 8) {
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -114,10 +119,10 @@ M2D_AVX2 void m2d_attention_head(const float *qkv, int64_t D, int64_t n, int64_t
                    o31 = o00;
             for (int64_t t = 0; t < n; t++) {
                 __m256 v0 = _mm256_loadu_ps(v + t * hd + c), v1 = _mm256_loadu_ps(v + t * hd + c + 8), p;
-                p = _mm256_broadcast_ss(s + 0 * n8 + t); o00 = _mm256_fmadd_ps(p, v0, o00); o01 = _mm256_fmadd_ps(p, v1, o01);
-                p = _mm256_broadcast_ss(s + 1 * n8 + t); o10 = _mm256_fmadd_ps(p, v0, o10); o11 = _mm256_fmadd_ps(p, v1, o11);
-                p = _mm256_broadcast_ss(s + 2 * n8 + t); o20 = _mm256_fmadd_ps(p, v0, o20); o21 = _mm256_fmadd_ps(p, v1, o21);
-                p = _mm256_broadcast_ss(s + 3 * n8 + t); o30 = _mm256_fmadd_ps(p, v0, o30); o31 = _mm256_fmadd_ps(p, v1, o31);
+                p = _mm256_broadcast_ss(s + 0 * n8 + t); FMA2(p, v0, v1, o00, o01);
+                p = _mm256_broadcast_ss(s + 1 * n8 + t); FMA2(p, v0, v1, o10, o11);
+                p = _mm256_broadcast_ss(s + 2 * n8 + t); FMA2(p, v0, v1, o20, o21);
+                p = _mm256_broadcast_ss(s + 3 * n8 + t); FMA2(p, v0, v1, o30, o31);
             }
             __m256 o[QR][2] = {{o00, o01}, {o10, o11}, {o20, o21}, {o30, o31}};
             for (int r = 0; r < rows; r++) {

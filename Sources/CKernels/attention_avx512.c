@@ -10,6 +10,9 @@
 
 enum { QR = 4 };
 
+// Two accumulators of one broadcast operand.
+#define FMA2(x, k0, k1, a, b) (a = _mm512_fmadd_ps(x, k0, a), b = _mm512_fmadd_ps(x, k1, b))
+
 static int64_t round32(int64_t n) { return (n + 31) / 32 * 32; }
 
 int64_t m2d_attention_scratch_avx512(int64_t n, int64_t hd) { return hd * round32(n) + n * hd + QR * round32(n); }
@@ -53,10 +56,10 @@ M2D_AVX512 void m2d_attention_head_avx512(const float *qkv, int64_t D, int64_t n
                    a31 = a00;
             for (int64_t d = 0; d < hd; d++) {
                 __m512 k0 = _mm512_loadu_ps(kt + d * n32 + j), k1 = _mm512_loadu_ps(kt + d * n32 + j + 16), x;
-                x = _mm512_set1_ps(q0[d]); a00 = _mm512_fmadd_ps(x, k0, a00); a01 = _mm512_fmadd_ps(x, k1, a01);
-                x = _mm512_set1_ps(q1[d]); a10 = _mm512_fmadd_ps(x, k0, a10); a11 = _mm512_fmadd_ps(x, k1, a11);
-                x = _mm512_set1_ps(q2[d]); a20 = _mm512_fmadd_ps(x, k0, a20); a21 = _mm512_fmadd_ps(x, k1, a21);
-                x = _mm512_set1_ps(q3[d]); a30 = _mm512_fmadd_ps(x, k0, a30); a31 = _mm512_fmadd_ps(x, k1, a31);
+                x = _mm512_set1_ps(q0[d]); FMA2(x, k0, k1, a00, a01);
+                x = _mm512_set1_ps(q1[d]); FMA2(x, k0, k1, a10, a11);
+                x = _mm512_set1_ps(q2[d]); FMA2(x, k0, k1, a20, a21);
+                x = _mm512_set1_ps(q3[d]); FMA2(x, k0, k1, a30, a31);
             }
             _mm512_storeu_ps(s + j, _mm512_mul_ps(a00, sc));
             _mm512_storeu_ps(s + j + 16, _mm512_mul_ps(a01, sc));
@@ -73,10 +76,10 @@ M2D_AVX512 void m2d_attention_head_avx512(const float *qkv, int64_t D, int64_t n
                    o31 = o00;
             for (int64_t t = 0; t < n; t++) {
                 __m512 v0 = _mm512_loadu_ps(v + t * hd + c), v1 = _mm512_loadu_ps(v + t * hd + c + 16), p;
-                p = _mm512_set1_ps(s[t]); o00 = _mm512_fmadd_ps(p, v0, o00); o01 = _mm512_fmadd_ps(p, v1, o01);
-                p = _mm512_set1_ps(s[n32 + t]); o10 = _mm512_fmadd_ps(p, v0, o10); o11 = _mm512_fmadd_ps(p, v1, o11);
-                p = _mm512_set1_ps(s[2 * n32 + t]); o20 = _mm512_fmadd_ps(p, v0, o20); o21 = _mm512_fmadd_ps(p, v1, o21);
-                p = _mm512_set1_ps(s[3 * n32 + t]); o30 = _mm512_fmadd_ps(p, v0, o30); o31 = _mm512_fmadd_ps(p, v1, o31);
+                p = _mm512_set1_ps(s[t]); FMA2(p, v0, v1, o00, o01);
+                p = _mm512_set1_ps(s[n32 + t]); FMA2(p, v0, v1, o10, o11);
+                p = _mm512_set1_ps(s[2 * n32 + t]); FMA2(p, v0, v1, o20, o21);
+                p = _mm512_set1_ps(s[3 * n32 + t]); FMA2(p, v0, v1, o30, o31);
             }
             __m512 o[QR][2] = {{o00, o01}, {o10, o11}, {o20, o21}, {o30, o31}};
             for (int r = 0; r < rows; r++) {

@@ -34,7 +34,9 @@ m2d_cpu m2d_cpu_detect(void) {
     }
     const char *cap = getenv("M2D_MAX_ISA");
     if (cap) {
-        int limit = strcmp(cap, "scalar") == 0 ? M2D_ISA_SCALAR : strcmp(cap, "avx2") == 0 ? M2D_ISA_AVX2 : M2D_ISA_AVX512;
+        int limit = strcmp(cap, "scalar") == 0 ? M2D_ISA_SCALAR
+                    : strcmp(cap, "avx2") == 0  ? M2D_ISA_AVX2
+                                                : M2D_ISA_AVX512;
         if (cpu.isa > limit) cpu.isa = limit;
         if (cpu.isa < M2D_ISA_AVX512) cpu.vnni = cpu.bf16 = 0;
     }

@@ -34,7 +34,8 @@ M2D_AVX2 void m2d_layernorm_rows(const float *x, int64_t D, int64_t from, int64_
         float rs = 1.0f / sqrtf(sq / (float)D + eps);
         __m256 s = _mm256_set1_ps(rs);
         for (c = 0; c + 8 <= D; c += 8) {
-            __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(row + c), m), s), _mm256_loadu_ps(w + c));
+            __m256 centred = _mm256_sub_ps(_mm256_loadu_ps(row + c), m);
+            __m256 v = _mm256_mul_ps(_mm256_mul_ps(centred, s), _mm256_loadu_ps(w + c));
             _mm256_storeu_ps(y + c, _mm256_add_ps(v, _mm256_loadu_ps(b + c)));
         }
         for (; c < D; c++) y[c] = (row[c] - mu) * rs * w[c] + b[c];

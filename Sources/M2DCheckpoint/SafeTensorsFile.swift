@@ -29,7 +29,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         guard declared <= UInt64(SafeTensorsHeader.maxBytes) else {
             throw CheckpointError.malformed(
-                path: path, reason: "header length \(declared) is over the \(SafeTensorsHeader.maxBytes >> 20) MiB limit")
+                path: path,
+                reason: "header length \(declared) is over the \(SafeTensorsHeader.maxBytes >> 20) MiB limit")
         }
         let headerLength = Int(declared)
         dataStart = 8 + headerLength

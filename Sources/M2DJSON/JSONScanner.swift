@@ -248,7 +248,11 @@ public struct JSONScanner {
                     if depth >= maxDepth { throw .tooDeep(limit: maxDepth) }
                     let level = depth - base
                     depth += 1
-                    if b == UInt8(ascii: "{") { objects |= 1 << UInt64(level) } else { objects &= ~(1 << UInt64(level)) }
+                    if b == UInt8(ascii: "{") {
+                        objects |= 1 << UInt64(level)
+                    } else {
+                        objects &= ~(1 << UInt64(level))
+                    }
                     skipWhitespace()
                     if position < bytes.count, bytes[position] == (b == UInt8(ascii: "{") ? 0x7D : 0x5D) {
                         position += 1

@@ -29,7 +29,8 @@ extension ModelConfig {
         }
         let fc1 = try dims("blocks.0.mlp.fc1.weight")
         guard fc1 == [mlpHidden, embedDim] else {
-            throw bad("config.json's mlp_ratio \(mlpRatio) makes \(mlpHidden) MLP units; blocks.0.mlp.fc1.weight is \(fc1)")
+            throw bad(
+                "config.json's mlp_ratio \(mlpRatio) makes \(mlpHidden) MLP units; blocks.0.mlp.fc1.weight is \(fc1)")
         }
         let patch = try dims("patch_embed.proj.weight")
         guard patch == [embedDim, 1, patchSize[0], patchSize[1]] else {

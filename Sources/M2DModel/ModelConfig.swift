@@ -101,7 +101,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         guard mlpRatio.isFinite, mlpRatio > 0 else { throw bad("mlp_ratio must be positive") }
         guard Double(embedDim) * mlpRatio >= 1, Double(embedDim) * mlpRatio <= Double(Limits.mlpHidden) else {
             throw bad(
-                "mlp_ratio \(mlpRatio) makes an MLP of \(Double(embedDim) * mlpRatio) units; the limit is \(Limits.mlpHidden)")
+                "mlp_ratio \(mlpRatio) makes an MLP of \(Double(embedDim) * mlpRatio) units; "
+                    + "the limit is \(Limits.mlpHidden)"
+            )
         }
         guard inputSize.count == 2, patchSize.count == 2, patchSize.allSatisfy({ $0 > 0 }) else {
             throw bad("input_size and patch_size need two positive entries")

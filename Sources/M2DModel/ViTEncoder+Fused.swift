@@ -30,7 +30,8 @@ extension ViTEncoder {
         let x = ws.x.pointer, cols = ws.cols.pointer, patches = ws.ln.pointer
         // Padding rows are zeroed each call: whatever an earlier batch left there must not grow unbounded.
         for i in chunks.indices {
-            let end = i + 1 < chunks.count ? starts[i + 1] : rows, patchEnd = i + 1 < chunks.count ? patchStarts[i + 1] : patchRows
+            let end = i + 1 < chunks.count ? starts[i + 1] : rows,
+                patchEnd = i + 1 < chunks.count ? patchStarts[i + 1] : patchRows
             (x + (starts[i] + lengths[i]) * D).update(repeating: 0, count: (end - starts[i] - lengths[i]) * D)
             let used = F * chunks[i].timePatches
             (cols + (patchStarts[i] + used) * K).update(repeating: 0, count: (patchEnd - patchStarts[i] - used) * K)
@@ -41,8 +42,9 @@ extension ViTEncoder {
                 freqPatches: F, timePatches: chunk.timePatches, patchHeight: c.patchHeight, patchWidth: c.patchWidth)
         }
         let patchWeight = weights.patchWeight.base, pos = weights.posEmbed.base, cls = weights.clsToken.base
-        record(m2d_fused_linear(
-            fused, patchWeight, Int64(D), Int64(K), cols, Int64(patchRows), weights.patchBias.base, patches))
+        record(
+            m2d_fused_linear(
+                fused, patchWeight, Int64(D), Int64(K), cols, Int64(patchRows), weights.patchBias.base, patches))
         for (i, chunk) in chunks.enumerated() {
             let Tp = chunk.timePatches, tokens = x + (starts[i] + 1) * D, embedded = patches + patchStarts[i] * D
             for f in 0..<F {
@@ -61,8 +63,9 @@ extension ViTEncoder {
                 norm1_w: block.norm1W, norm1_b: block.norm1B, qkv_w: block.qkvW, qkv_b: block.qkvB,
                 proj_w: block.projW, proj_b: block.projB, norm2_w: block.norm2W, norm2_b: block.norm2B,
                 fc1_w: block.fc1W, fc1_b: block.fc1B, fc2_w: block.fc2W, fc2_b: block.fc2B)
-            record(m2d_fused_block(
-                fused, &p, x, Int64(rows), s64, l64, Int64(chunks.count), Int64(D), Int64(H), Int64(c.numHeads)))
+            record(
+                m2d_fused_block(
+                    fused, &p, x, Int64(rows), s64, l64, Int64(chunks.count), Int64(D), Int64(H), Int64(c.numHeads)))
         }
         m2d_fused_layernorm(
             fused, x, Int64(rows), Int64(D), weights.normWeight.base, weights.normBias.base, ws.ln.pointer)

@@ -137,10 +137,14 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
     public func forward(_ chunks: [EncoderChunk], timePatches Tp: Int) -> Tensor {
         let out = forward(chunks.map { EncoderChunk(base: $0.base, rowStride: $0.rowStride, timePatches: Tp) })
         let N = tokenCount(timePatches: Tp), D = config.embedDim
-        if out.tokens.shape[0] == chunks.count * N, out.rowStarts.enumerated().allSatisfy({ $0.element == $0.offset * N }) {
+        if out.tokens.shape[0] == chunks.count * N,
+            out.rowStarts.enumerated().allSatisfy({ $0.element == $0.offset * N })
+        {
             return out.tokens.reshaped([chunks.count, N, D])
         }
-        if compact == nil || compact!.count < chunks.count * N * D { compact = FloatBuffer(count: chunks.count * N * D) }
+        if compact == nil || compact!.count < chunks.count * N * D {
+            compact = FloatBuffer(count: chunks.count * N * D)
+        }
         let dense = compact!
         for (b, start) in out.rowStarts.enumerated() {
             (dense.pointer + b * N * D).update(from: out.tokens.base + start * D, count: N * D)

@@ -139,7 +139,8 @@ public final class GEMMEngine: @unchecked Sendable {
     ) -> Bool {
         guard let dnnl, !weightsChange else { return false }
         if let fused {
-            let rc = m2d_fused_product(fused, weight, Int64(OC), Int64(C), input, Int64(M), bias, out, accumulate ? 1 : 0)
+            let rc = m2d_fused_product(
+                fused, weight, Int64(OC), Int64(C), input, Int64(M), bias, out, accumulate ? 1 : 0)
             if rc != 0 { record("the fused product failed (code \(rc)) for M=\(M) K=\(C) N=\(OC)") }
             return true
         }

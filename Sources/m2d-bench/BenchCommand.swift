@@ -16,7 +16,9 @@ extension GEMMEngine.Precision: ExpressibleByArgument {}
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "m2d-bench", abstract: "Benchmarks that print tables (make bench).",
-        subcommands: [CoreBench.self, CompareBench.self, ClipBench.self, PeerBench.self, TrainBench.self, JSONBench.self],
+        subcommands: [
+            CoreBench.self, CompareBench.self, ClipBench.self, PeerBench.self, TrainBench.self, JSONBench.self,
+        ],
         defaultSubcommand: CoreBench.self)
 
 }
@@ -42,7 +44,7 @@ struct CoreBench: ParsableCommand {
         print(
             "OpenBLAS core: \(BLAS.coreName)   "
                 + "OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")   cores: "
-                    + "\(cores)"
+                + "\(cores)"
         )
         print("")
         frontEnd()

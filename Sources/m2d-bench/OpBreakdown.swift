@@ -23,10 +23,16 @@ enum OpBreakdown {
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(max(1, repeats))
         let steps = engine.fusedProfile(reset: true).map { ($0.name, $0.seconds * 1000 / Double(max(1, repeats))) }
         let inSteps = steps.reduce(0) { $0 + $1.1 }
-        print("| step (\(c.depth) blocks, \(batch) chunk\(batch == 1 ? "" : "s"), \(engine.summary)) | ms per forward | share |")
+        print(
+            "| step (\(c.depth) blocks, \(batch) chunk\(batch == 1 ? "" : "s"), \(engine.summary)) "
+                + "| ms per forward | share |"
+        )
         print("|---|---|---|")
         for (name, ms) in steps { print("| \(name) | \(fmt(ms)) | \(Int((100 * ms / wall).rounded()))% |") }
-        print("| outside the team (im2col, positions, Swift) | \(fmt(wall - inSteps)) | \(Int((100 * (wall - inSteps) / wall).rounded()))% |")
+        print(
+            "| outside the team (im2col, positions, Swift) | \(fmt(wall - inSteps)) | "
+                + "\(Int((100 * (wall - inSteps) / wall).rounded()))% |"
+        )
         print("| total | \(fmt(wall)) | |")
     }
 

@@ -84,7 +84,9 @@ struct ServerCommand: ParsableCommand {
     var receiveGrace: Double = double("RECEIVE_GRACE", defaults.connections.receiveGrace)
     @Option(help: "Open connections at most. [CONNECTION_LIMIT]") var connectionLimit: Int = int(
         "CONNECTION_LIMIT", defaults.connections.limit)
-    @Option(help: "Idle or slow connections per client address (busy ones do not count); 0 = none. [MAX_CONNECTIONS_PER_IP]")
+    @Option(
+        help: "Idle or slow connections per client address (busy ones do not count); 0 = none. [MAX_CONNECTIONS_PER_IP]"
+    )
     var maxConnectionsPerIp: Int = int("MAX_CONNECTIONS_PER_IP", defaults.connections.perAddressLimit)
     @Option(help: "Readiness 503 when work waits and no batch finished for this many seconds. [STALL_TIMEOUT]")
     var stallTimeout: Double = double("STALL_TIMEOUT", defaults.stallTimeout)

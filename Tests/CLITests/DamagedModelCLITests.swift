@@ -13,7 +13,8 @@ import TestSupport
 
     func damaged(_ edit: (inout [String: Any]) -> Void) throws -> String {
         let dir = Fixtures.temporaryDirectory()
-        var config = try JSONSerialization.jsonObject(with: Data(Fixtures.bytes(Self.source + "/config.json")))
+        var config =
+            try JSONSerialization.jsonObject(with: Data(Fixtures.bytes(Self.source + "/config.json")))
             as! [String: Any]
         edit(&config)
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
@@ -24,8 +25,10 @@ import TestSupport
     func embed(_ model: String) throws -> CommandResult {
         try CommandRunner.run(
             executable: "/usr/bin/prlimit",
-            [Self.addressSpace, CommandRunner.productsDirectory.appendingPathComponent("m2d-embed").path, "--model",
-             model, Fixtures.golden + "/audio/short_chirp.wav"])
+            [
+                Self.addressSpace, CommandRunner.productsDirectory.appendingPathComponent("m2d-embed").path, "--model",
+                model, Fixtures.golden + "/audio/short_chirp.wav",
+            ])
     }
 
     @Test func theIssuesThreeCasesExitOneNamingTheField() throws {
@@ -53,7 +56,8 @@ import TestSupport
         for i in 0..<30 {
             let dir = Fixtures.temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            try Data((i % 2 == 0 ? m.config(config) : config).utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
+            try Data((i % 2 == 0 ? m.config(config) : config).utf8).write(
+                to: URL(fileURLWithPath: dir + "/config.json"))
             try Data(i % 2 == 1 ? m.safetensors(weights) : weights).write(
                 to: URL(fileURLWithPath: dir + "/model.safetensors"))
             let r = try embed(dir)

@@ -22,13 +22,16 @@ struct JSONCorpus {
     mutating func space() -> String { ["", " ", "\n", "\t ", "\r\n  "][below(5)] }
 
     mutating func string() -> String {
-        let pieces = ["a", "Z", "0", " ", "é", "日本", "🎵", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\u00e9", "\\ud83c\\udfb5",
-                      "+", "/", "=", "-", "_", "{", "]", ","]
+        let pieces = [
+            "a", "Z", "0", " ", "é", "日本", "🎵", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\u00e9", "\\ud83c\\udfb5",
+            "+", "/", "=", "-", "_", "{", "]", ",",
+        ]
         return "\"" + (0..<below(8)).map { _ in pieces[below(pieces.count)] }.joined() + "\""
     }
 
     mutating func number() -> String {
-        ["0", "-0", "7", "-12", "3.25", "1e3", "2E-7", "-0.5e+10", "123456789012345678901234567890", "1.0e308"][below(10)]
+        ["0", "-0", "7", "-12", "3.25", "1e3", "2E-7", "-0.5e+10", "123456789012345678901234567890", "1.0e308"][
+            below(10)]
     }
 
     mutating func value(depth: Int) -> String {
@@ -41,7 +44,9 @@ struct JSONCorpus {
             let items = (0..<below(4)).map { _ in space() + value(depth: depth + 1) + space() }
             return "[" + items.joined(separator: ",") + "]"
         default:
-            let members = (0..<below(4)).map { _ in space() + string() + space() + ":" + space() + value(depth: depth + 1) }
+            let members = (0..<below(4)).map { _ in
+                space() + string() + space() + ":" + space() + value(depth: depth + 1)
+            }
             return "{" + members.joined(separator: ",") + space() + "}"
         }
     }
@@ -90,7 +95,8 @@ func foundationAccepts(_ bytes: [UInt8]) -> Bool {
             if !expected { invalid += 1 }
             #expect(
                 scannerAccepts(mutated) == expected,
-                "Foundation \(expected ? "accepts" : "refuses"): \(mutated.map { String(format: "%02x", $0) }.joined())")
+                "Foundation \(expected ? "accepts" : "refuses"): \(mutated.map { String(format: "%02x", $0) }.joined())"
+            )
             checked += 1
         }
         #expect(checked == 4000 && invalid > 1000, "the mutations must make many invalid documents (\(invalid))")
@@ -141,7 +147,8 @@ func foundationAccepts(_ bytes: [UInt8]) -> Bool {
     @Test func everyByteInAStringIsJudgedAsFoundationJudgesIt() {
         for b in 0...255 {
             for pad in [0, 3, 9] {
-                let bytes = Array("\"".utf8) + Array(repeating: UInt8(ascii: "a"), count: pad) + [UInt8(b)]
+                let bytes =
+                    Array("\"".utf8) + Array(repeating: UInt8(ascii: "a"), count: pad) + [UInt8(b)]
                     + Array(repeating: UInt8(ascii: "b"), count: pad) + Array("\"".utf8)
                 #expect(scannerAccepts(bytes) == foundationAccepts(bytes), "byte \(b) after \(pad)")
             }

@@ -91,13 +91,15 @@ import TestSupport
         let config = ModelConfig(name: "block-80x608p16x16", embedDim: 768, depth: 1, numHeads: 12)
         let engine = try Self.engine(.fp32, threads: 2)
         // The same random weights twice: an engine that owns its weights must be their only encoder.
-        let weights = EncoderWeights.random(config: config, seed: 5), twin = EncoderWeights.random(config: config, seed: 5)
+        let weights = EncoderWeights.random(config: config, seed: 5),
+            twin = EncoderWeights.random(config: config, seed: 5)
         var rng = Rng(seed: 6)
         let input = FloatBuffer(count: 2 * 80 * 608)
         for i in 0..<input.count { input.pointer[i] = rng.normal() }
         let chunks = (0..<2).map { EncoderChunk(base: input.pointer + $0 * 80 * 608, rowStride: 608, timePatches: 38) }
         // The tokens are a view of the encoder's workspace: each encoder must live until they are copied.
-        let plain = ViTEncoder(weights: twin, engine: GEMMEngine()), quick = ViTEncoder(weights: weights, engine: engine)
+        let plain = ViTEncoder(weights: twin, engine: GEMMEngine()),
+            quick = ViTEncoder(weights: weights, engine: engine)
         let unfused = withExtendedLifetime(plain) { plain.forward(chunks, timePatches: 38).toArray() }
         let fused = withExtendedLifetime(quick) { quick.forward(chunks, timePatches: 38).toArray() }
         #expect(engine.takeFailure() == nil)

@@ -24,7 +24,8 @@ struct JSONBodyMutator {
     mutating func seed() -> [UInt8] {
         let shapes = [
             "{\"inputs\": \"\(wav)\"}",
-            "{\"input\": [\"\(wav)\", \"data:audio/wav;base64,\(wav)\"], \"model\": \"m\", \"encoding_format\": \"float\"}",
+            "{\"input\": [\"\(wav)\", \"data:audio/wav;base64,\(wav)\"], "
+                + "\"model\": \"m\", \"encoding_format\": \"float\"}",
             "{\"inputs\": \"\(wav)\", \"parameters\": {\"normalize\": true, \"top_k\": 3}, \"granularity\": \"clip\"}",
             "{\"normalize\": false, \"inputs\": [\"\(wav)\"], \"extra\": {\"a\": [1, 2.5e3, null, \"x\"]}}",
         ]
@@ -39,13 +40,18 @@ struct JSONBodyMutator {
             let n = [10, 33, 1000, 100_000][below(4)]
             let open = below(2) == 0 ? "[" : "{\"k\":"
             b.insert(
-                contentsOf: Array((String(repeating: open, count: n) + "1").utf8) + Array(
-                    String(repeating: open == "[" ? "]" : "}", count: n).utf8), at: at)
+                contentsOf: Array((String(repeating: open, count: n) + "1").utf8)
+                    + Array(
+                        String(repeating: open == "[" ? "]" : "}", count: n).utf8), at: at)
         case 1:  // huge numbers
-            let n = ["1e999", "-1e308", String(repeating: "9", count: 10_000), "0.\(String(repeating: "0", count: 5000))1"]
+            let n = [
+                "1e999", "-1e308", String(repeating: "9", count: 10_000), "0.\(String(repeating: "0", count: 5000))1",
+            ]
             b.insert(contentsOf: Array(n[below(n.count)].utf8), at: at)
         case 2:  // long strings
-            b.insert(contentsOf: Array(("\"" + String(repeating: "x", count: [1000, 1 << 20][below(2)]) + "\"").utf8), at: at)
+            b.insert(
+                contentsOf: Array(("\"" + String(repeating: "x", count: [1000, 1 << 20][below(2)]) + "\"").utf8), at: at
+            )
         case 3:  // invalid UTF-8
             b.insert(contentsOf: [[0xFF], [0xC3], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80]][below(4)], at: at)
         case 4:  // truncation
@@ -113,7 +119,8 @@ struct JSONBodyMutator {
         let base = try server.resetPeak()
         var statuses: [Int: Int] = [:]
         for body in bodies {
-            let r = try server.request("POST", "/v1/embeddings", headers: ["Content-Type": "application/json"], body: body)
+            let r = try server.request(
+                "POST", "/v1/embeddings", headers: ["Content-Type": "application/json"], body: body)
             statuses[r.status, default: 0] += 1
             #expect(r.status == 200 || (400..<500).contains(r.status), "\(r.status): \(r.text.prefix(200))")
         }

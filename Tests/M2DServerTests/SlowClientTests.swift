@@ -100,7 +100,8 @@ func secondsUntilClosed(
             #expect(metric(metrics, "m2d_connections_closed_total{reason=\"per_address\"}") == 6)
             let over = try HTTPClient.request(port: s.port, method: "GET", path: "/health/live")
             #expect(over.status == 429 && over.headers["retry-after"] == "1", "\(over.status) \(over.text)")
-            #expect(over.headers["connection"]?.lowercased() == "close" && over.text.contains("--max-connections-per-ip"))
+            #expect(
+                over.headers["connection"]?.lowercased() == "close" && over.text.contains("--max-connections-per-ip"))
             let other = try HTTPClient.request(
                 port: s.port, method: "POST", path: "/embed", headers: ["Content-Type": "audio/wav"],
                 body: audio("short_chirp"), from: "127.0.0.2")

@@ -38,7 +38,8 @@ public struct ModelMutations {
             if below(6) == 0 { object[field] = nil } else { replaced[field] = Self.values[below(Self.values.count)] }
         }
         for field in replaced.keys { object[field] = nil }
-        var out = String(decoding: (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8), as: UTF8.self)
+        var out = String(
+            decoding: (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8), as: UTF8.self)
         let extra = replaced.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
         if !extra.isEmpty { out = String(out.dropLast()) + (object.isEmpty ? "" : ", ") + extra + "}" }
         return out

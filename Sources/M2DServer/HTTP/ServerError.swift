@@ -82,7 +82,8 @@ public enum ServerError: Error, Equatable, Sendable {
     /// The in-flight upload budget (`--max-inflight-upload-mb`) cannot hold a request's bytes.
     static func uploadBudgetSpent(limit: Int) -> ServerError {
         .overloaded(
-            "the server is holding its limit of \(limit >> 20) MiB of uploads (--max-inflight-upload-mb); retry shortly",
+            "the server is holding its limit of \(limit >> 20) MiB of uploads (--max-inflight-upload-mb); "
+                + "retry shortly",
             retryAfter: 1)
     }
 

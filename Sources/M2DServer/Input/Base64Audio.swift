@@ -83,7 +83,8 @@ enum Base64Audio {
             guard filled > 0 else { return true }
             let options: Base64.DecodingOptions = filled % 4 == 0 ? [] : .omitPaddingCharacter
             guard final || filled % 4 == 0,
-                let decoded = try? Base64.decode(bytes: UnsafeBufferPointer(start: piece, count: filled), options: options)
+                let decoded = try? Base64.decode(
+                    bytes: UnsafeBufferPointer(start: piece, count: filled), options: options)
             else { return false }
             out.append(contentsOf: decoded)
             filled = 0

@@ -87,7 +87,8 @@ public enum InputParser {
             let scanner = JSONScanner(raw, maxDepth: JSONRequestBody.maxDepth)
             return try items.enumerated().map { (i, token) throws(ServerError) in
                 AudioInput(
-                    name: "\(inputKey)[\(i)]", bytes: try Base64Audio.decode(token, in: scanner, index: i, key: inputKey))
+                    name: "\(inputKey)[\(i)]",
+                    bytes: try Base64Audio.decode(token, in: scanner, index: i, key: inputKey))
             }
         }
     }

@@ -112,7 +112,8 @@ struct JSONRequestBody {
             return token.range.count <= maxOptionBytes ? .string(scanner.unescaped(token)) : .tooLong
         case .number:
             guard token.range.count <= 64 else { return .number(nil) }
-            return .number(Double(String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[token.range]), as: UTF8.self)))
+            return .number(
+                Double(String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[token.range]), as: UTF8.self)))
         case .bool: return .bool(token.bool)
         case .null: return .null
         case .array, .object: return .container

@@ -28,7 +28,8 @@ extension MHDDaemon {
         guard limit > 0 else { return false }
         let now = DispatchTime.now().uptimeNanoseconds
         var held = 0
-        for other in sockets.values where other !== socket && other.peer == socket.peer && isIdleOrSlow(other, now: now) {
+        for other in sockets.values where other !== socket && other.peer == socket.peer && isIdleOrSlow(other, now: now)
+        {
             held += 1
             if held >= limit { return true }
         }
@@ -41,7 +42,9 @@ extension MHDDaemon {
         let limit = options.connections.perAddressLimit
         guard limit > 0 else { return }
         var byAddress: [String: [Socket]] = [:]
-        for socket in sockets.values where isIdleOrSlow(socket, now: now) { byAddress[socket.peer, default: []].append(socket) }
+        for socket in sockets.values where isIdleOrSlow(socket, now: now) {
+            byAddress[socket.peer, default: []].append(socket)
+        }
         for (_, held) in byAddress where held.count > limit {
             for socket in held.sorted(by: { $0.since < $1.since }).prefix(held.count - limit) {
                 shutDown(socket, counting: "per_address")
