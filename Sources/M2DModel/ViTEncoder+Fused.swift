@@ -11,21 +11,9 @@ extension ViTEncoder {
     static let fusedTile = Int(M2D_FUSED_TILE)
 
     func forwardFused(_ chunks: [EncoderChunk], fused: OpaquePointer) -> EncoderOutput {
-        let c = config, tile = Self.fusedTile
+        let c = config
         let F = c.freqPatches, D = c.embedDim, H = c.mlpHidden, K = c.patchHeight * c.patchWidth
-        func roundUp(_ n: Int) -> Int { (n + tile - 1) / tile * tile }
-        var starts: [Int] = [], lengths: [Int] = [], patchStarts: [Int] = []
-        var rows = 0, patchRows = 0
-        for chunk in chunks {
-            precondition(
-                chunk.timePatches >= 1 && chunk.timePatches <= c.gridTimePatches,
-                "time patches \(chunk.timePatches) outside 1...\(c.gridTimePatches)")
-            starts.append(rows)
-            lengths.append(tokenCount(timePatches: chunk.timePatches))
-            rows += roundUp(lengths.last!)
-            patchStarts.append(patchRows)
-            patchRows += roundUp(F * chunk.timePatches)
-        }
+        let (starts, lengths, rows, patchStarts, patchRows) = layout(chunks, multiple: Self.fusedTile)
         let ws = prepareFusedWorkspace(rows: rows, patchRows: patchRows, patchK: K)
         let x = ws.x.pointer, cols = ws.cols.pointer, patches = ws.ln.pointer
         // Padding rows are zeroed each call: whatever an earlier batch left there must not grow unbounded.

@@ -34,22 +34,34 @@ public final class ViTEncoder: EncoderEngine, EncoderWeightsProvider, @unchecked
     /// Tokens per chunk for `timePatches` time patches (CLS included).
     public func tokenCount(timePatches: Int) -> Int { 1 + config.freqPatches * timePatches }
 
+    /// Where each chunk's tokens and patches start in a batch whose chunks each begin at a multiple of
+    /// `multiple` rows, their token counts, and the rows in all.
+    func layout(_ chunks: [EncoderChunk], multiple: Int = 1)
+        -> (starts: [Int], lengths: [Int], rows: Int, patchStarts: [Int], patchRows: Int)
+    {
+        func roundUp(_ n: Int) -> Int { (n + multiple - 1) / multiple * multiple }
+        var starts: [Int] = [], lengths: [Int] = [], patchStarts: [Int] = []
+        var rows = 0, patchRows = 0
+        for chunk in chunks {
+            precondition(
+                chunk.timePatches >= 1 && chunk.timePatches <= config.gridTimePatches,
+                "time patches \(chunk.timePatches) outside 1...\(config.gridTimePatches)")
+            starts.append(rows)
+            lengths.append(tokenCount(timePatches: chunk.timePatches))
+            rows += roundUp(lengths.last!)
+            patchStarts.append(patchRows)
+            patchRows += roundUp(config.freqPatches * chunk.timePatches)
+        }
+        return (starts, lengths, rows, patchStarts, patchRows)
+    }
+
     /// Encodes chunks of any lengths in one pass: token-wise layers run over all chunks' rows at
     /// once (bigger GEMMs), attention stays within each chunk, so results equal encoding each alone.
     public func forward(_ chunks: [EncoderChunk]) -> EncoderOutput {
         if let fused = engine.fused { return forwardFused(chunks, fused: fused) }
         let c = config
         let F = c.freqPatches, D = c.embedDim, H = c.mlpHidden, K = c.patchHeight * c.patchWidth
-        var starts: [Int] = [], lengths: [Int] = []
-        var rows = 0
-        for chunk in chunks {
-            precondition(
-                chunk.timePatches >= 1 && chunk.timePatches <= c.gridTimePatches,
-                "time patches \(chunk.timePatches) outside 1...\(c.gridTimePatches)")
-            starts.append(rows)
-            lengths.append(tokenCount(timePatches: chunk.timePatches))
-            rows += lengths.last!
-        }
+        let (starts, lengths, rows, _, _) = layout(chunks)
         let maxTp = chunks.map(\.timePatches).max() ?? 1
         let ws = prepareWorkspace(rows: rows, tokens: lengths.max() ?? 1, patchRows: F * maxTp, patchK: K)
         let x = ws.x.pointer
