@@ -242,6 +242,8 @@ public final class GEMMEngine: @unchecked Sendable {
     /// With the fused encoder, nothing of the encoder runs on OpenBLAS: the front end's products are all
     /// that do, one clip per thread (m2d-server's preprocessing queue is as wide as the cores), so its
     /// threads go down to one. Called once, before any decoding: OpenBLAS's thread count is global.
+    /// OpenBLAS's sums depend on its thread count (0.3.21 on Zen 4: one thread and two differ in the last bits
+    /// from 7 frames a block), so a library caller that wants m2d-server's bits calls this too.
     public func leaveOpenBLASToTheFrontEnd() {
         if fused != nil { BLAS.threads = 1 }
     }

@@ -3,6 +3,7 @@ import Foundation
 import M2DAudio
 import M2DCheckpoint
 import M2DModel
+import M2DTensor
 import Testing
 import TestSupport
 
@@ -16,8 +17,13 @@ import TestSupport
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdoutText.split(separator: "\n")
         #expect(lines.count == 2)
-        let loaded = try ModelDirectory.load(model)
-        let embedder = AudioEmbedder(weights: loaded.weights)
+        // The library as m2d-embed runs it: its default engine owns the weights and may run the fused encoder
+        // (sums ordered unlike OpenBLAS's), and then leaves OpenBLAS one thread for the front end (OpenBLAS's
+        // sums depend on its thread count). The CLI must add nothing of its own.
+        let engine = try GEMMEngine(backend: .auto, ownsWeights: true)
+        engine.leaveOpenBLASToTheFrontEnd()
+        let loaded = try ModelDirectory.load(model, engine: engine)
+        let embedder = AudioEmbedder(weights: loaded.weights, engine: engine)
         for (line, file) in zip(lines, files) {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             #expect(object["file"] as? String == file)
