@@ -15,7 +15,8 @@ MODEL ?= models/m2d-small-debian
 PORT ?= 8080
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-serve apt-install build test serve bench bench-train bench-server bench-peers bench-cluster check-image hear-validate test-multihost int8-gate fuzz-server abuse clean help
+.PHONY: deps deps-serve apt-install build test serve bench bench-train bench-server bench-peers bench-cluster \
+	check-image hear-validate test-multihost int8-gate fuzz-server abuse clean help
 
 help:
 	@echo "make serve   install deps, build release, serve $(MODEL) on :$(PORT)"

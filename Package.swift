@@ -74,12 +74,15 @@ let package = Package(
         .target(name: "CSwaggerUI"),
         .target(name: "CMPI", cSettings: mpiC, linkerSettings: mpiLink),
         .target(name: "M2DJSON", swiftSettings: optimized),
-        .target(name: "M2DTensor", dependencies: ["COpenBLAS", "CDNNL", "CKernels", "CProcess"], swiftSettings: optimized),
+        .target(
+            name: "M2DTensor", dependencies: ["COpenBLAS", "CDNNL", "CKernels", "CProcess"], swiftSettings: optimized),
         .target(name: "M2DOps", dependencies: ["M2DTensor"], swiftSettings: optimized),
         .target(name: "M2DCheckpoint", dependencies: ["M2DTensor", "M2DJSON"], swiftSettings: optimized),
         .target(name: "M2DAudio", dependencies: ["M2DTensor", "CSndFile", "CSoxr"], swiftSettings: optimized),
         .target(name: "M2DModel", dependencies: ["M2DOps", "M2DCheckpoint", "M2DAudio"], swiftSettings: optimized),
-        .target(name: "M2DTraining", dependencies: ["M2DModel", .product(name: "SwiftCSV", package: "SwiftCSV")], swiftSettings: optimized),
+        .target(
+            name: "M2DTraining", dependencies: ["M2DModel", .product(name: "SwiftCSV", package: "SwiftCSV")],
+            swiftSettings: optimized),
 
         .target(
             name: "M2DServer",
@@ -94,7 +97,9 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-server",
-            dependencies: ["M2DServer", "M2DTensor", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "M2DServer", "M2DTensor", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-embed",
@@ -102,7 +107,10 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-train",
-            dependencies: ["M2DModel", "M2DTraining", "CProcess", "CMPI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "M2DModel", "M2DTraining", "CProcess", "CMPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-bench",
@@ -112,7 +120,8 @@ let package = Package(
             ],
             swiftSettings: optimized),
 
-        .target(name: "TestSupport", dependencies: ["M2DTensor", "M2DCheckpoint", "M2DAudio"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport", dependencies: ["M2DTensor", "M2DCheckpoint", "M2DAudio"], path: "Tests/TestSupport"),
         .testTarget(name: "M2DTensorTests", dependencies: ["M2DTensor", "CKernels", "TestSupport"]),
         .testTarget(name: "M2DJSONTests", dependencies: ["M2DJSON"]),
         .testTarget(name: "M2DOpsTests", dependencies: ["M2DOps", "TestSupport"]),
