@@ -52,6 +52,7 @@ build: deps-serve
 	swift build -c release
 
 test: deps
+	scripts/text-fixtures.sh
 	swift build --build-tests
 	swift test
 	cd clients/python && PYTHONPATH=. /usr/bin/python3 -m pytest -q tests

@@ -80,6 +80,7 @@ let package = Package(
         .target(name: "M2DCheckpoint", dependencies: ["M2DTensor", "M2DJSON"], swiftSettings: optimized),
         .target(name: "M2DAudio", dependencies: ["M2DTensor", "CSndFile", "CSoxr"], swiftSettings: optimized),
         .target(name: "M2DModel", dependencies: ["M2DOps", "M2DCheckpoint", "M2DAudio"], swiftSettings: optimized),
+        .target(name: "M2DText", dependencies: ["M2DOps", "M2DCheckpoint", "M2DJSON"], swiftSettings: optimized),
         .target(
             name: "M2DTraining", dependencies: ["M2DModel", .product(name: "SwiftCSV", package: "SwiftCSV")],
             swiftSettings: optimized),
@@ -87,7 +88,7 @@ let package = Package(
         .target(
             name: "M2DServer",
             dependencies: [
-                "M2DModel", "M2DJSON", "CMicroHTTPD", "CSwaggerUI",
+                "M2DModel", "M2DText", "M2DJSON", "CMicroHTTPD", "CSwaggerUI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -103,12 +104,14 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-embed",
-            dependencies: ["M2DModel", "M2DJSON", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "M2DModel", "M2DText", "M2DJSON", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "m2d-train",
             dependencies: [
-                "M2DModel", "M2DTraining", "CProcess", "CMPI",
+                "M2DModel", "M2DText", "M2DTraining", "CProcess", "CMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -128,8 +131,10 @@ let package = Package(
         .testTarget(name: "M2DCheckpointTests", dependencies: ["M2DCheckpoint", "TestSupport"]),
         .testTarget(name: "M2DAudioTests", dependencies: ["M2DAudio", "TestSupport"]),
         .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "TestSupport"]),
+        .testTarget(name: "M2DTextTests", dependencies: ["M2DText", "TestSupport"]),
         .testTarget(name: "M2DTrainingTests", dependencies: ["M2DTraining", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "M2DJSON", "TestSupport"]),
-        .testTarget(name: "M2DServerTests", dependencies: ["M2DServer", "m2d-server", "m2d-embed", "TestSupport"]),
+        .testTarget(
+            name: "M2DServerTests", dependencies: ["M2DServer", "M2DText", "m2d-server", "m2d-embed", "TestSupport"]),
     ]
 )

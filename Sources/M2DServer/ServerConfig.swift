@@ -29,6 +29,12 @@ public struct ServerConfig: Sendable {
     public var maxDecodedSamples: Int?
     /// Most inputs in one request.
     public var maxClientBatchSize = 32
+    /// Most texts (or candidate labels) in one request: AudioSet's 527 labels fit.
+    public var maxTexts = 1024
+    /// Most UTF-8 bytes of one text (512 tokens of English are about 3 KB).
+    public var maxTextBytes = 16 * 1024
+    /// Text embeddings kept by text (labels sent again cost nothing); 0 turns the cache off.
+    public var labelCacheEntries = 8192
     /// Admission limit: requests in flight beyond this get 429 at once. As many as the connection table
     /// holds by default (each connection carries one request at a time), so a burst that fits the table is
     /// queued, not refused; the budgets bound what the requests hold.
@@ -93,6 +99,9 @@ public struct ServerConfig: Sendable {
         if let maxDecodedSamples, maxDecodedSamples < 1 { throw fail("--max-decoded-samples must be positive") }
         if maxClientBatchSize < 1 || maxConcurrentRequests < 1 || maxBatchChunks < 1 {
             throw fail("--max-client-batch-size, --max-concurrent-requests and --max-batch-chunks must be at least 1")
+        }
+        if maxTexts < 1 || maxTextBytes < 1 || labelCacheEntries < 0 {
+            throw fail("--max-texts and --max-text-bytes must be at least 1, --label-cache-entries at least 0")
         }
         if maxBatchDelayMs < 0 || maxBatchMs < 0 { throw fail("--max-batch-delay-ms and --max-batch-ms must be >= 0") }
         if let threads, threads < 1 { throw fail("--threads must be 0 (all cores) or more") }

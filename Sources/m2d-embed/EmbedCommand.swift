@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import M2DAudio
 import M2DModel
+import M2DText
 import M2DTensor
 
 @main
@@ -18,6 +19,10 @@ struct EmbedCommand: ParsableCommand {
             also "frames" and "timestamps_ms". With --format npy --out X.npy, writes an (N, E) float32
             array and X.files.txt (one path per row). A file that fails is reported on stderr and the
             exit status is 1; the other files are still embedded.
+
+            With --text (repeatable) or --text-file (one text per line), embeds texts with the model's
+            M2D-CLAP text encoder (<model>/text/, from m2d-train import) instead: {"text": ..., "embedding":
+            [...]} per line, or with --format npy an (N, E) array and X.texts.txt.
             """)
 
     @Option(
@@ -57,8 +62,17 @@ struct EmbedCommand: ParsableCommand {
             """)
     var shard: Shard?
 
+    @Option(name: .long, help: "A text to embed with the model's M2D-CLAP text encoder (repeatable); no audio then.")
+    var text: [String] = []
+
+    @Option(name: .long, help: "A UTF-8 file of texts to embed, one per line (empty lines skipped).")
+    var textFile: String?
+
+    @Flag(name: .long, help: "Cut texts longer than the text encoder's positions instead of failing.")
+    var truncate = false
+
     @Argument(help: "Audio files or folders.")
-    var inputs: [String]
+    var inputs: [String] = []
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case jsonl, npy }
 }
@@ -88,10 +102,15 @@ extension EmbedCommand {
         if format == .npy && out == nil { throw ValidationError("--format npy needs --out PATH.npy") }
         if batchChunks < 1 { throw ValidationError("--batch-chunks must be at least 1") }
         if maxAudioSeconds <= 0 { throw ValidationError("--max-audio-seconds must be positive") }
+        let texts = !text.isEmpty || textFile != nil
+        if texts && !inputs.isEmpty { throw ValidationError("give audio inputs or texts (--text, --text-file), not both") }
+        if !texts && inputs.isEmpty { throw ValidationError("give audio files or folders to embed (or --text TEXT)") }
+        if texts && frames { throw ValidationError("--frames is for audio; a text has one embedding") }
     }
 
     func run() throws {
         if let threads { BLAS.threads = threads }
+        if !text.isEmpty || textFile != nil { return try runTexts() }
         let engine: GEMMEngine
         // The one encoder of this process: oneDNN takes each weight over while it loads.
         do { engine = try GEMMEngine(backend: backend, precision: precision, ownsWeights: true) } catch {

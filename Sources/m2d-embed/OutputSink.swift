@@ -13,6 +13,7 @@ struct OutputSink {
     private var rows: [Float] = []
     private var dim = 0
     private var names: [String] = []
+    private var namesSuffix = ".files.txt"
 
     init(format: EmbedCommand.OutputFormat, out: String?, frames: Bool) throws {
         self.format = format
@@ -54,6 +55,25 @@ struct OutputSink {
         }
     }
 
+    /// One text's embedding: a JSON line {"text", "embedding"}, or an .npy row named in X.texts.txt.
+    mutating func write(text: String, embedding: UnsafeBufferPointer<Float>) throws {
+        switch format {
+        case .jsonl:
+            var line = JSONWriter(capacity: 16 * 1024)
+            line.raw("{\"text\":")
+            line.string(text)
+            line.raw(",\"embedding\":")
+            line.floats(Array(embedding))
+            line.raw("}\n")
+            if out == nil { FileHandle.standardOutput.write(Data(line.bytes)) } else { jsonl.append(Data(line.bytes)) }
+        case .npy:
+            dim = embedding.count
+            rows += embedding
+            names.append(text.replacingOccurrences(of: "\n", with: " "))
+            namesSuffix = ".texts.txt"
+        }
+    }
+
     func close() throws {
         guard let out else { return }
         switch format {
@@ -63,7 +83,7 @@ struct OutputSink {
             let count = dim == 0 ? 0 : rows.count / dim
             try AtomicFile.write(NpyFile.encode(rows, shape: [count, dim]), to: out)
             let base = out.hasSuffix(".npy") ? String(out.dropLast(4)) : out
-            try AtomicFile.write(Data((names.joined(separator: "\n") + "\n").utf8), to: base + ".files.txt")
+            try AtomicFile.write(Data((names.joined(separator: "\n") + "\n").utf8), to: base + namesSuffix)
         }
     }
 }

@@ -62,6 +62,12 @@ struct ServerCommand: ParsableCommand {
     var maxDecodedSamples: Int = int("MAX_DECODED_SAMPLES", 0)
     @Option(help: "Most inputs per request. [MAX_CLIENT_BATCH_SIZE]") var maxClientBatchSize: Int = int(
         "MAX_CLIENT_BATCH_SIZE", defaults.maxClientBatchSize)
+    @Option(help: "Most texts or candidate labels per request. [MAX_TEXTS]") var maxTexts: Int = int(
+        "MAX_TEXTS", defaults.maxTexts)
+    @Option(help: "Most UTF-8 bytes of one text. [MAX_TEXT_BYTES]") var maxTextBytes: Int = int(
+        "MAX_TEXT_BYTES", defaults.maxTextBytes)
+    @Option(help: "Text embeddings cached by text (repeated labels are free); 0 = off. [LABEL_CACHE_ENTRIES]")
+    var labelCacheEntries: Int = int("LABEL_CACHE_ENTRIES", defaults.labelCacheEntries)
     @Option(help: "Requests in flight before 429. [MAX_CONCURRENT_REQUESTS]")
     var maxConcurrentRequests: Int = int("MAX_CONCURRENT_REQUESTS", defaults.maxConcurrentRequests)
     @Option(help: "Most chunks per encoder call. [MAX_BATCH_CHUNKS]") var maxBatchChunks: Int = int(
@@ -124,6 +130,9 @@ struct ServerCommand: ParsableCommand {
         c.maxSampleRate = maxSampleRate
         c.maxDecodedSamples = maxDecodedSamples > 0 ? maxDecodedSamples : nil
         c.maxClientBatchSize = maxClientBatchSize
+        c.maxTexts = maxTexts
+        c.maxTextBytes = maxTextBytes
+        c.labelCacheEntries = labelCacheEntries
         c.maxConcurrentRequests = maxConcurrentRequests
         c.maxBatchChunks = maxBatchChunks
         c.maxBatchDelayMs = maxBatchDelayMs

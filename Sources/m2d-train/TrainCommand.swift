@@ -4,6 +4,7 @@ import CProcess
 import Foundation
 import M2DCheckpoint
 import M2DModel
+import M2DText
 import M2DTraining
 
 @main
@@ -83,6 +84,13 @@ struct ImportCommand: ParsableCommand {
             its task head; it is written to <out>/heads/<head-name>.safetensors, and /classify then tags
             audio with it as the official runtime does. Give AudioSet's class_labels_indices.csv with
             --labels: output i is the i-th label by mid, the official order.
+
+            M2D-CLAP's text side goes to <out>/text/ (text embeddings, zero-shot /classify):
+            - 2025 (folder suffix pBpTI): the BERT is inside the .pth; give bert-base-uncased's vocab.txt with
+              --text-vocab. Without it only the audio side is imported, as before.
+            - 2024 (no suffix, GTE-base): give the Hugging Face folder of the text encoder with --text-encoder
+              (config.json, model.safetensors or pytorch_model.bin, vocab.txt).
+            The official weights are under NTT's non-commercial evaluation license.
             """)
 
     @Argument(help: "The .pth checkpoint.") var checkpoint: String
@@ -94,6 +102,11 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "Class names of the checkpoint's head: AudioSet's class_labels_indices.csv (index,mid,display_name).")
     var labels: String?
     @Option(help: "Name of the head written to <out>/heads/.") var headName: String = "audioset"
+    @Option(help: "bert-base-uncased's vocab.txt, for a 2025 M2D-CLAP whose BERT is inside the .pth (pBpTI).")
+    var textVocab: String?
+    @Option(help: "The Hugging Face folder of a 2024 M2D-CLAP's text encoder (GTE-base).") var textEncoder: String?
+    @Option(help: "Attention heads of the text encoder (default: its config.json's, else width / 64).")
+    var textHeads: Int?
 
     func run() throws {
         guard let type = DType(rawValue: dtype.uppercased()) else {
@@ -148,6 +161,7 @@ struct ImportCommand: ParsableCommand {
             // A projection left from an earlier import into this folder would be served with this encoder.
             try? FileManager.default.removeItem(atPath: out + "/" + AudioProjection.fileName)
         }
+        try importText(out: out)
         if let head {
             let path = out + "/heads/\(headName).safetensors"
             try head.write(to: path)
@@ -160,5 +174,34 @@ struct ImportCommand: ParsableCommand {
                         + "Give AudioSet's class_labels_indices.csv to name them.\n").utf8))
             }
         }
+    }
+}
+
+extension ImportCommand {
+    /// The text side into <out>/text/, or a note on how to bring it in; a text part left from an earlier import
+    /// into this folder is removed when this checkpoint brings none.
+    func importText(out: String) throws {
+        let config: TextConfig?
+        let file: PyTorchCheckpoint
+        do {
+            file = try PyTorchCheckpoint(path: checkpoint)
+            config = try TextImport.fromCheckpoint(
+                file, path: checkpoint, vocabulary: textVocab, folder: textEncoder, heads: textHeads, out: out)
+        } catch {
+            FileHandle.standardError.write(Data("m2d-train import: the text side: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        guard let config else {
+            try? FileManager.default.removeItem(atPath: out + "/" + TextModel.folder)
+            if TextImport.hasTextEncoder(file) {
+                print(
+                    "note: \(checkpoint) carries a BERT text encoder; pass --text-vocab with bert-base-uncased's "
+                        + "vocab.txt to import it (text embeddings, zero-shot /classify)")
+            }
+            return
+        }
+        print(
+            "wrote \(out)/\(TextModel.folder)/: the text encoder (\(config.layers) layers, \(config.hidden) wide, "
+                + "\(config.heads) heads, \(config.pooling.rawValue) pooling, \(config.outputDim)-d)")
     }
 }

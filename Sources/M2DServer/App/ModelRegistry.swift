@@ -1,9 +1,10 @@
 // ModelRegistry: what is being served: the embedding service once the model has loaded, its
 // probe heads and its M2D-CLAP audio projection (both replaced on SIGHUP; requests in flight keep what they
-// took) and the model's hash.
+// took), its M2D-CLAP text side and the model's hash.
 import Crypto
 import Foundation
 import M2DModel
+import M2DText
 
 public final class ModelRegistry: @unchecked Sendable {
     // SAFETY: every field is guarded by `lock`.
@@ -11,6 +12,7 @@ public final class ModelRegistry: @unchecked Sendable {
     private var _service: EmbeddingService?
     private var _heads: [String: ProbeHead] = [:]
     private var _projection: AudioProjection?
+    private var _text: TextService?
     private var _sha = ""
 
     public init() {}
@@ -18,6 +20,7 @@ public final class ModelRegistry: @unchecked Sendable {
     public var service: EmbeddingService? { lock.withLock { _service } }
     public var heads: [String: ProbeHead] { lock.withLock { _heads } }
     public var projection: AudioProjection? { lock.withLock { _projection } }
+    public var text: TextService? { lock.withLock { _text } }
     public var modelSHA: String { lock.withLock { _sha } }
 
     func install(_ service: EmbeddingService, sha: String) {
@@ -25,9 +28,9 @@ public final class ModelRegistry: @unchecked Sendable {
             _service = service; _sha = sha
         }
     }
-    public func installExtras(heads: [String: ProbeHead], projection: AudioProjection?) {
+    public func installExtras(heads: [String: ProbeHead], projection: AudioProjection?, text: TextService?) {
         lock.withLock {
-            _heads = heads; _projection = projection
+            _heads = heads; _projection = projection; _text = text
         }
     }
 

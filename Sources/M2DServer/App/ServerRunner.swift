@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import M2DAudio
 import M2DModel
+import M2DText
 import M2DTensor
 
 /// What serving needs from a model: its config, an engine that runs it, and its file's hash.
@@ -160,11 +161,24 @@ public final class ServerRunner: @unchecked Sendable {
         else { return }
         let heads = try ProbeHead.loadAll(modelDirectory: path, config: service.model)
         let projection = try AudioProjection.load(modelDirectory: path, dim: service.model.embedDim)
+        let text: TextService?
+        do {
+            text = try TextModel.load(modelDirectory: path).map {
+                TextService(
+                    model: $0, scheduler: service.scheduler, cacheEntries: app.config.labelCacheEntries,
+                    maxTextBytes: app.config.maxTextBytes)
+            }
+        } catch { throw .invalidConfig("\(path)/\(TextModel.folder): \(error)") }
         for head in heads.values.sorted(by: { $0.name < $1.name }) {
             if let warning = head.labelsWarning { logger.warning("\(warning)", metadata: ["head": .string(head.name)]) }
         }
-        app.registry.installExtras(heads: heads, projection: projection)
-        logger.info("heads loaded", metadata: ["heads": .string(heads.keys.sorted().joined(separator: ","))])
+        app.registry.installExtras(heads: heads, projection: projection, text: text)
+        logger.info(
+            "heads loaded",
+            metadata: [
+                "heads": .string(heads.keys.sorted().joined(separator: ",")),
+                "text_encoder": .string(text.map { "\($0.model.config.layers)x\($0.model.config.hidden)" } ?? "none"),
+            ])
     }
 
     /// Waits until loading finished (successfully or not); true when ready.

@@ -1,18 +1,28 @@
 // ClassifyHandler: POST /classify, the heads of <model>/heads/ over clip embeddings, or over each frame with
-// granularity=frames.
+// granularity=frames; with candidate_labels, zero-shot through the M2D-CLAP text side (ZeroShot).
 import M2DModel
 
 struct ClassifyHandler: RouteHandler {
     let app: ServerApp
 
     func respond(to request: AdmittedRequest, reply: @escaping @Sendable (Reply) -> Void) {
+        do {
+            if let labels = try TextRequest.candidateLabels(
+                request.http, maxLabels: app.config.maxTexts, maxBytes: app.config.maxTextBytes)
+            {
+                return zeroShot(labels, request: request, reply: reply)
+            }
+        } catch {
+            if let reason = error.rejectionReason { app.metrics.rejected(reason) }
+            return reply(.error(error, route: request.route))
+        }
         let heads = app.registry.heads
         if heads.isEmpty {
             return reply(
                 .error(
                     .notFound(
                         "this model has no probe heads; add heads/<name>.safetensors to the model directory "
-                            + "(m2d-train probe) and send SIGHUP"), route: request.route))
+                            + "(m2d-train probe) and send SIGHUP, or send candidate_labels for zero-shot (M2D-CLAP)"), route: request.route))
         }
         let metrics = app.metrics
         let check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { (options, model) throws(ServerError) in

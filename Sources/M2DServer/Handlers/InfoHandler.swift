@@ -13,6 +13,7 @@ struct InfoHandler: RouteHandler {
             status: app.readiness.status,
             heads: registry.heads.values.sorted { $0.name < $1.name }.map(InfoResponse.Head.init),
             audioProjection: registry.projection.map(InfoResponse.Projection.init),
+            textEncoder: registry.text.map(InfoResponse.TextEncoder.init),
             limits: .init(app.config),
             backend: .init(
                 engine: service?.scheduler.engineSummary ?? "loading", precision: app.config.precision.rawValue,

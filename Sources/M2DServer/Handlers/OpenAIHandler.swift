@@ -12,6 +12,18 @@ struct OpenAIHandler: RouteHandler {
             let list = ModelList(data: [.init(id: name, created: Int(Date().timeIntervalSince1970))])
             return reply(Reply(.json(200, JSONResponse.bytes(list))))
         }
+        // {"modality": "text"}: CLAP text embeddings (TextHandler), in the same OpenAI shape.
+        do {
+            if let (texts, options) = try TextRequest.texts(
+                request.http, key: "input", maxTexts: app.config.maxTexts, maxTextBytes: app.config.maxTextBytes,
+                requireTextModality: true)
+            {
+                return TextHandler(app: app).run(texts, options: options, request: request, reply: reply)
+            }
+        } catch {
+            if let reason = error.rejectionReason { app.metrics.rejected(reason) }
+            return reply(.error(error, route: request.route))
+        }
         let logger = app.logger
         let check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { (options, model) throws(ServerError) in
             try InferenceRun.requireNoProjection(options)

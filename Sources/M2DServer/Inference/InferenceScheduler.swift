@@ -5,7 +5,8 @@
 // next batch instead of waiting for the long one to finish, and batches stay full. Cancelled jobs
 // lose their queued chunks before the next batch. Health: "stalled" means work is waiting and no
 // batch has finished for `stallTimeout`; three failed batches in a row make it "failing" until a
-// probe batch succeeds.
+// probe batch succeeds. Text jobs (TextJob) share the thread: when both kinds wait, text groups and audio
+// batches take turns.
 import Foundation
 import M2DModel
 import M2DTensor
@@ -43,6 +44,9 @@ public final class InferenceScheduler: @unchecked Sendable {
     private let hooks: Hooks
     private let condition = NSCondition()
     private var active: [InferenceJob] = []
+    private var textJobs: [TextJob] = []
+    /// Whether the next turn goes to text when audio waits too.
+    private var textTurn = false
     private var stopping = false
     private var thread: Thread?
     private var lastProgress = DispatchTime.now().uptimeNanoseconds
@@ -80,9 +84,20 @@ public final class InferenceScheduler: @unchecked Sendable {
     /// Enqueues a job; false when `capacity` jobs wait already or the scheduler is stopping.
     public func submit(_ job: InferenceJob) -> Bool {
         condition.withLock {
-            guard !stopping, active.count < capacity else { return false }
-            if active.isEmpty { lastProgress = DispatchTime.now().uptimeNanoseconds }
+            guard !stopping, active.count + textJobs.count < capacity else { return false }
+            if active.isEmpty && textJobs.isEmpty { lastProgress = DispatchTime.now().uptimeNanoseconds }
             active.append(job)
+            condition.signal()
+            return true
+        }
+    }
+
+    /// Enqueues a text job; false when `capacity` jobs wait already or the scheduler is stopping.
+    public func submit(_ job: TextJob) -> Bool {
+        condition.withLock {
+            guard !stopping, active.count + textJobs.count < capacity else { return false }
+            if active.isEmpty && textJobs.isEmpty { lastProgress = DispatchTime.now().uptimeNanoseconds }
+            textJobs.append(job)
             condition.signal()
             return true
         }
@@ -96,15 +111,23 @@ public final class InferenceScheduler: @unchecked Sendable {
         }
     }
 
+    /// Drops the text job's texts that have not reached the encoder; its completion is not called.
+    public func cancel(_ job: TextJob) {
+        condition.withLock {
+            job.cancelled = true
+            condition.signal()
+        }
+    }
+
     /// Jobs waiting or in progress.
-    public var queueDepth: Int { condition.withLock { active.count } }
+    public var queueDepth: Int { condition.withLock { active.count + textJobs.count } }
     /// Chunks not yet handed to the encoder.
     public var pendingChunks: Int { condition.withLock { active.reduce(0) { $0 + ($1.cancelled ? 0 : $1.remaining) } } }
 
     public var health: Health {
         condition.withLock {
             if consecutiveFailures >= 3 { return .failing(lastFailure) }
-            let waiting = active.contains { !$0.cancelled }
+            let waiting = active.contains { !$0.cancelled } || textJobs.contains { !$0.cancelled }
             let idle = Double(DispatchTime.now().uptimeNanoseconds &- lastProgress) / 1e9
             return waiting && idle > Double(stallNanos) / 1e9 ? .stalled(seconds: idle) : .ok
         }
@@ -124,6 +147,12 @@ public final class InferenceScheduler: @unchecked Sendable {
 
     private func loop() {
         while let batch = nextBatch() {
+            if let group = batch.text {
+                let start = DispatchTime.now().uptimeNanoseconds
+                group.run()
+                finishText(group, start: start, elapsed: DispatchTime.now().uptimeNanoseconds &- start)
+                continue
+            }
             let start = DispatchTime.now().uptimeNanoseconds
             let outcome: Result<Int, EncoderError>
             do { outcome = .success(try ChunkBatch.encodeNext(batch.slots, engine: engine)) } catch {
@@ -139,6 +168,8 @@ public final class InferenceScheduler: @unchecked Sendable {
         var slots: [ClipEncoding] = []
         var jobs: [InferenceJob] = []
         var isProbe = false
+        /// A text group instead of audio chunks.
+        var text: TextGroup?
     }
 
     /// Waits for work and takes the next batch; nil once stopping with nothing left.
@@ -147,7 +178,11 @@ public final class InferenceScheduler: @unchecked Sendable {
         defer { condition.unlock() }
         while true {
             dropCancelled()
-            if stopping && active.isEmpty { return nil }
+            if stopping && active.isEmpty && textJobs.isEmpty { return nil }
+            if !textJobs.isEmpty && (active.isEmpty || textTurn) {
+                textTurn = false
+                return Batch(text: nextTextGroup())
+            }
             if !active.isEmpty { break }
             if consecutiveFailures >= 3 {
                 let now = DispatchTime.now().uptimeNanoseconds
@@ -164,6 +199,7 @@ public final class InferenceScheduler: @unchecked Sendable {
             if !condition.wait(until: deadline) { break }
         }
         dropCancelled()
+        textTurn = !textJobs.isEmpty
         var batch = Batch()
         // Round robin: one chunk from each job in arrival order, again and again.
         var progressed = true
@@ -200,6 +236,56 @@ public final class InferenceScheduler: @unchecked Sendable {
             guard job.cancelled else { return false }
             hooks.cancelled(job.remaining)
             return true
+        }
+        textJobs.removeAll(where: \.cancelled)
+    }
+
+    /// Texts from every waiting text job in turn, up to TextJob.groupRows token rows (at least one text).
+    private func nextTextGroup() -> TextGroup {
+        var group = TextGroup()
+        var progressed = true
+        while progressed {
+            progressed = false
+            for job in textJobs where job.remaining > 0 {
+                let rows = job.sequences[job.taken].count
+                if !group.parts.isEmpty && group.rows + rows > TextJob.groupRows { return group }
+                if let last = group.parts.indices.last, group.parts[last].job === job,
+                    group.parts[last].range.upperBound == job.taken
+                {
+                    group.parts[last].range = group.parts[last].range.lowerBound..<(job.taken + 1)
+                } else {
+                    group.parts.append((job, job.taken..<(job.taken + 1)))
+                }
+                job.taken += 1
+                group.rows += rows
+                progressed = true
+            }
+        }
+        return group
+    }
+
+    private func finishText(_ group: TextGroup, start: UInt64, elapsed: UInt64) {
+        var done: [TextJob] = []
+        condition.withLock {
+            lastProgress = DispatchTime.now().uptimeNanoseconds
+            var seen: [TextJob] = []
+            for part in group.parts {
+                part.job.done += part.range.count
+                if !seen.contains(where: { $0 === part.job }) { seen.append(part.job) }
+            }
+            for job in seen {
+                if !job.started { job.started = true; job.timings.queueNanos = start &- job.enqueuedNanos }
+                job.timings.inferenceNanos &+= elapsed
+                if job.done == job.sequences.count, !job.cancelled {
+                    job.finished = true
+                    done.append(job)
+                }
+            }
+            textJobs.removeAll { $0.finished }
+        }
+        for job in done {
+            let timings = job.timings, completion = job.completion, output = job.output
+            DispatchQueue.global().async { completion(.success(output), timings) }
         }
     }
 

@@ -64,8 +64,9 @@ public enum InputParser {
                 throw .empty("the JSON body has no '\(inputKey)' field")
             }
             for (key, value) in body.options { try options.apply(key: key, json: value) }
-            if case let .string(modality)? = body.options.last(where: { $0.0 == "modality" })?.1, modality != "audio" {
-                throw .validation("modality must be 'audio', got '\(modality)'", param: "modality")
+            if options.modality != "audio" {
+                throw .validation(
+                    "modality 'text' is for /v1/embeddings and /embed/text; this route takes audio", param: "modality")
             }
             let items: [JSONScanner.Token]
             switch found {

@@ -23,13 +23,15 @@ struct JSONRequestBody {
     /// Under the route's own key (`inputs` or `input`), or the other one: the route's wins.
     var inputs: Inputs?
     var otherInputs: Inputs?
+    /// Zero-shot /classify's `candidate_labels` (a list of strings).
+    var candidateLabels: Inputs?
     /// Known options in the order they apply: the top level's in document order, then `parameters`'
     /// (later duplicates win, as JSON objects read by most parsers do).
     var options: [(String, JSONOptionValue)] = []
 
     /// Scans `body`, which must be a JSON object.
     static func scan(
-        _ body: UnsafeBufferPointer<UInt8>, inputKey: String, maxItems: Int
+        _ body: UnsafeBufferPointer<UInt8>, inputKey: String, maxItems: Int, maxLabels: Int = 0
     ) throws(ServerError) -> JSONRequestBody {
         var scanner = JSONScanner(body, maxDepth: maxDepth)
         var result = JSONRequestBody(), parameters: [(String, JSONOptionValue)] = []
@@ -45,6 +47,7 @@ struct JSONRequestBody {
                 switch name(of: key, in: scanner) {
                 case inputKey: result.inputs = try inputs(&scanner, maxItems: maxItems)
                 case otherKey: result.otherInputs = try inputs(&scanner, maxItems: maxItems)
+                case "candidate_labels": result.candidateLabels = try inputs(&scanner, maxItems: maxLabels)
                 case "parameters" where try scanner.peekKind() == .object:
                     parameters = try options(in: &scanner)
                 case let name? where RequestOptions.jsonKeys.contains(name):

@@ -17,18 +17,37 @@ public struct RequestOptions: Sendable, Equatable {
     public var topK: Int?
     public var functionToApply: Activation?
     public var projection = Projection.none
+    /// Texts: cut those longer than the text encoder's positions instead of refusing them.
+    public var truncate = false
+    /// Zero-shot /classify: the prompt each candidate label is put in ("{}" marks the label).
+    public var hypothesisTemplate: String?
+    /// "audio" (default) or "text".
+    public var modality = "audio"
 
     public init() {}
 
     /// Applies one option given as text (query, form field). Unknown keys are ignored.
     public mutating func apply(key: String, text: String) throws(ServerError) {
         switch key {
-        case "normalize":
+        case "normalize", "truncate":
+            let value: Bool
             switch text.lowercased() {
-            case "true", "1", "yes": normalize = true
-            case "false", "0", "no", "": normalize = false
-            default: throw .validation("normalize must be true or false, got '\(text)'", param: "normalize")
+            case "true", "1", "yes": value = true
+            case "false", "0", "no", "": value = false
+            default: throw .validation("\(key) must be true or false, got '\(text)'", param: key)
             }
+            if key == "normalize" { normalize = value } else { truncate = value }
+        case "hypothesis_template":
+            guard text.contains("{}") else {
+                throw .validation(
+                    "hypothesis_template must contain {} where the label goes, got '\(text)'", param: key)
+            }
+            hypothesisTemplate = text
+        case "modality":
+            guard text == "audio" || text == "text" else {
+                throw .validation("modality must be 'audio' or 'text', got '\(text)'", param: key)
+            }
+            modality = text
         case "encoding_format":
             guard let v = EncodingFormat(rawValue: text) else {
                 throw .validation(
@@ -68,27 +87,28 @@ public struct RequestOptions: Sendable, Equatable {
     /// The keys `apply(key:json:)` reads (every other key of a JSON body is skipped unread).
     static let jsonKeys: Set<String> = [
         "normalize", "encoding_format", "granularity", "model", "dimensions", "head", "top_k", "projection",
-        "function_to_apply", "modality",
+        "function_to_apply", "modality", "truncate", "hypothesis_template",
     ]
 
     /// Applies one option given as a JSON value, with JSON types checked (no 1 for true).
     mutating func apply(key: String, json value: JSONOptionValue) throws(ServerError) {
         if case .null = value { return }
         switch key {
-        case "normalize":
-            guard case let .bool(b) = value else { throw .validation("normalize must be true or false", param: key) }
-            normalize = b
+        case "normalize", "truncate":
+            guard case let .bool(b) = value else { throw .validation("\(key) must be true or false", param: key) }
+            if key == "normalize" { normalize = b } else { truncate = b }
         case "top_k", "dimensions":
             guard case let .number(x?) = value, x.isFinite, x == x.rounded(), abs(x) < 9e15 else {
                 throw .validation("\(key) must be an integer", param: key)
             }
             try apply(key: key, text: String(Int(x)))
-        case "encoding_format", "granularity", "model", "head", "function_to_apply", "modality", "projection":
+        case "encoding_format", "granularity", "model", "head", "function_to_apply", "modality", "projection",
+            "hypothesis_template":
             if case .tooLong = value {
                 throw .validation("\(key) is longer than \(JSONRequestBody.maxOptionBytes) bytes", param: key)
             }
             guard case let .string(text) = value else { throw .validation("\(key) must be a string", param: key) }
-            if key != "modality" { try apply(key: key, text: text) }
+            try apply(key: key, text: text)
         default:
             break
         }

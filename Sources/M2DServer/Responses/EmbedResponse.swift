@@ -9,6 +9,11 @@ struct TokenUsage: Encodable {
 
     enum CodingKeys: String, CodingKey { case promptTokens = "prompt_tokens", totalTokens = "total_tokens" }
 
+    init(promptTokens: Int, totalTokens: Int) {
+        self.promptTokens = promptTokens
+        self.totalTokens = totalTokens
+    }
+
     init(_ items: [EmbeddedClip], model: ModelConfig) {
         let tokens = items.reduce(0) { $0 + Self.tokens($1.embedding, model: model) }
         promptTokens = tokens

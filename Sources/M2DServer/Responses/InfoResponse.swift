@@ -1,4 +1,5 @@
 // The body of GET /info: the model, its limits, the engine and the build (docs/HTTP-API.md §1).
+import Foundation
 import M2DModel
 
 struct InfoResponse: Encodable {
@@ -112,10 +113,37 @@ struct InfoResponse: Encodable {
         }
     }
 
+    /// The M2D-CLAP text side (<model>/text/).
+    struct TextEncoder: Encodable {
+        let layers, hidden, heads, dim, vocabularySize, maxTokens: Int
+        let pooling, projection, source: String
+        let cachedLabels: Int
+
+        init(_ t: TextService) {
+            let c = t.model.config
+            layers = c.layers
+            hidden = c.hidden
+            heads = c.heads
+            dim = c.outputDim
+            vocabularySize = t.model.tokenizer.vocabulary.count
+            maxTokens = c.maxPositions
+            pooling = c.pooling.rawValue
+            projection = c.projection.rawValue
+            source = (c.source as NSString).lastPathComponent
+            cachedLabels = t.cache.count
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case layers, hidden, heads, dim, vocabularySize = "vocab_size", maxTokens = "max_tokens", pooling
+            case projection, source, cachedLabels = "cached_labels"
+        }
+    }
+
     let model: Model?
     let status: String
     let heads: [Head]
     let audioProjection: Projection?
+    let textEncoder: TextEncoder?
     let limits: Limits
     let backend: Backend
     let version: String
@@ -129,6 +157,7 @@ struct InfoResponse: Encodable {
         try c.encode(status, forKey: .status)
         try c.encode(heads, forKey: .heads)
         try c.encode(audioProjection, forKey: .audioProjection)
+        try c.encode(textEncoder, forKey: .textEncoder)
         // Limits stay flat at the top level too, as before, and also grouped.
         try limits.encode(to: encoder)
         try c.encode(limits, forKey: .limits)
@@ -140,7 +169,7 @@ struct InfoResponse: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case status, heads, limits, backend, version, sha, dockerLabel = "docker_label"
-        case audioProjection = "audio_projection"
+        case audioProjection = "audio_projection", textEncoder = "text_encoder"
     }
 }
 

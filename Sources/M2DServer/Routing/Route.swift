@@ -3,6 +3,7 @@
 
 public enum Route: String, Sendable, CaseIterable {
     case embed = "/embed"
+    case embedText = "/embed/text"
     case classify = "/classify"
     case openAIEmbeddings = "/v1/embeddings"
     case openAIModels = "/v1/models"
@@ -17,7 +18,7 @@ public enum Route: String, Sendable, CaseIterable {
     case docsStyle = "/docs/swagger-ui.css"
 
     /// The handler types, one per route family.
-    public enum Family: Sendable { case embed, classify, openAI, info, operations, docs }
+    public enum Family: Sendable { case embed, text, classify, openAI, info, operations, docs }
 
     /// Aliases of docs/HTTP-API.md §1.
     static let aliases: [String: Route] = [
@@ -32,7 +33,7 @@ public enum Route: String, Sendable, CaseIterable {
 
     public var methods: [String] {
         switch self {
-        case .embed, .classify, .openAIEmbeddings: ["POST"]
+        case .embed, .embedText, .classify, .openAIEmbeddings: ["POST"]
         default: ["GET", "HEAD"]
         }
     }
@@ -40,6 +41,7 @@ public enum Route: String, Sendable, CaseIterable {
     public var family: Family {
         switch self {
         case .embed: .embed
+        case .embedText: .text
         case .classify: .classify
         case .openAIEmbeddings, .openAIModels: .openAI
         case .info: .info
@@ -49,7 +51,7 @@ public enum Route: String, Sendable, CaseIterable {
     }
 
     /// Routes that run the model (need readiness and an admission slot).
-    public var isInference: Bool { self == .embed || self == .classify || self == .openAIEmbeddings }
+    public var isInference: Bool { [.embed, .embedText, .classify, .openAIEmbeddings].contains(self) }
 
     /// Routes behind --api-key (health, metrics and the spec stay open).
     public var needsKey: Bool { isInference || self == .info || self == .openAIModels }

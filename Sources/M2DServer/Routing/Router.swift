@@ -14,7 +14,8 @@ final class Router: HTTPHandler {
         self.app = app
         self.adminPort = adminPort
         handlers = [
-            .embed: EmbedHandler(app: app), .classify: ClassifyHandler(app: app), .openAI: OpenAIHandler(app: app),
+            .embed: EmbedHandler(app: app), .text: TextHandler(app: app), .classify: ClassifyHandler(app: app),
+            .openAI: OpenAIHandler(app: app),
             .info: InfoHandler(app: app), .operations: OperationsHandler(app: app), .docs: DocsHandler(),
         ]
     }

@@ -9,8 +9,8 @@ public final class ServerMetrics: @unchecked Sendable {
     public let registry = PrometheusCollectorRegistry()
     static let durationBuckets: [Double] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60]
     let queueDepth, pendingChunks, inflight, ready, inflightAudio, inflightUpload, engineWeights: Gauge
-    let audioSecondsTotal, cancelledRequests, cancelledChunks: Counter
-    let queueDuration, inferenceDuration, batchChunks, audioInputSeconds: ValueHistogram
+    let audioSecondsTotal, cancelledRequests, cancelledChunks, textRequests, textsTotal: Counter
+    let queueDuration, inferenceDuration, batchChunks, audioInputSeconds, textDuration: ValueHistogram
     private let residentMemory, startTime, openFDs: Gauge
     private let cpuSeconds: Counter
     private let lock = NSLock()
@@ -34,6 +34,8 @@ public final class ServerMetrics: @unchecked Sendable {
         audioSecondsTotal = counter("m2d_audio_seconds", "total", "Seconds of audio embedded.")
         cancelledRequests = counter("m2d_cancelled_requests", "total", "Requests whose client left before the answer.")
         cancelledChunks = counter("m2d_cancelled_chunks", "total", "Queued chunks dropped because their client left.")
+        textRequests = counter("m2d_text_requests", "total", "Requests answered with text embeddings or zero-shot.")
+        textsTotal = counter("m2d_texts", "total", "Texts embedded (candidate labels included, cached or not).")
         let durations = Self.durationBuckets
         queueDuration = r.makeValueHistogram(
             descriptor: d("m2d_queue_duration", "seconds", "Time from enqueue to the request's first batch."),
@@ -46,6 +48,9 @@ public final class ServerMetrics: @unchecked Sendable {
         audioInputSeconds = r.makeValueHistogram(
             descriptor: d("m2d_audio_input", "seconds", "Duration of each input."),
             buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600])
+        textDuration = r.makeValueHistogram(
+            descriptor: d("m2d_text_duration", "seconds", "Time to embed one request's texts (queue included)."),
+            buckets: durations)
         residentMemory = gauge("process_resident_memory", "bytes", "Resident memory size in bytes.")
         cpuSeconds = counter("process_cpu_seconds", "total", "User and system CPU time in seconds.")
         startTime = gauge("process_start_time", "seconds", "Start time since the epoch in seconds.")
@@ -106,6 +111,12 @@ public final class ServerMetrics: @unchecked Sendable {
                 helpText: "Decode + resample + front end time per request."),
             labels: [("format", format)], buckets: Self.durationBuckets
         ).record(seconds)
+    }
+
+    public func textRequest(texts: Int, seconds: Double) {
+        textRequests.increment()
+        textsTotal.increment(by: Double(texts))
+        textDuration.record(seconds)
     }
 
     public func classification(head: String) {

@@ -1,0 +1,161 @@
+// TextImport: writes the `text/` part of a model directory from an M2D-CLAP checkpoint's text side
+// (docs/TEXT.md "Import"):
+// - 2025 (`...pBpTI`): the .pth holds the BERT under `text_encoder.text_encoder.` (Hugging Face BertModel keys);
+//   the user gives bert-base-uncased's vocab.txt; [CLS] pooling.
+// - 2024 (no suffix, GTE-base): the text encoder is a Hugging Face folder (config.json, model.safetensors or
+//   pytorch_model.bin, vocab.txt); mean pooling.
+// Either way the checkpoint's `text_proj` (none in the official releases) comes along. Shapes give the sizes;
+// heads are hidden / 64 unless given (every BERT of both releases), or config.json's for a folder.
+import Foundation
+import M2DCheckpoint
+import M2DJSON
+import M2DTensor
+
+public enum TextImport {
+    public typealias Tensors = [String: (shape: [Int], values: [Float])]
+
+    /// The text encoder inside an official 2025 checkpoint, or nil when it has none.
+    public static func officialTensors(_ checkpoint: PyTorchCheckpoint) throws(TextModelError) -> Tensors? {
+        let prefix = "text_encoder.text_encoder."
+        let found = try tensors(of: checkpoint, prefix: prefix)
+        return found.isEmpty ? nil : found
+    }
+
+    /// `text_proj.*` of an official checkpoint (under `backbone.` or not).
+    public static func projectionTensors(_ checkpoint: PyTorchCheckpoint) throws(TextModelError) -> Tensors {
+        var out = try tensors(of: checkpoint, prefix: "backbone.text_proj.")
+        if out.isEmpty { out = try tensors(of: checkpoint, prefix: "text_proj.") }
+        return Dictionary(uniqueKeysWithValues: out.map { ("text_proj." + $0.key, $0.value) })
+    }
+
+    /// Float tensors of the checkpoint's state dict under `prefix`, the prefix removed.
+    static func tensors(of checkpoint: PyTorchCheckpoint, prefix: String) throws(TextModelError) -> Tensors {
+        var state = checkpoint.root
+        if let model = checkpoint.root["model"], model.dictItems != nil { state = model }
+        var out: Tensors = [:]
+        for (key, t) in PyTorchCheckpoint.tensors(of: state) where key.hasPrefix(prefix) {
+            guard [.float32, .float16, .bfloat16, .float64].contains(t.dtype) else { continue }
+            let values = try TextModelError.mapping { try checkpoint.array(t, name: key) }
+            out[String(key.dropFirst(prefix.count))] = (t.shape, values)
+        }
+        return out
+    }
+
+    /// A Hugging Face BERT folder's config (sizes, heads, eps) and float tensors (`bert.` prefix removed,
+    /// int64 buffers such as `embeddings.position_ids` skipped).
+    public static func huggingFaceFolder(_ folder: String) throws(TextModelError) -> (config: HFConfig, Tensors) {
+        guard let data = FileManager.default.contents(atPath: folder + "/config.json") else {
+            throw .notFound(path: folder + " (a Hugging Face folder needs config.json)")
+        }
+        let config: HFConfig
+        do { config = try JSONDecoder().decode(HFConfig.self, from: data) } catch {
+            throw .invalidConfig("\(folder)/config.json: \(error)")
+        }
+        if let type = config.modelType, type != "bert" || config.hiddenAct ?? "gelu" != "gelu" {
+            throw .unsupportedFamily(
+                "\(folder) is a '\(type)' model with \(config.hiddenAct ?? "?") activation; only BERT "
+                    + "(model_type bert, exact GELU) text encoders are supported")
+        }
+        var raw: Tensors = [:]
+        let safetensors = folder + "/model.safetensors", bin = folder + "/pytorch_model.bin"
+        if FileManager.default.fileExists(atPath: safetensors) {
+            let file = try TextModelError.mapping { try SafeTensorsFile(path: safetensors) }
+            for key in file.keys {
+                guard let shape = file.shape(of: key), let values = try? file.array(key) else { continue }
+                raw[key] = (shape.dims, values)
+            }
+        } else if FileManager.default.fileExists(atPath: bin) {
+            let checkpoint = try TextModelError.mapping { try PyTorchCheckpoint(path: bin) }
+            raw = try tensors(of: checkpoint, prefix: "")
+        } else {
+            throw .notFound(path: folder + " (no model.safetensors or pytorch_model.bin)")
+        }
+        var out: Tensors = [:]
+        for (key, value) in raw {
+            let name = key.hasPrefix("bert.") ? String(key.dropFirst(5)) : key
+            out[name] = value
+        }
+        return (config, out)
+    }
+
+    /// The sizes a BertModel's tensors imply.
+    public static func inferConfig(
+        _ t: Tensors, heads: Int?, pooling: TextConfig.Pooling, source: String, epsilon: Float = 1e-12
+    ) throws(TextModelError) -> TextConfig {
+        func shape(_ key: String) throws(TextModelError) -> [Int] {
+            guard let s = t[key]?.shape, s.count == 2 else { throw .checkpoint("missing \(key) (a 2-d tensor)") }
+            return s
+        }
+        let words = try shape("embeddings.word_embeddings.weight")
+        let D = words[1]
+        let layerIndices = t.keys.compactMap { key -> Int? in
+            guard key.hasPrefix("encoder.layer.") else { return nil }
+            return Int(key.dropFirst("encoder.layer.".count).prefix { $0 != "." })
+        }
+        guard let lastLayer = layerIndices.max() else { throw .checkpoint("no encoder.layer.* tensors") }
+        var config = TextConfig(
+            layers: lastLayer + 1, hidden: D, heads: heads ?? max(1, D / 64),
+            intermediate: try shape("encoder.layer.0.intermediate.dense.weight")[0],
+            maxPositions: try shape("embeddings.position_embeddings.weight")[0],
+            typeVocabulary: try shape("embeddings.token_type_embeddings.weight")[0], vocabularySize: words[0],
+            layerNormEpsilon: epsilon, pooling: pooling, projection: .none, outputDim: D, source: source)
+        if let w = t["text_proj.weight"]?.shape, w.count == 2 {
+            config.projection = .linear
+            config.outputDim = w[0]
+        } else if let w = t["text_proj.2.weight"]?.shape, w.count == 2 {
+            config.projection = .mlp
+            config.outputDim = w[0]
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Writes `<out>/text/`: config.json, model.safetensors (the keys TextWeights reads; a missing or misshapen
+    /// one is refused before anything is written), vocab.txt (checked by loading it as the tokenizer).
+    public static func write(config: TextConfig, tensors: Tensors, vocabulary: String, to out: String)
+        throws(TextModelError)
+    {
+        let tokenizer: BertTokenizer
+        do { tokenizer = try BertTokenizer(vocabularyFile: vocabulary) } catch { throw .invalidConfig("\(error)") }
+        guard tokenizer.vocabulary.count <= config.vocabularySize else {
+            throw .invalidConfig(
+                "\(vocabulary) has \(tokenizer.vocabulary.count) tokens but the word embeddings only "
+                    + "\(config.vocabularySize): not this encoder's vocabulary")
+        }
+        var writer = SafeTensorsWriter(metadata: ["format": "pt", "source": config.source])
+        for (key, shape) in TextWeights.expectedKeys(config) {
+            guard let t = tensors[key] else { throw .checkpoint("missing \(key) \(shape)") }
+            guard Shape(t.shape) == shape else { throw .checkpoint("\(key) is \(t.shape), expected \(shape)") }
+            writer.add(key, shape: shape, array: t.values)
+        }
+        let dir = out + "/" + TextModel.folder
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try writer.write(to: dir + "/model.safetensors")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(config).write(to: URL(fileURLWithPath: dir + "/config.json"), options: .atomic)
+            let vocab = dir + "/vocab.txt"
+            if FileManager.default.fileExists(atPath: vocab) { try FileManager.default.removeItem(atPath: vocab) }
+            try FileManager.default.copyItem(atPath: vocabulary, toPath: vocab)
+        } catch let error as TextModelError {
+            throw error
+        } catch {
+            throw .checkpoint("cannot write \(dir): \(error)")
+        }
+    }
+}
+
+/// The fields of a Hugging Face BertConfig that matter here.
+public struct HFConfig: Decodable, Sendable {
+    public let hiddenSize: Int?
+    public let numAttentionHeads: Int?
+    public let layerNormEps: Float?
+    public let modelType: String?
+    public let hiddenAct: String?
+
+    enum CodingKeys: String, CodingKey {
+        case hiddenSize = "hidden_size", numAttentionHeads = "num_attention_heads", layerNormEps = "layer_norm_eps"
+        case modelType = "model_type", hiddenAct = "hidden_act"
+    }
+}

@@ -1,0 +1,55 @@
+// m2d-embed --text / --text-file: CLAP text embeddings from the model's text encoder, in batches.
+import ArgumentParser
+import Foundation
+import M2DText
+
+extension EmbedCommand {
+    /// Texts per encoder call: a progress step, and the batch the encoder groups rows in.
+    static let textBatch = 64
+
+    func runTexts() throws {
+        var texts = text
+        if let textFile {
+            guard let data = FileManager.default.contents(atPath: textFile) else {
+                throw ValidationError("cannot read --text-file \(textFile)")
+            }
+            guard let content = String(data: data, encoding: .utf8) else {
+                throw ValidationError("--text-file \(textFile) is not UTF-8")
+            }
+            texts += content.split(whereSeparator: \.isNewline).map(String.init)
+                .filter { !$0.allSatisfy(\.isWhitespace) }
+        }
+        if texts.isEmpty { throw ValidationError("no texts to embed (--text-file \(textFile ?? "") has no lines)") }
+        let model: TextModel
+        do {
+            guard let loaded = try TextModel.load(modelDirectory: self.model) else {
+                throw TextModelError.noTextEncoder(model: self.model)
+            }
+            model = loaded
+        } catch {
+            FileHandle.standardError.write(Data("m2d-embed: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        // Every text is checked before any is embedded: a bad line is reported by number, nothing written.
+        do { _ = try model.tokenize(texts, truncate: truncate) } catch {
+            FileHandle.standardError.write(Data("m2d-embed: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        var sink = try OutputSink(format: format, out: out, frames: false)
+        let progress = ProgressBar(total: texts.count)
+        let E = model.config.outputDim
+        var first = 0
+        while first < texts.count {
+            let batch = Array(texts[first..<min(texts.count, first + Self.textBatch)])
+            let embeddings = try model.embed(batch, truncate: truncate)
+            for (i, text) in batch.enumerated() {
+                try sink.write(
+                    text: text, embedding: UnsafeBufferPointer(start: embeddings.pointer + i * E, count: E))
+            }
+            first += batch.count
+            progress.update(done: first)
+        }
+        progress.finish()
+        try sink.close()
+    }
+}

@@ -1,0 +1,187 @@
+// The M2D-CLAP text side against a real daemon: /v1/embeddings with modality text and /embed/text against the
+// official encode_clap_text, zero-shot /classify against the official cosine similarities, the limits and
+// errors, and text requests beside a long audio request on the shared scheduler.
+import Foundation
+import M2DCheckpoint
+import M2DModel
+import M2DServer
+import M2DText
+import Testing
+import TestSupport
+
+enum CLAPFixture {
+    static let official = Fixtures.root + "/text/official"
+    static let cases = [
+        ("clap2025", "m2d_clap_vit_base-80x608p16x16p16kpBpTI-2025", false),
+        ("clap2024", "m2d_clap_vit_base-80x608p16x16-240128", true),
+    ]
+
+    /// A model directory imported as m2d-train import does: encoder, audio projection, text side.
+    static func model(_ name: String, _ folder: String, external: Bool) throws -> String {
+        let pth = "\(official)/\(name)/\(folder)/checkpoint-300.pth"
+        let dir = Fixtures.temporaryDirectory() + "/" + name
+        let loaded = try OfficialCheckpoint.load(pth)
+        try ModelDirectory.write(loaded.weights, to: dir, dtype: .f32)
+        try #require(try AudioProjection.official(pth, dim: 128)).write(toModel: dir)
+        _ = try TextImport.fromCheckpoint(
+            try PyTorchCheckpoint(path: pth), path: pth, vocabulary: external ? nil : official + "/vocab.txt",
+            folder: external ? "\(official)/\(name)/gte" : nil, heads: nil, out: dir)
+        return dir
+    }
+
+    struct Texts: Decodable {
+        let texts: [String]
+        let labels: [String]
+        let audio: [String]
+    }
+
+    static func texts() throws -> Texts {
+        try JSONDecoder().decode(Texts.self, from: Data(contentsOf: URL(fileURLWithPath: official + "/texts.json")))
+    }
+}
+
+/// An OpenAI-shaped error: {"error": {"message", "type", "param", "code"}}.
+func expectOpenAIError(
+    _ r: TestResponse, _ status: Int, contains text: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let error = r.json?["error"] as? [String: Any]
+    #expect(r.status == status, "\(r.text)", sourceLocation: sourceLocation)
+    #expect(error?["code"] as? Int == status, "\(r.text)", sourceLocation: sourceLocation)
+    #expect((error?["message"] as? String)?.contains(text) == true, "\(r.text)", sourceLocation: sourceLocation)
+}
+
+@Suite(.serialized) struct TextRouteTests {
+    @Test(arguments: CLAPFixture.cases)
+    func textEmbeddingsAndZeroShotMatchTheOfficialRuntime(name: String, folder: String, external: Bool) throws {
+        let dir = try CLAPFixture.model(name, folder, external: external)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let texts = try CLAPFixture.texts()
+        let expected = try SafeTensorsFile(path: "\(CLAPFixture.official)/\(name)/expected.safetensors")
+        let reference = try expected.array("text")
+        try TestServer.with(model: dir) { s in
+            let openAI = try s.postJSON("/v1/embeddings", ["input": texts.texts, "modality": "text"])
+            #expect(openAI.status == 200, "\(openAI.text)")
+            let native = try s.postJSON("/embed/text", ["inputs": texts.texts])
+            #expect(native.status == 200 && native.json?["dim"] as? Int == 128, "\(native.text)")
+            for got in [embeddings(openAI), embeddings(native)] {
+                #expect(got.count == texts.texts.count)
+                for (i, row) in got.enumerated() {
+                    let cmp = Numerics.compare(
+                        "text \(i)", row, Array(reference[(i * 128)..<((i + 1) * 128)]), atol: 1e-3 * 3, rtol: 0)
+                    #expect(cmp.cosine >= 0.99999 && cmp.violations == 0, "\(name): \(cmp)")
+                }
+            }
+            let usage = try #require(openAI.json?["usage"] as? [String: Any])
+            #expect((usage["prompt_tokens"] as? Int ?? 0) > texts.texts.count * 2)
+            // Zero-shot, raw cosines: each audio input against the official scores; JSON and form bodies agree.
+            let scores = try expected.array("scores")
+            for (a, clip) in texts.audio.enumerated() {
+                let wav = audio(clip)
+                let json = try s.postJSON(
+                    "/classify",
+                    ["inputs": Data(wav).base64EncodedString(), "candidate_labels": texts.labels,
+                     "function_to_apply": "none"])
+                let form = try s.postFiles(
+                    "/classify", [(clip + ".wav", wav)],
+                    fields: texts.labels.map { ("candidate_labels", $0) } + [("function_to_apply", "none")])
+                for r in [json, form] {
+                    #expect(r.status == 200, "\(r.text)")
+                    let ranked = try #require(r.jsonArray as? [[String: Any]])
+                    #expect(ranked.count == texts.labels.count)
+                    let got = Dictionary(uniqueKeysWithValues: ranked.map { ($0["label"] as! String, ($0["score"] as! NSNumber).floatValue) })
+                    for (l, label) in texts.labels.enumerated() {
+                        let want = scores[a * texts.labels.count + l]
+                        #expect(abs((got[label] ?? 9) - want) <= 1e-4, "\(name) \(clip) \(label): \(got[label] ?? 9) vs \(want)")
+                    }
+                    let values = ranked.map { ($0["score"] as! NSNumber).floatValue }
+                    #expect(values == values.sorted(by: >))
+                }
+            }
+            // The default: a softmax over the raw cosines, sorted; top_k keeps the best.
+            let soft = try s.postFiles(
+                "/classify", [("c.wav", audio("ten_sec_mod"))],
+                fields: texts.labels.map { ("candidate_labels", $0) } + [("top_k", "3")])
+            let top = try #require(soft.jsonArray as? [[String: Any]])
+            #expect(top.count == 3 && top.allSatisfy { (($0["score"] as? NSNumber)?.floatValue ?? 0) > 0 })
+            let all = try #require(
+                try s.postFiles(
+                    "/classify", [("c.wav", audio("ten_sec_mod"))], fields: texts.labels.map { ("candidate_labels", $0) }
+                ).jsonArray as? [[String: Any]])
+            #expect(abs(all.reduce(0) { $0 + (($1["score"] as? NSNumber)?.doubleValue ?? 0) } - 1) < 1e-5)
+            let info = try #require(try s.get("/info").json?["text_encoder"] as? [String: Any])
+            #expect(info["pooling"] as? String == (external ? "mean" : "cls") && info["dim"] as? Int == 128)
+            #expect((info["cached_labels"] as? Int ?? 0) >= texts.labels.count)
+            let metrics = try s.get("/metrics").text
+            #expect(metrics.contains("m2d_text_requests_total"))
+        }
+    }
+
+    @Test func limitsAndErrorsAreClear() throws {
+        let dir = try CLAPFixture.model("clap2025", CLAPFixture.cases[0].1, external: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try TestServer.with(model: dir, configure: { $0.maxTexts = 4; $0.maxTextBytes = 300 }) { s in
+            let long = Array(repeating: "dog", count: 60).joined(separator: " ")
+            expectOpenAIError(
+                try s.postJSON("/v1/embeddings", ["input": ["rain", long], "modality": "text"]), 422,
+                contains: "input[1] is 62 tokens")
+            let cut = try s.postJSON("/embed/text", ["inputs": [long], "truncate": true])
+            #expect(cut.status == 200 && embeddings(cut).count == 1, "\(cut.text)")
+            expectError(try s.postJSON("/embed/text", ["inputs": [""]]), 422, "validation", contains: "inputs[0] is empty")
+            expectError(try s.postJSON("/embed/text", ["inputs": [1, 2]]), 400, "invalid_request", contains: "string")
+            expectError(
+                try s.postJSON("/embed/text", ["inputs": ["a", "b", "c", "d", "e"]]), 413, "payload_too_large",
+                contains: "--max-texts")
+            expectError(
+                try s.postJSON("/embed/text", ["inputs": [String(repeating: "a ", count: 200)]]), 413, "payload_too_large",
+                contains: "--max-text-bytes")
+            expectError(
+                try s.postFiles(
+                    "/classify", [("c.wav", audio("short_chirp"))],
+                    fields: (0..<5).map { ("candidate_labels", "l\($0)") }), 413, "payload_too_large")
+            expectError(
+                try s.postFiles(
+                    "/classify", [("c.wav", audio("short_chirp"))],
+                    fields: [("candidate_labels", "dog"), ("hypothesis_template", "no placeholder")]), 422, "validation",
+                contains: "{}")
+            expectOpenAIError(
+                try s.postJSON("/v1/embeddings", ["input": ["rain"], "modality": "video"]), 422, contains: "modality")
+            expectError(
+                try s.postJSON("/embed", ["inputs": ["rain"], "modality": "text"]), 422, "validation",
+                contains: "/embed/text")
+        }
+        // A model without a text part: the error says what to import.
+        try TestServer.with { s in
+            expectOpenAIError(
+                try s.postJSON("/v1/embeddings", ["input": "rain", "modality": "text"]), 404, contains: "m2d-train import")
+            expectError(
+                try s.postFiles("/classify", [("c.wav", audio("short_chirp"))], fields: [("candidate_labels", "dog")]),
+                404, "not_found", contains: "m2d-train import")
+            #expect(try s.get("/info").text.contains("\"text_encoder\":null"))
+        }
+    }
+
+    /// Text requests ride between the batches of a long audio request instead of waiting for it.
+    @Test func textIsNotStuckBehindLongAudio() throws {
+        let dir = Fixtures.temporaryDirectory() + "/text-only"
+        let full = try CLAPFixture.model("clap2025", CLAPFixture.cases[0].1, external: false)
+        defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: full) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: full + "/text", toPath: dir + "/text")
+        let engine = try StubEngine.tiny(delay: 0.05)
+        try TestServer.with(
+            engine: engine, configure: { $0.modelPath = dir; $0.maxBatchChunks = 2; $0.maxBatchDelayMs = 0 }
+        ) { s in
+            let long = BackgroundRequest(port: s.port, body: TestAudio.longWAV(seconds: 200))  // ~50 batches, 2.5 s
+            while engine.encodedChunks < 6 { usleep(5000) }
+            let start = Date()
+            for _ in 0..<3 {
+                let r = try s.postJSON("/embed/text", ["inputs": ["a dog barks", "rain"]])
+                #expect(r.status == 200, "\(r.text)")
+            }
+            let textSeconds = Date().timeIntervalSince(start)
+            #expect(!long.isFinished, "the audio request finished before the texts were answered")
+            #expect(textSeconds < 1.0, "three text requests took \(textSeconds) s beside the long audio request")
+            #expect(long.wait()?.status == 200)
+        }
+    }
+}
