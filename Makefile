@@ -60,6 +60,7 @@ test: deps
 	/usr/bin/python3 -m pytest -q tests/docs
 	PYTHONPATH=clients/python $$(scripts/venv.sh tools)/python -m pytest -q tests/ray
 	$$(scripts/venv.sh tools)/python -m pytest -q tests/burst
+	$$(scripts/venv.sh tools)/python -m pytest -q tests/search
 	BIN=.build/debug scripts/bench-cluster.sh --short
 	@if [ "$$(id -u)" = 0 ]; then BIN=.build/debug scripts/test-multihost.sh; \
 	else echo "test-multihost not run: ip netns needs root (make test-multihost as root)"; fi

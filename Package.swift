@@ -118,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "m2d-bench",
             dependencies: [
-                "M2DModel", "M2DTraining", "M2DServer", "M2DAudio", "CProcess",
+                "M2DModel", "M2DText", "M2DTraining", "M2DServer", "M2DAudio", "CProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized),
@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(name: "M2DCheckpointTests", dependencies: ["M2DCheckpoint", "TestSupport"]),
         .testTarget(name: "M2DAudioTests", dependencies: ["M2DAudio", "TestSupport"]),
         .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "TestSupport"]),
-        .testTarget(name: "M2DTextTests", dependencies: ["M2DText", "TestSupport"]),
+        .testTarget(name: "M2DTextTests", dependencies: ["M2DText", "M2DTensor", "TestSupport"]),
         .testTarget(name: "M2DTrainingTests", dependencies: ["M2DTraining", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "M2DJSON", "TestSupport"]),
         .testTarget(

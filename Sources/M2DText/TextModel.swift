@@ -20,6 +20,8 @@ public final class TextModel: Sendable {
         return try TextModel(path: path, engine: engine)
     }
 
+    /// `engine` nil runs on OpenBLAS; an engine that owns its weights takes the Linear weights over while loading
+    /// (the projection's stay on OpenBLAS: one row per text).
     public init(path: String, engine: GEMMEngine? = nil) throws(TextModelError) {
         guard let data = FileManager.default.contents(atPath: path + "/config.json") else {
             throw .notFound(path: path)
@@ -37,7 +39,9 @@ public final class TextModel: Sendable {
                 "vocab.txt has \(tokenizer.vocabulary.count) tokens, the embeddings only \(config.vocabularySize)")
         }
         let file = try TextModelError.mapping { try SafeTensorsFile(path: path + "/model.safetensors") }
-        encoder = BertTextEncoder(weights: try TextWeights(config: config, file: file), engine: engine)
+        let weights = try TextWeights(config: config, file: file)
+        if let engine { weights.prepare(engine) }
+        encoder = BertTextEncoder(weights: weights, engine: engine)
         self.path = path
     }
 

@@ -17,6 +17,18 @@ public final class TextWeights: @unchecked Sendable {
     /// `text_proj`: Linear (first pair only) or Linear-ReLU-Linear.
     public let projection: [(weight: FloatBuffer, bias: FloatBuffer)]
 
+    /// Hands every Linear weight to `engine` (an engine that owns its weights packs each once, as the audio
+    /// encoder's are, and then runs the products on the fused encoder's thread team).
+    public func prepare(_ engine: GEMMEngine) {
+        let D = config.hidden, I = config.intermediate
+        for w in layers {
+            engine.prepareLinear(weight: w.qkvW.pointer, C: D, OC: 3 * D, rows: 256)
+            engine.prepareLinear(weight: w.outW.pointer, C: D, OC: D, rows: 256)
+            engine.prepareLinear(weight: w.fc1W.pointer, C: D, OC: I, rows: 256)
+            engine.prepareLinear(weight: w.fc2W.pointer, C: I, OC: D, rows: 256)
+        }
+    }
+
     /// Every key this file must hold for `config`, with its shape.
     public static func expectedKeys(_ c: TextConfig) -> [(String, Shape)] {
         let D = c.hidden, I = c.intermediate

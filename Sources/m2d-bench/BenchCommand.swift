@@ -18,6 +18,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "m2d-bench", abstract: "Benchmarks that print tables (make bench).",
         subcommands: [
             CoreBench.self, CompareBench.self, ClipBench.self, PeerBench.self, TrainBench.self, JSONBench.self,
+            TextBench.self,
         ],
         defaultSubcommand: CoreBench.self)
 

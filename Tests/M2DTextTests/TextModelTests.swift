@@ -3,6 +3,7 @@
 // (tools/reference/official_clap_text.py, Tests/Fixtures/text/official).
 import Foundation
 import M2DCheckpoint
+import M2DTensor
 import M2DText
 import Testing
 import TestSupport
@@ -54,6 +55,14 @@ import TestSupport
         for (i, reference) in expected.embeddings.enumerated() {
             let c = Self.compare(embeddings.pointer + i * 384, reference)
             #expect(c.cosine >= 0.99999 && c.maxAbs <= 1e-3 * c.scale, "text \(i) '\(expected.texts[i])': \(c)")
+        }
+        // The server's engine: oneDNN's packed GEMM on the fused encoder's thread team (where oneDNN loads).
+        if let engine = try? GEMMEngine(backend: .onednn, ownsWeights: true, fusedThreads: 2) {
+            let fused = try #require(try TextModel.load(modelDirectory: out, engine: engine)).embed(expected.texts)
+            for (i, reference) in expected.embeddings.enumerated() {
+                let c = Self.compare(fused.pointer + i * 384, reference)
+                #expect(c.cosine >= 0.99999 && c.maxAbs <= 1e-3 * c.scale, "fused, text \(i): \(c)")
+            }
         }
         // Alone or in a batch with others: the same rows (each text attends only within itself).
         let alone = try model.embed([expected.texts[3]])

@@ -163,7 +163,7 @@ public final class ServerRunner: @unchecked Sendable {
         let projection = try AudioProjection.load(modelDirectory: path, dim: service.model.embedDim)
         let text: TextService?
         do {
-            text = try TextModel.load(modelDirectory: path).map {
+            text = try TextModel.load(modelDirectory: path, engine: Self.textEngine(app.config)).map {
                 TextService(
                     model: $0, scheduler: service.scheduler, cacheEntries: app.config.labelCacheEntries,
                     maxTextBytes: app.config.maxTextBytes)
@@ -179,6 +179,16 @@ public final class ServerRunner: @unchecked Sendable {
                 "heads": .string(heads.keys.sorted().joined(separator: ",")),
                 "text_encoder": .string(text.map { "\($0.model.config.layers)x\($0.model.config.hidden)" } ?? "none"),
             ])
+    }
+
+    /// The text encoder's own engine: fp32 whatever the audio precision, its weights packed once on the fused
+    /// encoder's thread team (OpenBLAS keeps one thread for the front ends), or nil (OpenBLAS) without oneDNN.
+    /// Its own, not the audio engine: a SIGHUP may load a text side while the audio engine runs.
+    static func textEngine(_ config: ServerConfig) -> GEMMEngine? {
+        guard config.backend != .openblas else { return nil }
+        return try? GEMMEngine(
+            backend: .onednn, precision: .fp32, ownsWeights: true,
+            fusedThreads: config.threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Waits until loading finished (successfully or not); true when ready.

@@ -60,6 +60,23 @@ def files_of(inputs, sample_rate):
     return files, single
 
 
+def label_fields(candidate_labels):
+    """The multipart values of zero-shot's repeated `candidate_labels` field. The server reads a lone field as
+    comma-separated labels (as transformers' pipeline reads a string), so: a str goes as that one field; a lone
+    label holding a comma is refused here rather than silently split there; an empty list goes as one empty field,
+    which the server answers with its own 400 "empty list" (as it does for JSON) instead of falling back to the
+    probe heads, as it would with no field at all."""
+    if isinstance(candidate_labels, str):
+        return [candidate_labels]
+    labels = list(candidate_labels)
+    if any(not isinstance(label, str) for label in labels):
+        raise TypeError("candidate_labels must be strings")
+    if len(labels) == 1 and "," in labels[0]:
+        raise ValueError(f"the server splits a lone candidate label at commas: {labels[0]!r}; "
+                         "drop the comma or send more than one label")
+    return labels or [""]
+
+
 def floats(value, shape=None):
     if isinstance(value, str):
         out = np.frombuffer(base64.b64decode(value), dtype="<f4").astype(np.float32)

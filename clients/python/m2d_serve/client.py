@@ -37,6 +37,22 @@ class _Base:
                 if v is not None}
         return files, data, single
 
+    @staticmethod
+    def _text_args(texts, normalize, truncate):
+        """The JSON body of /embed/text, and whether a single text (a str) was given."""
+        single = isinstance(texts, str)
+        body = {"inputs": [texts] if single else list(texts), "normalize": bool(normalize),
+                "truncate": bool(truncate), "encoding_format": "base64"}
+        return body, single
+
+    def _zero_shot_args(self, inputs, candidate_labels, hypothesis_template, function_to_apply, top_k):
+        files, single = _wire.files_of(inputs, self.sample_rate)
+        data = {"candidate_labels": _wire.label_fields(candidate_labels)}
+        data.update({k: str(v) for k, v in [("hypothesis_template", hypothesis_template),
+                                            ("function_to_apply", function_to_apply), ("top_k", top_k)]
+                     if v is not None})
+        return files, data, single
+
     def _outcome(self, response, attempt):
         """(body, None) for a success, (None, seconds to wait) before retrying a 429 or 503; raises the
         typed error otherwise or when no retry is left."""
@@ -57,6 +73,11 @@ class _Base:
         lists = body if (body and isinstance(body[0], list)) else [body]
         out = [[(d["label"], d["score"]) for d in one] for one in lists]
         return out[0] if single else out
+
+    @staticmethod
+    def _text_result(body, single):
+        vectors = [_wire.floats(d["embedding"]) for d in sorted(body["data"], key=lambda d: d["index"])]
+        return vectors[0] if single else vectors
 
     @staticmethod
     def _openai_result(body):
@@ -102,6 +123,26 @@ class Client(_Base):
     def classify(self, inputs, head=None, top_k=None, function_to_apply=None):
         """[(label, score)] best first for one input; a list of those for a list."""
         files, data, single = self._classify_args(inputs, head, top_k, function_to_apply)
+        return self._classify_result(self._request("POST", "/classify", files=files, data=data), single)
+
+    def embed_text(self, texts, normalize=False, truncate=False):
+        """M2D-CLAP text embeddings (/embed/text; the model needs its text side), in the space of
+        embed(..., projection="clap"). As embed: one text (a str) -> one (dim,) float32 array; a list of
+        texts -> a list of those, in input order. normalize: L2-normalised by the server; truncate: cut
+        texts over the encoder's 512 tokens instead of a ValidationError. An empty text is a
+        ValidationError (422), an empty list EmptyInput (400), a model without a text side NotFound."""
+        body, single = self._text_args(texts, normalize, truncate)
+        return self._text_result(self._request("POST", "/embed/text", json=body), single)
+
+    def zero_shot(self, inputs, candidate_labels, hypothesis_template=None, function_to_apply=None, top_k=None):
+        """Zero-shot /classify (M2D-CLAP): each label put in hypothesis_template (server default
+        "{} can be heard"; underscores in labels read as spaces) and scored against each input's CLAP
+        audio embedding. As classify: [(label, score)] best first for one input, a list of those for a
+        list of inputs. function_to_apply="none" gives the raw cosines, the default a softmax over them;
+        top_k keeps the best k. candidate_labels is a list of str (a str is read as comma-separated labels).
+        An empty label list is EmptyInput (400); a template without "{}" a ValidationError (422)."""
+        files, data, single = self._zero_shot_args(inputs, candidate_labels, hypothesis_template,
+                                                   function_to_apply, top_k)
         return self._classify_result(self._request("POST", "/classify", files=files, data=data), single)
 
     def embeddings(self, inputs, model=None):
@@ -163,6 +204,18 @@ class AsyncClient(_Base):
 
     async def classify(self, inputs, head=None, top_k=None, function_to_apply=None):
         files, data, single = self._classify_args(inputs, head, top_k, function_to_apply)
+        return self._classify_result(await self._request("POST", "/classify", files=files, data=data), single)
+
+    async def embed_text(self, texts, normalize=False, truncate=False):
+        """As Client.embed_text: one (dim,) array for a str, a list of them for a list of texts."""
+        body, single = self._text_args(texts, normalize, truncate)
+        return self._text_result(await self._request("POST", "/embed/text", json=body), single)
+
+    async def zero_shot(self, inputs, candidate_labels, hypothesis_template=None, function_to_apply=None,
+                        top_k=None):
+        """As Client.zero_shot: [(label, score)] best first for one input, a list of those for a list."""
+        files, data, single = self._zero_shot_args(inputs, candidate_labels, hypothesis_template,
+                                                   function_to_apply, top_k)
         return self._classify_result(await self._request("POST", "/classify", files=files, data=data), single)
 
     async def embeddings(self, inputs, model=None):

@@ -125,6 +125,15 @@ def test_errors_are_typed(server):
         Client("http://127.0.0.1:9", max_retries=0).info()
 
 
+def test_text_methods_on_a_model_without_a_text_side_are_not_found(server):
+    with Client(server.url) as c:
+        with pytest.raises(m2d_serve.NotFound) as e:
+            c.embed_text("dog barking")
+        assert e.value.status == 404
+        with pytest.raises(m2d_serve.NotFound):
+            c.zero_shot(TONE, ["dog barking", "rain"])
+
+
 def test_an_api_key_server_answers_unauthorized_and_accepts_the_key():
     s = Server("--api-key", "k1")
     try:
