@@ -79,6 +79,9 @@ bench: deps
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/m2d-bench core --backend openblas
 	@echo; echo "== 10 s clip vs PyTorch (the virtualenv of scripts/peers-venv.sh)"
 	M2D_TORCH_PYTHON=$$(scripts/peers-venv.sh | tail -1) .build/release/m2d-bench compare
+	@echo; echo "== M2D-CLAP text encoder (random bert-base) vs transformers on PyTorch fp32, same weights"
+	scripts/text-fixtures.sh
+	M2D_TORCH_PYTHON=$$(scripts/venv.sh peers)/python .build/release/m2d-bench text
 
 bench-train: deps
 	swift build -c release --product m2d-bench

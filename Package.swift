@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(name: "M2DModelTests", dependencies: ["M2DModel", "TestSupport"]),
         .testTarget(name: "M2DTextTests", dependencies: ["M2DText", "M2DTensor", "TestSupport"]),
         .testTarget(name: "M2DTrainingTests", dependencies: ["M2DTraining", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "M2DJSON", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["m2d-embed", "M2DModel", "M2DText", "M2DJSON", "TestSupport"]),
         .testTarget(
             name: "M2DServerTests", dependencies: ["M2DServer", "M2DText", "m2d-server", "m2d-embed", "TestSupport"]),
     ]

@@ -290,6 +290,14 @@ int m2d_fused_product(m2d_fused *f, const float *W, int64_t N, int64_t K, const 
     const fused_weight *w = packed(f, W, N, K);
     if (!w) return 2;
     if (m2d_fused_bf16_tiles(f, K)) return 3;
+    if (!f->int8 && M % M2D_FUSED_TILE == 0) {
+        // Whole tiles already (the text encoder's row groups): the product reads and writes in place.
+        product_t p = {.f = f, .w = w, .in = x, .bias = bias, .y = y, .rows = M, .accumulate = accumulate};
+        m2d_team_run(f->team, run_product, &p);
+        int rc = 0;
+        for (int t = 0; t < f->threads; t++) rc = rc ? rc : p.rc[t];
+        return rc;
+    }
     // Whole tiles of padded copies: the rows past M are zeros, and never copied back.
     int64_t rows = (M + M2D_FUSED_TILE - 1) / M2D_FUSED_TILE * M2D_FUSED_TILE;
     float *xp = calloc((size_t)(rows * K), sizeof(float)), *yp = calloc((size_t)(rows * N), sizeof(float));

@@ -256,6 +256,9 @@ public final class GEMMEngine: @unchecked Sendable {
         return (0..<n).map { (String(cString: names[$0]!), seconds[$0]) }
     }
 
+    /// Rows a caller should pad its products to: the fused encoder's tile (whole tiles run in place), else 1.
+    public var rowMultiple: Int { fused != nil ? Int(M2D_FUSED_TILE) : 1 }
+
     /// Records a failure of a product run outside `linear` (the fused encoder), for `takeFailure`.
     public func recordFailure(_ message: String) { record(message) }
 

@@ -50,8 +50,13 @@ public final class BertTextEncoder: @unchecked Sendable {
             R += n
         }
         let maxLength = lengths.max() ?? 1
+        // Every row-wise step runs on whole tiles of the engine (the rows past the texts are zeros, never read).
+        let multiple = engine?.rowMultiple ?? 1
+        R = (R + multiple - 1) / multiple * multiple
         let x = FloatBuffer(count: R * D), sum = FloatBuffer(count: R * D), qkv = FloatBuffer(count: R * 3 * D)
         let attn = FloatBuffer(count: R * D), fc1 = FloatBuffer(count: R * I)
+        sum.zero()
+        attn.zero()
         let probs = FloatBuffer(count: c.heads * maxLength * maxLength)
         embedTokens(group, starts: starts, into: sum.pointer)
         let eps = c.layerNormEpsilon

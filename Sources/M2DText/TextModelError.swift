@@ -23,7 +23,8 @@ public enum TextModelError: Error, CustomStringConvertible, Equatable {
                 + "--text-encoder HF_DIR for the 2024 ones)"
         case let .unsupportedFamily(what): what
         case let .tooLong(index, tokens, limit):
-            "text \(index) is \(tokens) tokens, over the encoder's \(limit) (shorten it, or cut it: truncate=true in a request, --truncate in m2d-embed)"
+            "text \(index) is \(tokens) tokens, over the encoder's \(limit) (shorten it, or cut it: truncate=true "
+                + "in a request, --truncate in m2d-embed)"
         case let .emptyText(index): "text \(index) is empty"
         }
     }

@@ -1,7 +1,9 @@
 // m2d-bench text: the M2D-CLAP text encoder's throughput next to transformers' BertModel on PyTorch fp32
 // (tools/peers/bench_text_torch.py) with the same weights, in the same run, in rounds with alternating order:
-// 8-token labels one at a time and 64 per call, 64-token captions 64 per call, and zero-shot's 527 labels in one
-// call (cold) and from the label cache (cached). Texts/s, the ratio, and the engine that ran.
+// 8-token labels one at a time and 64 per call, labels of 3 to 16 tokens 64 per call (the peer pads them to the
+// longest, as the official runtime's tokenizer call does; ours runs each at its length), 64-token captions 64
+// per call, and zero-shot's 527 labels of 6 to 11 tokens in one call (cold) and from the label cache (cached).
+// Texts/s, the ratio, and the engine that ran.
 import ArgumentParser
 import Foundation
 import M2DServer
@@ -23,15 +25,24 @@ struct TextBench: ParsableCommand {
     @Option(help: "Threads for us and for PyTorch.") var threads = 2
     @Option(help: "Products on openblas or onednn (fp32).") var backend: GEMMEngine.Backend = .onednn
 
-    static let words = (
-        "the dog cat bird car train rain wind water door bell music voice child man woman engine siren clock "
-            + "glass paper metal wood fire street crowd baby laugh cough whistle drum guitar piano horn knock "
-            + "motor truck plane boat sea river forest night morning city room kitchen machine tool hammer"
-    ).split(separator: " ").map(String.init)
+    static let words =
+        ("the dog cat bird car train rain wind water door bell music voice child man woman engine siren clock "
+        + "glass paper metal wood fire street crowd baby laugh cough whistle drum guitar piano horn knock "
+        + "motor truck plane boat sea river forest night morning city room kitchen machine tool hammer").split(
+            separator: " "
+        ).map(String.init)
 
     /// `count` texts of `words` words each (all whole words of the vocabulary: tokens = words + 2).
     static func texts(_ count: Int, words n: Int, seed: Int) -> [String] {
         (0..<count).map { i in (0..<n).map { words[(i * 7 + $0 * 13 + seed) % words.count] }.joined(separator: " ") }
+    }
+
+    /// `count` texts of 1 to `maxWords` words, as label sets are (AudioSet's names run from 1 to 9 words).
+    static func mixedTexts(_ count: Int, maxWords: Int, seed: Int) -> [String] {
+        (0..<count).map { i in
+            let n = 1 + (i * 5 + seed) % maxWords
+            return (0..<n).map { words[(i * 11 + $0 * 17 + seed) % words.count] }.joined(separator: " ")
+        }
     }
 
     func run() throws {
@@ -42,7 +53,9 @@ struct TextBench: ParsableCommand {
         let haveTorch = FileManager.default.isExecutableFile(atPath: python)
         var hf = folder ?? ""
         if folder == nil {
-            guard haveTorch else { throw ValidationError("no --folder and no --python to make one (scripts/venv.sh peers)") }
+            guard haveTorch else {
+                throw ValidationError("no --folder and no --python to make one (scripts/venv.sh peers)")
+            }
             guard FileManager.default.fileExists(atPath: vocab) else {
                 throw ValidationError("no vocabulary at \(vocab): run scripts/text-fixtures.sh, or pass --vocab")
             }
@@ -53,20 +66,25 @@ struct TextBench: ParsableCommand {
         }
         let (hfConfig, tensors) = try TextImport.huggingFaceFolder(hf)
         let config = try TextImport.inferConfig(
-            tensors, heads: hfConfig.numAttentionHeads, pooling: .cls, source: hf, epsilon: hfConfig.layerNormEps ?? 1e-12)
+            tensors, heads: hfConfig.numAttentionHeads, pooling: .cls, source: hf,
+            epsilon: hfConfig.layerNormEps ?? 1e-12)
         try TextImport.write(config: config, tensors: tensors, vocabulary: hf + "/vocab.txt", to: tmp + "/model")
         BLAS.threads = threads
-        let engine = backend == .openblas ? nil : try GEMMEngine(backend: backend, ownsWeights: true, fusedThreads: threads)
+        let engine =
+            backend == .openblas ? nil : try GEMMEngine(backend: backend, ownsWeights: true, fusedThreads: threads)
         let model = try TextModel(path: tmp + "/model/text", engine: engine)
         let labels = Self.texts(64, words: 6, seed: 1), captions = Self.texts(64, words: 62, seed: 2)
-        let zeroShot = Self.texts(527, words: 4, seed: 3).map { "\($0) can be heard" }
+        let mixed = Self.mixedTexts(64, maxWords: 14, seed: 4)
+        let zeroShot = Self.mixedTexts(527, maxWords: 6, seed: 3).map { "\($0) can be heard" }
         let cases: [(String, [[String]], Int)] = [
-            ("labels b1", labels.map { [$0] }, 64), ("labels b64", [labels], 64), ("captions b64", [captions], 64),
-            ("527 labels", [zeroShot], 527),
+            ("labels b1", labels.map { [$0] }, 64), ("labels b64", [labels], 64),
+            ("mixed b64", [mixed], 64), ("captions b64", [captions], 64), ("527 labels", [zeroShot], 527),
         ]
         let textsFile = tmp + "/texts.json"
-        try JSONSerialization.data(withJSONObject: ["cases": Dictionary(uniqueKeysWithValues: cases.map { ($0.0, $0.1) })])
-            .write(to: URL(fileURLWithPath: textsFile))
+        try JSONSerialization.data(withJSONObject: [
+            "cases": Dictionary(uniqueKeysWithValues: cases.map { ($0.0, $0.1) })
+        ])
+        .write(to: URL(fileURLWithPath: textsFile))
         var ours: [String: Double] = [:], peer: [String: Double] = [:]
         for round in 0..<rounds {
             let order = round % 2 == 0 ? [true, false] : [false, true]
@@ -85,8 +103,10 @@ struct TextBench: ParsableCommand {
                 } else if haveTorch,
                     let line = try runTool(
                         python,
-                        [script, "run", "--folder", hf, "--texts", textsFile, "--threads", "\(threads)",
-                         "--repeats", "\(repeats)", "--pooling", "cls"]),
+                        [
+                            script, "run", "--folder", hf, "--texts", textsFile, "--threads", "\(threads)",
+                            "--repeats", "\(repeats)", "--pooling", "cls",
+                        ]),
                     let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Double]
                 {
                     for (k, v) in json { peer[k] = min(peer[k] ?? .infinity, v) }
@@ -94,18 +114,27 @@ struct TextBench: ParsableCommand {
             }
         }
         let cached = cachedLookup(zeroShot, model: model)
-        print("text encoder \(config.layers) layers x \(config.hidden), \(threads) threads, ours on \(engineName(engine))")
-        print(String(format: "%-14@ %12@ %16@ %8@", "case" as NSString, "ours texts/s" as NSString,
-                     "torch texts/s" as NSString, "ratio" as NSString))
+        print(
+            "text encoder \(config.layers) layers x \(config.hidden), \(threads) threads, ours on \(engineName(engine))"
+        )
+        print(
+            String(
+                format: "%-14@ %12@ %16@ %8@", "case" as NSString, "ours texts/s" as NSString,
+                "torch texts/s" as NSString, "ratio" as NSString))
         for (name, _, count) in cases {
             let o = ours[name].map { Double(count) / $0 }, t = peer[name].map { Double(count) / $0 }
             let ratio = (o != nil && t != nil) ? String(format: "%.2fx", o! / t!) : "-"
             print(
-                String(format: "%-14@ %12@ %16@ %8@", name as NSString, (o.map { String(format: "%.1f", $0) } ?? "-") as NSString,
-                       (t.map { String(format: "%.1f", $0) } ?? "-") as NSString, ratio as NSString))
+                String(
+                    format: "%-14@ %12@ %16@ %8@", name as NSString,
+                    (o.map { String(format: "%.1f", $0) } ?? "-") as NSString,
+                    (t.map { String(format: "%.1f", $0) } ?? "-") as NSString, ratio as NSString))
         }
         if let cold = ours["527 labels"] {
-            print(String(format: "zero-shot, 527 labels: cold %.1f ms, cached %.3f ms (label cache)", cold * 1000, cached * 1000))
+            print(
+                String(
+                    format: "zero-shot, 527 labels: cold %.1f ms, cached %.3f ms (label cache)", cold * 1000,
+                    cached * 1000))
         }
     }
 

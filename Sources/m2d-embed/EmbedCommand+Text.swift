@@ -1,6 +1,7 @@
 // m2d-embed --text / --text-file: CLAP text embeddings from the model's text encoder, in batches.
 import ArgumentParser
 import Foundation
+import M2DTensor
 import M2DText
 
 extension EmbedCommand {
@@ -22,7 +23,12 @@ extension EmbedCommand {
         if texts.isEmpty { throw ValidationError("no texts to embed (--text-file \(textFile ?? "") has no lines)") }
         let model: TextModel
         do {
-            guard let loaded = try TextModel.load(modelDirectory: self.model) else {
+            // The server's text engine (fp32 on oneDNN's packed GEMM, fused thread team), so both give the same
+            // bits; OpenBLAS with --backend openblas or without oneDNN.
+            let engine =
+                backend == .openblas
+                ? nil : try? GEMMEngine(backend: .onednn, ownsWeights: true, fusedThreads: threads ?? BLAS.threads)
+            guard let loaded = try TextModel.load(modelDirectory: self.model, engine: engine) else {
                 throw TextModelError.noTextEncoder(model: self.model)
             }
             model = loaded

@@ -79,8 +79,10 @@ func expectOpenAIError(
                 let wav = audio(clip)
                 let json = try s.postJSON(
                     "/classify",
-                    ["inputs": Data(wav).base64EncodedString(), "candidate_labels": texts.labels,
-                     "function_to_apply": "none"])
+                    [
+                        "inputs": Data(wav).base64EncodedString(), "candidate_labels": texts.labels,
+                        "function_to_apply": "none",
+                    ])
                 let form = try s.postFiles(
                     "/classify", [(clip + ".wav", wav)],
                     fields: texts.labels.map { ("candidate_labels", $0) } + [("function_to_apply", "none")])
@@ -88,10 +90,15 @@ func expectOpenAIError(
                     #expect(r.status == 200, "\(r.text)")
                     let ranked = try #require(r.jsonArray as? [[String: Any]])
                     #expect(ranked.count == texts.labels.count)
-                    let got = Dictionary(uniqueKeysWithValues: ranked.map { ($0["label"] as! String, ($0["score"] as! NSNumber).floatValue) })
+                    let got = Dictionary(
+                        uniqueKeysWithValues: ranked.map {
+                            ($0["label"] as! String, ($0["score"] as! NSNumber).floatValue)
+                        })
                     for (l, label) in texts.labels.enumerated() {
                         let want = scores[a * texts.labels.count + l]
-                        #expect(abs((got[label] ?? 9) - want) <= 1e-4, "\(name) \(clip) \(label): \(got[label] ?? 9) vs \(want)")
+                        #expect(
+                            abs((got[label] ?? 9) - want) <= 1e-4,
+                            "\(name) \(clip) \(label): \(got[label] ?? 9) vs \(want)")
                     }
                     let values = ranked.map { ($0["score"] as! NSNumber).floatValue }
                     #expect(values == values.sorted(by: >))
@@ -105,7 +112,8 @@ func expectOpenAIError(
             #expect(top.count == 3 && top.allSatisfy { (($0["score"] as? NSNumber)?.floatValue ?? 0) > 0 })
             let all = try #require(
                 try s.postFiles(
-                    "/classify", [("c.wav", audio("ten_sec_mod"))], fields: texts.labels.map { ("candidate_labels", $0) }
+                    "/classify", [("c.wav", audio("ten_sec_mod"))],
+                    fields: texts.labels.map { ("candidate_labels", $0) }
                 ).jsonArray as? [[String: Any]])
             #expect(abs(all.reduce(0) { $0 + (($1["score"] as? NSNumber)?.doubleValue ?? 0) } - 1) < 1e-5)
             let info = try #require(try s.get("/info").json?["text_encoder"] as? [String: Any])
@@ -119,20 +127,27 @@ func expectOpenAIError(
     @Test func limitsAndErrorsAreClear() throws {
         let dir = try CLAPFixture.model("clap2025", CLAPFixture.cases[0].1, external: false)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try TestServer.with(model: dir, configure: { $0.maxTexts = 4; $0.maxTextBytes = 300 }) { s in
+        try TestServer.with(
+            model: dir,
+            configure: {
+                $0.maxTexts = 4; $0.maxTextBytes = 300
+            }
+        ) { s in
             let long = Array(repeating: "dog", count: 60).joined(separator: " ")
             expectOpenAIError(
                 try s.postJSON("/v1/embeddings", ["input": ["rain", long], "modality": "text"]), 422,
                 contains: "input[1] is 62 tokens")
             let cut = try s.postJSON("/embed/text", ["inputs": [long], "truncate": true])
             #expect(cut.status == 200 && embeddings(cut).count == 1, "\(cut.text)")
-            expectError(try s.postJSON("/embed/text", ["inputs": [""]]), 422, "validation", contains: "inputs[0] is empty")
+            expectError(
+                try s.postJSON("/embed/text", ["inputs": [""]]), 422, "validation", contains: "inputs[0] is empty")
             expectError(try s.postJSON("/embed/text", ["inputs": [1, 2]]), 400, "invalid_request", contains: "string")
             expectError(
                 try s.postJSON("/embed/text", ["inputs": ["a", "b", "c", "d", "e"]]), 413, "payload_too_large",
                 contains: "--max-texts")
             expectError(
-                try s.postJSON("/embed/text", ["inputs": [String(repeating: "a ", count: 200)]]), 413, "payload_too_large",
+                try s.postJSON("/embed/text", ["inputs": [String(repeating: "a ", count: 200)]]), 413,
+                "payload_too_large",
                 contains: "--max-text-bytes")
             expectError(
                 try s.postFiles(
@@ -141,7 +156,8 @@ func expectOpenAIError(
             expectError(
                 try s.postFiles(
                     "/classify", [("c.wav", audio("short_chirp"))],
-                    fields: [("candidate_labels", "dog"), ("hypothesis_template", "no placeholder")]), 422, "validation",
+                    fields: [("candidate_labels", "dog"), ("hypothesis_template", "no placeholder")]), 422,
+                "validation",
                 contains: "{}")
             expectOpenAIError(
                 try s.postJSON("/v1/embeddings", ["input": ["rain"], "modality": "video"]), 422, contains: "modality")
@@ -152,7 +168,8 @@ func expectOpenAIError(
         // A model without a text part: the error says what to import.
         try TestServer.with { s in
             expectOpenAIError(
-                try s.postJSON("/v1/embeddings", ["input": "rain", "modality": "text"]), 404, contains: "m2d-train import")
+                try s.postJSON("/v1/embeddings", ["input": "rain", "modality": "text"]), 404,
+                contains: "m2d-train import")
             expectError(
                 try s.postFiles("/classify", [("c.wav", audio("short_chirp"))], fields: [("candidate_labels", "dog")]),
                 404, "not_found", contains: "m2d-train import")
@@ -169,7 +186,10 @@ func expectOpenAIError(
         try FileManager.default.copyItem(atPath: full + "/text", toPath: dir + "/text")
         let engine = try StubEngine.tiny(delay: 0.05)
         try TestServer.with(
-            engine: engine, configure: { $0.modelPath = dir; $0.maxBatchChunks = 2; $0.maxBatchDelayMs = 0 }
+            engine: engine,
+            configure: {
+                $0.modelPath = dir; $0.maxBatchChunks = 2; $0.maxBatchDelayMs = 0
+            }
         ) { s in
             let long = BackgroundRequest(port: s.port, body: TestAudio.longWAV(seconds: 200))  // ~50 batches, 2.5 s
             while engine.encodedChunks < 6 { usleep(5000) }

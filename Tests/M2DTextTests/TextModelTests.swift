@@ -25,7 +25,9 @@ import TestSupport
     }
 
     /// Cosine and max abs difference of two vectors, with the reference's scale.
-    static func compare(_ ours: UnsafePointer<Float>, _ reference: [Float]) -> (cosine: Double, maxAbs: Float, scale: Float) {
+    static func compare(
+        _ ours: UnsafePointer<Float>, _ reference: [Float]
+    ) -> (cosine: Double, maxAbs: Float, scale: Float) {
         var dot = 0.0, a2 = 0.0, b2 = 0.0, maxAbs: Float = 0, scale: Float = 0
         for (i, r) in reference.enumerated() {
             dot += Double(ours[i]) * Double(r)
@@ -66,8 +68,9 @@ import TestSupport
         }
         // Alone or in a batch with others: the same rows (each text attends only within itself).
         let alone = try model.embed([expected.texts[3]])
-        #expect(Self.compare(alone.pointer, Array(UnsafeBufferPointer(start: embeddings.pointer + 3 * 384, count: 384)))
-            .maxAbs == 0)
+        #expect(
+            Self.compare(alone.pointer, Array(UnsafeBufferPointer(start: embeddings.pointer + 3 * 384, count: 384)))
+                .maxAbs == 0)
     }
 
     func importOfficial(_ case_: String, checkpointFolder: String, folder: String?) throws -> (TextModel, String) {
@@ -101,7 +104,9 @@ import TestSupport
             #expect(c.cosine >= 0.99999 && c.maxAbs <= 1e-3 * c.scale, "\(case_) text \(i): \(c)")
         }
         // Zero-shot raw scores: the official audio embeddings against our prompt embeddings.
-        let prompts = texts.labels.map { texts.template.replacingOccurrences(of: "{}", with: $0.replacingOccurrences(of: "_", with: " ")) }
+        let prompts = texts.labels.map {
+            texts.template.replacingOccurrences(of: "{}", with: $0.replacingOccurrences(of: "_", with: " "))
+        }
         let labels = try model.embed(prompts)
         let scores = try expected.array("scores")
         for (a, name) in texts.audio.enumerated() {

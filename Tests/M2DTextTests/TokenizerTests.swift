@@ -55,7 +55,8 @@ import TestSupport
             }
         }
         let first = mismatches.prefix(5).joined(separator: "\n")
-        #expect(mismatches.isEmpty, "\(mismatches.count) of \(corpus.count) strings differ from HF; the first:\n\(first)")
+        #expect(
+            mismatches.isEmpty, "\(mismatches.count) of \(corpus.count) strings differ from HF; the first:\n\(first)")
         #expect(countMismatches == 0, "tokenCount or tokens disagree with HF's id count on \(countMismatches) strings")
     }
 
@@ -70,7 +71,8 @@ import TestSupport
             let ours = BertBasicTokenizer.normalize(line.text.unicodeScalars[...], lowercase: true)
             let expected = Array(line.normalized.unicodeScalars)  // scalars, not String ==, which is canonical
             guard ours != expected else { continue }
-            let at = zip(ours, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            let at =
+                zip(ours, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
                 ?? min(ours.count, expected.count)
             let ourScalars = ours[at...].prefix(6).map { String($0.value, radix: 16) }
             let hfScalars = expected[at...].prefix(6).map { String($0.value, radix: 16) }

@@ -38,7 +38,8 @@ struct TextHandler: RouteHandler {
         if !route.isOpenAI, let m = options.model, m != service.model.name {
             return reply(
                 .error(
-                    .validation("model '\(m)' is not served; this server serves '\(service.model.name)'", param: "model"),
+                    .validation(
+                        "model '\(m)' is not served; this server serves '\(service.model.name)'", param: "model"),
                     route: route))
         }
         let metrics = app.metrics, name = service.model.name, start = DispatchTime.now().uptimeNanoseconds
@@ -50,7 +51,8 @@ struct TextHandler: RouteHandler {
                 if let reason = error.rejectionReason { metrics.rejected(reason) }
                 reply(.error(error, route: route))
             case let .success(embeddings):
-                metrics.textRequest(texts: texts.count, seconds: Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9)
+                metrics.textRequest(
+                    texts: texts.count, seconds: Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9)
                 let body = TextEmbedResponse(
                     embeddings, options: options, model: name, dim: text.model.config.outputDim, tokens: tokens,
                     openAI: route.isOpenAI)

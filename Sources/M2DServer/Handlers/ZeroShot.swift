@@ -48,7 +48,8 @@ enum ZeroShot {
 }
 
 extension ClassifyHandler {
-    /// /classify with candidate labels: the labels' embeddings first (cached), then the audio as /embed?projection=clap.
+    /// /classify with candidate labels: the labels' embeddings first (cached), then the audio as
+    /// /embed?projection=clap.
     func zeroShot(_ labels: [String], request: AdmittedRequest, reply: @escaping @Sendable (Reply) -> Void) {
         let route = request.route
         guard let text = app.registry.text, let ticket = request.ticket else {

@@ -49,7 +49,9 @@ enum TextRequest {
     }
 
     /// The candidate labels of a zero-shot /classify request (JSON list or repeated form fields), nil when absent.
-    static func candidateLabels(_ request: HTTPRequest, maxLabels: Int, maxBytes: Int) throws(ServerError)
+    static func candidateLabels(
+        _ request: HTTPRequest, maxLabels: Int, maxBytes: Int
+    ) throws(ServerError)
         -> [String]?
     {
         switch request.head.mediaType {
@@ -68,7 +70,9 @@ enum TextRequest {
             // One field may also hold them comma-separated, as transformers' pipeline accepts a string.
             let texts = labels.count == 1 ? labels[0].text.split(separator: ",").map(String.init) : labels.map(\.text)
             if texts.count > maxLabels { throw tooMany("candidate_labels", maxLabels) }
-            for (i, t) in texts.enumerated() where t.utf8.count > maxBytes { throw tooBig("candidate_labels", i, maxBytes) }
+            for (i, t) in texts.enumerated() where t.utf8.count > maxBytes {
+                throw tooBig("candidate_labels", i, maxBytes)
+            }
             return texts
         default:
             return nil
@@ -86,7 +90,8 @@ enum TextRequest {
             }
             for (k, value) in body.options { try options.apply(key: k, json: value) }
         case "multipart/form-data", "application/x-www-form-urlencoded":
-            for part in request.parts where part.filename == nil && !part.name.hasPrefix("candidate_labels")
+            for part in request.parts
+            where part.filename == nil && !part.name.hasPrefix("candidate_labels")
                 && !["file", "file[]", "data", "files", "audio"].contains(part.name)
             {
                 try options.apply(key: part.name, text: part.text)
