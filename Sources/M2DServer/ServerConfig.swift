@@ -35,6 +35,8 @@ public struct ServerConfig: Sendable {
     public var maxTextBytes = 16 * 1024
     /// Text embeddings kept by text (labels sent again cost nothing); 0 turns the cache off.
     public var labelCacheEntries = 8192
+    /// Most tokens of one request's texts together (about a minute of bert-base on 2 cores).
+    public var maxRequestTokens = 65536
     /// Admission limit: requests in flight beyond this get 429 at once. As many as the connection table
     /// holds by default (each connection carries one request at a time), so a burst that fits the table is
     /// queued, not refused; the budgets bound what the requests hold.
@@ -100,8 +102,12 @@ public struct ServerConfig: Sendable {
         if maxClientBatchSize < 1 || maxConcurrentRequests < 1 || maxBatchChunks < 1 {
             throw fail("--max-client-batch-size, --max-concurrent-requests and --max-batch-chunks must be at least 1")
         }
-        if maxTexts < 1 || maxTextBytes < 1 || labelCacheEntries < 0 {
-            throw fail("--max-texts and --max-text-bytes must be at least 1, --label-cache-entries at least 0")
+        if !(1...100_000).contains(maxTexts) || !(1...(1 << 20)).contains(maxTextBytes)
+            || !(0...1_000_000).contains(labelCacheEntries) || !(1...(1 << 24)).contains(maxRequestTokens)
+        {
+            throw fail(
+                "--max-texts must be 1...100000, --max-text-bytes 1...1048576, --label-cache-entries 0...1000000, "
+                    + "--max-request-tokens 1...16777216")
         }
         if maxBatchDelayMs < 0 || maxBatchMs < 0 { throw fail("--max-batch-delay-ms and --max-batch-ms must be >= 0") }
         if let threads, threads < 1 { throw fail("--threads must be 0 (all cores) or more") }

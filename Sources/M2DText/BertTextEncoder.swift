@@ -23,8 +23,9 @@ public final class BertTextEncoder: @unchecked Sendable {
     }
 
     /// (texts.count, outputDim) embeddings of token sequences ([CLS] ... [SEP], each 1...maxPositions ids,
-    /// every id below the vocabulary size: the tokenizer's output), row i for sequence i.
-    public func embed(_ sequences: [[Int32]]) -> FloatBuffer {
+    /// every id below the vocabulary size: the tokenizer's output), row i for sequence i. A product the engine
+    /// failed is an error, never a wrong embedding.
+    public func embed(_ sequences: [[Int32]]) throws(TextModelError) -> FloatBuffer {
         let out = FloatBuffer(count: sequences.count * config.outputDim)
         var first = 0
         while first < sequences.count {
@@ -34,6 +35,7 @@ public final class BertTextEncoder: @unchecked Sendable {
                 last += 1
             }
             forward(Array(sequences[first..<last]), into: out.pointer + first * config.outputDim)
+            if let failure = engine?.takeFailure() { throw .engine(failure) }
             first = last
         }
         return out

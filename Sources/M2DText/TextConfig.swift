@@ -51,9 +51,13 @@ public struct TextConfig: Codable, Sendable, Equatable {
         }
         try need((1...48).contains(layers), "layers \(layers) must be 1...48")
         try need((1...4096).contains(hidden), "hidden \(hidden) must be 1...4096")
-        try need(heads >= 1 && hidden % heads == 0, "heads \(heads) must divide hidden \(hidden)")
+        try need((1...128).contains(heads) && hidden % heads == 0, "heads \(heads) must be 1...128 and divide hidden")
         try need((1...16384).contains(intermediate), "intermediate \(intermediate) must be 1...16384")
-        try need((2...8192).contains(maxPositions), "max_positions \(maxPositions) must be 2...8192")
+        try need((2...4096).contains(maxPositions), "max_positions \(maxPositions) must be 2...4096")
+        // A forward holds one text's attention weights for every head: bounded here, not at request time.
+        try need(
+            heads * maxPositions * maxPositions <= 64 << 20,
+            "heads x max_positions^2 = \(heads * maxPositions * maxPositions) must be at most \(64 << 20)")
         try need((1...16).contains(typeVocabulary), "type_vocab_size \(typeVocabulary) must be 1...16")
         try need((5...1_000_000).contains(vocabularySize), "vocab_size \(vocabularySize) must be 5...1000000")
         try need(layerNormEpsilon > 0 && layerNormEpsilon < 1, "layer_norm_eps must be in (0, 1)")

@@ -9,25 +9,27 @@ extension TextImport {
     /// `pN` NV-Embed-v2, `pA` or no extra GTE-base (2024).
     public enum Family: String, Sendable { case gte = "A", bert = "B", nvEmbed = "N" }
 
-    public static func family(ofCheckpointAt path: String) -> Family {
+    /// As the official `get_text_encoder`: the parent folder's name, else (when it has no '-') the file's stem;
+    /// no extra after the sizes is GTE; an extra other than A, B or N is an error (the official code asserts).
+    public static func family(ofCheckpointAt path: String) throws(TextModelError) -> Family {
         let url = URL(fileURLWithPath: path)
         for name in [url.deletingLastPathComponent().lastPathComponent, url.deletingPathExtension().lastPathComponent] {
-            let parts = name.split(separator: "-")
+            let parts = name.split(separator: "-", omittingEmptySubsequences: false)
             guard parts.count > 1 else { continue }
-            let params = parts[1].split(separator: "p", omittingEmptySubsequences: false)
-            guard params.count >= 2, params[0].contains("x") else { continue }
-            let extra = params.dropFirst(3)
+            let extra = parts[1].split(separator: "p", omittingEmptySubsequences: false).dropFirst(3)
             guard let first = extra.first else { return .gte }
-            return Family(rawValue: String(first)) ?? .gte
+            guard let family = Family(rawValue: String(first)) else {
+                throw .unsupportedFamily(
+                    "\(name): the text encoder '\(first)' after the sizes is none of A (GTE), B (BERT), N (NV-Embed)")
+            }
+            return family
         }
         return .gte
     }
 
     /// Whether the checkpoint carries its text encoder (the 2025 `...pTI` layout).
     public static func hasTextEncoder(_ checkpoint: PyTorchCheckpoint) -> Bool {
-        var state = checkpoint.root
-        if let model = checkpoint.root["model"], model.dictItems != nil { state = model }
-        return PyTorchCheckpoint.tensors(of: state).contains { $0.0.hasPrefix("text_encoder.text_encoder.") }
+        stateDict(checkpoint).contains { $0.0.hasPrefix("text_encoder.text_encoder.") }
     }
 
     /// Writes `<out>/text/` for an official checkpoint: from the text encoder inside it (2025, with `vocabulary`)
@@ -37,11 +39,19 @@ extension TextImport {
         _ checkpoint: PyTorchCheckpoint, path: String, vocabulary: String?, folder: String?, heads: Int?,
         out: String
     ) throws(TextModelError) -> TextConfig? {
-        let family = family(ofCheckpointAt: path)
+        let family = try family(ofCheckpointAt: path)
         if family == .nvEmbed {
+            // Its audio side imports as any other; only asking for its text side is an error.
+            guard vocabulary != nil || folder != nil else { return nil }
             throw .unsupportedFamily(
                 "\(path) pairs with NV-Embed-v2 (a 7B decoder, the 'pN' family), which m2d-serve does not run; "
-                    + "import it without --text-encoder/--text-vocab for its audio side")
+                    + "drop --text-encoder/--text-vocab to import its audio side")
+        }
+        if folder != nil, hasTextEncoder(checkpoint) {
+            // The official runtime loads the fine-tuned BERT inside the .pth over the Hub model: so do we.
+            throw .invalidConfig(
+                "\(path) carries its own fine-tuned text encoder; give its vocabulary with --text-vocab "
+                    + "(e.g. the folder's vocab.txt) instead of --text-encoder, whose weights it would replace")
         }
         let projection = try projectionTensors(checkpoint)
         let pooling: TextConfig.Pooling = family == .bert ? .cls : .mean

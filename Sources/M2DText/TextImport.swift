@@ -30,15 +30,20 @@ public enum TextImport {
 
     /// Float tensors of the checkpoint's state dict under `prefix`, the prefix removed.
     static func tensors(of checkpoint: PyTorchCheckpoint, prefix: String) throws(TextModelError) -> Tensors {
-        var state = checkpoint.root
-        if let model = checkpoint.root["model"], model.dictItems != nil { state = model }
         var out: Tensors = [:]
-        for (key, t) in PyTorchCheckpoint.tensors(of: state) where key.hasPrefix(prefix) {
+        for (key, t) in stateDict(checkpoint) where key.hasPrefix(prefix) {
             guard [.float32, .float16, .bfloat16, .float64].contains(t.dtype) else { continue }
             let values = try TextModelError.mapping { try checkpoint.array(t, name: key) }
             out[String(key.dropFirst(prefix.count))] = (t.shape, values)
         }
         return out
+    }
+
+    /// The state dict's tensors: under `model` when the file has one, as the official loaders read it.
+    static func stateDict(_ checkpoint: PyTorchCheckpoint) -> [(String, TensorReference)] {
+        var state = checkpoint.root
+        if let model = checkpoint.root["model"], model.dictItems != nil { state = model }
+        return PyTorchCheckpoint.tensors(of: state)
     }
 
     /// A Hugging Face BERT folder's config (sizes, heads, eps) and float tensors (`bert.` prefix removed,
@@ -128,19 +133,22 @@ public enum TextImport {
             guard Shape(t.shape) == shape else { throw .checkpoint("\(key) is \(t.shape), expected \(shape)") }
             writer.add(key, shape: shape, array: t.values)
         }
-        let dir = out + "/" + TextModel.folder
+        // Written whole beside the model, then renamed into place: a crash or a failed step never leaves a
+        // text part that mixes two imports.
+        let dir = out + "/" + TextModel.folder, staging = out + "/.\(TextModel.folder).partial-\(getpid())"
+        let files = FileManager.default
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try writer.write(to: dir + "/model.safetensors")
+            try? files.removeItem(atPath: staging)
+            try files.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            try writer.write(to: staging + "/model.safetensors")
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(config).write(to: URL(fileURLWithPath: dir + "/config.json"), options: .atomic)
-            let vocab = dir + "/vocab.txt"
-            if FileManager.default.fileExists(atPath: vocab) { try FileManager.default.removeItem(atPath: vocab) }
-            try FileManager.default.copyItem(atPath: vocabulary, toPath: vocab)
-        } catch let error as TextModelError {
-            throw error
+            try encoder.encode(config).write(to: URL(fileURLWithPath: staging + "/config.json"), options: .atomic)
+            try files.copyItem(atPath: vocabulary, toPath: staging + "/vocab.txt")
+            if files.fileExists(atPath: dir) { try files.removeItem(atPath: dir) }
+            try files.moveItem(atPath: staging, toPath: dir)
         } catch {
+            try? files.removeItem(atPath: staging)
             throw .checkpoint("cannot write \(dir): \(error)")
         }
     }

@@ -40,7 +40,10 @@ public final class TextModel: Sendable {
         }
         let file = try TextModelError.mapping { try SafeTensorsFile(path: path + "/model.safetensors") }
         let weights = try TextWeights(config: config, file: file)
-        if let engine { weights.prepare(engine) }
+        if let engine {
+            weights.prepare(engine)
+            if let failure = engine.takeFailure() { throw .engine("packing the weights: \(failure)") }
+        }
         encoder = BertTextEncoder(weights: weights, engine: engine)
         self.path = path
     }
@@ -66,6 +69,6 @@ public final class TextModel: Sendable {
 
     /// (texts.count, outputDim) embeddings, not normalized (as the official `encode_clap_text`).
     public func embed(_ texts: [String], truncate: Bool = false) throws(TextModelError) -> FloatBuffer {
-        encoder.embed(try tokenize(texts, truncate: truncate))
+        try encoder.embed(try tokenize(texts, truncate: truncate))
     }
 }

@@ -11,6 +11,8 @@ public enum TextModelError: Error, CustomStringConvertible, Equatable {
     case unsupportedFamily(String)
     case tooLong(index: Int, tokens: Int, limit: Int)
     case emptyText(index: Int)
+    /// The compute library failed a product (the embeddings would be wrong).
+    case engine(String)
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum TextModelError: Error, CustomStringConvertible, Equatable {
             "text \(index) is \(tokens) tokens, over the encoder's \(limit) (shorten it, or cut it: truncate=true "
                 + "in a request, --truncate in m2d-embed)"
         case let .emptyText(index): "text \(index) is empty"
+        case let .engine(what): "the text encoder's engine failed: \(what)"
         }
     }
 

@@ -36,7 +36,8 @@ extension EmbedCommand {
             FileHandle.standardError.write(Data("m2d-embed: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        // Every text is checked before any is embedded: a bad line is reported by number, nothing written.
+        // Every text is checked before any is embedded: a bad one is reported by its index (the --text entries
+        // first, then the file's non-empty lines), and nothing is written.
         do { _ = try model.tokenize(texts, truncate: truncate) } catch {
             FileHandle.standardError.write(Data("m2d-embed: \(error)\n".utf8))
             throw ExitCode(1)

@@ -103,7 +103,9 @@ extension EmbedCommand {
         if batchChunks < 1 { throw ValidationError("--batch-chunks must be at least 1") }
         if maxAudioSeconds <= 0 { throw ValidationError("--max-audio-seconds must be positive") }
         let texts = !text.isEmpty || textFile != nil
-        if texts && !inputs.isEmpty { throw ValidationError("give audio inputs or texts (--text, --text-file), not both") }
+        if texts && !inputs.isEmpty {
+            throw ValidationError("give audio inputs or texts (--text, --text-file), not both")
+        }
         if !texts && inputs.isEmpty { throw ValidationError("give audio files or folders to embed (or --text TEXT)") }
         if texts && frames { throw ValidationError("--frames is for audio; a text has one embedding") }
     }
@@ -129,7 +131,8 @@ extension EmbedCommand {
         let embedder = AudioEmbedder(weights: loaded.weights, maxBatchChunks: batchChunks, engine: engine)
         let walked = try InputWalker.files(inputs)
         if walked.isEmpty { throw ValidationError("no audio files found in \(inputs.joined(separator: " "))") }
-        let files = shard.map { s in walked.enumerated().filter { $0.offset % s.count == s.index }.map(\.element) }
+        let files =
+            shard.map { s in walked.enumerated().filter { $0.offset % s.count == s.index }.map(\.element) }
             ?? walked
         if files.isEmpty {
             FileHandle.standardError.write(Data("m2d-embed: shard \(shard!) of \(walked.count) inputs is empty\n".utf8))

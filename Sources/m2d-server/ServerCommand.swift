@@ -68,6 +68,8 @@ struct ServerCommand: ParsableCommand {
         "MAX_TEXT_BYTES", defaults.maxTextBytes)
     @Option(help: "Text embeddings cached by text (repeated labels are free); 0 = off. [LABEL_CACHE_ENTRIES]")
     var labelCacheEntries: Int = int("LABEL_CACHE_ENTRIES", defaults.labelCacheEntries)
+    @Option(help: "Most tokens of one request's texts together. [MAX_REQUEST_TOKENS]")
+    var maxRequestTokens: Int = int("MAX_REQUEST_TOKENS", defaults.maxRequestTokens)
     @Option(help: "Requests in flight before 429. [MAX_CONCURRENT_REQUESTS]")
     var maxConcurrentRequests: Int = int("MAX_CONCURRENT_REQUESTS", defaults.maxConcurrentRequests)
     @Option(help: "Most chunks per encoder call. [MAX_BATCH_CHUNKS]") var maxBatchChunks: Int = int(
@@ -133,6 +135,7 @@ struct ServerCommand: ParsableCommand {
         c.maxTexts = maxTexts
         c.maxTextBytes = maxTextBytes
         c.labelCacheEntries = labelCacheEntries
+        c.maxRequestTokens = maxRequestTokens
         c.maxConcurrentRequests = maxConcurrentRequests
         c.maxBatchChunks = maxBatchChunks
         c.maxBatchDelayMs = maxBatchDelayMs

@@ -188,12 +188,17 @@ extension ImportCommand {
             config = try TextImport.fromCheckpoint(
                 file, path: checkpoint, vocabulary: textVocab, folder: textEncoder, heads: textHeads, out: out)
         } catch {
+            // The audio side is new: a text part left from an earlier import would not match it.
+            try? FileManager.default.removeItem(atPath: out + "/" + TextModel.folder)
             FileHandle.standardError.write(Data("m2d-train import: the text side: \(error)\n".utf8))
             throw ExitCode(1)
         }
         guard let config else {
             try? FileManager.default.removeItem(atPath: out + "/" + TextModel.folder)
-            if TextImport.hasTextEncoder(file) {
+            if (try? TextImport.family(ofCheckpointAt: checkpoint)) == .nvEmbed {
+                print("note: \(checkpoint) pairs with NV-Embed-v2 (a 7B decoder), which m2d-serve does not run: "
+                    + "its audio side is imported, without a text side")
+            } else if TextImport.hasTextEncoder(file) {
                 print(
                     "note: \(checkpoint) carries a BERT text encoder; pass --text-vocab with bert-base-uncased's "
                         + "vocab.txt to import it (text embeddings, zero-shot /classify)")

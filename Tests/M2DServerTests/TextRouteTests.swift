@@ -130,7 +130,7 @@ func expectOpenAIError(
         try TestServer.with(
             model: dir,
             configure: {
-                $0.maxTexts = 4; $0.maxTextBytes = 300
+                $0.maxTexts = 4; $0.maxTextBytes = 300; $0.maxRequestTokens = 100
             }
         ) { s in
             let long = Array(repeating: "dog", count: 60).joined(separator: " ")
@@ -139,6 +139,11 @@ func expectOpenAIError(
                 contains: "input[1] is 62 tokens")
             let cut = try s.postJSON("/embed/text", ["inputs": [long], "truncate": true])
             #expect(cut.status == 200 && embeddings(cut).count == 1, "\(cut.text)")
+            #expect((cut.json?["usage"] as? [String: Any])?["prompt_tokens"] as? Int == 40, "tokens after truncation")
+            // Tokens of one request together: 3 texts of 40 are over 100.
+            expectError(
+                try s.postJSON("/embed/text", ["inputs": [long, long, long], "truncate": true]), 413,
+                "payload_too_large", contains: "--max-request-tokens")
             expectError(
                 try s.postJSON("/embed/text", ["inputs": [""]]), 422, "validation", contains: "inputs[0] is empty")
             expectError(try s.postJSON("/embed/text", ["inputs": [1, 2]]), 400, "invalid_request", contains: "string")
@@ -161,6 +166,29 @@ func expectOpenAIError(
                 contains: "{}")
             expectOpenAIError(
                 try s.postJSON("/v1/embeddings", ["input": ["rain"], "modality": "video"]), 422, contains: "modality")
+            expectOpenAIError(
+                try s.postJSON("/v1/embeddings", ["input": ["rain"], "modality": "text", "dimensions": 64]), 422,
+                contains: "dimensions must be 128")
+            // One {} per template: a template that repeats the label would multiply every label's bytes.
+            expectError(
+                try s.postFiles(
+                    "/classify", [("c.wav", audio("short_chirp"))],
+                    fields: [("candidate_labels", "dog"), ("hypothesis_template", "{} and {}")]), 422, "validation",
+                contains: "once")
+            // modality=text on the audio route, in the query of a raw body too.
+            expectError(
+                try s.post("/embed?modality=text", contentType: "audio/wav", body: audio("short_chirp")), 422,
+                "validation", contains: "/embed/text")
+            // One form field of comma-separated labels, trimmed as transformers' pipeline does.
+            let commas = try s.postFiles(
+                "/classify", [("c.wav", audio("short_chirp"))], fields: [("candidate_labels", "dog, rain ,clock")])
+            let labels = try #require(commas.jsonArray as? [[String: Any]]).compactMap { $0["label"] as? String }
+            #expect(Set(labels) == ["dog", "rain", "clock"], "\(commas.text)")
+            // candidate_labels: null is the default (no zero-shot): this model has no heads, so 404 says so.
+            let wav = Data(audio("short_chirp")).base64EncodedString()
+            expectError(
+                try s.postJSON("/classify", ["inputs": wav, "candidate_labels": NSNull()]), 404, "not_found",
+                contains: "no probe heads")
             expectError(
                 try s.postJSON("/embed", ["inputs": ["rain"], "modality": "text"]), 422, "validation",
                 contains: "/embed/text")

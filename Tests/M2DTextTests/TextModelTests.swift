@@ -131,23 +131,42 @@ import TestSupport
         #expect(throws: TextModelError.emptyText(index: 0)) { try model.embed(["  \t "]) }
     }
 
-    @Test func nvEmbedAndMissingVocabularyAreClearErrors() throws {
+    @Test func familiesAndMisusedImportsAreClear() throws {
         let pth = "\(Self.official)/clap2025/m2d_clap_vit_base-80x608p16x16p16kpBpTI-2025/checkpoint-300.pth"
         let checkpoint = try PyTorchCheckpoint(path: pth)
-        #expect(TextImport.family(ofCheckpointAt: pth) == .bert)
-        #expect(TextImport.family(ofCheckpointAt: "/x/m2d_clap_vit_base-80x1001p16x16p16kpN-2025/c.pth") == .nvEmbed)
-        #expect(TextImport.family(ofCheckpointAt: "/x/m2d_clap_vit_base-80x608p16x16-240128/c.pth") == .gte)
+        #expect(try TextImport.family(ofCheckpointAt: pth) == .bert)
+        #expect(
+            try TextImport.family(ofCheckpointAt: "/x/m2d_clap_vit_base-80x1001p16x16p16kpN-2025/c.pth") == .nvEmbed)
+        #expect(try TextImport.family(ofCheckpointAt: "/x/m2d_clap_vit_base-80x608p16x16-240128/c.pth") == .gte)
+        // As the official parse_clap_type: a parent with '-' but no extras is GTE; an unknown letter is an error.
+        #expect(try TextImport.family(ofCheckpointAt: "/x/my-models/m2d_clap-80x608p16x16p16kpB.pth") == .gte)
+        #expect(try TextImport.family(ofCheckpointAt: "/x/models/m2d_clap-80x608p16x16p16kpB.pth") == .bert)
+        #expect(throws: TextModelError.self) {
+            try TextImport.family(ofCheckpointAt: "/x/m2d_clap_vit_base-80x608p16x16p16kpZ-2025/c.pth")
+        }
+        let out = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: out) }
         // Without a vocabulary the text side is left out, and the checkpoint is known to have one.
         #expect(TextImport.hasTextEncoder(checkpoint))
         #expect(
-            try TextImport.fromCheckpoint(
-                checkpoint, path: pth, vocabulary: nil, folder: nil, heads: nil, out: Fixtures.temporaryDirectory())
+            try TextImport.fromCheckpoint(checkpoint, path: pth, vocabulary: nil, folder: nil, heads: nil, out: out)
+                == nil)
+        // A pN checkpoint imports its audio side; asking for its text side is refused by name.
+        let pN = "/x/m2d_clap_vit_base-80x1001p16x16p16kpN-2025/checkpoint-300.pth"
+        #expect(
+            try TextImport.fromCheckpoint(checkpoint, path: pN, vocabulary: nil, folder: nil, heads: nil, out: out)
                 == nil)
         do {
             _ = try TextImport.fromCheckpoint(
-                checkpoint, path: "/x/m2d_clap_vit_base-80x1001p16x16p16kpN-2025/checkpoint-300.pth", vocabulary: nil,
-                folder: nil, heads: nil, out: Fixtures.temporaryDirectory())
-            Issue.record("pN accepted")
+                checkpoint, path: pN, vocabulary: Self.official + "/vocab.txt", folder: nil, heads: nil, out: out)
+            Issue.record("pN text side accepted")
         } catch { #expect("\(error)".contains("NV-Embed-v2")) }
+        // A folder for a checkpoint that carries its fine-tuned BERT would replace it: refused.
+        do {
+            _ = try TextImport.fromCheckpoint(
+                checkpoint, path: pth, vocabulary: nil, folder: Self.official + "/clap2024/gte", heads: nil, out: out)
+            Issue.record("--text-encoder accepted for a pTI checkpoint")
+        } catch { #expect("\(error)".contains("--text-vocab")) }
+        #expect(!FileManager.default.fileExists(atPath: out + "/text"))
     }
 }

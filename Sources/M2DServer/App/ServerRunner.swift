@@ -163,10 +163,11 @@ public final class ServerRunner: @unchecked Sendable {
         let projection = try AudioProjection.load(modelDirectory: path, dim: service.model.embedDim)
         let text: TextService?
         do {
-            text = try TextModel.load(modelDirectory: path, engine: Self.textEngine(app.config)).map {
+            let hasText = FileManager.default.fileExists(atPath: path + "/" + TextModel.folder)
+            text = try TextModel.load(modelDirectory: path, engine: hasText ? Self.textEngine(app.config) : nil).map {
                 TextService(
                     model: $0, scheduler: service.scheduler, cacheEntries: app.config.labelCacheEntries,
-                    maxTextBytes: app.config.maxTextBytes)
+                    maxTextBytes: app.config.maxTextBytes, maxRequestTokens: app.config.maxRequestTokens)
             }
         } catch { throw .invalidConfig("\(path)/\(TextModel.folder): \(error)") }
         for head in heads.values.sorted(by: { $0.name < $1.name }) {

@@ -22,7 +22,8 @@ struct ClassifyHandler: RouteHandler {
                 .error(
                     .notFound(
                         "this model has no probe heads; add heads/<name>.safetensors to the model directory "
-                            + "(m2d-train probe) and send SIGHUP, or send candidate_labels for zero-shot (M2D-CLAP)"), route: request.route))
+                            + "(m2d-train probe) and send SIGHUP, or send candidate_labels for zero-shot (M2D-CLAP)"),
+                    route: request.route))
         }
         let metrics = app.metrics
         let check: (RequestOptions, ModelConfig) throws(ServerError) -> Void = { (options, model) throws(ServerError) in

@@ -9,12 +9,12 @@ struct TextHandler: RouteHandler {
     func respond(to request: AdmittedRequest, reply: @escaping @Sendable (Reply) -> Void) {
         let openAI = request.route.isOpenAI
         let parsed: ([String], RequestOptions)
-        do {
+        do throws(ServerError) {
             guard
                 let found = try TextRequest.texts(
                     request.http, key: openAI ? "input" : "inputs", maxTexts: app.config.maxTexts,
                     maxTextBytes: app.config.maxTextBytes, requireTextModality: false)
-            else { return }
+            else { throw ServerError.invalidRequest("no texts in the request") }
             parsed = found
         } catch {
             if let reason = error.rejectionReason { app.metrics.rejected(reason) }
@@ -42,20 +42,26 @@ struct TextHandler: RouteHandler {
                         "model '\(m)' is not served; this server serves '\(service.model.name)'", param: "model"),
                     route: route))
         }
+        if let d = options.dimensions, d != text.model.config.outputDim {
+            return reply(
+                .error(
+                    .validation(
+                        "dimensions must be \(text.model.config.outputDim) (text embeddings cannot be shortened)",
+                        param: "dimensions"), route: route))
+        }
         let metrics = app.metrics, name = service.model.name, start = DispatchTime.now().uptimeNanoseconds
-        let tokens = texts.reduce(0) { $0 + text.model.tokenizer.tokenCount($1) }
         text.embed(texts, truncate: options.truncate, param: route.isOpenAI ? "input" : "inputs", ticket: ticket) {
             result, timings in
             switch result {
             case let .failure(error):
                 if let reason = error.rejectionReason { metrics.rejected(reason) }
                 reply(.error(error, route: route))
-            case let .success(embeddings):
+            case let .success(embedded):
                 metrics.textRequest(
                     texts: texts.count, seconds: Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9)
                 let body = TextEmbedResponse(
-                    embeddings, options: options, model: name, dim: text.model.config.outputDim, tokens: tokens,
-                    openAI: route.isOpenAI)
+                    embedded.vectors, options: options, model: name, dim: text.model.config.outputDim,
+                    tokens: embedded.tokens, openAI: route.isOpenAI)
                 var response = HTTPResponse.json(200, JSONResponse.bytes(body))
                 response.headers.append(("x-queue-time", String(format: "%.1f", Double(timings.queueNanos) / 1e6)))
                 reply(Reply(response))

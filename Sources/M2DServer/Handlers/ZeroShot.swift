@@ -63,6 +63,10 @@ extension ClassifyHandler {
                             + "not share a space; import an M2D-CLAP checkpoint with m2d-train import"), route: route))
         }
         if labels.isEmpty { return reply(.error(.empty("candidate_labels is an empty list"), route: route)) }
+        if let blank = labels.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
+            return reply(
+                .error(.validation("candidate_labels[\(blank)] is empty", param: "candidate_labels"), route: route))
+        }
         let options: RequestOptions
         do { options = try TextRequest.options(request.http) } catch {
             return reply(.error(error, route: route))
@@ -73,10 +77,11 @@ extension ClassifyHandler {
         text.embed(prompts, truncate: options.truncate, param: "candidate_labels", ticket: ticket) { result, _ in
             switch result {
             case let .failure(error): reply(.error(error, route: route))
-            case let .success(embeddings):
+            case let .success(embedded):
                 metrics.textRequest(
                     texts: prompts.count, seconds: Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9)
-                classifyAudio(request, labels: labels, embeddings: embeddings, projection: projection, reply: reply)
+                classifyAudio(
+                    request, labels: labels, embeddings: embedded.vectors, projection: projection, reply: reply)
             }
         }
     }

@@ -6,14 +6,15 @@
 // lose their queued chunks before the next batch. Health: "stalled" means work is waiting and no
 // batch has finished for `stallTimeout`; three failed batches in a row make it "failing" until a
 // probe batch succeeds. Text jobs (TextJob) share the thread: when both kinds wait, text groups and audio
-// batches take turns.
+// batches take turns (InferenceScheduler+Text.swift).
 import Foundation
 import M2DModel
 import M2DTensor
+import M2DText
 
 public final class InferenceScheduler: @unchecked Sendable {
     // SAFETY: every field but `engine` is guarded by `condition`; the engine is used only by the
-    // scheduler's thread.
+    // scheduler's thread. The text side's fields are internal for InferenceScheduler+Text.swift.
     public enum Health: Equatable, Sendable {
         case ok
         case stalled(seconds: Double)
@@ -38,18 +39,18 @@ public final class InferenceScheduler: @unchecked Sendable {
     /// has only seen them would otherwise make its first long batch several times too big.
     private var secondsPerTimePatch: Double?
     private let maxDelayNanos: UInt64
-    private let capacity: Int
+    let capacity: Int
     private let stallNanos: UInt64
     private let probeIntervalNanos: UInt64 = 5_000_000_000
     private let hooks: Hooks
-    private let condition = NSCondition()
-    private var active: [InferenceJob] = []
-    private var textJobs: [TextJob] = []
+    let condition = NSCondition()
+    var active: [InferenceJob] = []
+    var textJobs: [TextJob] = []
     /// Whether the next turn goes to text when audio waits too.
-    private var textTurn = false
-    private var stopping = false
+    var textTurn = false
+    var stopping = false
     private var thread: Thread?
-    private var lastProgress = DispatchTime.now().uptimeNanoseconds
+    var lastProgress = DispatchTime.now().uptimeNanoseconds
     private var consecutiveFailures = 0
     private var lastFailure = ""
     private var lastProbe: UInt64 = 0
@@ -82,22 +83,15 @@ public final class InferenceScheduler: @unchecked Sendable {
     }
 
     /// Enqueues a job; false when `capacity` jobs wait already or the scheduler is stopping.
-    public func submit(_ job: InferenceJob) -> Bool {
-        condition.withLock {
-            guard !stopping, active.count + textJobs.count < capacity else { return false }
-            if active.isEmpty && textJobs.isEmpty { lastProgress = DispatchTime.now().uptimeNanoseconds }
-            active.append(job)
-            condition.signal()
-            return true
-        }
-    }
+    public func submit(_ job: InferenceJob) -> Bool { enqueue { active.append(job) } }
 
-    /// Enqueues a text job; false when `capacity` jobs wait already or the scheduler is stopping.
-    public func submit(_ job: TextJob) -> Bool {
+    /// Runs `append` under the lock when a job may join (audio and text jobs share `capacity`), and wakes the
+    /// thread.
+    func enqueue(_ append: () -> Void) -> Bool {
         condition.withLock {
             guard !stopping, active.count + textJobs.count < capacity else { return false }
             if active.isEmpty && textJobs.isEmpty { lastProgress = DispatchTime.now().uptimeNanoseconds }
-            textJobs.append(job)
+            append()
             condition.signal()
             return true
         }
@@ -105,14 +99,6 @@ public final class InferenceScheduler: @unchecked Sendable {
 
     /// Drops the job's chunks that have not reached the encoder; its completion is not called.
     public func cancel(_ job: InferenceJob) {
-        condition.withLock {
-            job.cancelled = true
-            condition.signal()
-        }
-    }
-
-    /// Drops the text job's texts that have not reached the encoder; its completion is not called.
-    public func cancel(_ job: TextJob) {
         condition.withLock {
             job.cancelled = true
             condition.signal()
@@ -149,8 +135,10 @@ public final class InferenceScheduler: @unchecked Sendable {
         while let batch = nextBatch() {
             if let group = batch.text {
                 let start = DispatchTime.now().uptimeNanoseconds
-                group.run()
-                finishText(group, start: start, elapsed: DispatchTime.now().uptimeNanoseconds &- start)
+                var failure: TextModelError?
+                do { try group.run() } catch { failure = error }
+                finishText(
+                    group, failure: failure, start: start, elapsed: DispatchTime.now().uptimeNanoseconds &- start)
                 continue
             }
             let start = DispatchTime.now().uptimeNanoseconds
@@ -240,54 +228,6 @@ public final class InferenceScheduler: @unchecked Sendable {
         textJobs.removeAll(where: \.cancelled)
     }
 
-    /// Texts from every waiting text job in turn, up to TextJob.groupRows token rows (at least one text).
-    private func nextTextGroup() -> TextGroup {
-        var group = TextGroup()
-        var progressed = true
-        while progressed {
-            progressed = false
-            for job in textJobs where job.remaining > 0 {
-                let rows = job.sequences[job.taken].count
-                if !group.parts.isEmpty && group.rows + rows > TextJob.groupRows { return group }
-                if let last = group.parts.indices.last, group.parts[last].job === job,
-                    group.parts[last].range.upperBound == job.taken
-                {
-                    group.parts[last].range = group.parts[last].range.lowerBound..<(job.taken + 1)
-                } else {
-                    group.parts.append((job, job.taken..<(job.taken + 1)))
-                }
-                job.taken += 1
-                group.rows += rows
-                progressed = true
-            }
-        }
-        return group
-    }
-
-    private func finishText(_ group: TextGroup, start: UInt64, elapsed: UInt64) {
-        var done: [TextJob] = []
-        condition.withLock {
-            lastProgress = DispatchTime.now().uptimeNanoseconds
-            var seen: [TextJob] = []
-            for part in group.parts {
-                part.job.done += part.range.count
-                if !seen.contains(where: { $0 === part.job }) { seen.append(part.job) }
-            }
-            for job in seen {
-                if !job.started { job.started = true; job.timings.queueNanos = start &- job.enqueuedNanos }
-                job.timings.inferenceNanos &+= elapsed
-                if job.done == job.sequences.count, !job.cancelled {
-                    job.finished = true
-                    done.append(job)
-                }
-            }
-            textJobs.removeAll { $0.finished }
-        }
-        for job in done {
-            let timings = job.timings, completion = job.completion, output = job.output
-            DispatchQueue.global().async { completion(.success(output), timings) }
-        }
-    }
 
     private func finish(_ batch: Batch, outcome: Result<Int, EncoderError>, start: UInt64, elapsed: UInt64) {
         var done: [(InferenceJob, Result<[Embedding], ServerError>)] = []

@@ -7,19 +7,30 @@ import M2DText
 
 public final class TextService: @unchecked Sendable {
     // SAFETY: immutable after init; the scheduler and cache are thread-safe.
-    public typealias Completion = @Sendable (Result<[[Float]], ServerError>, JobTimings) -> Void
+    /// The embeddings in order and the tokens they came from (after truncation).
+    public struct Embedded: Sendable {
+        public let vectors: [[Float]]
+        public let tokens: Int
+    }
+
+    public typealias Completion = @Sendable (Result<Embedded, ServerError>, JobTimings) -> Void
 
     public let model: TextModel
     let scheduler: InferenceScheduler
     public let cache: LabelCache
     /// Most UTF-8 bytes of one text, checked before it is tokenized.
     public let maxTextBytes: Int
+    /// Most tokens of one request, all texts together: it bounds the encoder time one request queues.
+    public let maxRequestTokens: Int
 
-    public init(model: TextModel, scheduler: InferenceScheduler, cacheEntries: Int, maxTextBytes: Int) {
+    public init(
+        model: TextModel, scheduler: InferenceScheduler, cacheEntries: Int, maxTextBytes: Int, maxRequestTokens: Int
+    ) {
         self.model = model
         self.scheduler = scheduler
         cache = LabelCache(capacity: cacheEntries)
         self.maxTextBytes = maxTextBytes
+        self.maxRequestTokens = maxRequestTokens
     }
 
     /// The texts' embeddings in order; `completion` runs once (not at all when the ticket is cancelled first).
@@ -30,12 +41,15 @@ public final class TextService: @unchecked Sendable {
         do { sequences = try tokenize(texts, truncate: truncate, param: param) } catch {
             return completion(.failure(error), JobTimings())
         }
+        let tokens = sequences.reduce(0) { $0 + $1.count }
         var found = [[Float]?](repeating: nil, count: texts.count)
         var missing: [Int] = []
         for (i, text) in texts.enumerated() {
             if let hit = cache.get(text) { found[i] = hit } else { missing.append(i) }
         }
-        if missing.isEmpty { return completion(.success(found.map { $0! }), JobTimings()) }
+        if missing.isEmpty {
+            return completion(.success(Embedded(vectors: found.map { $0! }, tokens: tokens)), JobTimings())
+        }
         let E = model.config.outputDim, cache = cache, hits = found, misses = missing
         let job = TextJob(sequences: missing.map { sequences[$0] }, encoder: model.encoder) { result, timings in
             switch result {
@@ -47,7 +61,7 @@ public final class TextService: @unchecked Sendable {
                     cache.put(texts[i], embedding)
                     all[i] = embedding
                 }
-                completion(.success(all.map { $0! }), timings)
+                completion(.success(Embedded(vectors: all.map { $0! }, tokens: tokens)), timings)
             }
         }
         guard scheduler.submit(job) else {
@@ -64,7 +78,15 @@ public final class TextService: @unchecked Sendable {
             throw .payloadTooLarge(
                 "\(param)[\(i)] is \(text.utf8.count) bytes; the limit is \(maxTextBytes) per text (--max-text-bytes)")
         }
-        do { return try model.tokenize(texts, truncate: truncate) } catch {
+        // Token rows of one request, bounded before any is encoded: bytes bound tokens (a token has a byte).
+        let bytes = texts.reduce(0) { $0 + $1.utf8.count }
+        if bytes > maxRequestTokens * 4 {
+            throw .payloadTooLarge(
+                "the request's texts are \(bytes) bytes, more than \(maxRequestTokens) tokens' worth "
+                    + "(--max-request-tokens)")
+        }
+        let sequences: [[Int32]]
+        do { sequences = try model.tokenize(texts, truncate: truncate) } catch {
             switch error {
             case let .tooLong(index, tokens, limit):
                 throw .validation(
@@ -74,10 +96,16 @@ public final class TextService: @unchecked Sendable {
             default: throw .backend(error.description)
             }
         }
+        let tokens = sequences.reduce(0) { $0 + $1.count }
+        if tokens > maxRequestTokens {
+            throw .payloadTooLarge(
+                "the request's texts are \(tokens) tokens; the limit is \(maxRequestTokens) (--max-request-tokens)")
+        }
+        return sequences
     }
 
     /// Blocking form for threads that may block (tests, tools).
-    public func embedBlocking(_ texts: [String], truncate: Bool = false) throws(ServerError) -> [[Float]] {
+    public func embedBlocking(_ texts: [String], truncate: Bool = false) throws(ServerError) -> Embedded {
         let done = DispatchSemaphore(value: 0)
         let box = Box()
         embed(texts, truncate: truncate, param: "input", ticket: RequestTicket(releaseSlot: {})) { result, _ in
@@ -90,6 +118,6 @@ public final class TextService: @unchecked Sendable {
 
     private final class Box: @unchecked Sendable {
         // SAFETY: written once before the semaphore is signalled, read after it.
-        var result: Result<[[Float]], ServerError> = .failure(.backend("no result"))
+        var result: Result<Embedded, ServerError> = .failure(.backend("no result"))
     }
 }

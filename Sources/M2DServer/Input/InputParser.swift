@@ -6,6 +6,9 @@ import M2DAudio
 import M2DJSON
 
 public enum InputParser {
+    /// Form fields that carry audio.
+    static let audioFields: Set<String> = ["file", "file[]", "data", "files", "audio"]
+
     /// Parses a request. `jsonInputKey` is "inputs" on native routes and "input" on /v1/embeddings.
     public static func parse(
         _ request: HTTPRequest, jsonInputKey: String = "inputs",
@@ -17,7 +20,7 @@ public enum InputParser {
         switch media {
         case "multipart/form-data", "application/x-www-form-urlencoded":
             for part in request.parts {
-                if ["file", "file[]", "data", "files", "audio"].contains(part.name) {
+                if audioFields.contains(part.name) {
                     inputs.append(AudioInput(name: part.filename ?? "input[\(inputs.count)]", bytes: part.data))
                 } else {
                     try options.apply(key: part.name, text: part.text)
@@ -37,6 +40,10 @@ public enum InputParser {
             throw .unsupportedMediaType("missing Content-Type")
         case let m?:
             throw .unsupportedMediaType("Content-Type '\(m)' is not accepted")
+        }
+        if options.modality != "audio" {
+            throw .validation(
+                "modality 'text' is for /v1/embeddings and /embed/text; this route takes audio", param: "modality")
         }
         if inputs.count > maxItems { throw tooManyInputs(inputs.count, maxItems) }
         for (i, input) in inputs.enumerated() {
@@ -64,10 +71,6 @@ public enum InputParser {
                 throw .empty("the JSON body has no '\(inputKey)' field")
             }
             for (key, value) in body.options { try options.apply(key: key, json: value) }
-            if options.modality != "audio" {
-                throw .validation(
-                    "modality 'text' is for /v1/embeddings and /embed/text; this route takes audio", param: "modality")
-            }
             let items: [JSONScanner.Token]
             switch found {
             case let .one(token): items = [token]

@@ -26,6 +26,9 @@ public struct RequestOptions: Sendable, Equatable {
 
     public init() {}
 
+    /// Longest hypothesis_template: a sentence around the label.
+    public static let maxTemplateBytes = 1024
+
     /// Applies one option given as text (query, form field). Unknown keys are ignored.
     public mutating func apply(key: String, text: String) throws(ServerError) {
         switch key {
@@ -38,9 +41,11 @@ public struct RequestOptions: Sendable, Equatable {
             }
             if key == "normalize" { normalize = value } else { truncate = value }
         case "hypothesis_template":
-            guard text.contains("{}") else {
+            // One label per prompt: a template with many {} would multiply every label's bytes.
+            guard text.utf8.count <= Self.maxTemplateBytes, text.components(separatedBy: "{}").count == 2 else {
                 throw .validation(
-                    "hypothesis_template must contain {} where the label goes, got '\(text)'", param: key)
+                    "hypothesis_template must contain {} once, where the label goes, in at most "
+                        + "\(Self.maxTemplateBytes) bytes", param: key)
             }
             hypothesisTemplate = text
         case "modality":

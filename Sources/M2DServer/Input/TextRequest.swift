@@ -1,6 +1,7 @@
 // TextRequest: the texts of a request (docs/HTTP-API.md §3.5): JSON {"input": string | [strings]} ("inputs"
 // on native routes) or form fields of that name, and zero-shot /classify's candidate labels (a JSON list, or
 // repeated form fields). Counts and sizes are checked on the body's bytes before a string is built.
+import Foundation
 import M2DJSON
 
 enum TextRequest {
@@ -13,6 +14,11 @@ enum TextRequest {
         switch request.head.mediaType {
         case "application/json":
             if request.body.isEmpty { throw .empty("the JSON body is empty") }
+            // An audio body (megabytes of base64) is not scanned twice: without the key it cannot ask for text.
+            // (A key written with escapes is still read by the audio parser, which refuses modality=text.)
+            if requireTextModality && options.modality != "text" && !contains(request.body, "\"modality\"") {
+                return nil
+            }
             return try request.body.withUnsafeBufferPointer { raw throws(ServerError) -> ([String], RequestOptions)? in
                 let body = try JSONRequestBody.scan(raw, inputKey: key, maxItems: maxTexts)
                 for (k, value) in body.options { try options.apply(key: k, json: value) }
@@ -56,10 +62,11 @@ enum TextRequest {
     {
         switch request.head.mediaType {
         case "application/json":
-            if request.body.isEmpty { return nil }
+            if request.body.isEmpty || !contains(request.body, "\"candidate_labels\"") { return nil }
             return try request.body.withUnsafeBufferPointer { raw throws(ServerError) -> [String]? in
                 let body = try JSONRequestBody.scan(raw, inputKey: "inputs", maxItems: 0, maxLabels: maxLabels)
                 guard let found = body.candidateLabels else { return nil }
+                if case .other(.null) = found { return nil }  // null means the default: no zero-shot
                 let scanner = JSONScanner(raw, maxDepth: JSONRequestBody.maxDepth)
                 return try strings(found, key: "candidate_labels", max: maxLabels, maxBytes: maxBytes, scanner: scanner)
             }
@@ -67,8 +74,14 @@ enum TextRequest {
             let labels = request.parts.filter { $0.name == "candidate_labels" || $0.name == "candidate_labels[]" }
             if labels.isEmpty { return nil }
             if labels.count > maxLabels { throw tooMany("candidate_labels", maxLabels) }
-            // One field may also hold them comma-separated, as transformers' pipeline accepts a string.
-            let texts = labels.count == 1 ? labels[0].text.split(separator: ",").map(String.init) : labels.map(\.text)
+            // One field may also hold them comma-separated, as transformers' pipeline accepts a string (split at
+            // most maxLabels times, so a field of commas cannot make more strings than the limit allows).
+            let one = labels.count == 1 ? labels[0].text.trimmingCharacters(in: .whitespaces) : nil
+            if one?.isEmpty == true { return [] }
+            let texts =
+                one?.split(separator: ",", maxSplits: maxLabels, omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                } ?? labels.map(\.text)
             if texts.count > maxLabels { throw tooMany("candidate_labels", maxLabels) }
             for (i, t) in texts.enumerated() where t.utf8.count > maxBytes {
                 throw tooBig("candidate_labels", i, maxBytes)
@@ -92,7 +105,7 @@ enum TextRequest {
         case "multipart/form-data", "application/x-www-form-urlencoded":
             for part in request.parts
             where part.filename == nil && !part.name.hasPrefix("candidate_labels")
-                && !["file", "file[]", "data", "files", "audio"].contains(part.name)
+                && !InputParser.audioFields.contains(part.name)
             {
                 try options.apply(key: part.name, text: part.text)
             }
@@ -119,6 +132,27 @@ enum TextRequest {
         // An escaped character takes at most 6 body bytes (\uXXXX) for 1 to 3 of UTF-8: 6x bounds the text.
         for (i, token) in tokens.enumerated() where token.range.count > 6 * maxBytes { throw tooBig(key, i, maxBytes) }
         return tokens.map { scanner.unescaped($0) }
+    }
+
+    /// Whether `needle` occurs in `body`: memchr to each candidate first byte, then memcmp (far cheaper than a
+    /// JSON scan of the same bytes: base64 never holds the quote the needles start with).
+    static func contains(_ body: [UInt8], _ needle: String) -> Bool {
+        let pattern = Array(needle.utf8)
+        guard let first = pattern.first else { return true }
+        return body.withUnsafeBytes { hay in
+            pattern.withUnsafeBytes { p in
+                guard let base = hay.baseAddress else { return false }
+                var offset = 0
+                while offset + p.count <= hay.count {
+                    guard let hit = memchr(base + offset, Int32(first), hay.count - offset - p.count + 1) else {
+                        return false
+                    }
+                    if memcmp(hit, p.baseAddress!, p.count) == 0 { return true }
+                    offset = base.distance(to: UnsafeRawPointer(hit)) + 1
+                }
+                return false
+            }
+        }
     }
 
     static func tooMany(_ key: String, _ max: Int) -> ServerError {

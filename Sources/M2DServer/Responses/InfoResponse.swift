@@ -71,6 +71,7 @@ struct InfoResponse: Encodable {
         let maxConcurrentRequests, maxClientBatchSize, maxBatchChunks, payloadLimit: Int
         let maxBatchDelayMs, maxBatchMs, maxAudioSeconds, maxRequestAudioSeconds, maxInflightAudioSeconds: Double
         let maxInflightUploadBytes, maxSampleRate, maxDecodedSamples: Int
+        let maxTexts, maxTextBytes, maxRequestTokens, labelCacheEntries: Int
 
         init(_ c: ServerConfig) {
             maxConcurrentRequests = c.maxConcurrentRequests
@@ -85,6 +86,10 @@ struct InfoResponse: Encodable {
             maxInflightUploadBytes = c.maxInflightUploadBytes
             maxSampleRate = c.maxSampleRate
             maxDecodedSamples = c.decodeLimits.maxDecodedSamples ?? 0
+            maxTexts = c.maxTexts
+            maxTextBytes = c.maxTextBytes
+            maxRequestTokens = c.maxRequestTokens
+            labelCacheEntries = c.labelCacheEntries
         }
 
         enum CodingKeys: String, CodingKey {
@@ -95,6 +100,8 @@ struct InfoResponse: Encodable {
             case maxInflightAudioSeconds = "max_inflight_audio_seconds", maxInflightUploadBytes =
                 "max_inflight_upload_bytes"
             case maxSampleRate = "max_sample_rate", maxDecodedSamples = "max_decoded_samples"
+            case maxTexts = "max_texts", maxTextBytes = "max_text_bytes", maxRequestTokens = "max_request_tokens"
+            case labelCacheEntries = "label_cache_entries"
         }
     }
 
