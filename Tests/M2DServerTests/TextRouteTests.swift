@@ -205,6 +205,34 @@ func expectOpenAIError(
         }
     }
 
+    /// And the reverse: a short audio request rides between the groups of a long text request (a trained MiniLM
+    /// of scripts/text-fixtures.sh, 200 texts of 60 tokens: seconds of work) instead of waiting for it.
+    @Test func audioIsNotStuckBehindLongText() throws {
+        let dir = Fixtures.temporaryDirectory() + "/minilm-model"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: TestServer.tinyModel, toPath: dir)
+        let folder = try Fixtures.generated("minilm")
+        let (hf, tensors) = try TextImport.huggingFaceFolder(folder)
+        let config = try TextImport.inferConfig(
+            tensors, heads: hf.numAttentionHeads, pooling: .mean, source: folder, epsilon: hf.layerNormEps ?? 1e-12)
+        try TextImport.write(config: config, tensors: tensors, vocabulary: folder + "/vocab.txt", to: dir)
+        try TestServer.with(model: dir) { s in
+            let caption = Array(repeating: "the dog barks at the door", count: 10).joined(separator: " ")
+            let body = try JSONSerialization.data(withJSONObject: ["inputs": Array(repeating: caption, count: 200)])
+            let long = BackgroundRequest(
+                port: s.port, path: "/embed/text", headers: ["Content-Type": "application/json"], body: [UInt8](body))
+            usleep(300_000)
+            let start = Date()
+            let r = try s.post("/embed", contentType: "audio/wav", body: audio("short_chirp"))
+            let audioSeconds = Date().timeIntervalSince(start)
+            #expect(r.status == 200, "\(r.text)")
+            #expect(!long.isFinished, "the text request finished before the audio one was answered")
+            #expect(audioSeconds < 1.5, "a short audio request took \(audioSeconds) s beside a long text request")
+            let texts = try #require(long.wait())
+            #expect(texts.status == 200 && embeddings(texts).count == 200, "\(texts.text.prefix(300))")
+        }
+    }
+
     /// Text requests ride between the batches of a long audio request instead of waiting for it.
     @Test func textIsNotStuckBehindLongAudio() throws {
         let dir = Fixtures.temporaryDirectory() + "/text-only"
