@@ -7,6 +7,8 @@ import M2DTensor
 public final class TextModel: Sendable {
     public static let folder = "text"
     public let path: String
+    /// The files' sizes and modification times when loaded: an unchanged text part need not be loaded again.
+    public let fingerprint: String
     public let tokenizer: BertTokenizer
     public let encoder: BertTextEncoder
     public var config: TextConfig { encoder.config }
@@ -46,6 +48,19 @@ public final class TextModel: Sendable {
         }
         encoder = BertTextEncoder(weights: weights, engine: engine)
         self.path = path
+        fingerprint = Self.fingerprint(path)
+    }
+
+    /// Sizes and modification times of the text part's three files ("" when one is missing).
+    public static func fingerprint(_ path: String) -> String {
+        var parts: [String] = []
+        for name in ["config.json", "model.safetensors", "vocab.txt"] {
+            guard let a = try? FileManager.default.attributesOfItem(atPath: path + "/" + name),
+                let size = a[.size] as? Int, let date = a[.modificationDate] as? Date
+            else { return "" }
+            parts.append("\(name):\(size):\(date.timeIntervalSince1970)")
+        }
+        return parts.joined(separator: ",")
     }
 
     /// Token ids of each text, [CLS] ... [SEP]. An empty (or whitespace-only) text is refused; one over the

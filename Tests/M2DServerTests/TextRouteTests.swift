@@ -205,6 +205,28 @@ func expectOpenAIError(
         }
     }
 
+    /// SIGHUP keeps an unchanged text side (its packed weights and label cache) and loads a changed one.
+    @Test func reloadKeepsAnUnchangedTextSide() throws {
+        let dir = try CLAPFixture.model("clap2025", CLAPFixture.cases[0].1, external: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try TestServer.with(model: dir) { s in
+            #expect(try s.postJSON("/embed/text", ["inputs": ["rain", "a dog barks"]]).status == 200)
+            let before = try #require(s.runner.app.registry.text)
+            #expect(before.cache.count == 2)
+            try s.runner.reloadHeads()
+            #expect(s.runner.app.registry.text === before)
+            // A rewritten file (a new import) is loaded again, with an empty cache.
+            let vocab = dir + "/text/vocab.txt"
+            let text = try String(contentsOfFile: vocab, encoding: .utf8)
+            try FileManager.default.removeItem(atPath: vocab)
+            try text.write(toFile: vocab, atomically: true, encoding: .utf8)
+            try s.runner.reloadHeads()
+            let after = try #require(s.runner.app.registry.text)
+            #expect(after !== before && after.cache.count == 0)
+            #expect(try s.postJSON("/embed/text", ["inputs": ["rain"]]).status == 200)
+        }
+    }
+
     /// And the reverse: a short audio request rides between the groups of a long text request (a trained MiniLM
     /// of scripts/text-fixtures.sh, 200 texts of 60 tokens: seconds of work) instead of waiting for it.
     @Test func audioIsNotStuckBehindLongText() throws {

@@ -163,11 +163,20 @@ public final class ServerRunner: @unchecked Sendable {
         let projection = try AudioProjection.load(modelDirectory: path, dim: service.model.embedDim)
         let text: TextService?
         do {
-            let hasText = FileManager.default.fileExists(atPath: path + "/" + TextModel.folder)
-            text = try TextModel.load(modelDirectory: path, engine: hasText ? Self.textEngine(app.config) : nil).map {
-                TextService(
-                    model: $0, scheduler: service.scheduler, cacheEntries: app.config.labelCacheEntries,
-                    maxTextBytes: app.config.maxTextBytes, maxRequestTokens: app.config.maxRequestTokens)
+            let folder = path + "/" + TextModel.folder
+            let hasText = FileManager.default.fileExists(atPath: folder)
+            if let old = app.registry.text, hasText, !old.model.fingerprint.isEmpty,
+                old.model.fingerprint == TextModel.fingerprint(folder)
+            {
+                // Unchanged since it was loaded: keep it, its packed weights and its label cache.
+                text = old
+            } else {
+                text = try TextModel.load(modelDirectory: path, engine: hasText ? Self.textEngine(app.config) : nil)
+                    .map {
+                        TextService(
+                            model: $0, scheduler: service.scheduler, cacheEntries: app.config.labelCacheEntries,
+                            maxTextBytes: app.config.maxTextBytes, maxRequestTokens: app.config.maxRequestTokens)
+                    }
             }
         } catch { throw .invalidConfig("\(path)/\(TextModel.folder): \(error)") }
         for head in heads.values.sorted(by: { $0.name < $1.name }) {
