@@ -125,6 +125,7 @@ check-image: deps
 abuse: deps
 	swift build -c release --product m2d-server
 	swift build -c release --product m2d-embed
+	swift build -c release --product m2d-train
 	/usr/bin/python3 tools/abuse/abuse.py
 
 

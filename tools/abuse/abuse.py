@@ -57,6 +57,7 @@ import os
 import random
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -841,6 +842,60 @@ def attacks_json(opts, only):
     return rows
 
 
+def attack_text(opts):
+    """19: the M2D-CLAP text side at the default limits: bodies built to cost more than their bytes are refused
+    fast, with growth bounded by the body (a model imported from the official-layout fixture)."""
+    import copy
+    import json
+    rows = []
+    model = tempfile.mkdtemp(prefix="m2d-abuse-clap-")
+    fixture = os.path.join(ROOT, "Tests/Fixtures/text/official")
+    subprocess.run([opts.train, "import",
+                    os.path.join(fixture, "clap2025/m2d_clap_vit_base-80x608p16x16p16kpBpTI-2025/checkpoint-300.pth"),
+                    "--out", model, "--text-vocab", os.path.join(fixture, "vocab.txt")],
+                   check=True, stdout=subprocess.DEVNULL)
+    text_opts = copy.copy(opts)
+    text_opts.model = model
+    server = Server(text_opts, address_space=3 << 30, label="text")
+
+    def send(path, body, ctype):
+        return requests.post(server.url(path), data=body, headers={"Content-Type": ctype}, timeout=60)
+
+    def case(key, attack, expected, path, body, ctype, status, contains):
+        def run():
+            r, t, g = grown(server, lambda: send(path, body, ctype))
+            bound = 1.75 * len(body) / 2**20 + 16
+            result, ok, why = expect_status(r, status, contains)
+            ok = ok and t < 2 and g <= bound
+            text = f"{result} in {t:.2f} s, +{g:.0f} MiB (bound {bound:.0f})"
+            return text, ok, "" if ok else f"{text}; {why}"
+        rows.append(measured(server, Row(key, attack, expected), run))
+
+    try:
+        wav_b64 = __import__("base64").b64encode(wav(1)).decode()
+        labels = ["x" * 16000] * 1024
+        template = "{}" * 512
+        log("== attack 19: text bombs")
+        case("19a", "template of 512 {} x 1,024 labels of 16 KB (16 MB)", "422 before any prompt is built",
+             "/classify", json.dumps({"inputs": wav_b64, "candidate_labels": labels,
+                                      "hypothesis_template": template}).encode(),
+             "application/json", 422, "once")
+        case("19b", "1,024 texts of 16 KB (16 MB) to /embed/text", "413 naming --max-request-tokens",
+             "/embed/text", json.dumps({"inputs": labels}).encode(), "application/json", 413, "--max-request-tokens")
+        commas = b"--m2dabuseboundary\r\nContent-Disposition: form-data; name=\"candidate_labels\"\r\n\r\n" + b"," * 20_000_000 + \
+                 b"\r\n--m2dabuseboundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n" + wav(1) + \
+                 b"\r\n--m2dabuseboundary--\r\n"
+        case("19c", "one form field of 20M commas as candidate_labels", "413 naming --max-texts",
+             "/classify", commas, "multipart/form-data; boundary=m2dabuseboundary", 413, "--max-texts")
+        escaped = json.dumps({"inputs": ["\u00e9" * 16384] * 64}, ensure_ascii=True).encode()
+        case("19d", "64 texts of 16,384 escaped characters (6 MB of \\u00e9)", "413 naming --max-text-bytes",
+             "/embed/text", escaped, "application/json", 413, "--max-text-bytes")
+    finally:
+        server.stop()
+        shutil.rmtree(model, ignore_errors=True)
+    return rows
+
+
 def attack_burst(opts):
     """17: 40 connections from one address, a request on each: every one answered (default flags)."""
     log("== attack 17: 40 connections from one address, a request on each")
@@ -924,30 +979,35 @@ def main():
                "5 SIGTERM past --shutdown-timeout, 6 urllib/requests over --payload-limit, 7 16 departed clients, "
                "8 32 x 600 s and 3 x 600 s in one request, 9 readiness after 35 s idle, 10 1 s request beside a 600 s "
                "one, 11 hostile .pth to m2d-embed, 12-16 JSON bodies (memory, time, a WAV beside 16 of them), 17 40 "
-               "connections from one address, 18 damaged config.json to m2d-embed and m2d-server. Run as root (resetting VmHWM needs /proc/PID/clear_refs).")
+               "connections from one address, 18 damaged config.json to m2d-embed and m2d-server, 19 text bombs on an M2D-CLAP "
+               "model (template, 16 MB of texts, 20M commas, escaped characters). Run as root (resetting VmHWM needs /proc/PID/clear_refs).")
     parser.add_argument("--server", default=os.path.join(ROOT, ".build/release/m2d-server"),
                         help="m2d-server binary (default: %(default)s)")
     parser.add_argument("--embed", default=os.path.join(ROOT, ".build/release/m2d-embed"),
                         help="m2d-embed binary (default: %(default)s)")
+    parser.add_argument("--train", default=os.path.join(ROOT, ".build/release/m2d-train"),
+                        help="m2d-train binary, to import the M2D-CLAP fixture of attack 19 (default: %(default)s)")
     parser.add_argument("--model", default=os.path.join(ROOT, "models/m2d-small-debian"),
                         help="model directory to serve (default: %(default)s)")
-    parser.add_argument("--only", metavar="N[,M]", help="run only these attacks, e.g. --only 4,7 (default: all 1-18)")
+    parser.add_argument("--only", metavar="N[,M]", help="run only these attacks, e.g. --only 4,7 (default: all 1-19)")
     opts = parser.parse_args()
-    for name in ("server", "embed", "model"):
+    for name in ("server", "embed", "model", "train"):
         setattr(opts, name, os.path.abspath(getattr(opts, name)))
-    only = set(range(1, 19))
+    only = set(range(1, 20))
     if opts.only:
         try:
             only = {int(x) for x in opts.only.split(",") if x.strip()}
         except ValueError:
             parser.error("--only takes attack numbers separated by commas, e.g. --only 4,7")
-        if not only <= set(range(1, 19)):
-            parser.error("attack numbers are 1 to 18")
+        if not only <= set(range(1, 20)):
+            parser.error("attack numbers are 1 to 19")
     need_server = only - {11, 18}
     if need_server and not os.access(opts.server, os.X_OK):
         parser.error(f"no server binary at {opts.server} (build it: swift build -c release --product m2d-server)")
     if only & {11, 18} and not os.access(opts.embed, os.X_OK):
         parser.error(f"no m2d-embed binary at {opts.embed} (build it: swift build -c release --product m2d-embed)")
+    if 19 in only and not os.access(opts.train, os.X_OK):
+        parser.error(f"no m2d-train binary at {opts.train} (build it: swift build -c release --product m2d-train)")
     if need_server and not os.path.isdir(opts.model):
         parser.error(f"no model directory at {opts.model}")
 
@@ -967,7 +1027,8 @@ def main():
                   ({7}, lambda: attack_departed(opts)), ({8}, lambda: attack_request_audio(opts, only)),
                   ({9}, lambda: attack_idle_ready(opts, idle_server)), ({10}, lambda: attack_fairness(opts)),
                   ({11}, lambda: attack_pth(opts)), ({12, 13, 14, 15, 16}, lambda: attacks_json(opts, only)),
-                  ({17}, lambda: attack_burst(opts)), ({18}, lambda: attack_model_dirs(opts))]
+                  ({17}, lambda: attack_burst(opts)), ({18}, lambda: attack_model_dirs(opts)),
+                  ({19}, lambda: attack_text(opts))]
         for keys, run in groups:
             if not keys & only:
                 continue

@@ -76,6 +76,13 @@ enum TextRequest {
             if labels.count > maxLabels { throw tooMany("candidate_labels", maxLabels) }
             // One field may also hold them comma-separated, as transformers' pipeline accepts a string (split at
             // most maxLabels times, so a field of commas cannot make more strings than the limit allows).
+            // Counted on the bytes first: a field of millions of commas is refused before any string is built.
+            if labels.count == 1, labels[0].data.reduce(0, { $0 + ($1 == UInt8(ascii: ",") ? 1 : 0) }) >= maxLabels {
+                throw tooMany("candidate_labels", maxLabels)
+            }
+            if labels.count == 1, labels[0].data.count > maxLabels * (maxBytes + 1) {
+                throw tooBig("candidate_labels", 0, maxBytes)
+            }
             let one = labels.count == 1 ? labels[0].text.trimmingCharacters(in: .whitespaces) : nil
             if one?.isEmpty == true { return [] }
             let texts =
