@@ -56,10 +56,20 @@ public enum TextImport {
         do { config = try JSONDecoder().decode(HFConfig.self, from: data) } catch {
             throw .invalidConfig("\(folder)/config.json: \(error)")
         }
-        if let type = config.modelType, type != "bert" || config.hiddenAct ?? "gelu" != "gelu" {
+        if config.modelType ?? "bert" != "bert" || config.hiddenAct ?? "gelu" != "gelu"
+            || config.positionEmbeddingType ?? "absolute" != "absolute"
+        {
             throw .unsupportedFamily(
-                "\(folder) is a '\(type)' model with \(config.hiddenAct ?? "?") activation; only BERT "
-                    + "(model_type bert, exact GELU) text encoders are supported")
+                "\(folder) is a '\(config.modelType ?? "?")' model (\(config.hiddenAct ?? "gelu") activation, "
+                    + "\(config.positionEmbeddingType ?? "absolute") positions); only BERT text encoders (model_type "
+                    + "bert, exact GELU, absolute positions) are supported")
+        }
+        // The tokenizer here is uncased BERT's: a cased vocabulary would be read wrongly, so it is refused.
+        if let data = FileManager.default.contents(atPath: folder + "/tokenizer_config.json"),
+            let tokenizer = try? JSONDecoder().decode(HFTokenizerConfig.self, from: data), tokenizer.doLowerCase == false
+        {
+            throw .unsupportedFamily(
+                "\(folder)'s tokenizer keeps case (do_lower_case false); only uncased BERT vocabularies are supported")
         }
         var raw: Tensors = [:]
         let safetensors = folder + "/model.safetensors", bin = folder + "/pytorch_model.bin"
@@ -161,9 +171,16 @@ public struct HFConfig: Decodable, Sendable {
     public let layerNormEps: Float?
     public let modelType: String?
     public let hiddenAct: String?
+    public let positionEmbeddingType: String?
 
     enum CodingKeys: String, CodingKey {
         case hiddenSize = "hidden_size", numAttentionHeads = "num_attention_heads", layerNormEps = "layer_norm_eps"
-        case modelType = "model_type", hiddenAct = "hidden_act"
+        case modelType = "model_type", hiddenAct = "hidden_act", positionEmbeddingType = "position_embedding_type"
     }
+}
+
+/// The one field of a Hugging Face tokenizer_config.json that matters here.
+struct HFTokenizerConfig: Decodable {
+    let doLowerCase: Bool?
+    enum CodingKeys: String, CodingKey { case doLowerCase = "do_lower_case" }
 }

@@ -131,6 +131,34 @@ import TestSupport
         #expect(throws: TextModelError.emptyText(index: 0)) { try model.embed(["  \t "]) }
     }
 
+    /// A folder this encoder would read wrongly is refused by name: a cased tokenizer, relative positions.
+    @Test func foldersItCannotRunAreRefused() throws {
+        let source = Self.official + "/clap2024/gte"
+        for (file, edit, expected) in [
+            (
+                "tokenizer_config.json", { (s: String) in s.replacingOccurrences(of: "true", with: "false") },
+                "do_lower_case"
+            ),
+            (
+                "config.json",
+                { (s: String) in
+                    s.replacingOccurrences(of: "{", with: "{\"position_embedding_type\": \"relative_key\", ")
+                }, "relative_key"
+            ),
+        ] {
+            let folder = Fixtures.temporaryDirectory() + "/gte"
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try FileManager.default.copyItem(atPath: source, toPath: folder)
+            let text = try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
+            #expect(edit(text) != text, "\(file) has nothing to change")
+            try edit(text).write(toFile: folder + "/" + file, atomically: true, encoding: .utf8)
+            do {
+                _ = try TextImport.huggingFaceFolder(folder)
+                Issue.record("\(file): accepted")
+            } catch { #expect("\(error)".contains(expected), "\(error)") }
+        }
+    }
+
     @Test func familiesAndMisusedImportsAreClear() throws {
         let pth = "\(Self.official)/clap2025/m2d_clap_vit_base-80x608p16x16p16kpBpTI-2025/checkpoint-300.pth"
         let checkpoint = try PyTorchCheckpoint(path: pth)
