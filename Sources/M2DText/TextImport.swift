@@ -66,7 +66,8 @@ public enum TextImport {
         }
         // The tokenizer here is uncased BERT's: a cased vocabulary would be read wrongly, so it is refused.
         if let data = FileManager.default.contents(atPath: folder + "/tokenizer_config.json"),
-            let tokenizer = try? JSONDecoder().decode(HFTokenizerConfig.self, from: data), tokenizer.doLowerCase == false
+            let tokenizer = try? JSONDecoder().decode(HFTokenizerConfig.self, from: data),
+            tokenizer.doLowerCase == false
         {
             throw .unsupportedFamily(
                 "\(folder)'s tokenizer keeps case (do_lower_case false); only uncased BERT vocabularies are supported")
@@ -127,7 +128,9 @@ public enum TextImport {
 
     /// Writes `<out>/text/`: config.json, model.safetensors (the keys TextWeights reads; a missing or misshapen
     /// one is refused before anything is written), vocab.txt (checked by loading it as the tokenizer).
-    public static func write(config: TextConfig, tensors: Tensors, vocabulary: String, to out: String)
+    public static func write(
+        config: TextConfig, tensors: Tensors, vocabulary: String, to out: String
+    )
         throws(TextModelError)
     {
         let tokenizer: BertTokenizer
