@@ -80,7 +80,8 @@ let package = Package(
         .target(name: "M2DCheckpoint", dependencies: ["M2DTensor", "M2DJSON"], swiftSettings: optimized),
         .target(name: "M2DAudio", dependencies: ["M2DTensor", "CSndFile", "CSoxr"], swiftSettings: optimized),
         .target(name: "M2DModel", dependencies: ["M2DOps", "M2DCheckpoint", "M2DAudio"], swiftSettings: optimized),
-        .target(name: "M2DText", dependencies: ["M2DOps", "M2DCheckpoint", "M2DJSON"], swiftSettings: optimized),
+        .target(
+            name: "M2DText", dependencies: ["M2DTensor", "M2DOps", "M2DCheckpoint"], swiftSettings: optimized),
         .target(
             name: "M2DTraining", dependencies: ["M2DModel", .product(name: "SwiftCSV", package: "SwiftCSV")],
             swiftSettings: optimized),

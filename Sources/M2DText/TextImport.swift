@@ -8,7 +8,6 @@
 // heads are hidden / 64 unless given (every BERT of both releases), or config.json's for a folder.
 import Foundation
 import M2DCheckpoint
-import M2DJSON
 import M2DTensor
 
 public enum TextImport {
