@@ -37,6 +37,9 @@ public struct ServerConfig: Sendable {
     public var labelCacheEntries = 8192
     /// Most tokens of one request's texts together (about a minute of bert-base on 2 cores).
     public var maxRequestTokens = 65536
+    /// The text encoder's products: fp32 (exact to the official runtime), or bf16 (opt-in, AVX512-BF16:
+    /// 1.6-1.7x the texts/s, cosine >= 0.999 against fp32; docs/TEXT.md).
+    public var textPrecision = GEMMEngine.Precision.fp32
     /// Admission limit: requests in flight beyond this get 429 at once. As many as the connection table
     /// holds by default (each connection carries one request at a time), so a burst that fits the table is
     /// queued, not refused; the budgets bound what the requests hold.
@@ -102,6 +105,7 @@ public struct ServerConfig: Sendable {
         if maxClientBatchSize < 1 || maxConcurrentRequests < 1 || maxBatchChunks < 1 {
             throw fail("--max-client-batch-size, --max-concurrent-requests and --max-batch-chunks must be at least 1")
         }
+        if textPrecision == .int8 { throw fail("--text-precision must be fp32 or bf16") }
         if !(1...100_000).contains(maxTexts) || !(1...(1 << 20)).contains(maxTextBytes)
             || !(0...1_000_000).contains(labelCacheEntries) || !(1...(1 << 24)).contains(maxRequestTokens)
         {

@@ -15,6 +15,9 @@ public final class BertTextEncoder: @unchecked Sendable {
     public let rowBudget: Int
     let engine: GEMMEngine?
 
+    /// The products' precision: "fp32" (OpenBLAS, or oneDNN) or "bf16".
+    public var precisionName: String { engine?.precision.rawValue ?? "fp32" }
+
     /// `engine` nil runs the products on OpenBLAS.
     public init(weights: TextWeights, rowBudget: Int = 4096, engine: GEMMEngine? = nil) {
         self.weights = weights

@@ -23,7 +23,9 @@ struct TextBench: ParsableCommand {
     @Option(help: "Rounds (ours and the peer alternate their order each round).") var rounds = 2
     @Option(help: "Timed repetitions per case and round (best is kept).") var repeats = 3
     @Option(help: "Threads for us and for PyTorch.") var threads = 2
-    @Option(help: "Products on openblas or onednn (fp32).") var backend: GEMMEngine.Backend = .onednn
+    @Option(help: "Products on openblas or onednn.") var backend: GEMMEngine.Backend = .onednn
+    @Option(help: "Precision of the products on onednn: fp32 (what the server runs), or bf16 to measure it.")
+    var precision: GEMMEngine.Precision = .fp32
 
     static let words =
         ("the dog cat bird car train rain wind water door bell music voice child man woman engine siren clock "
@@ -71,7 +73,7 @@ struct TextBench: ParsableCommand {
         try TextImport.write(config: config, tensors: tensors, vocabulary: hf + "/vocab.txt", to: tmp + "/model")
         BLAS.threads = threads
         let engine =
-            backend == .openblas ? nil : try GEMMEngine(backend: backend, ownsWeights: true, fusedThreads: threads)
+            backend == .openblas ? nil : try GEMMEngine(backend: backend, precision: precision, ownsWeights: true, fusedThreads: threads)
         let model = try TextModel(path: tmp + "/model/text", engine: engine)
         let labels = Self.texts(64, words: 6, seed: 1), captions = Self.texts(64, words: 62, seed: 2)
         let mixed = Self.mixedTexts(64, maxWords: 14, seed: 4)

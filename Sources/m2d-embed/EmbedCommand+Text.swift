@@ -8,6 +8,24 @@ extension EmbedCommand {
     /// Texts per encoder call: a progress step, and the batch the encoder groups rows in.
     static let textBatch = 64
 
+    /// fp32 on oneDNN where it loads (OpenBLAS otherwise, or with --backend openblas); bf16 with --precision bf16,
+    /// or a clear error where the CPU has no bf16 kernels. int8 is for audio only.
+    func textEngine() throws -> GEMMEngine? {
+        switch precision {
+        case .int8: throw ValidationError("texts run in fp32 or bf16: drop --precision int8 (int8 is for audio)")
+        case .bf16:
+            do {
+                return try GEMMEngine(
+                    backend: .onednn, precision: .bf16, ownsWeights: true, fusedThreads: threads ?? BLAS.threads)
+            } catch {
+                throw ValidationError("--precision bf16 for texts: \(error)")
+            }
+        case .fp32:
+            if backend == .openblas { return nil }
+            return try? GEMMEngine(backend: .onednn, ownsWeights: true, fusedThreads: threads ?? BLAS.threads)
+        }
+    }
+
     func runTexts() throws {
         var texts = text
         if let textFile {
@@ -25,9 +43,7 @@ extension EmbedCommand {
         do {
             // The server's text engine (fp32 on oneDNN's packed GEMM, fused thread team), so both give the same
             // bits; OpenBLAS with --backend openblas or without oneDNN.
-            let engine =
-                backend == .openblas
-                ? nil : try? GEMMEngine(backend: .onednn, ownsWeights: true, fusedThreads: threads ?? BLAS.threads)
+            let engine = try textEngine()
             guard let loaded = try TextModel.load(modelDirectory: self.model, engine: engine) else {
                 throw TextModelError.noTextEncoder(model: self.model)
             }

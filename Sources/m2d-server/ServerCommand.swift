@@ -68,6 +68,9 @@ struct ServerCommand: ParsableCommand {
         "MAX_TEXT_BYTES", defaults.maxTextBytes)
     @Option(help: "Text embeddings cached by text (repeated labels are free); 0 = off. [LABEL_CACHE_ENTRIES]")
     var labelCacheEntries: Int = int("LABEL_CACHE_ENTRIES", defaults.labelCacheEntries)
+    @Option(
+        help: "The M2D-CLAP text encoder's products: fp32, or bf16 (needs AVX512-BF16; docs/TEXT.md). [TEXT_PRECISION]")
+    var textPrecision: String = ProcessInfo.processInfo.environment["TEXT_PRECISION"] ?? "fp32"
     @Option(help: "Most tokens of one request's texts together. [MAX_REQUEST_TOKENS]")
     var maxRequestTokens: Int = int("MAX_REQUEST_TOKENS", defaults.maxRequestTokens)
     @Option(help: "Requests in flight before 429. [MAX_CONCURRENT_REQUESTS]")
@@ -136,6 +139,14 @@ struct ServerCommand: ParsableCommand {
         c.maxTextBytes = maxTextBytes
         c.labelCacheEntries = labelCacheEntries
         c.maxRequestTokens = maxRequestTokens
+        guard let text = GEMMEngine.Precision(rawValue: textPrecision), text != .int8 else {
+            throw ValidationError("--text-precision must be fp32 or bf16")
+        }
+        if text == .bf16 && !GEMMEngine.oneDNNSupports(.bf16) {
+            throw ValidationError(
+                "--text-precision bf16 needs oneDNN's bf16 kernels (AVX512-BF16), which this CPU lacks; use fp32")
+        }
+        c.textPrecision = text
         c.maxConcurrentRequests = maxConcurrentRequests
         c.maxBatchChunks = maxBatchChunks
         c.maxBatchDelayMs = maxBatchDelayMs

@@ -5,6 +5,7 @@ import Foundation
 import M2DCheckpoint
 import M2DModel
 import M2DServer
+import M2DTensor
 import M2DText
 import Testing
 import TestSupport
@@ -121,6 +122,27 @@ func expectOpenAIError(
             #expect((info["cached_labels"] as? Int ?? 0) >= texts.labels.count)
             let metrics = try s.get("/metrics").text
             #expect(metrics.contains("m2d_text_requests_total"))
+        }
+    }
+
+    /// --text-precision bf16 (where the CPU has AVX512-BF16): within its accuracy gate of the official values.
+    @Test func bf16TextPrecisionStaysNearTheOfficialValues() throws {
+        guard GEMMEngine.oneDNNSupports(.bf16) else { return }
+        let dir = try CLAPFixture.model("clap2025", CLAPFixture.cases[0].1, external: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let texts = try CLAPFixture.texts()
+        let expected = try SafeTensorsFile(path: "\(CLAPFixture.official)/clap2025/expected.safetensors")
+        let reference = try expected.array("text")
+        try TestServer.with(model: dir, configure: { $0.textPrecision = .bf16 }) { s in
+            let r = try s.postJSON("/embed/text", ["inputs": texts.texts])
+            #expect(r.status == 200, "\(r.text)")
+            for (i, row) in embeddings(r).enumerated() {
+                let cmp = Numerics.compare(
+                    "text \(i)", row, Array(reference[(i * 128)..<((i + 1) * 128)]), atol: 1, rtol: 1)
+                #expect(cmp.cosine >= 0.999, "bf16: \(cmp)")
+            }
+            let info = try #require(try s.get("/info").json?["text_encoder"] as? [String: Any])
+            #expect(info["precision"] as? String == "bf16")
         }
     }
 

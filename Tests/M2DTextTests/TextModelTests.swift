@@ -58,6 +58,19 @@ import TestSupport
             let c = Self.compare(embeddings.pointer + i * 384, reference)
             #expect(c.cosine >= 0.99999 && c.maxAbs <= 1e-3 * c.scale, "text \(i) '\(expected.texts[i])': \(c)")
         }
+        // bf16 (opt-in, --text-precision bf16; where the CPU has AVX512-BF16): its accuracy gate against
+        // transformers' fp32 is cosine >= 0.999 for every text.
+        if GEMMEngine.oneDNNSupports(.bf16),
+            let engine = try? GEMMEngine(backend: .onednn, precision: .bf16, ownsWeights: true, fusedThreads: 2)
+        {
+            let bf16 = try #require(try TextModel.load(modelDirectory: out, engine: engine)).embed(expected.texts)
+            var worst = 1.0
+            for (i, reference) in expected.embeddings.enumerated() {
+                worst = min(worst, Self.compare(bf16.pointer + i * 384, reference).cosine)
+            }
+            print("bf16 text encoder, MiniLM: worst cosine against transformers fp32 \(worst)")
+            #expect(worst >= 0.999, "bf16: worst cosine \(worst)")
+        }
         // The server's engine: oneDNN's packed GEMM on the fused encoder's thread team (where oneDNN loads).
         if let engine = try? GEMMEngine(backend: .onednn, ownsWeights: true, fusedThreads: 2) {
             let fused = try #require(try TextModel.load(modelDirectory: out, engine: engine)).embed(expected.texts)

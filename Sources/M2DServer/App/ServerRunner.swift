@@ -191,13 +191,14 @@ public final class ServerRunner: @unchecked Sendable {
             ])
     }
 
-    /// The text encoder's own engine: fp32 whatever the audio precision, its weights packed once on the fused
+    /// The text encoder's own engine: --text-precision (fp32 by default) whatever the audio precision, its
+    /// weights packed once on the fused
     /// encoder's thread team (OpenBLAS keeps one thread for the front ends), or nil (OpenBLAS) without oneDNN.
     /// Its own, not the audio engine: a SIGHUP may load a text side while the audio engine runs.
     static func textEngine(_ config: ServerConfig) -> GEMMEngine? {
         guard config.backend != .openblas else { return nil }
         return try? GEMMEngine(
-            backend: .onednn, precision: .fp32, ownsWeights: true,
+            backend: .onednn, precision: config.textPrecision, ownsWeights: true,
             fusedThreads: config.threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 

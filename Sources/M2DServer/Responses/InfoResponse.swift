@@ -123,10 +123,11 @@ struct InfoResponse: Encodable {
     /// The M2D-CLAP text side (<model>/text/).
     struct TextEncoder: Encodable {
         let layers, hidden, heads, dim, vocabularySize, maxTokens: Int
-        let pooling, projection, source: String
+        let pooling, projection, source, precision: String
         let cachedLabels: Int
 
         init(_ t: TextService) {
+            precision = t.model.encoder.precisionName
             let c = t.model.config
             layers = c.layers
             hidden = c.hidden
@@ -142,7 +143,7 @@ struct InfoResponse: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case layers, hidden, heads, dim, vocabularySize = "vocab_size", maxTokens = "max_tokens", pooling
-            case projection, source, cachedLabels = "cached_labels"
+            case projection, source, precision, cachedLabels = "cached_labels"
         }
     }
 
