@@ -100,7 +100,8 @@ let package = Package(
         .executableTarget(
             name: "m2d-server",
             dependencies: [
-                "M2DServer", "M2DTensor", "CProcess", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "M2DServer", "M2DTensor", "CProcess",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(

@@ -73,7 +73,8 @@ struct TextBench: ParsableCommand {
         try TextImport.write(config: config, tensors: tensors, vocabulary: hf + "/vocab.txt", to: tmp + "/model")
         BLAS.threads = threads
         let engine =
-            backend == .openblas ? nil : try GEMMEngine(backend: backend, precision: precision, ownsWeights: true, fusedThreads: threads)
+            backend == .openblas
+            ? nil : try GEMMEngine(backend: backend, precision: precision, ownsWeights: true, fusedThreads: threads)
         let model = try TextModel(path: tmp + "/model/text", engine: engine)
         let labels = Self.texts(64, words: 6, seed: 1), captions = Self.texts(64, words: 62, seed: 2)
         let mixed = Self.mixedTexts(64, maxWords: 14, seed: 4)

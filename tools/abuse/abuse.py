@@ -882,9 +882,9 @@ def attack_text(opts):
              "application/json", 422, "once")
         case("19b", "1,024 texts of 16 KB (16 MB) to /embed/text", "413 naming --max-request-tokens",
              "/embed/text", json.dumps({"inputs": labels}).encode(), "application/json", 413, "--max-request-tokens")
-        commas = b"--m2dabuseboundary\r\nContent-Disposition: form-data; name=\"candidate_labels\"\r\n\r\n" + b"," * 20_000_000 + \
-                 b"\r\n--m2dabuseboundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n" + wav(1) + \
-                 b"\r\n--m2dabuseboundary--\r\n"
+        part = b"--m2dabuseboundary\r\nContent-Disposition: form-data; name="
+        commas = (part + b"\"candidate_labels\"\r\n\r\n" + b"," * 20_000_000 + b"\r\n"
+                  + part + b"\"file\"; filename=\"a.wav\"\r\n\r\n" + wav(1) + b"\r\n--m2dabuseboundary--\r\n")
         case("19c", "one form field of 20M commas as candidate_labels", "413 naming --max-texts",
              "/classify", commas, "multipart/form-data; boundary=m2dabuseboundary", 413, "--max-texts")
         escaped = json.dumps({"inputs": ["\u00e9" * 16384] * 64}, ensure_ascii=True).encode()
