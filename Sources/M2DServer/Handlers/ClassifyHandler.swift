@@ -7,10 +7,10 @@ struct ClassifyHandler: RouteHandler {
 
     func respond(to request: AdmittedRequest, reply: @escaping @Sendable (Reply) -> Void) {
         do {
-            if let labels = try TextRequest.candidateLabels(
+            if let (labels, options) = try TextRequest.candidateLabels(
                 request.http, maxLabels: app.config.maxTexts, maxBytes: app.config.maxTextBytes)
             {
-                return zeroShot(labels, request: request, reply: reply)
+                return zeroShot(labels, options: options, request: request, reply: reply)
             }
         } catch {
             if let reason = error.rejectionReason { app.metrics.rejected(reason) }

@@ -50,7 +50,10 @@ enum ZeroShot {
 extension ClassifyHandler {
     /// /classify with candidate labels: the labels' embeddings first (cached), then the audio as
     /// /embed?projection=clap.
-    func zeroShot(_ labels: [String], request: AdmittedRequest, reply: @escaping @Sendable (Reply) -> Void) {
+    func zeroShot(
+        _ labels: [String], options: RequestOptions, request: AdmittedRequest,
+        reply: @escaping @Sendable (Reply) -> Void
+    ) {
         let route = request.route
         guard let text = app.registry.text, let ticket = request.ticket else {
             return reply(.error(TextHandler.noTextEncoder(app.config.modelPath), route: route))
@@ -66,10 +69,6 @@ extension ClassifyHandler {
         if let blank = labels.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
             return reply(
                 .error(.validation("candidate_labels[\(blank)] is empty", param: "candidate_labels"), route: route))
-        }
-        let options: RequestOptions
-        do { options = try TextRequest.options(request.http) } catch {
-            return reply(.error(error, route: route))
         }
         let template = options.hypothesisTemplate ?? ZeroShot.defaultTemplate
         let prompts = labels.map { ZeroShot.prompt($0, template: template) }

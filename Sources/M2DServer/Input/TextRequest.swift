@@ -55,20 +55,27 @@ enum TextRequest {
     }
 
     /// The candidate labels of a zero-shot /classify request (JSON list or repeated form fields), nil when absent.
+    /// With the request's options, read in the same scan of a JSON body.
     static func candidateLabels(
         _ request: HTTPRequest, maxLabels: Int, maxBytes: Int
     ) throws(ServerError)
-        -> [String]?
+        -> (labels: [String], options: RequestOptions)?
     {
         switch request.head.mediaType {
         case "application/json":
             if request.body.isEmpty || !contains(request.body, "\"candidate_labels\"") { return nil }
-            return try request.body.withUnsafeBufferPointer { raw throws(ServerError) -> [String]? in
+            return try request.body.withUnsafeBufferPointer {
+                raw throws(ServerError) -> (labels: [String], options: RequestOptions)? in
                 let body = try JSONRequestBody.scan(raw, inputKey: "inputs", maxItems: 0, maxLabels: maxLabels)
                 guard let found = body.candidateLabels else { return nil }
                 if case .other(.null) = found { return nil }  // null means the default: no zero-shot
+                var options = RequestOptions()
+                for (k, v) in request.head.query { try options.apply(key: k, text: v) }
+                for (k, value) in body.options { try options.apply(key: k, json: value) }
                 let scanner = JSONScanner(raw, maxDepth: JSONRequestBody.maxDepth)
-                return try strings(found, key: "candidate_labels", max: maxLabels, maxBytes: maxBytes, scanner: scanner)
+                let labels = try strings(
+                    found, key: "candidate_labels", max: maxLabels, maxBytes: maxBytes, scanner: scanner)
+                return (labels, options)
             }
         case "multipart/form-data", "application/x-www-form-urlencoded":
             let labels = request.parts.filter { $0.name == "candidate_labels" || $0.name == "candidate_labels[]" }
@@ -84,7 +91,7 @@ enum TextRequest {
                 throw tooBig("candidate_labels", 0, maxBytes)
             }
             let one = labels.count == 1 ? labels[0].text.trimmingCharacters(in: .whitespaces) : nil
-            if one?.isEmpty == true { return [] }
+            if one?.isEmpty == true { return ([], try options(request)) }
             let texts =
                 one?.split(separator: ",", maxSplits: maxLabels, omittingEmptySubsequences: false).map {
                     $0.trimmingCharacters(in: .whitespaces)
@@ -93,7 +100,7 @@ enum TextRequest {
             for (i, t) in texts.enumerated() where t.utf8.count > maxBytes {
                 throw tooBig("candidate_labels", i, maxBytes)
             }
-            return texts
+            return (texts, try options(request))
         default:
             return nil
         }
