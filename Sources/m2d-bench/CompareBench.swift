@@ -65,7 +65,7 @@ struct CompareBench: ParsableCommand {
             "PyTorch \(torch["torch"] as? String ?? "not measured") (cpu capability "
                 + "\(torch["cpu_capability"] as? String ?? "?")): "
                 + "fp32 b1 \(ms(tf32b1)) ms, b8 \(ms(tf32b8)) ms; bf16 autocast b1 \(ms(tbf16b1)) ms, b8 "
-                    + "\(ms(tbf16b8)) ms; peak RSS \(f(torch["peak_rss_mib"] as? Double)) MiB"
+                + "\(ms(tbf16b8)) ms; peak RSS \(f(torch["peak_rss_mib"] as? Double)) MiB"
         )
         print("")
         print("| ours | engine | b1 latency ms | b1 vs torch | b8 ms (clips/s) | b8 vs torch | peak RSS MiB | target |")
@@ -89,20 +89,6 @@ struct CompareBench: ParsableCommand {
     func ms(_ s: Double?) -> String { s.map { String(format: "%.0f", $0 * 1000) } ?? "-" }
     func f(_ v: Double?) -> String { v.map { String(format: "%.1f", $0) } ?? "-" }
     func x(_ v: Double?) -> String { v.map { String(format: "%.2fx", $0) } ?? "-" }
-
-    func capture(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init)
-    }
 
     /// Wall time of `m2d-embed` from exec to its first output line, on the model in `dir`/model.
     func startupTime(me: URL, dir: String) throws -> Double? {
@@ -168,4 +154,23 @@ struct ClipBench: ParsableCommand {
         let kB = line.flatMap { Double($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
         return kB / 1024
     }
+}
+
+/// The last line a tool prints on stdout, or nil when it exits non-zero (every bench that runs a peer or
+/// another configuration in its own process). `quiet` drops its stderr.
+func capture(
+    _ exe: String, _ args: [String], env: [String: String] = [:], quiet: Bool = false
+) throws -> String? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = args
+    p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    if quiet { p.standardError = FileHandle.nullDevice }
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { return nil }
+    return String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init)
 }

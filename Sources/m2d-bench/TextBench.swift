@@ -62,7 +62,7 @@ struct TextBench: ParsableCommand {
                 throw ValidationError("no vocabulary at \(vocab): run scripts/text-fixtures.sh, or pass --vocab")
             }
             hf = tmp + "/bert"
-            guard try runTool(python, [script, "make", "--out", hf, "--vocab", vocab]) != nil else {
+            guard try capture(python, [script, "make", "--out", hf, "--vocab", vocab], quiet: true) != nil else {
                 throw ValidationError("the peer script could not make the model folder")
             }
         }
@@ -104,12 +104,12 @@ struct TextBench: ParsableCommand {
                         ours[name] = min(ours[name] ?? .infinity, best)
                     }
                 } else if haveTorch,
-                    let line = try runTool(
+                    let line = try capture(
                         python,
                         [
                             script, "run", "--folder", hf, "--texts", textsFile, "--threads", "\(threads)",
                             "--repeats", "\(repeats)", "--pooling", "cls",
-                        ]),
+                        ], quiet: true),
                     let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Double]
                 {
                     for (k, v) in json { peer[k] = min(peer[k] ?? .infinity, v) }
@@ -161,19 +161,5 @@ struct TextBench: ParsableCommand {
 
     func engineName(_ engine: GEMMEngine?) -> String {
         engine.map { "oneDNN (\($0.summary))" } ?? "OpenBLAS"
-    }
-
-    func runTool(_ exe: String, _ args: [String]) throws -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init)
     }
 }

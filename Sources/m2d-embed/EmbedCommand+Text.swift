@@ -53,8 +53,9 @@ extension EmbedCommand {
             throw ExitCode(1)
         }
         // Every text is checked before any is embedded: a bad one is reported by its index (the --text entries
-        // first, then the file's non-empty lines), and nothing is written.
-        do { _ = try model.tokenize(texts, truncate: truncate) } catch {
+        // first, then the file's non-empty lines), and nothing is written. Each text is tokenized this once.
+        let sequences: [[Int32]]
+        do { sequences = try model.tokenize(texts, truncate: truncate) } catch {
             FileHandle.standardError.write(Data("m2d-embed: \(error)\n".utf8))
             throw ExitCode(1)
         }
@@ -63,13 +64,14 @@ extension EmbedCommand {
         let E = model.config.outputDim
         var first = 0
         while first < texts.count {
-            let batch = Array(texts[first..<min(texts.count, first + Self.textBatch)])
-            let embeddings = try model.embed(batch, truncate: truncate)
-            for (i, text) in batch.enumerated() {
+            let last = min(texts.count, first + Self.textBatch)
+            let embeddings = try model.encoder.embed(Array(sequences[first..<last]))
+            for i in first..<last {
                 try sink.write(
-                    text: text, embedding: UnsafeBufferPointer(start: embeddings.pointer + i * E, count: E))
+                    text: texts[i],
+                    embedding: UnsafeBufferPointer(start: embeddings.pointer + (i - first) * E, count: E))
             }
-            first += batch.count
+            first = last
             progress.update(done: first)
         }
         progress.finish()

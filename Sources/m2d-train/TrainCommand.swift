@@ -122,9 +122,9 @@ struct ImportCommand: ParsableCommand {
         let loaded: LoadedModel
         let head: ProbeHead?
         let projection: AudioProjection?
+        let file: PyTorchCheckpoint
         do {
-            // One parse of the file for the encoder, the head and the projection.
-            let file: PyTorchCheckpoint
+            // One parse of the file for the encoder, the head, the projection and the text side.
             do { file = try PyTorchCheckpoint(path: checkpoint) } catch { throw ModelError.checkpoint(error) }
             loaded = try OfficialCheckpoint.load(
                 file, path: checkpoint, options: .init(heads: heads, sizesName: config))
@@ -161,7 +161,7 @@ struct ImportCommand: ParsableCommand {
             // A projection left from an earlier import into this folder would be served with this encoder.
             try? FileManager.default.removeItem(atPath: out + "/" + AudioProjection.fileName)
         }
-        try importText(out: out)
+        try importText(file, out: out)
         if let head {
             let path = out + "/heads/\(headName).safetensors"
             try head.write(to: path)
@@ -180,11 +180,9 @@ struct ImportCommand: ParsableCommand {
 extension ImportCommand {
     /// The text side into <out>/text/, or a note on how to bring it in; a text part left from an earlier import
     /// into this folder is removed when this checkpoint brings none.
-    func importText(out: String) throws {
+    func importText(_ file: PyTorchCheckpoint, out: String) throws {
         let config: TextConfig?
-        let file: PyTorchCheckpoint
         do {
-            file = try PyTorchCheckpoint(path: checkpoint)
             config = try TextImport.fromCheckpoint(
                 file, path: checkpoint, vocabulary: textVocab, folder: textEncoder, heads: textHeads, out: out)
         } catch {

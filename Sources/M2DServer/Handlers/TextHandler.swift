@@ -76,11 +76,7 @@ struct TextHandler: RouteHandler {
 
 /// The body of /embed/text and of /v1/embeddings for texts.
 struct TextEmbedResponse: Encodable {
-    struct Item: Encodable {
-        let object = "embedding"
-        let index: Int
-        let embedding: EmbeddingValue
-    }
+    typealias Item = OpenAIEmbedResponse.Item
 
     let object = "list"
     let model: String
